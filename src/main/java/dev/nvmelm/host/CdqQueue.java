@@ -1,0 +1,32 @@
+package dev.nvmelm.host;
+
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+
+/**
+ * A Controller Data Queue living in host memory that the controller writes by DMA and the
+ * host reads in place. Closing it deletes the CDQ on the controller (after which the memory
+ * is released), mirroring the RFC's fd-owned CDQ.
+ */
+public interface CdqQueue extends AutoCloseable {
+    int cdqid();
+
+    /** CNTLID of the migratable controller this queue logs for. */
+    int cntlid();
+
+    /** Number of 32-byte entries (slots) in the ring. */
+    int entryCount();
+
+    /** The ring, entryCount * 32 bytes, read-only from the host's point of view. */
+    MemorySegment ring();
+
+    /**
+     * Waits for a Tail Pointer Trigger or CDQ Full notification for this queue.
+     * @return true if notified, false on timeout
+     */
+    boolean awaitNotification(Duration timeout) throws InterruptedException;
+
+    /** Deletes the CDQ on the controller and releases its memory. */
+    @Override
+    void close() throws NvmeException;
+}

@@ -1,0 +1,66 @@
+package dev.nvmelm;
+
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Dependencies point one way: spec <- device, and spec <- host <- migrate <- cli. The host
+ * library never sees controller internals; it reaches a controller only through spec.bus
+ * (as hardware) or its own NvmeDevice interface.
+ */
+class ArchitectureTest {
+    private static final Map<String, Set<String>> ALLOWED = Map.of(
+            "spec", Set.of("spec"),
+            "device", Set.of("spec", "device"),
+            "host", Set.of("spec", "host"),
+            "migrate", Set.of("spec", "host", "migrate"),
+            "net", Set.of("spec", "host", "migrate", "net"),
+            "nbd", Set.of("spec", "host", "migrate", "nbd"),
+            "cli", Set.of("spec", "device", "host", "migrate", "net", "nbd", "cli", "bench"),
+            "bench", Set.of("spec", "device", "host", "migrate", "net", "nbd", "bench"));
+
+    private static final Pattern REF = Pattern.compile("\\bdev\\.nvmelm\\.([a-z]+)\\b");
+
+    @Test
+    void packagesDependOnlyInTheAllowedDirection() throws IOException {
+        Path root = Path.of("src/main/java/dev/nvmelm");
+        List<String> violations = new ArrayList<>();
+        try (Stream<Path> files = Files.walk(root)) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".java")).toList()) {
+                String pkg = root.relativize(f).getName(0).toString();
+                Set<String> allowed = ALLOWED.get(pkg);
+                assertThat(allowed).as("top-level package %s is not in the architecture map", pkg).isNotNull();
+                Matcher m = REF.matcher(Files.readString(f));
+                while (m.find()) {
+                    if (!allowed.contains(m.group(1))) violations.add(f + " uses dev.nvmelm." + m.group(1));
+                }
+            }
+        }
+        assertThat(violations).isEmpty();
+    }
+
+    @Test
+    void specUsesNothingButTheJdk() throws IOException {
+        try (Stream<Path> files = Files.walk(Path.of("src/main/java/dev/nvmelm/spec"))) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".java")).toList()) {
+                for (String line : Files.readAllLines(f)) {
+                    if (line.startsWith("import ")) {
+                        assertThat(line).as(f.toString()).matches("import (static )?(java|dev\\.nvmelm\\.spec)\\..*");
+                    }
+                }
+            }
+        }
+    }
+}
