@@ -26,6 +26,16 @@ public interface CdqQueue extends AutoCloseable {
      */
     boolean awaitNotification(Duration timeout) throws InterruptedException;
 
+    /**
+     * Leaves the CDQ alive after this process lets go of it (nvme-cli's create-cdq semantics:
+     * a later command reads or deletes it by CDQID). Only backends whose ring memory outlives
+     * the process (a served device) can do this.
+     */
+    default void detach() throws NvmeException {
+        throw new NvmeException("this device cannot keep a CDQ alive after the command exits;"
+                + " use 'nvme-lm lm cdq-watch' to create, read and delete a CDQ in one process");
+    }
+
     /** Deletes the CDQ on the controller and releases its memory. */
     @Override
     void close() throws NvmeException;
