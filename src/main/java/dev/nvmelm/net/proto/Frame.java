@@ -1,0 +1,104 @@
+package dev.nvmelm.net.proto;
+
+import java.util.Arrays;
+import java.util.UUID;
+
+/**
+ * The migration wire protocol between the source and the destination agent (docs/network.md).
+ * Every frame is {@code u32 length | u8 type | payload}, big-endian, with length = 1 + payload
+ * size and at most {@link FrameCodec#MAX_FRAME_BYTES}. Sequence numbers order everything the
+ * destination applies; an ACK for n means every frame up to n is applied (and, after FLUSH,
+ * durable).
+ */
+public sealed interface Frame {
+    int VERSION = 1;
+
+    byte type();
+
+    /** Source -> destination, first frame: who is migrating what, and from where to resume. */
+    record Hello(int version, UUID migrationId, long sizeBytes, int lbaSizeBytes, boolean resume) implements Frame {
+        public byte type() { return 1; }
+    }
+
+    /** Destination -> source: accepted; {@code durableSeq} is where a resumed stream continues. */
+    record Welcome(int version, long durableSeq) implements Frame {
+        public byte type() { return 2; }
+    }
+
+    /** Either side: the connection is refused or aborted, with a code and a human reason. */
+    record Refuse(int code, String reason) implements Frame {
+        public byte type() { return 3; }
+    }
+
+    /** Data for [offset, offset + data.length) with its CRC32C. */
+    record Data(long seq, long offset, int crc32c, byte[] data) implements Frame {
+        public byte type() { return 4; }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Data d && d.seq == seq && d.offset == offset && d.crc32c == crc32c && Arrays.equals(d.data, data);
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(seq) * 31 + Arrays.hashCode(data);
+        }
+    }
+
+    /** A zero or unallocated range: travels as a range, never as bytes. */
+    record Zero(long seq, long offset, long length, boolean deallocate) implements Frame {
+        public byte type() { return 5; }
+    }
+
+    /** Destination -> source: everything up to seq is applied; durable if it answers a Flush. */
+    record Ack(long seq, boolean durable) implements Frame {
+        public byte type() { return 6; }
+    }
+
+    /** Source -> destination: make everything up to seq durable (fsync) and ack it durable. */
+    record Flush(long seq) implements Frame {
+        public byte type() { return 7; }
+    }
+
+    /** The migratable controller's state (Get Controller State output) to apply at switchover. */
+    record ControllerStateBlob(long seq, byte[] state) implements Frame {
+        public byte type() { return 8; }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof ControllerStateBlob c && c.seq == seq && Arrays.equals(c.state, state);
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(seq) * 31 + Arrays.hashCode(state);
+        }
+    }
+
+    /**
+     * Source -> destination: the stream is complete at seq; the destination flushes, verifies
+     * the whole namespace against {@code sha256} and answers Committed or Refuse.
+     */
+    record Commit(long seq, byte[] sha256) implements Frame {
+        public byte type() { return 9; }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Commit c && c.seq == seq && Arrays.equals(c.sha256, sha256);
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(seq) * 31 + Arrays.hashCode(sha256);
+        }
+    }
+
+    /** Destination -> source: data durable and verified, controller resumed. */
+    record Committed(long seq) implements Frame {
+        public byte type() { return 10; }
+    }
+
+    /** Refuse codes. */
+    int REFUSE_VERSION = 1, REFUSE_GEOMETRY = 2, REFUSE_BUSY = 3, REFUSE_PROTOCOL = 4, REFUSE_IO = 5,
+            REFUSE_VERIFY = 6, REFUSE_UNKNOWN_MIGRATION = 7, REFUSE_NO_SPACE = 8;
+}
