@@ -1,5 +1,6 @@
 package dev.nvmelm.cli;
 
+import dev.nvmelm.util.Json;
 import dev.nvmelm.host.Completion;
 import dev.nvmelm.spec.MigrationSendCommand;
 import picocli.CommandLine.Command;

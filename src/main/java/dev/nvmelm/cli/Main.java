@@ -1,5 +1,6 @@
 package dev.nvmelm.cli;
 
+import dev.nvmelm.util.Json;
 import dev.nvmelm.host.NvmeException;
 import dev.nvmelm.host.NvmeStatusException;
 import picocli.CommandLine;

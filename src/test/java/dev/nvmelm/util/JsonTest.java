@@ -1,0 +1,34 @@
+package dev.nvmelm.util;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class JsonTest {
+    @Test
+    void writesAndParsesBack() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("cdqid", 3L);
+        m.put("name", "a \"quoted\"\nline\t\u0001");
+        m.put("ok", true);
+        m.put("none", null);
+        m.put("rate", 1.5);
+        m.put("list", List.of(1L, 2L, Map.of("x", -4L)));
+        m.put("empty", Map.of());
+        String text = Json.pretty(m);
+        assertThat(text).contains("\"cdqid\": 3").contains("\\\"quoted\\\"");
+        assertThat(Json.parse(text)).isEqualTo(m);
+    }
+
+    @Test
+    void rejectsMalformedInput() {
+        assertThatThrownBy(() -> Json.parse("{\"a\": }")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> Json.parse("[1, 2")).hasMessageContaining("unterminated");
+        assertThatThrownBy(() -> Json.parse("{} x")).hasMessageContaining("trailing");
+    }
+}
