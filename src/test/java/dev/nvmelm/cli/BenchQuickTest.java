@@ -1,0 +1,35 @@
+package dev.nvmelm.cli;
+
+import dev.nvmelm.util.Json;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The benchmark harness in quick mode: it runs every peer, verifies every copy, writes JSON. */
+class BenchQuickTest {
+    @Test
+    @SuppressWarnings("unchecked")
+    void copyScenarioRunsEveryPeerAndWritesAResult(@TempDir Path dir) throws Exception {
+        CliRunner r = CliRunner.run("bench", "copy", "--quick", "--results", dir.resolve("results").toString(), "-o", "json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        Map<String, Object> result = (Map<String, Object>) Json.parse(r.out());
+        assertThat(((Map<String, Object>) result.get("machine")).get("cores")).isInstanceOf(Long.class);
+        List<Object> images = (List<Object>) result.get("images");
+        assertThat(images).hasSize(2);
+        for (Object img : images) {
+            List<Object> rows = (List<Object>) ((Map<String, Object>) img).get("results");
+            assertThat(rows).extracting(x -> ((Map<String, Object>) x).get("tool"))
+                    .contains("cp", "qemu-img convert", "nbdcopy");
+            for (Object row : rows) assertThat((Double) ((Map<String, Object>) row).get("median_s")).isPositive();
+        }
+        try (var files = Files.list(dir.resolve("results"))) {
+            assertThat(files.toList()).singleElement().satisfies(p -> assertThat(p.getFileName().toString()).startsWith("copy-"));
+        }
+    }
+}
