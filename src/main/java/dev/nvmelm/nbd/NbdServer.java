@@ -1,0 +1,424 @@
+package dev.nvmelm.nbd;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.SocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
+/**
+ * An NBD server (fixed newstyle, structured replies, meta contexts) for a set of exports, on a
+ * Unix socket or TCP. Each connection gets a virtual thread that reads requests and dispatches
+ * them (up to {@link #MAX_IN_FLIGHT} at once) to further virtual threads; replies are written
+ * whole under a lock, in completion order. A malformed handshake, a bad magic or an oversized
+ * write closes that connection only; the server keeps serving the others.
+ */
+public final class NbdServer implements AutoCloseable {
+    public static final int MAX_IN_FLIGHT = 64;
+    /** Hard limit on a request's payload, whatever the export advertises. */
+    public static final int HARD_MAX_PAYLOAD = 32 << 20;
+    private static final int MAX_OPTION_BYTES = 64 << 10;
+    private static final int MAX_EXTENTS_PER_CHUNK = 1 << 16;
+
+    private final Map<String, NbdExport> exports;
+    private final Consumer<String> log;
+    private final List<ServerSocketChannel> listeners = new ArrayList<>();
+    private final Set<SocketChannel> connections = ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
+
+    public NbdServer(List<NbdExport> exports, Consumer<String> log) {
+        Map<String, NbdExport> m = new LinkedHashMap<>();
+        for (NbdExport e : exports) m.put(e.name(), e);
+        this.exports = m;
+        this.log = log;
+    }
+
+    /** Starts listening; for a Unix socket, a stale socket file is replaced. */
+    public SocketAddress listen(SocketAddress address) throws IOException {
+        ServerSocketChannel ch;
+        if (address instanceof UnixDomainSocketAddress u) {
+            Files.deleteIfExists(u.getPath());
+            ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        } else {
+            ch = ServerSocketChannel.open();
+        }
+        ch.bind(address);
+        listeners.add(ch);
+        Thread.ofVirtual().name("nbd-accept").start(() -> acceptLoop(ch));
+        return ch.getLocalAddress();
+    }
+
+    public int connectionCount() {
+        return connections.size();
+    }
+
+    private void acceptLoop(ServerSocketChannel ch) {
+        while (!closed) {
+            try {
+                SocketChannel c = ch.accept();
+                connections.add(c);
+                Thread.ofVirtual().name("nbd-conn").start(() -> {
+                    try (c) {
+                        new Connection(c).run();
+                    } catch (IOException e) {
+                        if (!closed) log.accept("nbd: connection closed: " + e.getMessage());
+                    } catch (RuntimeException e) {
+                        log.accept("nbd: connection failed: " + e);
+                    } finally {
+                        connections.remove(c);
+                    }
+                });
+            } catch (IOException e) {
+                if (!closed) log.accept("nbd: accept failed: " + e.getMessage());
+                return;
+            }
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        closed = true;
+        for (ServerSocketChannel l : listeners) {
+            SocketAddress a = l.getLocalAddress();
+            l.close();
+            if (a instanceof UnixDomainSocketAddress u) Files.deleteIfExists(u.getPath());
+        }
+        for (SocketChannel c : connections) c.close();
+    }
+
+    /** One client connection: handshake, then transmission. */
+    private final class Connection {
+        private final SocketChannel ch;
+        private final ReentrantLock writeLock = new ReentrantLock();
+        private boolean noZeroes;
+        private boolean structured;
+        private final Map<Integer, String> contexts = new LinkedHashMap<>();
+        private NbdExport export;
+
+        Connection(SocketChannel ch) {
+            this.ch = ch;
+        }
+
+        void run() throws IOException {
+            ByteBuffer hello = ByteBuffer.allocate(18);
+            hello.putLong(Nbd.NBDMAGIC).putLong(Nbd.IHAVEOPT).putShort((short) (Nbd.FLAG_FIXED_NEWSTYLE | Nbd.FLAG_NO_ZEROES));
+            write(hello.flip());
+            int clientFlags = readBuffer(4).getInt();
+            if ((clientFlags & ~(Nbd.FLAG_C_FIXED_NEWSTYLE | Nbd.FLAG_C_NO_ZEROES)) != 0) {
+                throw new IOException("unknown client flags 0x" + Integer.toHexString(clientFlags));
+            }
+            noZeroes = (clientFlags & Nbd.FLAG_C_NO_ZEROES) != 0;
+            if (negotiate()) transmission();
+        }
+
+        /** Option haggling; returns true when transmission starts. */
+        private boolean negotiate() throws IOException {
+            while (true) {
+                ByteBuffer h = readBuffer(16);
+                if (h.getLong() != Nbd.IHAVEOPT) throw new IOException("bad option magic");
+                int opt = h.getInt();
+                int len = h.getInt();
+                if (len < 0 || len > MAX_OPTION_BYTES) throw new IOException("option data of " + Integer.toUnsignedString(len) + " bytes is too big");
+                ByteBuffer data = readBuffer(len);
+                switch (opt) {
+                    case Nbd.OPT_EXPORT_NAME -> {
+                        String name = StandardCharsets.UTF_8.decode(data).toString();
+                        export = exports.get(name.isEmpty() && exports.size() == 1 ? exports.keySet().iterator().next() : name);
+                        if (export == null) throw new IOException("unknown export '" + name + "'");
+                        ByteBuffer r = ByteBuffer.allocate(10 + (noZeroes ? 0 : 124));
+                        r.putLong(export.sizeBytes()).putShort((short) transmissionFlags(export));
+                        write(r.position(r.capacity()).flip());
+                        return true;
+                    }
+                    case Nbd.OPT_ABORT -> {
+                        optReply(opt, Nbd.REP_ACK, ByteBuffer.allocate(0));
+                        return false;
+                    }
+                    case Nbd.OPT_LIST -> {
+                        if (len != 0) { optError(opt, Nbd.REP_ERR_INVALID, "LIST takes no data"); continue; }
+                        for (String n : exports.keySet()) {
+                            byte[] b = n.getBytes(StandardCharsets.UTF_8);
+                            optReply(opt, Nbd.REP_SERVER, ByteBuffer.allocate(4 + b.length).putInt(b.length).put(b).flip());
+                        }
+                        optReply(opt, Nbd.REP_ACK, ByteBuffer.allocate(0));
+                    }
+                    case Nbd.OPT_INFO, Nbd.OPT_GO -> {
+                        if (infoOrGo(opt, data) && opt == Nbd.OPT_GO) return true;
+                    }
+                    case Nbd.OPT_STRUCTURED_REPLY -> {
+                        if (len != 0) { optError(opt, Nbd.REP_ERR_INVALID, "STRUCTURED_REPLY takes no data"); continue; }
+                        structured = true;
+                        optReply(opt, Nbd.REP_ACK, ByteBuffer.allocate(0));
+                    }
+                    case Nbd.OPT_LIST_META_CONTEXT, Nbd.OPT_SET_META_CONTEXT -> metaContext(opt, data);
+                    case Nbd.OPT_STARTTLS -> optError(opt, Nbd.REP_ERR_POLICY, "TLS is not configured on this server");
+                    default -> optError(opt, Nbd.REP_ERR_UNSUP, "option " + opt + " is not supported");
+                }
+            }
+        }
+
+        private boolean infoOrGo(int opt, ByteBuffer data) throws IOException {
+            if (data.remaining() < 6) { optError(opt, Nbd.REP_ERR_INVALID, "short INFO/GO request"); return false; }
+            int nameLen = data.getInt();
+            if (nameLen < 0 || nameLen > data.remaining() - 2) { optError(opt, Nbd.REP_ERR_INVALID, "bad export name length"); return false; }
+            byte[] nb = new byte[nameLen];
+            data.get(nb);
+            int nInfo = Short.toUnsignedInt(data.getShort());
+            if (data.remaining() != nInfo * 2) { optError(opt, Nbd.REP_ERR_INVALID, "bad information request list"); return false; }
+            List<Integer> wanted = new ArrayList<>();
+            for (int i = 0; i < nInfo; i++) wanted.add(Short.toUnsignedInt(data.getShort()));
+            String name = new String(nb, StandardCharsets.UTF_8);
+            NbdExport e = exports.get(name.isEmpty() && exports.size() == 1 ? exports.keySet().iterator().next() : name);
+            if (e == null) { optError(opt, Nbd.REP_ERR_UNKNOWN, "no export named '" + name + "'"); return false; }
+            optReply(opt, Nbd.REP_INFO, ByteBuffer.allocate(12).putShort((short) Nbd.INFO_EXPORT)
+                    .putLong(e.sizeBytes()).putShort((short) transmissionFlags(e)).flip());
+            if (wanted.contains(Nbd.INFO_NAME)) {
+                byte[] b = e.name().getBytes(StandardCharsets.UTF_8);
+                optReply(opt, Nbd.REP_INFO, ByteBuffer.allocate(2 + b.length).putShort((short) Nbd.INFO_NAME).put(b).flip());
+            }
+            if (wanted.contains(Nbd.INFO_DESCRIPTION)) {
+                byte[] b = e.description().getBytes(StandardCharsets.UTF_8);
+                optReply(opt, Nbd.REP_INFO, ByteBuffer.allocate(2 + b.length).putShort((short) Nbd.INFO_DESCRIPTION).put(b).flip());
+            }
+            optReply(opt, Nbd.REP_INFO, ByteBuffer.allocate(14).putShort((short) Nbd.INFO_BLOCK_SIZE)
+                    .putInt(e.minBlockBytes()).putInt(e.preferredBlockBytes()).putInt(Math.min(e.maxPayloadBytes(), HARD_MAX_PAYLOAD)).flip());
+            optReply(opt, Nbd.REP_ACK, ByteBuffer.allocate(0));
+            if (opt == Nbd.OPT_GO) export = e;
+            return true;
+        }
+
+        private void metaContext(int opt, ByteBuffer data) throws IOException {
+            if (opt == Nbd.OPT_SET_META_CONTEXT && !structured) {
+                optError(opt, Nbd.REP_ERR_INVALID, "SET_META_CONTEXT needs structured replies");
+                return;
+            }
+            if (data.remaining() < 8) { optError(opt, Nbd.REP_ERR_INVALID, "short meta context request"); return; }
+            int nameLen = data.getInt();
+            if (nameLen < 0 || nameLen > data.remaining() - 4) { optError(opt, Nbd.REP_ERR_INVALID, "bad export name length"); return; }
+            byte[] nb = new byte[nameLen];
+            data.get(nb);
+            NbdExport e = exports.get(new String(nb, StandardCharsets.UTF_8));
+            if (e == null && nameLen == 0 && exports.size() == 1) e = exports.values().iterator().next();
+            if (e == null) { optError(opt, Nbd.REP_ERR_UNKNOWN, "no such export"); return; }
+            int n = data.getInt();
+            List<String> queries = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                if (data.remaining() < 4) { optError(opt, Nbd.REP_ERR_INVALID, "truncated query list"); return; }
+                int ql = data.getInt();
+                if (ql < 0 || ql > data.remaining()) { optError(opt, Nbd.REP_ERR_INVALID, "bad query length"); return; }
+                byte[] qb = new byte[ql];
+                data.get(qb);
+                queries.add(new String(qb, StandardCharsets.UTF_8));
+            }
+            if (data.hasRemaining()) { optError(opt, Nbd.REP_ERR_INVALID, "trailing bytes in meta context request"); return; }
+            List<String> available = e.metaContexts();
+            List<String> chosen = new ArrayList<>();
+            if (queries.isEmpty() && opt == Nbd.OPT_LIST_META_CONTEXT) chosen.addAll(available);
+            for (String q : queries) {
+                for (String a : available) {
+                    boolean match = a.equals(q) || (q.endsWith(":") && a.startsWith(q));
+                    if (match && !chosen.contains(a)) chosen.add(a);
+                }
+            }
+            if (opt == Nbd.OPT_SET_META_CONTEXT) contexts.clear();
+            for (String c : chosen) {
+                int id = available.indexOf(c) + 1;
+                if (opt == Nbd.OPT_SET_META_CONTEXT) contexts.put(id, c);
+                byte[] b = c.getBytes(StandardCharsets.UTF_8);
+                optReply(opt, Nbd.REP_META_CONTEXT, ByteBuffer.allocate(4 + b.length).putInt(id).put(b).flip());
+            }
+            optReply(opt, Nbd.REP_ACK, ByteBuffer.allocate(0));
+        }
+
+        private int transmissionFlags(NbdExport e) {
+            int f = Nbd.TF_HAS_FLAGS | Nbd.TF_SEND_FLUSH | Nbd.TF_SEND_FUA | Nbd.TF_SEND_CACHE | Nbd.TF_SEND_DF;
+            if (e.readOnly()) f |= Nbd.TF_READ_ONLY;
+            else f |= Nbd.TF_SEND_TRIM | Nbd.TF_SEND_WRITE_ZEROES | Nbd.TF_SEND_FAST_ZERO;
+            if (e.canMultiConn()) f |= Nbd.TF_CAN_MULTI_CONN;
+            return f;
+        }
+
+        private void optReply(int opt, int type, ByteBuffer payload) throws IOException {
+            ByteBuffer h = ByteBuffer.allocate(20);
+            h.putLong(Nbd.REPLY_MAGIC).putInt(opt).putInt(type).putInt(payload.remaining()).flip();
+            write(h, payload);
+        }
+
+        private void optError(int opt, int type, String msg) throws IOException {
+            optReply(opt, type, ByteBuffer.wrap(msg.getBytes(StandardCharsets.UTF_8)));
+        }
+
+        private void transmission() throws IOException {
+            Semaphore inFlight = new Semaphore(MAX_IN_FLIGHT);
+            try {
+                while (true) {
+                    ByteBuffer r = readBuffer(28);
+                    if (r.getInt() != Nbd.REQUEST_MAGIC) throw new IOException("bad request magic");
+                    int flags = Short.toUnsignedInt(r.getShort());
+                    int type = Short.toUnsignedInt(r.getShort());
+                    long cookie = r.getLong();
+                    long offset = r.getLong();
+                    long length = Integer.toUnsignedLong(r.getInt());
+                    if (type == Nbd.CMD_DISC) return;
+                    byte[] payload = null;
+                    if (type == Nbd.CMD_WRITE) {
+                        if (length > HARD_MAX_PAYLOAD) {
+                            error(cookie, Nbd.EINVAL, "write of " + length + " bytes exceeds the " + HARD_MAX_PAYLOAD + "-byte limit");
+                            throw new IOException("oversized write (" + length + " bytes): closing the connection");
+                        }
+                        payload = new byte[(int) length];
+                        readFully(ByteBuffer.wrap(payload));
+                    }
+                    inFlight.acquireUninterruptibly();
+                    byte[] data = payload;
+                    Thread.ofVirtual().start(() -> {
+                        try {
+                            handle(flags, type, cookie, offset, length, data);
+                        } catch (IOException e) {
+                            closeQuietly();
+                        } finally {
+                            inFlight.release();
+                        }
+                    });
+                }
+            } catch (EOFException e) {
+                // client went away without NBD_CMD_DISC
+            } finally {
+                inFlight.acquireUninterruptibly(MAX_IN_FLIGHT);  // let replies in flight finish
+            }
+        }
+
+        private void handle(int flags, int type, long cookie, long offset, long length, byte[] payload) throws IOException {
+            NbdExport e = export;
+            try {
+                if (type != Nbd.CMD_FLUSH && (offset < 0 || offset > e.sizeBytes() || length > e.sizeBytes() - offset)) {
+                    throw new NbdError(Nbd.EINVAL, "request [" + offset + ", +" + length + ") is outside the export (" + e.sizeBytes() + " bytes)");
+                }
+                boolean writes = type == Nbd.CMD_WRITE || type == Nbd.CMD_TRIM || type == Nbd.CMD_WRITE_ZEROES;
+                if (writes && e.readOnly()) throw new NbdError(Nbd.EPERM, "export is read-only");
+                switch (type) {
+                    case Nbd.CMD_READ -> {
+                        if (length > Math.min(e.maxPayloadBytes(), HARD_MAX_PAYLOAD)) throw new NbdError(structured ? Nbd.EOVERFLOW : Nbd.EINVAL, "read too large");
+                        byte[] buf = new byte[(int) length];
+                        e.read(offset, buf, buf.length);
+                        if (structured) {
+                            ByteBuffer h = chunkHeader(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_OFFSET_DATA, cookie, 8 + buf.length);
+                            write(h, ByteBuffer.allocate(8).putLong(offset).flip(), ByteBuffer.wrap(buf));
+                        } else {
+                            write(simpleHeader(0, cookie), ByteBuffer.wrap(buf));
+                        }
+                        return;
+                    }
+                    case Nbd.CMD_WRITE -> e.write(offset, payload, payload.length, (flags & Nbd.CMD_FLAG_FUA) != 0);
+                    case Nbd.CMD_FLUSH -> e.flush();
+                    case Nbd.CMD_TRIM -> {
+                        e.trim(offset, length);
+                        if ((flags & Nbd.CMD_FLAG_FUA) != 0) e.flush();
+                    }
+                    case Nbd.CMD_WRITE_ZEROES -> {
+                        e.writeZeroes(offset, length, (flags & Nbd.CMD_FLAG_NO_HOLE) == 0, (flags & Nbd.CMD_FLAG_FAST_ZERO) != 0);
+                        if ((flags & Nbd.CMD_FLAG_FUA) != 0) e.flush();
+                    }
+                    case Nbd.CMD_CACHE -> { /* advisory; nothing to prefetch */ }
+                    case Nbd.CMD_BLOCK_STATUS -> {
+                        blockStatus(e, flags, cookie, offset, length);
+                        return;
+                    }
+                    default -> throw new NbdError(Nbd.EINVAL, "unknown command " + type);
+                }
+                if (structured) write(chunkHeader(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_NONE, cookie, 0));
+                else write(simpleHeader(0, cookie));
+            } catch (NbdError err) {
+                error(cookie, err.errno(), err.getMessage());
+            } catch (IOException io) {
+                error(cookie, errnoOf(io), io.getMessage() == null ? io.toString() : io.getMessage());
+            }
+        }
+
+        private void blockStatus(NbdExport e, int flags, long cookie, long offset, long length) throws IOException {
+            if (!structured || contexts.isEmpty()) throw new NbdError(Nbd.EINVAL, "BLOCK_STATUS needs structured replies and a meta context");
+            if (length == 0) throw new NbdError(Nbd.EINVAL, "BLOCK_STATUS of zero length");
+            int i = 0;
+            for (Map.Entry<Integer, String> c : contexts.entrySet()) {
+                List<NbdExport.Extent> ext = e.blockStatus(c.getValue(), offset, length);
+                int n = (flags & Nbd.CMD_FLAG_REQ_ONE) != 0 ? 1 : Math.min(ext.size(), MAX_EXTENTS_PER_CHUNK);
+                ByteBuffer p = ByteBuffer.allocate(4 + 8 * n).putInt(c.getKey());
+                for (int k = 0; k < n; k++) {
+                    long len = ext.get(k).lengthBytes();
+                    if ((flags & Nbd.CMD_FLAG_REQ_ONE) != 0) len = Math.min(len, length);
+                    p.putInt((int) Math.min(len, 0xffffffffL & ~0xfffL)).putInt(ext.get(k).flags());
+                }
+                boolean last = ++i == contexts.size();
+                write(chunkHeader(last ? Nbd.REPLY_FLAG_DONE : 0, Nbd.REPLY_TYPE_BLOCK_STATUS, cookie, p.capacity()), p.flip());
+            }
+        }
+
+        private void error(long cookie, int errno, String msg) throws IOException {
+            if (structured) {
+                byte[] m = msg.getBytes(StandardCharsets.UTF_8);
+                if (m.length > 4096) m = java.util.Arrays.copyOf(m, 4096);
+                ByteBuffer p = ByteBuffer.allocate(6 + m.length).putInt(errno).putShort((short) m.length).put(m);
+                write(chunkHeader(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_ERROR, cookie, p.capacity()), p.flip());
+            } else {
+                write(simpleHeader(errno, cookie));
+            }
+        }
+
+        private static int errnoOf(IOException e) {
+            String m = String.valueOf(e.getMessage());
+            return m.contains("No space left") ? Nbd.ENOSPC : Nbd.EIO;
+        }
+
+        private ByteBuffer chunkHeader(int flags, int type, long cookie, int length) {
+            return ByteBuffer.allocate(20).putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) flags).putShort((short) type)
+                    .putLong(cookie).putInt(length).flip();
+        }
+
+        private ByteBuffer simpleHeader(int error, long cookie) {
+            return ByteBuffer.allocate(16).putInt(Nbd.SIMPLE_REPLY_MAGIC).putInt(error).putLong(cookie).flip();
+        }
+
+        private void write(ByteBuffer... bufs) throws IOException {
+            writeLock.lock();
+            try {
+                for (ByteBuffer b : bufs) while (b.hasRemaining()) ch.write(b);
+            } finally {
+                writeLock.unlock();
+            }
+        }
+
+        private ByteBuffer readBuffer(int n) throws IOException {
+            ByteBuffer b = ByteBuffer.allocate(n);
+            readFully(b);
+            return b.flip();
+        }
+
+        private void readFully(ByteBuffer b) throws IOException {
+            while (b.hasRemaining()) {
+                if (ch.read(b) < 0) throw new EOFException("client closed the connection");
+            }
+        }
+
+        private void closeQuietly() {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // already closed
+            }
+        }
+    }
+}
