@@ -1,0 +1,340 @@
+package dev.nvmelm.nbd;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * An NBD client: fixed newstyle, structured replies, base:allocation, many requests in flight
+ * (completed out of order by cookie). Used by the migration engine to read from and write to
+ * NBD exports (qemu-nbd, qemu-storage-daemon, nbdkit, or our own server).
+ */
+public final class NbdClient implements AutoCloseable {
+    private final SocketChannel ch;
+    private final String name;
+    private final ReentrantLock writeLock = new ReentrantLock();
+    private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
+    private final AtomicLong cookies = new AtomicLong(1);
+    private final Thread reader;
+    private long sizeBytes;
+    private int flags;
+    private int minBlock = 1, preferredBlock = 4096, maxPayload = 32 << 20;
+    private boolean structured;
+    private int allocationContextId = -1;
+    private volatile IOException broken;
+
+    private static final class Pending {
+        final CompletableFuture<Object> future = new CompletableFuture<>();
+        final long offset;
+        final byte[] readBuffer;
+        final List<NbdExport.Extent> extents = new ArrayList<>();
+        NbdError error;
+
+        Pending(long offset, byte[] readBuffer) {
+            this.offset = offset;
+            this.readBuffer = readBuffer;
+        }
+    }
+
+    private NbdClient(SocketChannel ch, String name) {
+        this.ch = ch;
+        this.name = name;
+        this.reader = Thread.ofVirtual().name("nbd-client-reader").unstarted(this::readLoop);
+    }
+
+    public static NbdClient connect(NbdUri uri) throws IOException {
+        if (uri.tls()) throw new IOException(uri.text() + ": TLS (nbds) is not supported by this client yet");
+        SocketChannel ch = uri.address() instanceof UnixDomainSocketAddress
+                ? SocketChannel.open(StandardProtocolFamily.UNIX) : SocketChannel.open();
+        try {
+            ch.connect(uri.address());
+        } catch (IOException e) {
+            ch.close();
+            throw new IOException(uri.text() + ": cannot connect: " + e.getMessage(), e);
+        }
+        NbdClient c = new NbdClient(ch, uri.text());
+        try {
+            c.handshake(uri.exportName());
+        } catch (IOException e) {
+            ch.close();
+            throw new IOException(uri.text() + ": NBD handshake failed: " + e.getMessage(), e);
+        }
+        c.reader.start();
+        return c;
+    }
+
+    public long sizeBytes() { return sizeBytes; }
+
+    public int preferredBlockBytes() { return preferredBlock; }
+
+    public int minBlockBytes() { return minBlock; }
+
+    public int maxPayloadBytes() { return maxPayload; }
+
+    public boolean readOnly() { return (flags & Nbd.TF_READ_ONLY) != 0; }
+
+    public boolean canFastZero() { return (flags & Nbd.TF_SEND_FAST_ZERO) != 0; }
+
+    public boolean canZero() { return (flags & Nbd.TF_SEND_WRITE_ZEROES) != 0; }
+
+    public boolean canTrim() { return (flags & Nbd.TF_SEND_TRIM) != 0; }
+
+    public boolean canFlush() { return (flags & Nbd.TF_SEND_FLUSH) != 0; }
+
+    public boolean hasAllocationMap() { return allocationContextId >= 0; }
+
+    private void handshake(String export) throws IOException {
+        ByteBuffer h = read(18);
+        if (h.getLong() != Nbd.NBDMAGIC) throw new IOException("not an NBD server");
+        if (h.getLong() != Nbd.IHAVEOPT) throw new IOException("server speaks oldstyle NBD, which is not supported");
+        int sflags = Short.toUnsignedInt(h.getShort());
+        if ((sflags & Nbd.FLAG_FIXED_NEWSTYLE) == 0) throw new IOException("server lacks fixed newstyle negotiation");
+        boolean noZeroes = (sflags & Nbd.FLAG_NO_ZEROES) != 0;
+        write(ByteBuffer.allocate(4).putInt(Nbd.FLAG_C_FIXED_NEWSTYLE | (noZeroes ? Nbd.FLAG_C_NO_ZEROES : 0)).flip());
+
+        sendOption(Nbd.OPT_STRUCTURED_REPLY, ByteBuffer.allocate(0));
+        structured = readOptionReplies(Nbd.OPT_STRUCTURED_REPLY, null);
+        byte[] en = export.getBytes(StandardCharsets.UTF_8);
+        if (structured) {
+            byte[] ctx = Nbd.BASE_ALLOCATION.getBytes(StandardCharsets.UTF_8);
+            sendOption(Nbd.OPT_SET_META_CONTEXT, ByteBuffer.allocate(4 + en.length + 4 + 4 + ctx.length)
+                    .putInt(en.length).put(en).putInt(1).putInt(ctx.length).put(ctx).flip());
+            readOptionReplies(Nbd.OPT_SET_META_CONTEXT, null);
+        }
+        sendOption(Nbd.OPT_GO, ByteBuffer.allocate(4 + en.length + 2 + 2).putInt(en.length).put(en)
+                .putShort((short) 1).putShort((short) Nbd.INFO_BLOCK_SIZE).flip());
+        if (!readOptionReplies(Nbd.OPT_GO, export)) throw new IOException("server refused export '" + export + "'");
+    }
+
+    private void sendOption(int opt, ByteBuffer data) throws IOException {
+        ByteBuffer h = ByteBuffer.allocate(16).putLong(Nbd.IHAVEOPT).putInt(opt).putInt(data.remaining()).flip();
+        write(h, data);
+    }
+
+    /** Reads replies to one option until ACK (true) or an error reply (false, or throws for GO). */
+    private boolean readOptionReplies(int opt, String export) throws IOException {
+        while (true) {
+            ByteBuffer h = read(20);
+            if (h.getLong() != Nbd.REPLY_MAGIC) throw new IOException("bad option reply magic");
+            int o = h.getInt(), type = h.getInt(), len = h.getInt();
+            if (o != opt) throw new IOException("reply to option " + o + " while waiting for " + opt);
+            if (len < 0 || len > 1 << 20) throw new IOException("option reply too large");
+            ByteBuffer d = read(len);
+            if (type == Nbd.REP_ACK) return true;
+            if ((type & 0x80000000) != 0) {
+                String msg = StandardCharsets.UTF_8.decode(d).toString();
+                if (opt == Nbd.OPT_GO) throw new IOException("export '" + export + "': " + (msg.isEmpty() ? "error 0x" + Integer.toHexString(type) : msg));
+                return false;
+            }
+            if (type == Nbd.REP_META_CONTEXT && len >= 4) {
+                int id = d.getInt();
+                if (Nbd.BASE_ALLOCATION.equals(StandardCharsets.UTF_8.decode(d).toString())) allocationContextId = id;
+            } else if (type == Nbd.REP_INFO && len >= 2) {
+                int info = Short.toUnsignedInt(d.getShort());
+                if (info == Nbd.INFO_EXPORT && len >= 12) {
+                    sizeBytes = d.getLong();
+                    flags = Short.toUnsignedInt(d.getShort());
+                } else if (info == Nbd.INFO_BLOCK_SIZE && len >= 14) {
+                    minBlock = d.getInt();
+                    preferredBlock = d.getInt();
+                    maxPayload = Math.min(d.getInt(), 32 << 20);
+                }
+            }
+        }
+    }
+
+    // ---- transmission ----
+
+    public CompletableFuture<Void> read(long offset, byte[] dst) {
+        return submit(Nbd.CMD_READ, 0, offset, dst.length, null, new Pending(offset, dst)).thenApply(x -> null);
+    }
+
+    public CompletableFuture<Void> write(long offset, byte[] src, boolean fua) {
+        return submit(Nbd.CMD_WRITE, fua ? Nbd.CMD_FLAG_FUA : 0, offset, src.length, src, new Pending(offset, null)).thenApply(x -> null);
+    }
+
+    /** WRITE_ZEROES; {@code allocate} sends NO_HOLE, {@code fastOnly} sends FAST_ZERO (fails with ENOTSUP if slow). */
+    public CompletableFuture<Void> writeZeroes(long offset, long length, boolean allocate, boolean fastOnly) {
+        int f = (allocate ? Nbd.CMD_FLAG_NO_HOLE : 0) | (fastOnly ? Nbd.CMD_FLAG_FAST_ZERO : 0);
+        return submit(Nbd.CMD_WRITE_ZEROES, f, offset, length, null, new Pending(offset, null)).thenApply(x -> null);
+    }
+
+    public CompletableFuture<Void> trim(long offset, long length) {
+        return submit(Nbd.CMD_TRIM, 0, offset, length, null, new Pending(offset, null)).thenApply(x -> null);
+    }
+
+    public CompletableFuture<Void> flush() {
+        return submit(Nbd.CMD_FLUSH, 0, 0, 0, null, new Pending(0, null)).thenApply(x -> null);
+    }
+
+    /** base:allocation extents from offset (flags: HOLE 1, ZERO 2); the server may cover less than asked. */
+    @SuppressWarnings("unchecked")
+    public CompletableFuture<List<NbdExport.Extent>> blockStatus(long offset, long length) {
+        if (allocationContextId < 0) return CompletableFuture.failedFuture(new IOException(name + ": server offers no base:allocation"));
+        return submit(Nbd.CMD_BLOCK_STATUS, 0, offset, Math.min(length, 0xffffffffL & ~0xfffL), null, new Pending(offset, null))
+                .thenApply(x -> (List<NbdExport.Extent>) x);
+    }
+
+    private CompletableFuture<Object> submit(int type, int cflags, long offset, long length, byte[] payload, Pending p) {
+        if (broken != null) return CompletableFuture.failedFuture(broken);
+        if (length > 0xffffffffL) return CompletableFuture.failedFuture(new IOException("request length " + length + " exceeds 32 bits"));
+        long cookie = cookies.getAndIncrement();
+        pending.put(cookie, p);
+        ByteBuffer h = ByteBuffer.allocate(28).putInt(Nbd.REQUEST_MAGIC).putShort((short) cflags).putShort((short) type)
+                .putLong(cookie).putLong(offset).putInt((int) length).flip();
+        try {
+            if (payload != null) write(h, ByteBuffer.wrap(payload));
+            else write(h);
+        } catch (IOException e) {
+            pending.remove(cookie);
+            fail(e);
+            return CompletableFuture.failedFuture(e);
+        }
+        return p.future;
+    }
+
+    private void readLoop() {
+        try {
+            while (true) {
+                ByteBuffer m = read(4);
+                int magic = m.getInt();
+                if (magic == Nbd.SIMPLE_REPLY_MAGIC) {
+                    ByteBuffer r = read(12);
+                    int err = r.getInt();
+                    long cookie = r.getLong();
+                    Pending p = pending.remove(cookie);
+                    if (p == null) throw new IOException("reply for unknown cookie " + cookie);
+                    if (err != 0) {
+                        p.future.completeExceptionally(new NbdError(err, name + ": server error " + err));
+                    } else {
+                        if (p.readBuffer != null) readInto(ByteBuffer.wrap(p.readBuffer));
+                        p.future.complete(null);
+                    }
+                } else if (magic == Nbd.STRUCTURED_REPLY_MAGIC) {
+                    ByteBuffer r = read(16);
+                    int rflags = Short.toUnsignedInt(r.getShort());
+                    int type = Short.toUnsignedInt(r.getShort());
+                    long cookie = r.getLong();
+                    int len = r.getInt();
+                    Pending p = pending.get(cookie);
+                    if (p == null) throw new IOException("chunk for unknown cookie " + cookie);
+                    chunk(p, type, len);
+                    if ((rflags & Nbd.REPLY_FLAG_DONE) != 0) {
+                        pending.remove(cookie);
+                        if (p.error != null) p.future.completeExceptionally(p.error);
+                        else p.future.complete(p.readBuffer == null ? p.extents : null);
+                    }
+                } else {
+                    throw new IOException("bad reply magic 0x" + Integer.toHexString(magic));
+                }
+            }
+        } catch (IOException e) {
+            fail(e);
+        }
+    }
+
+    private void chunk(Pending p, int type, int len) throws IOException {
+        switch (type) {
+            case Nbd.REPLY_TYPE_NONE -> { if (len != 0) throw new IOException("NONE chunk with payload"); }
+            case Nbd.REPLY_TYPE_OFFSET_DATA -> {
+                long off = read(8).getLong();
+                int n = len - 8;
+                int at = (int) (off - p.offset);
+                if (p.readBuffer == null || at < 0 || n < 0 || at + n > p.readBuffer.length) throw new IOException("OFFSET_DATA outside the request");
+                readInto(ByteBuffer.wrap(p.readBuffer, at, n));
+            }
+            case Nbd.REPLY_TYPE_OFFSET_HOLE -> {
+                ByteBuffer b = read(12);
+                long off = b.getLong();
+                int n = b.getInt();
+                int at = (int) (off - p.offset);
+                if (p.readBuffer == null || at < 0 || at + n > p.readBuffer.length) throw new IOException("OFFSET_HOLE outside the request");
+                java.util.Arrays.fill(p.readBuffer, at, at + n, (byte) 0);
+            }
+            case Nbd.REPLY_TYPE_BLOCK_STATUS -> {
+                ByteBuffer b = read(len);
+                int id = b.getInt();
+                while (b.remaining() >= 8) {
+                    long l = Integer.toUnsignedLong(b.getInt());
+                    int f = b.getInt();
+                    if (id == allocationContextId) p.extents.add(new NbdExport.Extent(l, f));
+                }
+            }
+            case Nbd.REPLY_TYPE_ERROR, Nbd.REPLY_TYPE_ERROR_OFFSET -> {
+                ByteBuffer b = read(len);
+                int err = b.getInt();
+                int ml = Short.toUnsignedInt(b.getShort());
+                String msg = ml <= b.remaining() ? StandardCharsets.UTF_8.decode(b.slice(b.position(), ml)).toString() : "";
+                p.error = new NbdError(err, name + ": " + (msg.isEmpty() ? "server error " + err : msg));
+            }
+            default -> read(len);  // unknown chunk types are skipped
+        }
+    }
+
+    private void fail(IOException e) {
+        if (broken == null) broken = new IOException(name + ": connection lost: " + e.getMessage(), e);
+        for (Long k : pending.keySet()) {
+            Pending p = pending.remove(k);
+            if (p != null) p.future.completeExceptionally(broken);
+        }
+    }
+
+    /** Waits for a future, unwrapping NBD errors. */
+    public static <T> T await(CompletableFuture<T> f) throws IOException {
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) throw io;
+            throw new IOException(e.getCause());
+        }
+    }
+
+    private void write(ByteBuffer... bufs) throws IOException {
+        writeLock.lock();
+        try {
+            for (ByteBuffer b : bufs) while (b.hasRemaining()) ch.write(b);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    private ByteBuffer read(int n) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(n);
+        readInto(b);
+        return b.flip();
+    }
+
+    private void readInto(ByteBuffer b) throws IOException {
+        while (b.hasRemaining()) if (ch.read(b) < 0) throw new EOFException("server closed the connection");
+    }
+
+    @Override
+    public void close() throws IOException {
+        try {
+            if (broken == null && ch.isOpen()) {
+                write(ByteBuffer.allocate(28).putInt(Nbd.REQUEST_MAGIC).putShort((short) 0).putShort((short) Nbd.CMD_DISC)
+                        .putLong(0).putLong(0).putInt(0).flip());
+            }
+        } catch (IOException ignored) {
+            // closing anyway
+        } finally {
+            ch.close();
+            reader.interrupt();
+        }
+    }
+}
