@@ -35,23 +35,9 @@ public final class Prp {
         if (rest == 0) return new Pointers(firstIova, 0);
         long nextPage = firstIova - offset + pageSize;
         if (rest <= pageSize) return new Pointers(firstIova, nextPage);
-        long entries = (rest + pageSize - 1) / pageSize;
-        int perPage = pageSize / 8;
-        long list = newListPage.getAsLong();
-        long listStart = list;
-        MemorySegment seg = memory.resolve(list, pageSize);
-        int slot = 0;
-        for (long i = 0; i < entries; i++) {
-            if (slot == perPage - 1 && i < entries - 1) {  // chain: last slot points to the next list page
-                long next = newListPage.getAsLong();
-                seg.set(Sqe.LE_LONG, (long) slot * 8, next);
-                seg = memory.resolve(next, pageSize);
-                slot = 0;
-            }
-            seg.set(Sqe.LE_LONG, (long) slot * 8, nextPage + i * pageSize);
-            slot++;
-        }
-        return new Pointers(firstIova, listStart);
+        long[] pages = new long[(int) ((rest + pageSize - 1) / pageSize)];
+        for (int i = 0; i < pages.length; i++) pages[i] = nextPage + (long) i * pageSize;
+        return new Pointers(firstIova, buildList(pages, pageSize, memory, newListPage));
     }
 
     /**
@@ -74,28 +60,62 @@ public final class Prp {
             return out;
         }
         if ((prp2 & 7) != 0) throw new IllegalArgumentException("PRP list pointer 0x" + Long.toHexString(prp2) + " is not qword aligned");
+        long entries = (rest + pageSize - 1) / pageSize;
+        for (long page : listEntries(prp2, entries, pageSize, memory)) {
+            long n = Math.min(rest, pageSize);
+            out.add(new Segment(page, n));
+            rest -= n;
+        }
+        return out;
+    }
+
+    /**
+     * Reads {@code count} page addresses from a PRP list starting at {@code listIova} (which may
+     * point into the middle of a list page), following the chain pointer in the last slot of
+     * each full page. Every entry must be page aligned.
+     */
+    public static long[] listEntries(long listIova, long count, int pageSize, DmaMemory memory) {
+        if (count > 1 << 24) throw new IllegalArgumentException("PRP list of " + count + " entries is too long");
+        long[] out = new long[(int) count];
         int perPage = pageSize / 8;
-        long listAddr = prp2;
-        int slot = (int) ((prp2 & (pageSize - 1)) / 8);
-        MemorySegment list = memory.resolve(listAddr - slot * 8L, pageSize);
-        int guard = 0;
-        while (rest > 0) {
-            if (slot == perPage - 1 && rest > pageSize) {
+        int slot = (int) ((listIova & (pageSize - 1)) / 8);
+        MemorySegment list = memory.resolve(listIova - slot * 8L, pageSize);
+        for (int i = 0; i < count; ) {
+            if (slot == perPage - 1 && i < count - 1) {
                 long next = list.get(Sqe.LE_LONG, (long) slot * 8);
                 checkPageAligned(next, pageSize, "PRP list chain pointer");
                 list = memory.resolve(next, pageSize);
                 slot = 0;
-                if (++guard > 1 << 16) throw new DmaFault("PRP list chain too long");
                 continue;
             }
             long page = list.get(Sqe.LE_LONG, (long) slot * 8);
             checkPageAligned(page, pageSize, "PRP entry");
-            long n = Math.min(rest, pageSize);
-            out.add(new Segment(page, n));
-            rest -= n;
+            out[i++] = page;
             slot++;
         }
         return out;
+    }
+
+    /**
+     * Writes page addresses into PRP list pages (chained through the last slot) and returns the
+     * IOVA of the first list page; used for PC=0 queues and CDQs (reference §4.2).
+     */
+    public static long buildList(long[] pages, int pageSize, DmaMemory memory, LongSupplier newListPage) {
+        int perPage = pageSize / 8;
+        long first = newListPage.getAsLong();
+        MemorySegment seg = memory.resolve(first, pageSize);
+        int slot = 0;
+        for (int i = 0; i < pages.length; i++) {
+            if (slot == perPage - 1 && i < pages.length - 1) {
+                long next = newListPage.getAsLong();
+                seg.set(Sqe.LE_LONG, (long) slot * 8, next);
+                seg = memory.resolve(next, pageSize);
+                slot = 0;
+            }
+            seg.set(Sqe.LE_LONG, (long) slot * 8, pages[i]);
+            slot++;
+        }
+        return first;
     }
 
     private static void checkPageAligned(long addr, int pageSize, String what) {

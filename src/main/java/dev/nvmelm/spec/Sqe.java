@@ -2,7 +2,6 @@ package dev.nvmelm.spec;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 /**
  * The 64-byte Submission Queue Entry (NVMe Base 2.1 §4.1, Figure "Common Command Format").
@@ -13,9 +12,9 @@ public record Sqe(int opcode, int flags, int cid, int nsid, int cdw2, int cdw3, 
                   long prp1, long prp2, int cdw10, int cdw11, int cdw12, int cdw13, int cdw14, int cdw15) {
 
     public static final int SIZE = 64;
-    static final ValueLayout.OfInt LE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    static final ValueLayout.OfLong LE_LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    static final ValueLayout.OfShort LE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfInt LE_INT = LittleEndian.U32;
+    static final ValueLayout.OfLong LE_LONG = LittleEndian.U64;
+    static final ValueLayout.OfShort LE_SHORT = LittleEndian.U16;
 
     public Sqe {
         Fields.unsigned("opcode", opcode, 8);

@@ -1,0 +1,365 @@
+package dev.nvmelm.device;
+
+import dev.nvmelm.device.Controller.Result;
+import dev.nvmelm.device.Queues.CompletionQueue;
+import dev.nvmelm.device.Queues.SubmissionQueue;
+import dev.nvmelm.spec.AdminCommands;
+import dev.nvmelm.spec.CdqFeature;
+import dev.nvmelm.spec.ControllerDataQueueCommand;
+import dev.nvmelm.spec.Disagreements;
+import dev.nvmelm.spec.GetLbaStatus;
+import dev.nvmelm.spec.IdentifyController;
+import dev.nvmelm.spec.IdentifyControllerNvm;
+import dev.nvmelm.spec.IdentifyNamespace;
+import dev.nvmelm.spec.LbaMigrationEntry;
+import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.Prp;
+import dev.nvmelm.spec.Sqe;
+import dev.nvmelm.spec.Status;
+import dev.nvmelm.spec.StatusCodes;
+import dev.nvmelm.spec.SupportedControllerStateFormats;
+import dev.nvmelm.spec.TrackSendCommand;
+import dev.nvmelm.spec.bus.DmaFault;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Admin commands (NVMe Base 2.1 §5), including the HMLM ones, which only the MMC accepts. */
+final class AdminHandler {
+    /** Vendor-specific feature: limit an MC's write rate (CDW11 CNTLID, CDW12 writes/s, 0 = off). */
+    static final int FID_VS_WRITE_THROTTLE = 0xC0;
+    static final int MCDQPC = 64;   // most PRP entries a PC=0 CDQ may use
+
+    private final Controller c;
+    private final Migration migration;
+
+    AdminHandler(Controller c) {
+        this.c = c;
+        this.migration = new Migration(c);
+    }
+
+    static Result invalidField() {
+        return Result.of(Status.generic(StatusCodes.INVALID_FIELD));
+    }
+
+    static Result cs(int sc) {
+        return Result.of(Status.commandSpecific(sc));
+    }
+
+    Result execute(Sqe s) {
+        try {
+            return switch (s.opcode()) {
+                case Opcodes.IDENTIFY -> identify(s);
+                case Opcodes.CREATE_IO_CQ -> createCq(AdminCommands.CreateIoCq.decode(s));
+                case Opcodes.CREATE_IO_SQ -> createSq(AdminCommands.CreateIoSq.decode(s));
+                case Opcodes.DELETE_IO_SQ -> deleteSq(s.cdw10() & 0xffff);
+                case Opcodes.DELETE_IO_CQ -> deleteCq(s.cdw10() & 0xffff);
+                case Opcodes.GET_LOG_PAGE -> logPage(s);
+                case Opcodes.SET_FEATURES -> setFeatures(s);
+                case Opcodes.GET_FEATURES -> getFeatures(s);
+                case Opcodes.ASYNC_EVENT_REQUEST -> c.asyncEventRequest(s.cid());
+                case Opcodes.ABORT -> Result.ok(1);   // bit 0 set: command not aborted
+                case Opcodes.GET_LBA_STATUS -> lbaStatus(s);
+                case Opcodes.CONTROLLER_DATA_QUEUE, Opcodes.TRACK_SEND, Opcodes.TRACK_RECEIVE,
+                     Opcodes.MIGRATION_SEND, Opcodes.MIGRATION_RECEIVE -> {
+                    if (!c.isMigrationManagement()) yield Result.of(Status.generic(StatusCodes.INVALID_OPCODE));
+                    yield switch (s.opcode()) {
+                        case Opcodes.CONTROLLER_DATA_QUEUE -> cdq(s);
+                        case Opcodes.TRACK_SEND -> trackSend(s);
+                        case Opcodes.TRACK_RECEIVE -> invalidField();   // memory tracking is not offered (TRATTR.THMCS = 0)
+                        case Opcodes.MIGRATION_SEND -> migration.send(s);
+                        default -> migration.receive(s);
+                    };
+                }
+                default -> Result.of(Status.generic(StatusCodes.INVALID_OPCODE));
+            };
+        } catch (IllegalArgumentException e) {
+            return invalidField();
+        } catch (DmaFault e) {
+            return Result.of(Status.generic(StatusCodes.DATA_TRANSFER_ERROR));
+        }
+    }
+
+    // ---- Identify ----
+
+    private Result identify(Sqe s) {
+        var id = AdminCommands.Identify.decode(s);
+        byte[] data = switch (id.cns()) {
+            case AdminCommands.CNS_CONTROLLER -> identifyController().encode();
+            case AdminCommands.CNS_NAMESPACE -> {
+                Namespace ns = c.subsystem.namespace(c.cntlid, id.nsid());
+                if (ns == null) yield null;
+                long used = 0;
+                try {
+                    for (long[] r : ns.allocatedRuns(0, ns.lbaCount())) used += r[1];
+                } catch (IOException e) {
+                    used = ns.lbaCount();
+                }
+                yield new IdentifyNamespace(ns.lbaCount(), ns.lbaCount(), used, IdentifyNamespace.NSFEAT_THIN,
+                        Integer.numberOfTrailingZeros(ns.lbaSizeBytes()), 65535, 1 << 20, 127).encode();
+            }
+            case AdminCommands.CNS_CS_NAMESPACE -> c.subsystem.namespace(c.cntlid, id.nsid()) == null ? null
+                    : IdentifyControllerNvm.nvmNamespace(1);
+            case AdminCommands.CNS_CS_CONTROLLER -> new IdentifyControllerNvm(IdentifyControllerNvm.AOCS_RALBAS,
+                    Disagreements.LBAMQF_TYPE0).encode();
+            case AdminCommands.CNS_ACTIVE_NS_LIST -> {
+                byte[] b = new byte[4096];
+                MemorySegment m = MemorySegment.ofArray(b);
+                int n = c.subsystem.namespacesOf(c.cntlid).size(), k = 0;
+                for (int nsid = 1; nsid <= n && k < 1024; nsid++) if (nsid > id.nsid()) m.set(dev.nvmelm.spec.LittleEndian.U32, 4L * k++, nsid);
+                yield b;
+            }
+            case AdminCommands.CNS_CONTROLLER_STATE_FORMATS -> Migration.FORMATS.encode();
+            default -> null;
+        };
+        if (data == null) {
+            return id.cns() == AdminCommands.CNS_NAMESPACE || id.cns() == AdminCommands.CNS_CS_NAMESPACE
+                    ? Result.of(Status.generic(StatusCodes.INVALID_NS)) : invalidField();
+        }
+        byte[] out = java.util.Arrays.copyOf(data, 4096);
+        Dma.toHost(c.memory(), s, MemorySegment.ofArray(out));
+        return Result.ok();
+    }
+
+    IdentifyController identifyController() {
+        boolean mmc = c.isMigrationManagement();
+        int oacs = IdentifyController.OACS_GET_LBA_STATUS | (mmc ? IdentifyController.OACS_HMLMS : 0);
+        int k = c.subsystem.config().migratable();
+        return new IdentifyController(0x1d1d, 0x1d1d, "NVMELM" + String.format("%04d", c.cntlid), "nvme-lm software controller",
+                "0.1", 8 /* MDTS 2^8 * 4 KiB = 1 MiB */, c.cntlid, 0x00020100, 0, oacs, Controller.AERL, 0x0c,
+                0x66, 0x44, 1024, c.subsystem.namespacesOf(c.cntlid).size(),
+                IdentifyController.ONCS_DSM | IdentifyController.ONCS_WRITE_ZEROES | IdentifyController.ONCS_COPY,
+                0, 0, 0, 0, mmc ? IdentifyController.TRATTR_TUDCS : 0, mmc ? 1 : 0, mmc ? Math.min(k, c.subsystem.cdqs.capacity()) : 0,
+                mmc ? MCDQPC : 0, mmc ? MCDQPC : 0, mmc ? MCDQPC : 0, "nqn.2026-11.dev.nvmelm:subsys");
+    }
+
+    // ---- queues ----
+
+    private Result createCq(AdminCommands.CreateIoCq cmd) {
+        int qid = cmd.qid();
+        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.cqs[qid] != null) return cs(StatusCodes.INVALID_QID);
+        if (cmd.qsizeZeroBased() < 1 || cmd.qsizeZeroBased() > Controller.MQES) return cs(StatusCodes.INVALID_QSIZE);
+        if (!cmd.physicallyContiguous()) return invalidField();   // CAP.CQR = 1
+        if ((cmd.prp1() & 0xfff) != 0) return Result.of(Status.generic(StatusCodes.INVALID_PRP_OFFSET));
+        c.cqs[qid] = new CompletionQueue(qid, cmd.qsizeZeroBased() + 1, cmd.interruptsEnabled(), cmd.interruptVector(), cmd.prp1(), c.memory());
+        return Result.ok();
+    }
+
+    private Result createSq(AdminCommands.CreateIoSq cmd) {
+        int qid = cmd.qid();
+        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.sqs[qid] != null) return cs(StatusCodes.INVALID_QID);
+        if (cmd.cqid() < 1 || cmd.cqid() > Controller.MAX_IO_QUEUES || c.cqs[cmd.cqid()] == null) return cs(StatusCodes.CQ_INVALID);
+        if (cmd.qsizeZeroBased() < 1 || cmd.qsizeZeroBased() > Controller.MQES) return cs(StatusCodes.INVALID_QSIZE);
+        if (!cmd.physicallyContiguous()) return invalidField();
+        if ((cmd.prp1() & 0xfff) != 0) return Result.of(Status.generic(StatusCodes.INVALID_PRP_OFFSET));
+        c.sqs[qid] = new SubmissionQueue(qid, cmd.cqid(), cmd.qsizeZeroBased() + 1, cmd.qprio(), cmd.prp1(), c.memory());
+        return Result.ok();
+    }
+
+    private Result deleteSq(int qid) {
+        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.sqs[qid] == null) return cs(StatusCodes.INVALID_QID);
+        c.sqs[qid] = null;   // commands of a synchronous controller are never in flight here
+        return Result.ok();
+    }
+
+    private Result deleteCq(int qid) {
+        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.cqs[qid] == null) return cs(StatusCodes.INVALID_QID);
+        for (SubmissionQueue sq : c.sqs) if (sq != null && sq.qid != 0 && sq.cqid == qid) return cs(StatusCodes.INVALID_QUEUE_DELETION);
+        c.cqs[qid] = null;
+        return Result.ok();
+    }
+
+    // ---- logs and features ----
+
+    private Result logPage(Sqe s) {
+        var lp = AdminCommands.GetLogPage.decode(s);
+        long len = lp.lengthBytes();
+        if (len > 1 << 20) return invalidField();
+        byte[] page = switch (lp.lid()) {
+            case AdminCommands.LID_ERROR -> new byte[64];
+            case AdminCommands.LID_COMMANDS_SUPPORTED -> commandsSupported();
+            default -> null;
+        };
+        if (page == null) return cs(StatusCodes.INVALID_LOG_PAGE);
+        byte[] out = new byte[(int) len];
+        if (lp.offsetBytes() < page.length) {
+            System.arraycopy(page, (int) lp.offsetBytes(), out, 0, (int) Math.min(len, page.length - lp.offsetBytes()));
+        }
+        Dma.toHost(c.memory(), s, MemorySegment.ofArray(out));
+        return Result.ok();
+    }
+
+    /** Commands Supported and Effects (LID 05h): CSUPP for what we execute, LBCC for writes. */
+    private byte[] commandsSupported() {
+        byte[] b = new byte[4096];
+        MemorySegment m = MemorySegment.ofArray(b);
+        List<Integer> admin = new ArrayList<>(List.of(Opcodes.DELETE_IO_SQ, Opcodes.CREATE_IO_SQ, Opcodes.GET_LOG_PAGE,
+                Opcodes.DELETE_IO_CQ, Opcodes.CREATE_IO_CQ, Opcodes.IDENTIFY, Opcodes.ABORT, Opcodes.SET_FEATURES,
+                Opcodes.GET_FEATURES, Opcodes.ASYNC_EVENT_REQUEST, Opcodes.GET_LBA_STATUS));
+        if (c.isMigrationManagement()) admin.addAll(List.of(Opcodes.TRACK_SEND, Opcodes.TRACK_RECEIVE, Opcodes.MIGRATION_SEND,
+                Opcodes.MIGRATION_RECEIVE, Opcodes.CONTROLLER_DATA_QUEUE));
+        for (int op : admin) m.set(dev.nvmelm.spec.LittleEndian.U32, 4L * op, 1);
+        for (int op : List.of(Opcodes.FLUSH, Opcodes.READ)) m.set(dev.nvmelm.spec.LittleEndian.U32, 1024 + 4L * op, 1);
+        for (int op : List.of(Opcodes.WRITE, Opcodes.WRITE_ZEROES, Opcodes.DATASET_MANAGEMENT, Opcodes.COPY)) {
+            m.set(dev.nvmelm.spec.LittleEndian.U32, 1024 + 4L * op, 1 | 2);   // CSUPP | LBCC
+        }
+        return b;
+    }
+
+    private Result setFeatures(Sqe s) {
+        int fid = s.cdw10() & 0xff;
+        if (s.cdw10() < 0) return cs(StatusCodes.FEATURE_NOT_SAVEABLE);
+        return switch (fid) {
+            case AdminCommands.FID_NUMBER_OF_QUEUES -> {
+                int n = Controller.MAX_IO_QUEUES - 1;
+                yield Result.ok(n | n << 16);
+            }
+            case AdminCommands.FID_ASYNC_EVENT_CONFIG -> Result.ok();
+            case CdqFeature.FID -> {
+                if (!c.isMigrationManagement()) yield invalidField();
+                var cmd = CdqFeature.SetCdq.decode(s);
+                Cdq q = c.subsystem.cdqs.get(cmd.cdqid());
+                if (q == null) yield cs(StatusCodes.INVALID_CDQ);
+                yield q.setHeadAndTrigger(cmd.headPointer(), cmd.etpt(), cmd.tailPointerTrigger()) ? Result.ok() : invalidField();
+            }
+            case FID_VS_WRITE_THROTTLE -> {
+                int target = s.cdw11() & 0xffff;
+                if (!c.isMigrationManagement() || !c.subsystem.isMigratable(target)) yield invalidField();
+                Controller mc = c.subsystem.controller(target);
+                mc.throttleWriteIops = Integer.toUnsignedLong(s.cdw12());
+                yield Result.ok();
+            }
+            default -> invalidField();
+        };
+    }
+
+    private Result getFeatures(Sqe s) {
+        int fid = s.cdw10() & 0xff;
+        return switch (fid) {
+            case AdminCommands.FID_NUMBER_OF_QUEUES -> {
+                int n = Controller.MAX_IO_QUEUES - 1;
+                yield Result.ok(n | n << 16);
+            }
+            case AdminCommands.FID_ASYNC_EVENT_CONFIG -> Result.ok();
+            case CdqFeature.FID -> {
+                if (!c.isMigrationManagement()) yield invalidField();
+                var cmd = CdqFeature.GetCdq.decode(s);
+                Cdq q = c.subsystem.cdqs.get(cmd.cdqid());
+                if (q == null) yield cs(StatusCodes.INVALID_CDQ);
+                byte[] d = new byte[CdqFeature.CdqFeatureData.SIZE];
+                new CdqFeature.CdqFeatureData(q.head(), q.tptValue()).encode(MemorySegment.ofArray(d), 0);
+                Dma.toHost(c.memory(), s, MemorySegment.ofArray(d));
+                yield Result.ok(cmd.cdqid() | (q.etpt() ? 1 << 31 : 0));
+            }
+            case FID_VS_WRITE_THROTTLE -> {
+                int target = s.cdw11() & 0xffff;
+                if (!c.isMigrationManagement() || !c.subsystem.isMigratable(target)) yield invalidField();
+                yield Result.ok((int) c.subsystem.controller(target).throttleWriteIops);
+            }
+            default -> invalidField();
+        };
+    }
+
+    // ---- HMLM: Controller Data Queue and Track Send ----
+
+    private Result cdq(Sqe s) {
+        ControllerDataQueueCommand cmd = ControllerDataQueueCommand.decode(s);
+        return switch (cmd) {
+            case ControllerDataQueueCommand.Create cr -> createCdq(cr);
+            case ControllerDataQueueCommand.Delete d -> {
+                Cdq q = c.subsystem.cdqs.remove(d.cdqid());
+                if (q == null) yield cs(StatusCodes.INVALID_CDQ);
+                q.stopLogging();
+                yield Result.ok();
+            }
+        };
+    }
+
+    /** Checks of reference §4.3, with the spec's status codes where QEMU has none. */
+    private Result createCdq(ControllerDataQueueCommand.Create cr) {
+        if (cr.queueType() != ControllerDataQueueCommand.QT_USER_DATA_MIGRATION) return invalidField();
+        long bytes = cr.sizeBytes();
+        if (bytes < LbaMigrationEntry.SIZE * 2) return invalidField();
+        if (!c.subsystem.isMigratable(cr.cntlid())) return Result.of(Disagreements.UNKNOWN_CNTLID);
+        if (c.subsystem.cdqs.forController(cr.cntlid()) != null) return invalidField();   // one UDMQ per MC
+        int cdqid = c.subsystem.cdqs.freeSlot();
+        if (cdqid < 0) return Result.of(Disagreements.CDQ_TABLE_FULL);
+        int entries = (int) Math.min(Integer.MAX_VALUE, bytes / LbaMigrationEntry.SIZE);
+        MemorySegment[] pages;
+        try {
+            if (cr.physicallyContiguous()) {
+                if ((cr.prp1() & 0xfff) != 0) return invalidField();
+                pages = new MemorySegment[]{c.memory().resolve(cr.prp1(), (long) entries * LbaMigrationEntry.SIZE)};
+            } else {
+                long ringBytes = (long) entries * LbaMigrationEntry.SIZE;
+                int pageCount = (int) ((ringBytes + Dma.PAGE_SIZE - 1) / Dma.PAGE_SIZE);
+                if (pageCount > MCDQPC) return invalidField();
+                if ((cr.prp1() & 0xfff) != 0) return invalidField();   // PRP1 is the first PRP list page
+                long[] addrs = Prp.listEntries(cr.prp1(), pageCount, Dma.PAGE_SIZE, c.memory());
+                pages = new MemorySegment[pageCount];
+                for (int i = 0; i < pageCount; i++) pages[i] = c.memory().resolve(addrs[i], Dma.PAGE_SIZE);
+            }
+        } catch (DmaFault | IllegalArgumentException e) {
+            return invalidField();
+        }
+        Controller mmc = c;
+        c.subsystem.cdqs.put(new Cdq(cdqid, cr.cntlid(), entries, pages, Dma.PAGE_SIZE, mmc::postAsyncEvent));
+        return Result.ok(cdqid);
+    }
+
+    private Result trackSend(Sqe s) {
+        TrackSendCommand cmd = TrackSendCommand.decode(s);
+        if (cmd.sel() != TrackSendCommand.SEL_LOG_USER_DATA) return invalidField();   // memory tracking not offered
+        if (cmd.lact() > TrackSendCommand.LACT_START) return invalidField();
+        Cdq q = c.subsystem.cdqs.get(cmd.cdqid());
+        if (q == null) return cs(StatusCodes.INVALID_CDQ);
+        Controller mc = c.subsystem.controller(q.cntlid);
+        if (mc.state != Controller.State.ACTIVE) return cs(StatusCodes.CTRL_SUSPENDED);
+        boolean start = cmd.lact() == TrackSendCommand.LACT_START;
+        // The marker must be ordered with the MC's own logging, so it is posted on the MC's thread.
+        mc.run(() -> {
+            boolean ok = q.setLogging(start);
+            c.completeLater(0, s.cid(), ok ? Result.ok() : cs(StatusCodes.CDQ_FULL));
+        });
+        return Result.DEFERRED;
+    }
+
+    // ---- TP4165 Get LBA Status ----
+
+    private Result lbaStatus(Sqe s) {
+        var cmd = GetLbaStatus.Command.decode(s);
+        if (cmd.atype() != GetLbaStatus.ATYPE_ALLOCATED) return invalidField();
+        Namespace ns = c.subsystem.namespace(c.cntlid, cmd.nsid());
+        if (ns == null) return Result.of(Status.generic(StatusCodes.INVALID_NS));
+        if (cmd.slba() < 0 || cmd.slba() >= ns.lbaCount()) return Result.of(Status.generic(StatusCodes.LBA_RANGE));
+        long count = cmd.rangeLength() == 0 ? ns.lbaCount() - cmd.slba() : Math.min(cmd.rangeLength(), ns.lbaCount() - cmd.slba());
+        long replyBytes = cmd.replyBytes();
+        if (replyBytes < GetLbaStatus.HEADER || replyBytes > 1 << 20) return invalidField();
+        long room = (replyBytes - GetLbaStatus.HEADER) / GetLbaStatus.DESCRIPTOR;
+        List<GetLbaStatus.Descriptor> out = new ArrayList<>();
+        boolean complete = true;
+        try {
+            for (long[] r : ns.allocatedRuns(cmd.slba(), count)) {
+                for (long at = r[0], left = r[1]; left > 0; ) {
+                    if (out.size() == room) { complete = false; break; }
+                    long n = Math.min(left, 1L << 32);
+                    out.add(new GetLbaStatus.Descriptor(at, n));
+                    at += n;
+                    left -= n;
+                }
+                if (!complete) break;
+            }
+        } catch (IOException e) {
+            return Result.of(Status.generic(StatusCodes.INTERNAL));
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(replyBytes);
+            new GetLbaStatus.Reply(complete, out).encode(buf);
+            Dma.toHost(c.memory(), s, buf);
+        }
+        return Result.ok();
+    }
+}

@@ -1,0 +1,140 @@
+package dev.nvmelm.device;
+
+import dev.nvmelm.spec.AsyncEvent;
+import dev.nvmelm.spec.LbaMigrationEntry;
+
+import java.lang.foreign.MemorySegment;
+import java.util.function.Consumer;
+
+/**
+ * A User Data Migration Queue as the controller produces it (reference §5, §6), correct where
+ * QEMU's emulation is not: the phase starts at 1 and flips on wrap; bytes 0-30 are written before
+ * byte 31; the entry that fills the ring gets ESA 7 and a one-shot CDQ Full event, after which
+ * logging stays broken until Track Send starts it again; a marker never takes the last free
+ * slot; the Tail Pointer Trigger fires once and disarms. The ring memory was resolved and bounds
+ * checked at creation, so nothing here can write outside it.
+ */
+final class Cdq {
+    final int cdqid;
+    final int cntlid;
+    final int entries;
+    private final MemorySegment[] pages;   // PC=1: one segment; PC=0: one per 4 KiB page
+    private final int pageSize;
+    private final Consumer<AsyncEvent> events;
+    private int head, tail;
+    private boolean phase = true;
+    private boolean etpt;
+    private int tpt;
+    private boolean logging;
+    private boolean broken;
+    private long entriesPosted;
+
+    Cdq(int cdqid, int cntlid, int entries, MemorySegment[] pages, int pageSize, Consumer<AsyncEvent> events) {
+        this.cdqid = cdqid;
+        this.cntlid = cntlid;
+        this.entries = entries;
+        this.pages = pages;
+        this.pageSize = pageSize;
+        this.events = events;
+    }
+
+    synchronized boolean logging() { return logging; }
+
+    synchronized int head() { return head; }
+
+    synchronized int tptValue() { return etpt ? tpt : 0; }
+
+    synchronized boolean etpt() { return etpt; }
+
+    synchronized long entriesPosted() { return entriesPosted; }
+
+    private int used() {
+        return (tail - head + entries) % entries;
+    }
+
+    private int free() {
+        return entries - 1 - used();
+    }
+
+    /** Logs a changed range if logging; called when the command completes. */
+    synchronized void logRange(int nsid, long slba, long blockCount) {
+        if (!logging || broken) return;
+        if (free() == 0) return;   // cannot happen: the entry that fills the ring breaks logging
+        post(LbaMigrationEntry.range(nsid, slba, blockCount, phase));
+    }
+
+    /** Logs "all LBAs of the namespace changed" (Format, Sanitize, namespace-wide deallocate). */
+    synchronized void logNamespace(int nsid) {
+        if (!logging || broken || free() == 0) return;
+        post(new LbaMigrationEntry(nsid, 0, 0, phase, LbaMigrationEntry.ESA_MIDDLE, false, LbaMigrationEntry.LBACI_NAMESPACE));
+    }
+
+    /** Track Send start/stop. Returns false if the marker has no room (the command fails with 3Bh). */
+    synchronized boolean setLogging(boolean start) {
+        if (start == logging && !(start && broken)) return true;   // no change: success, no marker
+        if (free() < 2) return false;
+        post(LbaMigrationEntry.marker(start ? LbaMigrationEntry.ESA_FIRST : LbaMigrationEntry.ESA_STOPPED, phase));
+        logging = start;
+        broken = false;
+        return true;
+    }
+
+    /** Posts a marker (ESA 1 on resume, ESA 3 on suspend) if logging; false if no room. */
+    synchronized boolean markerIfLogging(int esa) {
+        if (!logging) return true;
+        if (free() < 2) return false;
+        post(LbaMigrationEntry.marker(esa, phase));
+        return true;
+    }
+
+    /** Room for a marker (two free slots: a marker never takes the last one). */
+    synchronized boolean roomForMarker() {
+        return free() >= 2;
+    }
+
+    synchronized void stopLogging() {
+        logging = false;
+    }
+
+    /**
+     * Set Features FID 21h: new head (must lie in [head, tail] modulo N: the host can only
+     * consume what was produced) and the trigger. Returns false for an invalid value.
+     */
+    synchronized boolean setHeadAndTrigger(int newHead, boolean arm, int trigger) {
+        if (newHead < 0 || newHead >= entries) return false;
+        if ((newHead - head + entries) % entries > used()) return false;
+        if (arm && (trigger < 0 || trigger >= entries)) return false;
+        head = newHead;
+        etpt = arm;
+        tpt = arm ? trigger : 0;
+        return true;
+    }
+
+    private void post(LbaMigrationEntry e) {
+        int slot = tail;
+        boolean entryPhase = phase;
+        tail = (tail + 1) % entries;
+        if (tail == 0) phase = !phase;
+        boolean nowFull = free() == 0;
+        LbaMigrationEntry out = new LbaMigrationEntry(e.nsid(), e.nlb(), e.slba(), entryPhase,
+                nowFull ? LbaMigrationEntry.ESA_QUEUE_FULL : e.esa(), e.dlba(), e.lbaci());
+        long off = (long) slot * LbaMigrationEntry.SIZE;
+        try {
+            MemorySegment page = pages.length == 1 ? pages[0] : pages[(int) (off / pageSize)];
+            out.encode(page, pages.length == 1 ? off : off % pageSize);
+        } catch (RuntimeException memoryGone) {
+            broken = true;   // host freed the ring under us: stop producing, never write elsewhere
+            logging = false;
+            return;
+        }
+        entriesPosted++;
+        if (nowFull) {
+            broken = true;
+            events.accept(AsyncEvent.cdqFull(cdqid));
+        }
+        if (etpt && tail == tpt) {
+            etpt = false;
+            events.accept(AsyncEvent.cdqTailPointer(cdqid));
+        }
+    }
+}

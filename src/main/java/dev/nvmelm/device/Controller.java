@@ -1,0 +1,318 @@
+package dev.nvmelm.device;
+
+import dev.nvmelm.device.Queues.CompletionQueue;
+import dev.nvmelm.device.Queues.SubmissionQueue;
+import dev.nvmelm.spec.AsyncEvent;
+import dev.nvmelm.spec.Cqe;
+import dev.nvmelm.spec.Sqe;
+import dev.nvmelm.spec.Status;
+import dev.nvmelm.spec.bus.ControllerBar;
+import dev.nvmelm.spec.bus.DmaFault;
+import dev.nvmelm.spec.bus.DmaMemory;
+import dev.nvmelm.spec.bus.InterruptLine;
+import dev.nvmelm.spec.bus.Registers;
+
+import java.util.ArrayDeque;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * One NVMe controller of the subsystem, as the host sees it over PCIe: registers and doorbells
+ * ({@link ControllerBar}), queues in host memory reached through {@link DmaMemory}, MSI-X style
+ * interrupts. All of its state is touched only on its own single-threaded executor, so commands
+ * of one controller execute one at a time in fetch order; other threads hand work over with
+ * {@link #run}. A migratable controller that is not ACTIVE fetches nothing, admin queue included:
+ * its submissions wait in host memory until a Resume, here or on a destination that received
+ * its state.
+ */
+public final class Controller implements ControllerBar {
+    static final int MQES = 1023;          // 0's based: queues up to 1024 entries
+    static final int MAX_IO_QUEUES = 16;
+    static final int AERL = 3;             // 0's based: 4 outstanding AERs
+    private static final long CAP = MQES | 1L << 16 | 20L << 24 | 1L << 37;  // CQR, TO 10 s, CSS NVM, DSTRD 0, MPS 4K
+
+    public enum State { ACTIVE, SUSPENDING, SUSPENDED }
+
+    /** What a handler returns: a completion now, or {@link #DEFERRED} (completed later by the handler). */
+    record Result(Status status, int dw0, int dw1) {
+        static final Result DEFERRED = new Result(Status.SUCCESS, 0, 0);
+
+        static Result ok() { return new Result(Status.SUCCESS, 0, 0); }
+
+        static Result ok(int dw0) { return new Result(Status.SUCCESS, dw0, 0); }
+
+        static Result of(Status s) { return new Result(s, 0, 0); }
+    }
+
+    final int cntlid;
+    final Subsystem subsystem;
+    private final ExecutorService executor;
+    private final AdminHandler admin;
+    private final IoHandler io;
+    private volatile DmaMemory mem;
+    private volatile InterruptLine irq = v -> { };
+    private volatile int cc, csts, aqa;
+    private volatile long asq, acq;
+    final SubmissionQueue[] sqs = new SubmissionQueue[MAX_IO_QUEUES + 1];
+    final CompletionQueue[] cqs = new CompletionQueue[MAX_IO_QUEUES + 1];
+    volatile State state = State.ACTIVE;
+    private final ArrayDeque<int[]> pendingAers = new ArrayDeque<>();
+    private final ArrayDeque<AsyncEvent> queuedEvents = new ArrayDeque<>();
+    volatile long throttleWriteIops;
+    long nextWriteNanos;
+    byte[] incomingState = new byte[0];   // Set Controller State chunks so far
+
+    Controller(int cntlid, Subsystem subsystem, ExecutorService executor) {
+        this.cntlid = cntlid;
+        this.subsystem = subsystem;
+        this.executor = executor;
+        this.admin = new AdminHandler(this);
+        this.io = new IoHandler(this);
+    }
+
+    public int cntlid() { return cntlid; }
+
+    public boolean isMigrationManagement() { return cntlid == 0; }
+
+    public State migrationState() { return state; }
+
+    /** Attaches the host memory this controller DMAs into (the host's or the guest's IOVA space). */
+    public void attach(DmaMemory memory) {
+        this.mem = memory;
+    }
+
+    DmaMemory memory() {
+        DmaMemory m = mem;
+        if (m == null) throw new DmaFault("controller " + cntlid + " is not attached to host memory");
+        return m;
+    }
+
+    boolean hasIoQueues() {
+        for (int q = 1; q <= MAX_IO_QUEUES; q++) if (sqs[q] != null || cqs[q] != null) return true;
+        return false;
+    }
+
+    // ---- ControllerBar ----
+
+    @Override
+    public int read32(int offset) {
+        return switch (offset) {
+            case Registers.CAP -> (int) CAP;
+            case Registers.CAP + 4 -> (int) (CAP >>> 32);
+            case Registers.VS -> 0x00020100;   // NVMe 2.1
+            case Registers.CC -> cc;
+            case Registers.CSTS -> csts;
+            case Registers.AQA -> aqa;
+            default -> 0;
+        };
+    }
+
+    @Override
+    public long read64(int offset) {
+        return switch (offset) {
+            case Registers.CAP -> CAP;
+            case Registers.ASQ -> asq;
+            case Registers.ACQ -> acq;
+            default -> Integer.toUnsignedLong(read32(offset)) | (long) read32(offset + 4) << 32;
+        };
+    }
+
+    @Override
+    public void write32(int offset, int value) {
+        if (offset >= Registers.DOORBELL_BASE) {
+            int idx = (offset - Registers.DOORBELL_BASE) / 4;
+            int qid = idx / 2;
+            if (idx % 2 == 0) run(() -> sqTailDoorbell(qid, value));
+            else run(() -> cqHeadDoorbell(qid, value));
+            return;
+        }
+        switch (offset) {
+            case Registers.CC -> run(() -> setCc(value));
+            case Registers.AQA -> aqa = value;
+            case Registers.ASQ -> asq = (asq & ~0xffffffffL) | Integer.toUnsignedLong(value);
+            case Registers.ASQ + 4 -> asq = (asq & 0xffffffffL) | (long) value << 32;
+            case Registers.ACQ -> acq = (acq & ~0xffffffffL) | Integer.toUnsignedLong(value);
+            case Registers.ACQ + 4 -> acq = (acq & 0xffffffffL) | (long) value << 32;
+            default -> { /* read-only or reserved: ignored, as hardware does */ }
+        }
+    }
+
+    @Override
+    public void write64(int offset, long value) {
+        switch (offset) {
+            case Registers.ASQ -> asq = value;
+            case Registers.ACQ -> acq = value;
+            default -> {
+                write32(offset, (int) value);
+                write32(offset + 4, (int) (value >>> 32));
+            }
+        }
+    }
+
+    @Override
+    public void connectInterrupts(InterruptLine line) {
+        this.irq = line;
+    }
+
+    // ---- execution ----
+
+    /** Runs a task on this controller's thread (no-op after shutdown). */
+    void run(Runnable task) {
+        try {
+            executor.execute(() -> {
+                try {
+                    task.run();
+                } catch (RuntimeException e) {
+                    fatal("internal error: " + e);
+                }
+            });
+        } catch (RejectedExecutionException ignored) {
+            // shut down
+        }
+    }
+
+    private void setCc(int value) {
+        boolean wasEnabled = (cc & Registers.CC_EN) != 0, enable = (value & Registers.CC_EN) != 0;
+        cc = value;
+        if (enable && !wasEnabled) {
+            try {
+                int sqSize = (aqa & 0xfff) + 1, cqSize = ((aqa >>> 16) & 0xfff) + 1;
+                if (sqSize < 2 || cqSize < 2) throw new DmaFault("admin queue sizes must be at least 2");
+                if ((asq & 0xfff) != 0 || (acq & 0xfff) != 0) throw new DmaFault("admin queue bases must be page aligned");
+                sqs[0] = new SubmissionQueue(0, 0, sqSize, 0, asq, memory());
+                cqs[0] = new CompletionQueue(0, cqSize, true, 0, acq, memory());
+                csts = Registers.CSTS_RDY;
+            } catch (DmaFault e) {
+                csts = Registers.CSTS_CFS;
+            }
+        } else if (!enable && wasEnabled) {
+            reset();
+        }
+        if ((value >>> 14 & 3) != 0 && (csts & 0xc) == 0) {  // shutdown notification: flush, report complete
+            try {
+                subsystem.flush();
+            } catch (java.io.IOException ignored) {
+                // reported through the data path, not the shutdown status
+            }
+            csts |= 2 << 2;
+        }
+    }
+
+    /** Controller reset: queues and pending events go; an MMC's CDQs are deleted and logging stops. */
+    private void reset() {
+        java.util.Arrays.fill(sqs, null);
+        java.util.Arrays.fill(cqs, null);
+        pendingAers.clear();
+        queuedEvents.clear();
+        incomingState = new byte[0];
+        if (isMigrationManagement()) {
+            for (Cdq q : subsystem.cdqs.all()) {
+                q.stopLogging();
+                subsystem.cdqs.remove(q.cdqid);
+            }
+        }
+        csts = 0;
+    }
+
+    private void fatal(String why) {
+        csts |= Registers.CSTS_CFS;
+    }
+
+    private void sqTailDoorbell(int qid, int tail) {
+        SubmissionQueue sq = qid <= MAX_IO_QUEUES ? sqs[qid] : null;
+        if (sq == null || tail < 0 || tail >= sq.size) return;  // invalid doorbell write: ignored
+        sq.tail = tail;
+        process();
+    }
+
+    private void cqHeadDoorbell(int qid, int head) {
+        CompletionQueue cq = qid <= MAX_IO_QUEUES ? cqs[qid] : null;
+        if (cq == null || head < 0 || head >= cq.size) return;
+        cq.head = head;
+        if (cq.drainOverflow() > 0) interrupt(cq);
+    }
+
+    /** Fetches and executes until every SQ is empty or this controller stops fetching. */
+    void process() {
+        if ((csts & Registers.CSTS_RDY) == 0) return;
+        boolean more = true;
+        while (more) {
+            more = false;
+            for (int q = 0; q <= MAX_IO_QUEUES; q++) {
+                SubmissionQueue sq = sqs[q];
+                if (sq == null || sq.empty()) continue;
+                if (state != State.ACTIVE) return;
+                for (int budget = 32; budget > 0 && !sq.empty() && state == State.ACTIVE && sqs[q] == sq; budget--) {
+                    Sqe sqe;
+                    try {
+                        sqe = sq.fetch();
+                    } catch (RuntimeException e) {
+                        fatal("SQ " + q + " fetch failed: " + e);
+                        return;
+                    }
+                    Result r = q == 0 ? admin.execute(sqe) : io.execute(sqe, q);
+                    if (r != Result.DEFERRED) complete(q, sqe.cid(), r);
+                }
+                if (!sq.empty()) more = true;
+            }
+        }
+    }
+
+    /** Posts a completion for a command of SQ {@code sqid} (on this controller's thread). */
+    void complete(int sqid, int cid, Result r) {
+        SubmissionQueue sq = sqs[sqid];
+        if (sq == null) return;   // the SQ was deleted meanwhile: nothing to complete into
+        CompletionQueue cq = cqs[sq.cqid];
+        if (cq == null) return;
+        try {
+            cq.post(new Cqe(r.dw0(), r.dw1(), sq.head, sqid, cid, false, r.status()));
+        } catch (RuntimeException e) {
+            fatal("CQ " + cq.qid + " write failed: " + e);
+            return;
+        }
+        interrupt(cq);
+    }
+
+    /** Completes a deferred command from any thread. */
+    void completeLater(int sqid, int cid, Result r) {
+        run(() -> {
+            complete(sqid, cid, r);
+            process();
+        });
+    }
+
+    private void interrupt(CompletionQueue cq) {
+        if (cq.interruptsEnabled) irq.raise(cq.vector);
+    }
+
+    // ---- asynchronous events ----
+
+    /** An Asynchronous Event Request arrived; completes at once if an event is queued. */
+    Result asyncEventRequest(int cid) {
+        if (pendingAers.size() > AERL) return Result.of(Status.commandSpecific(dev.nvmelm.spec.StatusCodes.AER_LIMIT));
+        AsyncEvent e = queuedEvents.poll();
+        if (e != null) return new Result(Status.SUCCESS, e.dw0(), e.dw1());
+        pendingAers.add(new int[]{0, cid});
+        return Result.DEFERRED;
+    }
+
+    /**
+     * Reports an event to the host. One-shot CDQ events are not masked after delivery (QEMU
+     * masks them, so its hosts see only the first one).
+     */
+    void postAsyncEvent(AsyncEvent e) {
+        run(() -> {
+            int[] aer = pendingAers.poll();
+            if (aer != null) {
+                complete(aer[0], aer[1], new Result(Status.SUCCESS, e.dw0(), e.dw1()));
+            } else {
+                if (queuedEvents.size() >= 64) queuedEvents.poll();
+                queuedEvents.add(e);
+            }
+        });
+    }
+
+    void shutdown() {
+        executor.shutdownNow();
+    }
+}

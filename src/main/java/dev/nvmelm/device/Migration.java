@@ -1,0 +1,218 @@
+package dev.nvmelm.device;
+
+import dev.nvmelm.device.Controller.Result;
+import dev.nvmelm.device.Controller.State;
+import dev.nvmelm.device.Queues.CompletionQueue;
+import dev.nvmelm.device.Queues.SubmissionQueue;
+import dev.nvmelm.spec.ControllerState;
+import dev.nvmelm.spec.Disagreements;
+import dev.nvmelm.spec.IoCqState;
+import dev.nvmelm.spec.IoSqState;
+import dev.nvmelm.spec.LbaMigrationEntry;
+import dev.nvmelm.spec.MigrationReceiveCommand;
+import dev.nvmelm.spec.MigrationSendCommand;
+import dev.nvmelm.spec.Sqe;
+import dev.nvmelm.spec.Status;
+import dev.nvmelm.spec.StatusCodes;
+import dev.nvmelm.spec.SupportedControllerStateFormats;
+import dev.nvmelm.spec.bus.DmaFault;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Migration Send (Suspend, Resume, Set Controller State) and Migration Receive (Get Controller
+ * State), issued to the MMC about an MC (reference §8-§10). Work that touches the MC runs on the
+ * MC's own thread, after whatever command it is executing, so "suspend drains in-flight
+ * commands" holds by construction; the MMC's command completes afterwards (deferred).
+ */
+final class Migration {
+    /** One NVMe-defined controller state format, version 0000h (CSVI 1). */
+    static final SupportedControllerStateFormats FORMATS = new SupportedControllerStateFormats(List.of(0), List.of());
+    static final int MAX_STATE_BYTES = 1 << 20;
+
+    private final Controller mmc;
+
+    Migration(Controller mmc) {
+        this.mmc = mmc;
+    }
+
+    Result send(Sqe s) {
+        MigrationSendCommand cmd = MigrationSendCommand.decode(s);
+        if (!mmc.subsystem.isMigratable(cmd.cntlid())) return Result.of(Disagreements.UNKNOWN_CNTLID);
+        Controller mc = mmc.subsystem.controller(cmd.cntlid());
+        return switch (cmd) {
+            case MigrationSendCommand.Suspend su -> suspend(s.cid(), su, mc);
+            case MigrationSendCommand.Resume r -> r.uidx() != 0 ? AdminHandler.invalidField() : resume(s.cid(), mc);
+            case MigrationSendCommand.SetControllerState st -> setState(s, st, mc);
+        };
+    }
+
+    private Result suspend(int cid, MigrationSendCommand.Suspend su, Controller mc) {
+        if (su.uidx() != 0 || su.stype() > MigrationSendCommand.STYPE_SUSPEND) return AdminHandler.invalidField();
+        if (su.stype() == MigrationSendCommand.STYPE_NOTIFICATION) return Result.ok();   // advisory: nothing changes yet
+        if (mc.state == State.SUSPENDING) return Result.of(Status.generic(StatusCodes.CMD_SEQ_ERROR));
+        boolean already = mc.state == State.SUSPENDED;
+        mc.state = State.SUSPENDING;   // the MC's fetch loop stops at its next command
+        mc.run(() -> {
+            Cdq q = mmc.subsystem.cdqs.forController(mc.cntlid);
+            if (!already && q != null && q.logging() && !q.roomForMarker()) {
+                mc.state = State.ACTIVE;   // no room for the "suspended" marker: refuse, change nothing
+                mc.process();
+                mmc.completeLater(0, cid, AdminHandler.cs(StatusCodes.CDQ_FULL));
+                return;
+            }
+            mc.state = State.SUSPENDED;
+            if (q != null && !already) q.markerIfLogging(LbaMigrationEntry.ESA_SUSPENDED);
+            if (q != null && su.dudmq()) {
+                q.stopLogging();
+                mmc.subsystem.cdqs.remove(q.cdqid);
+            }
+            mmc.completeLater(0, cid, Result.ok());
+        });
+        return Result.DEFERRED;
+    }
+
+    private Result resume(int cid, Controller mc) {
+        if (mc.state != State.SUSPENDED) return AdminHandler.cs(StatusCodes.CTRL_NOT_SUSPENDED);
+        mc.run(() -> {
+            Cdq q = mmc.subsystem.cdqs.forController(mc.cntlid);
+            if (q != null && q.logging() && !q.roomForMarker()) {
+                mmc.completeLater(0, cid, AdminHandler.cs(StatusCodes.CDQ_FULL));
+                return;
+            }
+            if (q != null) q.markerIfLogging(LbaMigrationEntry.ESA_FIRST);
+            mc.state = State.ACTIVE;
+            mc.process();   // commands that waited in the SQs run now
+            mmc.completeLater(0, cid, Result.ok());
+        });
+        return Result.DEFERRED;
+    }
+
+    private Result setState(Sqe s, MigrationSendCommand.SetControllerState st, Controller mc) {
+        if (st.csvi() != Disagreements.CSVI_FIRST_VERSION || st.csuuidi() != 0 || st.uidx() != 0) return AdminHandler.invalidField();
+        long len = st.lengthBytes();
+        if (st.offsetBytes() % 4 != 0 || len == 0 || st.offsetBytes() + len > MAX_STATE_BYTES) return AdminHandler.invalidField();
+        byte[] chunk;
+        try (Arena a = Arena.ofConfined()) {
+            chunk = Dma.fromHost(mmc.memory(), s, len, a).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        }
+        int cid = s.cid();
+        mc.run(() -> {
+            Result r;
+            if (mc.state != State.SUSPENDED) r = AdminHandler.cs(StatusCodes.CTRL_NOT_SUSPENDED);
+            else if (mc.hasIoQueues()) r = AdminHandler.invalidField();
+            else r = accept(mc, st, chunk);
+            mmc.completeLater(0, cid, r);
+        });
+        return Result.DEFERRED;
+    }
+
+    /** Appends a chunk (SEQIND 1 first, 0 middle, 2 last, 3 entire) and applies the state at the end. */
+    private static Result accept(Controller mc, MigrationSendCommand.SetControllerState st, byte[] chunk) {
+        int seq = st.seqind();
+        if (seq == MigrationSendCommand.SEQIND_FIRST || seq == MigrationSendCommand.SEQIND_ENTIRE) mc.incomingState = new byte[0];
+        if (st.offsetBytes() != mc.incomingState.length) {   // chunks arrive in order, without gaps
+            mc.incomingState = new byte[0];
+            return AdminHandler.invalidField();
+        }
+        byte[] grown = java.util.Arrays.copyOf(mc.incomingState, mc.incomingState.length + chunk.length);
+        System.arraycopy(chunk, 0, grown, mc.incomingState.length, chunk.length);
+        mc.incomingState = grown;
+        if (seq == MigrationSendCommand.SEQIND_MIDDLE || seq == MigrationSendCommand.SEQIND_FIRST) return Result.ok();
+        byte[] all = mc.incomingState;
+        mc.incomingState = new byte[0];
+        return apply(mc, all);
+    }
+
+    /** Recreates the I/O CQs, then the SQs, with their heads, tails and phases; all or nothing. */
+    private static Result apply(Controller mc, byte[] bytes) {
+        ControllerState cs;
+        try {
+            cs = ControllerState.decode(bytes);
+        } catch (IllegalArgumentException e) {
+            return AdminHandler.invalidField();
+        }
+        if (cs.stateVersion() != FORMATS.versions().getFirst() || cs.vendorSpecific().length != 0) return AdminHandler.invalidField();
+        try {
+            for (IoCqState q : cs.cqs()) {
+                if (q.qid() < 1 || q.qid() > Controller.MAX_IO_QUEUES || mc.cqs[q.qid()] != null || !q.physicallyContiguous()
+                        || q.qsizeZeroBased() < 1 || q.qsizeZeroBased() > Controller.MQES
+                        || q.head() > q.qsizeZeroBased() || q.tail() > q.qsizeZeroBased()) throw new IllegalArgumentException("bad CQ " + q);
+                CompletionQueue cq = new CompletionQueue(q.qid(), q.qsizeZeroBased() + 1, q.interruptsEnabled(), q.interruptVector(), q.prp1(), mc.memory());
+                cq.head = q.head();
+                cq.tail = q.tail();
+                cq.phase = q.producerPhase();
+                mc.cqs[q.qid()] = cq;
+            }
+            for (IoSqState q : cs.sqs()) {
+                if (q.qid() < 1 || q.qid() > Controller.MAX_IO_QUEUES || mc.sqs[q.qid()] != null || !q.physicallyContiguous()
+                        || q.cqid() < 1 || q.cqid() > Controller.MAX_IO_QUEUES || mc.cqs[q.cqid()] == null
+                        || q.qsizeZeroBased() < 1 || q.qsizeZeroBased() > Controller.MQES
+                        || q.head() > q.qsizeZeroBased() || q.tail() > q.qsizeZeroBased()) throw new IllegalArgumentException("bad SQ " + q);
+                SubmissionQueue sq = new SubmissionQueue(q.qid(), q.cqid(), q.qsizeZeroBased() + 1, q.qprio(), q.prp1(), mc.memory());
+                sq.head = q.head();
+                sq.tail = q.tail();
+                mc.sqs[q.qid()] = sq;
+            }
+            return Result.ok();
+        } catch (IllegalArgumentException | DmaFault e) {
+            for (int i = 1; i <= Controller.MAX_IO_QUEUES; i++) {
+                mc.sqs[i] = null;
+                mc.cqs[i] = null;
+            }
+            return AdminHandler.invalidField();
+        }
+    }
+
+    Result receive(Sqe s) {
+        MigrationReceiveCommand cmd = MigrationReceiveCommand.decode(s);
+        if (!mmc.subsystem.isMigratable(cmd.cntlid())) return Result.of(Disagreements.UNKNOWN_CNTLID);
+        if (cmd.csuuidi() != 0 || cmd.uidx() != 0 || cmd.csvi() > Disagreements.CSVI_FIRST_VERSION || cmd.offsetBytes() % 4 != 0) {
+            return AdminHandler.invalidField();
+        }
+        Controller mc = mmc.subsystem.controller(cmd.cntlid());
+        int cid = s.cid();
+        mc.run(() -> {
+            byte[] state = snapshot(mc, cmd.csvi());
+            boolean suspended = mc.state == State.SUSPENDED;
+            mmc.run(() -> {
+                if (cmd.offsetBytes() >= state.length) {
+                    mmc.complete(0, cid, AdminHandler.invalidField());
+                    return;
+                }
+                int n = (int) Math.min(state.length - cmd.offsetBytes(), cmd.lengthBytes());
+                try {
+                    // the PRPs describe (NUMD+1)*4 bytes; only what exists is transferred
+                    Dma.toHost(mmc.memory(), s, MemorySegment.ofArray(state).asSlice(cmd.offsetBytes(), n));
+                    mmc.complete(0, cid, Result.ok(suspended ? MigrationReceiveCommand.CSUP : 0));
+                } catch (DmaFault | IllegalArgumentException e) {
+                    mmc.complete(0, cid, Result.of(Status.generic(StatusCodes.DATA_TRANSFER_ERROR)));
+                }
+                mmc.process();
+            });
+        });
+        return Result.DEFERRED;
+    }
+
+    /** Header only (CSVI 0) or header + version-0 NVMe controller state (CSVI 1). Runs on the MC's thread. */
+    static byte[] snapshot(Controller mc, int csvi) {
+        boolean suspended = mc.state == State.SUSPENDED;
+        if (csvi == 0) {
+            byte[] h = new byte[ControllerState.HEADER_BYTES];
+            h[2] = (byte) (suspended ? ControllerState.CSATTR_SUSPENDED : 0);
+            return h;
+        }
+        List<IoSqState> sqs = new ArrayList<>();
+        List<IoCqState> cqs = new ArrayList<>();
+        for (int q = 1; q <= Controller.MAX_IO_QUEUES; q++) {
+            SubmissionQueue sq = mc.sqs[q];
+            if (sq != null) sqs.add(new IoSqState(sq.prp1, sq.size - 1, sq.qid, sq.cqid, true, sq.qprio, sq.head, sq.tail));
+            CompletionQueue cq = mc.cqs[q];
+            if (cq != null) cqs.add(new IoCqState(cq.prp1, cq.size - 1, cq.qid, cq.head, cq.tail, true, cq.interruptsEnabled, cq.phase, cq.vector));
+        }
+        return new ControllerState(0, suspended, 0, sqs, cqs, new byte[0]).encode();
+    }
+}

@@ -1,0 +1,289 @@
+package dev.nvmelm.host.pci;
+
+import dev.nvmelm.host.AsyncEventInfo;
+import dev.nvmelm.host.CdqQueue;
+import dev.nvmelm.host.Completion;
+import dev.nvmelm.host.NvmeDevice;
+import dev.nvmelm.host.NvmeException;
+import dev.nvmelm.host.NvmeStatusException;
+import dev.nvmelm.spec.AdminCommands;
+import dev.nvmelm.spec.AsyncEvent;
+import dev.nvmelm.spec.ControllerDataQueueCommand;
+import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.Prp;
+import dev.nvmelm.spec.Sqe;
+import dev.nvmelm.spec.Cqe;
+import dev.nvmelm.spec.Status;
+import dev.nvmelm.spec.StatusCodes;
+import dev.nvmelm.spec.bus.ControllerBar;
+import dev.nvmelm.spec.bus.Registers;
+
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+
+/**
+ * The in-process backend of {@link NvmeDevice}: a small queue driver (the role of Linux's
+ * nvme-pci) for any controller reachable as a {@link ControllerBar}. It enables the controller,
+ * creates an admin queue and I/O queue pairs in {@link HostMemory}, builds PRPs (zero-copy for
+ * buffers from {@link #allocateBuffer}, bounce buffers otherwise), keeps Asynchronous Event
+ * Requests outstanding and routes CDQ events to the matching {@link CdqQueue}.
+ */
+public final class PciNvmeDevice implements NvmeDevice {
+    public record Options(String name, int ioQueues, int queueDepth, Duration timeout, int outstandingAers) {
+        public static Options defaults(String name) {
+            return new Options(name, 2, 256, Duration.ofSeconds(30), 4);
+        }
+    }
+
+    private static final int ADMIN_DEPTH = 64;
+    private volatile ControllerBar bar;
+    private final List<QueuePair> byVector = new CopyOnWriteArrayList<>();
+    private final HostMemory mem;
+    private final Options options;
+    private final QueuePair admin;
+    private final List<QueuePair> io = new ArrayList<>();
+    private final AtomicInteger nextIo = new AtomicInteger();
+    private final Map<Integer, PciCdqQueue> cdqs = new ConcurrentHashMap<>();
+    private final List<Consumer<AsyncEventInfo>> listeners = new CopyOnWriteArrayList<>();
+    private final List<MemorySegment> buffers = new CopyOnWriteArrayList<>();
+    private volatile boolean closed;
+
+    public PciNvmeDevice(ControllerBar bar, HostMemory mem, Options options) throws NvmeException {
+        this.bar = bar;
+        this.mem = mem;
+        this.options = options;
+        long cap = bar.read64(Registers.CAP);
+        int dstrd = Registers.capDstrd(cap);
+        int maxDepth = Registers.capMqes(cap) + 1;
+        bar.write32(Registers.CC, 0);
+        waitReady(false, cap);
+        admin = new QueuePair(0, ADMIN_DEPTH, mem, bar, dstrd);
+        byVector.add(admin);
+        enableAdmin(bar, cap);
+        int depth = Math.min(options.queueDepth(), maxDepth);
+        for (int q = 1; q <= options.ioQueues(); q++) {
+            QueuePair p = new QueuePair(q, depth, mem, bar, dstrd);
+            byVector.add(p);
+            adminOk(new AdminCommands.CreateIoCq(q, depth - 1, true, true, q, p.cqIova).toSqe(), "Create I/O CQ " + q);
+            adminOk(new AdminCommands.CreateIoSq(q, depth - 1, true, 0, q, p.sqIova).toSqe(), "Create I/O SQ " + q);
+            io.add(p);
+        }
+        for (int i = 0; i < options.outstandingAers(); i++) postAer();
+    }
+
+    private void enableAdmin(ControllerBar b, long cap) throws NvmeException {
+        b.connectInterrupts(v -> {
+            if (v >= 0 && v < byVector.size()) byVector.get(v).interrupt();
+        });
+        b.write32(Registers.AQA, (ADMIN_DEPTH - 1) | (ADMIN_DEPTH - 1) << 16);
+        b.write64(Registers.ASQ, admin.sqIova);
+        b.write64(Registers.ACQ, admin.cqIova);
+        b.write32(Registers.CC, Registers.CC_EN | 6 << 16 | 4 << 20);   // IOSQES 64 B, IOCQES 16 B, MPS 4 KiB
+        waitReady(true, cap);
+    }
+
+    /**
+     * Switchover, in the VMM's role: the guest's controller is now {@code target}, which received
+     * this controller's I/O queue state (Set Controller State) and is not yet resumed. The I/O
+     * queues continue as they are, their doorbells and interrupts now on the target; the admin
+     * queue is not part of the NVMe controller state, so it starts afresh on the target, and the
+     * Asynchronous Event Requests left on the source are posted again.
+     */
+    public void moveTo(ControllerBar target) throws NvmeException {
+        long cap = target.read64(Registers.CAP);
+        this.bar = target;
+        for (QueuePair q : io) q.rebind(target);
+        admin.restart(target, new Cqe(0, 0, 0, 0, 0, false, Status.generic(StatusCodes.ABORT_SQ_DELETED)));
+        enableAdmin(target, cap);
+        for (int i = 0; i < options.outstandingAers(); i++) postAer();
+    }
+
+    private void waitReady(boolean ready, long cap) throws NvmeException {
+        long deadline = System.nanoTime() + Math.max(1000, Registers.capTimeoutMs(cap)) * 1_000_000L;
+        while (true) {
+            int csts = bar.read32(Registers.CSTS);
+            if ((csts & Registers.CSTS_CFS) != 0) throw new NvmeException(options.name() + ": controller fatal status while " + (ready ? "enabling" : "disabling"));
+            if (((csts & Registers.CSTS_RDY) != 0) == ready) return;
+            if (System.nanoTime() > deadline) throw new NvmeException(options.name() + ": controller did not become " + (ready ? "ready" : "disabled") + " in time");
+            Thread.onSpinWait();
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new NvmeException(options.name() + ": interrupted while waiting for the controller");
+            }
+        }
+    }
+
+    private void adminOk(Sqe sqe, String what) throws NvmeException {
+        admin(sqe, null).orThrow(options.name() + ": " + what);
+    }
+
+    @Override
+    public String name() {
+        return options.name();
+    }
+
+    @Override
+    public Duration timeout() {
+        return options.timeout();
+    }
+
+    @Override
+    public CompletableFuture<Completion> submitAdmin(Sqe sqe, MemorySegment data) {
+        return submit(admin, sqe, data);
+    }
+
+    @Override
+    public CompletableFuture<Completion> submitIo(Sqe sqe, MemorySegment data) {
+        if (io.isEmpty()) return QueuePair.failed(new NvmeException(name() + ": no I/O queues"));
+        return submit(io.get(Math.floorMod(nextIo.getAndIncrement(), io.size())), sqe, data);
+    }
+
+    private CompletableFuture<Completion> submit(QueuePair q, Sqe sqe, MemorySegment data) {
+        if (closed) return QueuePair.failed(new NvmeException(name() + ": device is closed"));
+        CompletableFuture<Completion> f = new CompletableFuture<>();
+        List<MemorySegment> owned = new ArrayList<>();
+        try {
+            Sqe cmd = sqe;
+            MemorySegment dma = null;
+            if (data != null && data.byteSize() > 0) {
+                long iova = mem.iovaOf(data);
+                if (iova < 0) {   // not DMA memory: bounce it
+                    dma = mem.allocate(data.byteSize());
+                    owned.add(dma);
+                    if (toController(sqe.opcode())) MemorySegment.copy(data, 0, dma, 0, data.byteSize());
+                    iova = mem.iovaOf(dma);
+                }
+                Prp.Pointers p = Prp.build(iova, data.byteSize(), HostMemory.PAGE, mem, () -> {
+                    MemorySegment page = mem.allocate(HostMemory.PAGE);
+                    owned.add(page);
+                    return mem.iovaOf(page);
+                });
+                cmd = cmd.withPrp(p.prp1(), p.prp2());
+            }
+            MemorySegment bounce = dma;
+            q.submit(cmd, cqe -> {
+                if (bounce != null && cqe.status().isSuccess() && !toController(sqe.opcode())) {
+                    MemorySegment.copy(bounce, 0, data, 0, data.byteSize());
+                }
+                for (MemorySegment m : owned) mem.free(m);
+                f.complete(QueuePair.toCompletion(cqe));
+            });
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            for (MemorySegment m : owned) mem.free(m);
+            f.completeExceptionally(new NvmeException(name() + ": interrupted"));
+        } catch (RuntimeException e) {
+            for (MemorySegment m : owned) mem.free(m);
+            f.completeExceptionally(new NvmeException(name() + ": " + e.getMessage(), e));
+        }
+        return f;
+    }
+
+    /** Write-direction data (opcode bit 0); admin commands without a direction bit send nothing. */
+    private static boolean toController(int opcode) {
+        return Opcodes.direction(opcode) == Opcodes.Direction.HOST_TO_CONTROLLER;
+    }
+
+    private void postAer() {
+        if (closed) return;
+        submit(admin, AdminCommands.asyncEventRequest(), null).whenComplete((c, t) -> {
+            if (t != null || closed || !c.ok()) return;   // an AER error ends this slot
+            AsyncEvent e = AsyncEvent.decode(c.dw0(), c.dw1());
+            PciCdqQueue q = e.isCdqEvent() ? cdqs.get(e.cdqid()) : null;
+            if (q != null) q.notifyEvent(e);
+            else listeners.forEach(l -> l.accept(AsyncEventInfo.fromCompletion(c.dw0(), c.dw1())));
+            postAer();
+        });
+    }
+
+    @Override
+    public MemorySegment allocateBuffer(long sizeBytes) {
+        MemorySegment m = mem.allocate(sizeBytes);
+        buffers.add(m);
+        return m;
+    }
+
+    @Override
+    public CdqQueue createCdq(int cntlid, long sizeBytes) throws NvmeException {
+        return createCdq(cntlid, sizeBytes, true);
+    }
+
+    /**
+     * Creates a CDQ in host memory: one contiguous ring (PC=1), or 4 KiB pages described by a
+     * PRP list (PC=0, reference §4.2). The ring is zeroed first, as the controller requires.
+     */
+    public CdqQueue createCdq(int cntlid, long sizeBytes, boolean contiguous) throws NvmeException {
+        if (sizeBytes < 64 || sizeBytes % 32 != 0) throw new NvmeException(name() + ": CDQ size must be a multiple of 32 bytes, at least 64");
+        List<MemorySegment> owned = new ArrayList<>();
+        MemorySegment ring;
+        long prp1;
+        if (contiguous) {
+            ring = mem.allocate(sizeBytes);
+            owned.add(ring);
+            prp1 = mem.iovaOf(ring);
+        } else {
+            // A virtually contiguous ring described page by page, as a user-space ring is to a device
+            ring = mem.allocate(sizeBytes);
+            owned.add(ring);
+            long base = mem.iovaOf(ring);
+            long[] addrs = new long[(int) ((sizeBytes + HostMemory.PAGE - 1) / HostMemory.PAGE)];
+            for (int i = 0; i < addrs.length; i++) addrs[i] = base + (long) i * HostMemory.PAGE;
+            prp1 = Prp.buildList(addrs, HostMemory.PAGE, mem, () -> {
+                MemorySegment p = mem.allocate(HostMemory.PAGE);
+                owned.add(p);
+                return mem.iovaOf(p);
+            });
+        }
+        Completion c;
+        try {
+            c = admin(new ControllerDataQueueCommand.Create(ControllerDataQueueCommand.QT_USER_DATA_MIGRATION, contiguous,
+                    cntlid, sizeBytes / 4, prp1).toSqe(), null);
+        } catch (NvmeException e) {
+            owned.forEach(mem::free);
+            throw e;
+        }
+        if (!c.ok()) {
+            owned.forEach(mem::free);
+            throw new NvmeStatusException(name() + ": Create CDQ for CNTLID " + cntlid, c.status());
+        }
+        PciCdqQueue q = new PciCdqQueue(this, c.dw0() & 0xffff, cntlid, (int) (sizeBytes / 32), ring, owned, mem);
+        cdqs.put(q.cdqid(), q);
+        return q;
+    }
+
+    void forget(PciCdqQueue q) {
+        cdqs.remove(q.cdqid());
+    }
+
+    @Override
+    public void onAsyncEvent(Consumer<AsyncEventInfo> listener) {
+        listeners.add(listener);
+    }
+
+    /** Disables the controller (which deletes its queues and, on an MMC, its CDQs) and frees memory. */
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        bar.write32(Registers.CC, 0);
+        admin.close();
+        io.forEach(QueuePair::close);
+        for (MemorySegment b : buffers) mem.free(b);
+    }
+
+    /** Host memory this driver allocates from (for tests and the embedded VMM role). */
+    public HostMemory memory() {
+        return mem;
+    }
+
+}
