@@ -1,0 +1,145 @@
+package dev.nvmelm.migrate.block;
+
+import dev.nvmelm.host.Completion;
+import dev.nvmelm.host.NvmeDevice;
+import dev.nvmelm.host.NvmeException;
+import dev.nvmelm.spec.AdminCommands;
+import dev.nvmelm.spec.GetLbaStatus;
+import dev.nvmelm.spec.IdentifyController;
+import dev.nvmelm.spec.IdentifyNamespace;
+import dev.nvmelm.spec.IoCommands;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A namespace reached through NVMe I/O commands on an {@link NvmeDevice}: Read/Write split at
+ * MDTS, Write Zeroes (with DEAC to stay thin), Flush, and TP4165 Get LBA Status (ATYPE 02h) for
+ * the allocation map when the controller offers it.
+ */
+public final class NvmeBlockDevice implements BlockDevice {
+    private static final long ZEROES_MAX_BLOCKS = 1 << 16;
+    private final NvmeDevice dev;
+    private final int nsid;
+    private final int lbaSize;
+    private final long lbaCount;
+    private final int maxTransfer;
+    private final boolean allocationMap;
+
+    public NvmeBlockDevice(NvmeDevice dev, int nsid) throws NvmeException {
+        this.dev = dev;
+        this.nsid = nsid;
+        MemorySegment buf = dev.allocateBuffer(4096);
+        dev.admin(new AdminCommands.Identify(AdminCommands.CNS_CONTROLLER, 0, 0, 0).toSqe(), buf).orThrow(dev.name() + ": Identify Controller");
+        IdentifyController ic = IdentifyController.decode(buf);
+        dev.admin(new AdminCommands.Identify(AdminCommands.CNS_NAMESPACE, 0, nsid, 0).toSqe(), buf).orThrow(dev.name() + ": Identify Namespace " + nsid);
+        IdentifyNamespace ns = IdentifyNamespace.decode(buf);
+        this.lbaSize = ns.lbaSizeBytes();
+        this.lbaCount = ns.nsze();
+        this.maxTransfer = ic.mdts() == 0 ? 1 << 20 : (int) Math.min(1 << 20, 4096L << ic.mdts());
+        this.allocationMap = (ic.oacs() & IdentifyController.OACS_GET_LBA_STATUS) != 0;
+    }
+
+    @Override public String name() { return dev.name() + " nsid " + nsid; }
+
+    @Override public long sizeBytes() { return lbaCount * lbaSize; }
+
+    @Override public int blockSizeBytes() { return lbaSize; }
+
+    @Override public int maxRequestBytes() { return maxTransfer; }
+
+    @Override
+    public MemorySegment allocateBuffer(long size) {
+        return dev.allocateBuffer(size);
+    }
+
+    private void check(long offset, long length) throws IOException {
+        if (offset % lbaSize != 0 || length % lbaSize != 0) throw new IOException(name() + ": unaligned request at " + offset + " (+" + length + ")");
+        if (offset < 0 || offset + length > sizeBytes()) throw new IOException(name() + ": request past the end at " + offset);
+    }
+
+    private void run(dev.nvmelm.spec.Sqe sqe, MemorySegment data, String what) throws IOException {
+        try {
+            Completion c = dev.io(sqe, data);
+            c.orThrow(name() + ": " + what);
+        } catch (NvmeException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void read(long offset, MemorySegment dst) throws IOException {
+        check(offset, dst.byteSize());
+        for (long at = 0; at < dst.byteSize(); at += maxTransfer) {
+            long n = Math.min(maxTransfer, dst.byteSize() - at);
+            run(IoCommands.read(nsid, (offset + at) / lbaSize, n / lbaSize).toSqe(), dst.asSlice(at, n), "read at " + (offset + at));
+        }
+    }
+
+    @Override
+    public void write(long offset, MemorySegment src) throws IOException {
+        check(offset, src.byteSize());
+        for (long at = 0; at < src.byteSize(); at += maxTransfer) {
+            long n = Math.min(maxTransfer, src.byteSize() - at);
+            run(IoCommands.write(nsid, (offset + at) / lbaSize, n / lbaSize, false).toSqe(), src.asSlice(at, n), "write at " + (offset + at));
+        }
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean deallocate) throws IOException {
+        check(offset, length);
+        for (long lba = offset / lbaSize, left = length / lbaSize; left > 0; ) {
+            long n = Math.min(left, ZEROES_MAX_BLOCKS);
+            run(new IoCommands.WriteZeroes(nsid, lba, (int) (n - 1), deallocate).toSqe(), null, "write zeroes at LBA " + lba);
+            lba += n;
+            left -= n;
+        }
+    }
+
+    @Override
+    public void flush() throws IOException {
+        run(IoCommands.flush(nsid), null, "flush");
+    }
+
+    @Override
+    public List<Extent> allocated(long offset, long length) throws IOException {
+        if (!allocationMap) return List.of(new Extent(offset, length));
+        List<Extent> out = new ArrayList<>();
+        long end = offset + length;
+        long lba = offset / lbaSize;
+        MemorySegment buf = dev.allocateBuffer(64 << 10);
+        while (lba * lbaSize < end) {
+            long rl = Math.min(0xffff, (end / lbaSize) - lba);
+            var cmd = new GetLbaStatus.Command(nsid, lba, (int) (buf.byteSize() / 4 - 1), (int) rl, GetLbaStatus.ATYPE_ALLOCATED);
+            try {
+                Completion c = dev.admin(cmd.toSqe(), buf);
+                if (!c.ok()) return List.of(new Extent(offset, length));   // not offered: treat all as allocated
+            } catch (NvmeException e) {
+                throw new IOException(e.getMessage(), e);
+            }
+            GetLbaStatus.Reply r = GetLbaStatus.Reply.decode(buf, buf.byteSize());
+            long covered = lba + rl;
+            for (GetLbaStatus.Descriptor d : r.descriptors()) {
+                long s = Math.max(d.slba() * lbaSize, offset), e = Math.min((d.slba() + d.blockCount()) * lbaSize, end);
+                if (e > s) {
+                    if (!out.isEmpty() && out.getLast().offset() + out.getLast().length() == s) {
+                        Extent last = out.removeLast();
+                        out.add(new Extent(last.offset(), e - last.offset()));
+                    } else {
+                        out.add(new Extent(s, e - s));
+                    }
+                }
+                if (!r.complete()) covered = d.slba() + d.blockCount();
+            }
+            lba = covered;
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        // the NvmeDevice belongs to the caller
+    }
+}

@@ -1,0 +1,213 @@
+package dev.nvmelm.migrate.copy;
+
+import dev.nvmelm.migrate.block.BlockDevice;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongSupplier;
+
+/**
+ * Media copy in the shape of nbdcopy (mirror-anchors.md §2.4): the source is walked in work units
+ * whose allocation map turns holes into zero writes (so a thin source stays thin); allocated
+ * parts become large requests, up to {@code inFlight} at once on virtual threads, completing out
+ * of order, with a fixed pool of buffers; blocks read as all zero are written as zeroes too.
+ * The same machinery copies the exact ranges of a dirty pass.
+ */
+public final class Copier {
+    public record Config(int requestBytes, int inFlight, long workUnitBytes, boolean destinationIsZero, long rateLimitBytesPerSecond) {
+        public static Config defaults() {
+            return new Config(1 << 20, 32, 64L << 20, false, 0);
+        }
+
+        public Config {
+            if (requestBytes < 4096 || Integer.bitCount(requestBytes) != 1) throw new IllegalArgumentException("request size must be a power of two >= 4096");
+            if (inFlight < 1 || inFlight > 1024) throw new IllegalArgumentException("in-flight requests must be 1..1024");
+        }
+
+        public Config withDestinationIsZero(boolean v) { return new Config(requestBytes, inFlight, workUnitBytes, v, rateLimitBytesPerSecond); }
+
+        public Config withRateLimit(long bps) { return new Config(requestBytes, inFlight, workUnitBytes, destinationIsZero, bps); }
+    }
+
+    /** Counters a progress display reads; all only ever grow. */
+    public static final class Progress {
+        public final AtomicLong bytesCopied = new AtomicLong();
+        public final AtomicLong bytesZero = new AtomicLong();
+        public final AtomicLong requests = new AtomicLong();
+    }
+
+    private final BlockDevice src, dst;
+    private final Config config;
+    private final Progress progress;
+    private final TokenBucket bucket;
+    private final int request;
+    private final AtomicLong bulkCursor = new AtomicLong();
+    private volatile boolean cancelled;
+
+    public Copier(BlockDevice src, BlockDevice dst, Config config, Progress progress, LongSupplier nanoClock) {
+        if (src.sizeBytes() != dst.sizeBytes()) {
+            throw new IllegalArgumentException("source " + src.name() + " has " + src.sizeBytes() + " bytes, destination " + dst.name() + " has " + dst.sizeBytes());
+        }
+        this.src = src;
+        this.dst = dst;
+        this.config = config;
+        this.progress = progress;
+        this.bucket = config.rateLimitBytesPerSecond() > 0 ? new TokenBucket(config.rateLimitBytesPerSecond(), nanoClock) : null;
+        int align = Math.max(src.blockSizeBytes(), dst.blockSizeBytes());
+        this.request = Math.max(align, Math.min(config.requestBytes(), Math.min(src.maxRequestBytes(), dst.maxRequestBytes())));
+    }
+
+    public Progress progress() {
+        return progress;
+    }
+
+    /** Offset below which the bulk copy has dispatched everything (monotonic). */
+    public long bulkCursor() {
+        return bulkCursor.get();
+    }
+
+    public void cancel() {
+        cancelled = true;
+    }
+
+    /** One unit of work: data to read and write, or a hole to zero. */
+    private record Request(long offset, long length, boolean hole) {}
+
+    /** Copies the whole source: the bulk pass. */
+    public void bulk() throws IOException {
+        long size = src.sizeBytes();
+        try (Pipeline p = new Pipeline()) {
+            for (long unit = 0; unit < size; unit += config.workUnitBytes()) {
+                long len = Math.min(config.workUnitBytes(), size - unit);
+                long at = unit;
+                for (BlockDevice.Extent e : src.allocated(unit, len)) {
+                    if (e.offset() > at) p.submit(new Request(at, e.offset() - at, true));
+                    for (long o = e.offset(); o < e.offset() + e.length(); o += request) {
+                        p.submit(new Request(o, Math.min(request, e.offset() + e.length() - o), false));
+                    }
+                    at = e.offset() + e.length();
+                }
+                if (at < unit + len) p.submit(new Request(at, unit + len - at, true));
+                bulkCursor.set(unit + len);
+            }
+        }
+    }
+
+    /** A byte range to copy in a dirty pass. */
+    public record Range(long offset, long length) {}
+
+    /** Copies exactly these ranges (already coalesced), in request-sized pieces. */
+    public void copyRanges(List<Range> ranges) throws IOException {
+        try (Pipeline p = new Pipeline()) {
+            for (Range r : ranges) {
+                for (long o = r.offset(); o < r.offset() + r.length(); o += request) {
+                    p.submit(new Request(o, Math.min(request, r.offset() + r.length() - o), false));
+                }
+            }
+        }
+    }
+
+    /** Bounded concurrent execution of requests; close() waits for all and rethrows the first failure. */
+    private final class Pipeline implements AutoCloseable {
+        private final ExecutorService exec = Executors.newVirtualThreadPerTaskExecutor();
+        private final Semaphore slots = new Semaphore(config.inFlight());
+        private final ArrayBlockingQueue<MemorySegment> buffers = new ArrayBlockingQueue<>(config.inFlight());
+        private final AtomicReference<IOException> failure = new AtomicReference<>();
+        private final List<MemorySegment> allocated = new ArrayList<>();
+
+        Pipeline() {
+            for (int i = 0; i < config.inFlight(); i++) {
+                MemorySegment b = src.allocateBuffer(request);
+                allocated.add(b);
+                buffers.add(b);
+            }
+        }
+
+        void submit(Request r) throws IOException {
+            if (failure.get() != null) throw failure.get();
+            if (cancelled) throw new IOException("copy cancelled");
+            if (bucket != null && !r.hole()) bucket.take(r.length());
+            slots.acquireUninterruptibly();
+            exec.execute(() -> {
+                MemorySegment buf = null;
+                try {
+                    if (r.hole()) {
+                        if (!config.destinationIsZero()) dst.writeZeroes(r.offset(), r.length(), true);
+                        progress.bytesZero.addAndGet(r.length());
+                    } else {
+                        buf = buffers.take();
+                        MemorySegment b = buf.asSlice(0, r.length());
+                        src.read(r.offset(), b);
+                        if (allZero(b)) {
+                            if (!config.destinationIsZero()) dst.writeZeroes(r.offset(), r.length(), true);
+                            progress.bytesZero.addAndGet(r.length());
+                        } else {
+                            dst.write(r.offset(), b);
+                            progress.bytesCopied.addAndGet(r.length());
+                        }
+                    }
+                    progress.requests.incrementAndGet();
+                } catch (IOException e) {
+                    failure.compareAndSet(null, e);
+                } catch (InterruptedException e) {
+                    failure.compareAndSet(null, new IOException("copy interrupted"));
+                } catch (RuntimeException e) {
+                    failure.compareAndSet(null, new IOException(e.toString(), e));
+                } finally {
+                    if (buf != null) buffers.add(buf);
+                    slots.release();
+                }
+            });
+        }
+
+        @Override
+        public void close() throws IOException {
+            exec.shutdown();
+            exec.close();   // waits for every request in flight
+            if (failure.get() != null) throw failure.get();
+        }
+    }
+
+    private static final MemorySegment ZEROES = MemorySegment.ofArray(new byte[1 << 20]);
+
+    static boolean allZero(MemorySegment m) {
+        for (long at = 0; at < m.byteSize(); at += ZEROES.byteSize()) {
+            long n = Math.min(ZEROES.byteSize(), m.byteSize() - at);
+            if (MemorySegment.mismatch(m, at, at + n, ZEROES, 0, n) != -1) return false;
+        }
+        return true;
+    }
+
+    /** A byte-rate limit with an injected clock. */
+    static final class TokenBucket {
+        private final long bytesPerSecond;
+        private final LongSupplier clock;
+        private long nextFreeNanos;
+
+        TokenBucket(long bytesPerSecond, LongSupplier clock) {
+            this.bytesPerSecond = bytesPerSecond;
+            this.clock = clock;
+            this.nextFreeNanos = clock.getAsLong();
+        }
+
+        synchronized long reserve(long bytes) {
+            long now = clock.getAsLong();
+            long start = Math.max(now, nextFreeNanos);
+            nextFreeNanos = start + bytes * 1_000_000_000L / bytesPerSecond;
+            return start - now;
+        }
+
+        void take(long bytes) {
+            long wait = reserve(bytes);
+            if (wait > 0) java.util.concurrent.locks.LockSupport.parkNanos(wait);
+        }
+    }
+}
