@@ -32,7 +32,7 @@ class ArchitectureTest {
             "nbd", Set.of("spec", "host", "migrate", "nbd", "util"),
             // embedded wires a software subsystem (device) to host drivers in one process or behind
             // a served socket; it is the only place besides cli and bench that sees both sides.
-            "embedded", Set.of("spec", "device", "host", "embedded", "util"),
+            "embedded", Set.of("spec", "device", "host", "migrate", "embedded", "util"),
             "cli", Set.of("spec", "device", "host", "migrate", "net", "nbd", "embedded", "cli", "bench", "util"),
             "bench", Set.of("spec", "device", "host", "migrate", "net", "nbd", "embedded", "bench", "util"));
 

@@ -20,10 +20,19 @@ import java.util.function.LongSupplier;
  */
 public final class Subsystem implements AutoCloseable {
 
-    public record Config(Path dir, long nsSizeBytes, int namespacesPerController, int migratable, int lbaSizeBytes) {
+    /** {@code firstNamespaceFile}, when set, backs MC 1's NSID 1 instead of {@code dir/c1n1.img}. */
+    public record Config(Path dir, long nsSizeBytes, int namespacesPerController, int migratable, int lbaSizeBytes, Path firstNamespaceFile) {
         public Config {
             if (migratable < 1 || migratable > 64) throw new IllegalArgumentException("--migratable must be 1..64");
             if (namespacesPerController < 1 || namespacesPerController > 16) throw new IllegalArgumentException("--namespaces must be 1..16");
+        }
+
+        public Config(Path dir, long nsSizeBytes, int namespacesPerController, int migratable, int lbaSizeBytes) {
+            this(dir, nsSizeBytes, namespacesPerController, migratable, lbaSizeBytes, null);
+        }
+
+        Path namespaceFile(int cntlid, int nsid) {
+            return cntlid == 1 && nsid == 1 && firstNamespaceFile != null ? firstNamespaceFile : dir.resolve("c" + cntlid + "n" + nsid + ".img");
         }
     }
 
@@ -57,7 +66,7 @@ public final class Subsystem implements AutoCloseable {
             for (int c = 1; c <= config.migratable(); c++) {
                 List<Namespace> ns = new ArrayList<>();
                 for (int n = 1; n <= config.namespacesPerController(); n++) {
-                    ns.add(new Namespace(n, config.dir().resolve("c" + c + "n" + n + ".img"), config.nsSizeBytes(), config.lbaSizeBytes()));
+                    ns.add(new Namespace(n, config.namespaceFile(c, n), config.nsSizeBytes(), config.lbaSizeBytes()));
                 }
                 s.namespaces.add(Collections.unmodifiableList(ns));
             }

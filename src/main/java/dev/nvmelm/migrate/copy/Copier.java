@@ -4,7 +4,6 @@ import dev.nvmelm.migrate.block.BlockDevice;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
@@ -50,6 +49,8 @@ public final class Copier {
     private final TokenBucket bucket;
     private final int request;
     private final AtomicLong bulkCursor = new AtomicLong();
+    /** Buffers live as long as the copier: allocating DMA memory per pass would dominate small passes. */
+    private final ArrayBlockingQueue<MemorySegment> buffers;
     private volatile boolean cancelled;
 
     public Copier(BlockDevice src, BlockDevice dst, Config config, Progress progress, LongSupplier nanoClock) {
@@ -63,6 +64,8 @@ public final class Copier {
         this.bucket = config.rateLimitBytesPerSecond() > 0 ? new TokenBucket(config.rateLimitBytesPerSecond(), nanoClock) : null;
         int align = Math.max(src.blockSizeBytes(), dst.blockSizeBytes());
         this.request = Math.max(align, Math.min(config.requestBytes(), Math.min(src.maxRequestBytes(), dst.maxRequestBytes())));
+        this.buffers = new ArrayBlockingQueue<>(config.inFlight());
+        for (int i = 0; i < config.inFlight(); i++) buffers.add(src.allocateBuffer(request));
     }
 
     public Progress progress() {
@@ -119,17 +122,7 @@ public final class Copier {
     private final class Pipeline implements AutoCloseable {
         private final ExecutorService exec = Executors.newVirtualThreadPerTaskExecutor();
         private final Semaphore slots = new Semaphore(config.inFlight());
-        private final ArrayBlockingQueue<MemorySegment> buffers = new ArrayBlockingQueue<>(config.inFlight());
         private final AtomicReference<IOException> failure = new AtomicReference<>();
-        private final List<MemorySegment> allocated = new ArrayList<>();
-
-        Pipeline() {
-            for (int i = 0; i < config.inFlight(); i++) {
-                MemorySegment b = src.allocateBuffer(request);
-                allocated.add(b);
-                buffers.add(b);
-            }
-        }
 
         void submit(Request r) throws IOException {
             if (failure.get() != null) throw failure.get();

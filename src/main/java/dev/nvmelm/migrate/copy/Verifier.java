@@ -11,8 +11,9 @@ import java.util.function.LongPredicate;
 
 /**
  * Compares source and destination after a migration: every byte ({@code FULL}) or seeded random
- * chunks plus the first and last ({@code SAMPLED}). Chunks for which {@code skip} says so (the
- * guest legitimately rewrote them on the destination after switchover) are left out and counted.
+ * chunks plus the first and last ({@code SAMPLED}). A differing block for which {@code skipBlockAt}
+ * says so (the guest legitimately rewrote it on the destination after switchover) is left out
+ * and counted; any other difference is a failure.
  */
 public final class Verifier {
     public enum Mode { FULL, SAMPLED, NONE }
@@ -21,7 +22,7 @@ public final class Verifier {
 
     private static final int CHUNK = 1 << 20;
 
-    public static Result verify(BlockDevice src, BlockDevice dst, Mode mode, long seed, LongPredicate skipChunkAt) throws IOException {
+    public static Result verify(BlockDevice src, BlockDevice dst, Mode mode, long seed, LongPredicate skipBlockAt) throws IOException {
         if (mode == Mode.NONE) return new Result(mode, true, 0, 0, -1);
         long size = src.sizeBytes();
         if (dst.sizeBytes() != size) return new Result(mode, false, 0, 0, Math.min(size, dst.sizeBytes()));
@@ -39,14 +40,17 @@ public final class Verifier {
         long compared = 0, skipped = 0;
         for (long off : chunks) {
             long len = Math.min(CHUNK, size - off);
-            if (skipChunkAt.test(off)) {
-                skipped += len;
-                continue;
-            }
             src.read(off, a.asSlice(0, len));
             dst.read(off, b.asSlice(0, len));
-            long m = MemorySegment.mismatch(a, 0, len, b, 0, len);
-            if (m != -1) return new Result(mode, false, compared, skipped, off + m);
+            int block = src.blockSizeBytes();
+            for (long at = 0; at < len; ) {
+                long m = MemorySegment.mismatch(a, at, len, b, at, len);
+                if (m == -1) break;
+                long blockStart = (at + m) / block * block;
+                if (!skipBlockAt.test(off + blockStart)) return new Result(mode, false, compared, skipped, off + at + m);
+                skipped += block;
+                at = blockStart + block;
+            }
             compared += len;
         }
         return new Result(mode, true, compared, skipped, -1);

@@ -100,6 +100,7 @@ class CopierTest {
             assertThat(r.ok()).isFalse();
             assertThat(r.firstMismatch()).isBetween((long) (5 << 20), (long) (5 << 20) + 4);
             assertThat(Verifier.verify(s, d, Verifier.Mode.FULL, 1, off -> off == 5 << 20).ok()).isTrue();
+            assertThat(Verifier.verify(s, d, Verifier.Mode.FULL, 1, off -> off == (5 << 20) + 4096).ok()).isFalse();
         }
     }
 

@@ -1,0 +1,250 @@
+package dev.nvmelm.host.cdq;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.EnumSet;
+import java.util.List;
+
+/**
+ * Reads a User Data Migration Queue in place and turns its entries into dirty ranges, markers
+ * and anomalies. No device access: the caller reports {@link #head()} to the controller.
+ *
+ * <p>Ring rules (nvme-lm-spec.md §5.2): the entry at {@code head} is new iff its phase tag
+ * (byte 31 bit 0) differs from the phase of stale slots, which starts at 0 (the host zeroed
+ * the ring) and flips whenever the head wraps to slot 0. The phase byte is read first with
+ * acquire semantics (the host's dma_rmb), then the rest of the entry.
+ *
+ * <p>Nothing in an entry is trusted (kernel-vfio.md §6.4): an entry with an unknown NSID, a
+ * range past the end of its namespace, reserved bits, ESA 4-6 or LBACI 3 is counted and
+ * reported, never used as an index, and every tracked namespace it names is marked entirely
+ * dirty so that no data is skipped because of it.
+ *
+ * <p>Single consumer: not thread-safe. Ranges are batched per namespace and handed to
+ * {@link DirtyExtents#addAll} at the end of each {@link #drain}, and before any marker or
+ * anomaly is reported, so listeners see every earlier range already applied.
+ */
+public final class CdqRingReader {
+    public static final int ENTRY_BYTES = SpecBridge.ENTRY_BYTES;
+    /** NSID FFFFFFFFh: with LBACI 1 it marks every tracked namespace. */
+    public static final int BROADCAST_NSID = 0xffffffff;
+
+    private static final VarHandle BYTE = ValueLayout.JAVA_BYTE.varHandle();
+
+    private final MemorySegment ring;
+    private final int entryCount;
+    private final CdqListener listener;
+    private final int[] nsids;             // sorted (signed)
+    private final Namespace[] namespaces;  // parallel to nsids
+    private Namespace last;
+
+    private int head;
+    private int stalePhase;                // phase tag of slots the controller has not rewritten this pass
+    private long sequence;
+
+    // Counters (single writer).
+    long entries, changeEntries, namespaceWideEntries, markers, anomalies, bytesDirtied, queueFullMarkers, ringPasses;
+
+    /**
+     * @param ring           the CDQ memory, at least {@code entryCount * 32} bytes, zeroed before Create
+     * @param batchCapacity  ranges buffered per namespace before they are handed to DirtyExtents
+     */
+    public CdqRingReader(MemorySegment ring, int entryCount, Collection<DirtyExtents> tracked, CdqListener listener, int batchCapacity) {
+        if (entryCount < 2) throw new IllegalArgumentException("a CDQ needs at least 2 entries, got " + entryCount);
+        if (ring.byteSize() < (long) entryCount * ENTRY_BYTES) {
+            throw new IllegalArgumentException("ring of " + ring.byteSize() + " bytes cannot hold " + entryCount + " entries");
+        }
+        if (batchCapacity < 1) throw new IllegalArgumentException("batchCapacity must be >= 1");
+        this.ring = ring;
+        this.entryCount = entryCount;
+        this.listener = listener;
+        List<DirtyExtents> sorted = new ArrayList<>(tracked);
+        sorted.sort((a, b) -> Integer.compare(a.nsid(), b.nsid()));
+        nsids = new int[sorted.size()];
+        namespaces = new Namespace[sorted.size()];
+        for (int i = 0; i < nsids.length; i++) {
+            DirtyExtents d = sorted.get(i);
+            if (d.nsid() == 0 || d.nsid() == BROADCAST_NSID) throw new IllegalArgumentException("NSID " + Integer.toUnsignedString(d.nsid()) + " cannot name a namespace");
+            if (i > 0 && nsids[i - 1] == d.nsid()) throw new IllegalArgumentException("NSID " + d.nsid() + " is tracked twice");
+            nsids[i] = d.nsid();
+            namespaces[i] = new Namespace(d, batchCapacity);
+        }
+    }
+
+    public int entryCount() { return entryCount; }
+
+    /** The next slot to consume: the head pointer to report with Set Features FID 21h. */
+    public int head() { return head; }
+
+    /** Entries consumed so far (the sequence number of the next entry). */
+    public long sequence() { return sequence; }
+
+    /** True if the slot at the head holds a new entry. */
+    public boolean entryAvailable() {
+        return ((byte) BYTE.getAcquire(ring, (long) head * ENTRY_BYTES + 31) & 1) != stalePhase;
+    }
+
+    /**
+     * Consumes up to {@code max} new entries. Stops early right after a marker (ESA 1, 2, 3, 7)
+     * so that callers draining "until stopped" or "until suspended" stop at it.
+     *
+     * @return entries consumed
+     */
+    public int drain(int max) {
+        final MemorySegment r = ring;
+        int h = head;
+        long off = (long) h * ENTRY_BYTES;
+        int done = 0;
+        try {
+            while (done < max) {
+                int attr = (byte) BYTE.getAcquire(r, off + 31) & 0xff;
+                if ((attr & 1) == stalePhase) break;
+                int nsid = SpecBridge.nsid(r, off);
+                long nlb = SpecBridge.nlb(r, off);
+                long slba = SpecBridge.slba(r, off);
+                boolean reserved = SpecBridge.reservedBytesSet(r, off);
+                boolean stop = false;
+                // Fast path: ESA 0, LBACI 0, no DLBA, nothing reserved, a tracked namespace, in range.
+                Namespace ns = (attr & 0xfe) == 0 && !reserved ? lookup(nsid) : null;
+                long count = SpecBridge.blockCount(nlb);
+                if (ns != null && slba >= 0 && count <= ns.lbaCount && slba <= ns.lbaCount - count) {
+                    ns.stage(slba, slba + count);
+                    changeEntries++;
+                    bytesDirtied += count * ns.lbaSizeBytes;
+                } else {
+                    stop = slowPath(h, nsid, nlb, slba, attr, reserved);
+                }
+                sequence++;
+                done++;
+                if (++h == entryCount) {
+                    h = 0;
+                    off = 0;
+                    stalePhase ^= 1;
+                    ringPasses++;
+                } else {
+                    off += ENTRY_BYTES;
+                }
+                if (stop) break;
+            }
+        } finally {
+            head = h;
+            entries += done;
+            flushAll();
+        }
+        return done;
+    }
+
+    /** Everything but a plain in-range change. Returns true if the entry is a marker. */
+    private boolean slowPath(int slot, int nsid, long nlb, long slba, int attr, boolean reservedBytes) {
+        int esa = SpecBridge.esa(attr), lbaci = SpecBridge.lbaci(attr);
+        EnumSet<CdqAnomaly.Kind> kinds = EnumSet.noneOf(CdqAnomaly.Kind.class);
+        if (reservedBytes || SpecBridge.reservedAttributeBit(attr)) kinds.add(CdqAnomaly.Kind.RESERVED_BITS);
+        if (esa >= 4 && esa <= 6) kinds.add(CdqAnomaly.Kind.RESERVED_ESA);
+        Namespace ns = lookup(nsid);
+        switch (lbaci) {
+            case SpecBridge.LBACI_RANGE -> {
+                long count = SpecBridge.blockCount(nlb);
+                if (ns == null) kinds.add(CdqAnomaly.Kind.UNKNOWN_NSID);
+                else if (slba < 0 || count > ns.lbaCount || slba > ns.lbaCount - count) kinds.add(CdqAnomaly.Kind.RANGE_OUT_OF_BOUNDS);
+                if (kinds.isEmpty()) {
+                    ns.stage(slba, slba + count);
+                    changeEntries++;
+                    bytesDirtied += count * ns.lbaSizeBytes;
+                }
+            }
+            case SpecBridge.LBACI_ALL -> {
+                if (ns == null && nsid != BROADCAST_NSID) kinds.add(CdqAnomaly.Kind.UNKNOWN_NSID);
+                if (kinds.isEmpty()) {
+                    markAllNamed(nsid);
+                    namespaceWideEntries++;
+                }
+            }
+            case SpecBridge.LBACI_NONE -> { }
+            default -> kinds.add(CdqAnomaly.Kind.RESERVED_LBACI);
+        }
+        if (!kinds.isEmpty()) {
+            anomalies++;
+            // Conservative: a refused entry that claims a change makes what it names fully dirty.
+            List<Integer> marked = lbaci == SpecBridge.LBACI_NONE ? List.of() : markAllNamed(nsid);
+            flushAll();
+            listener.onAnomaly(new CdqAnomaly(kinds, sequence, slot, nsid, slba, nlb, attr, marked));
+        }
+        CdqMarker.Kind kind = CdqMarker.Kind.ofEsa(esa);
+        if (kind == null) return false;
+        markers++;
+        if (kind == CdqMarker.Kind.QUEUE_FULL) queueFullMarkers++;
+        flushAll();
+        listener.onMarker(new CdqMarker(kind, sequence, slot));
+        return true;
+    }
+
+    /** Marks the named namespace (or every one for FFFFFFFFh) dirty; returns their NSIDs. */
+    private List<Integer> markAllNamed(int nsid) {
+        List<Integer> marked = new ArrayList<>();
+        for (Namespace ns : namespaces) {
+            if (nsid == BROADCAST_NSID || ns.extents.nsid() == nsid) {
+                ns.flush();
+                ns.extents.markAll();
+                bytesDirtied += ns.lbaCount * ns.lbaSizeBytes;
+                marked.add(ns.extents.nsid());
+            }
+        }
+        return marked;
+    }
+
+    private Namespace lookup(int nsid) {
+        Namespace l = last;
+        if (l != null && l.nsid == nsid) return l;
+        int i = Arrays.binarySearch(nsids, nsid);   // sorted as signed ints, like the search
+        return i < 0 ? null : (last = namespaces[i]);
+    }
+
+    private void flushAll() {
+        for (Namespace ns : namespaces) ns.flush();
+    }
+
+    /** A tracked namespace and the ranges consumed for it in the current batch. */
+    private static final class Namespace {
+        final DirtyExtents extents;
+        final int nsid;
+        final long lbaCount;
+        final long lbaSizeBytes;
+        final long[] starts, ends;
+        int len;
+
+        Namespace(DirtyExtents extents, int capacity) {
+            this.extents = extents;
+            this.nsid = extents.nsid();
+            this.lbaCount = extents.lbaCount();
+            this.lbaSizeBytes = extents.lbaSizeBytes();
+            this.starts = new long[capacity];
+            this.ends = new long[capacity];
+        }
+
+        void stage(long start, long end) {
+            int l = len;
+            if (l > 0 && start <= ends[l - 1] && end >= starts[l - 1]) {   // sequential stream or rewrite
+                if (start < starts[l - 1]) starts[l - 1] = start;
+                if (end > ends[l - 1]) ends[l - 1] = end;
+                return;
+            }
+            if (l == starts.length) {
+                flush();
+                l = 0;
+            }
+            starts[l] = start;
+            ends[l] = end;
+            len = l + 1;
+        }
+
+        void flush() {
+            if (len > 0) {
+                extents.addAll(starts, ends, 0, len);
+                len = 0;
+            }
+        }
+    }
+}

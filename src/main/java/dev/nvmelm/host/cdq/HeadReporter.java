@@ -1,0 +1,144 @@
+package dev.nvmelm.host.cdq;
+
+import dev.nvmelm.host.Completion;
+import dev.nvmelm.host.NvmeDevice;
+import dev.nvmelm.host.NvmeStatusException;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+
+/**
+ * Reports the consumer's head with Set Features FID 21h (nvme-lm-spec.md §5.4), with at most
+ * one command in flight: when one completes and the head has moved meanwhile, the next is sent
+ * (the K2b kernel consumer's rule). The same command can arm the Tail Pointer Trigger at
+ * (head + k) mod N (§5.5). A failed report is not retried in a loop: {@link #kick()} retries it
+ * at the caller's pace.
+ */
+final class HeadReporter {
+    private final NvmeDevice device;
+    private final int cdqid;
+    private final int entryCount;
+    private final int triggerDistance;
+    private final Executor completions;
+    private final CdqListener listener;
+
+    // Guarded by this.
+    private int wantedHead;
+    private int ackedHead;
+    private boolean inFlight;
+    private boolean armRequested;
+    private boolean armed;                 // a trigger at (ackedHead + k) is believed armed
+    private final List<CompletableFuture<Boolean>> armWaiters = new ArrayList<>();
+    private long sent, failures;
+
+    HeadReporter(NvmeDevice device, int cdqid, int entryCount, int triggerDistance, Executor completions, CdqListener listener) {
+        this.device = device;
+        this.cdqid = cdqid;
+        this.entryCount = entryCount;
+        this.triggerDistance = triggerDistance;
+        this.completions = completions;
+        this.listener = listener;
+    }
+
+    private record Command(int head, boolean arm, int tpt) {}
+
+    /** The consumer moved its head; report it when no report is in flight. */
+    void headMoved(int head) {
+        synchronized (this) {
+            wantedHead = head;
+        }
+        kick();
+    }
+
+    /**
+     * Asks for a report of the current head that also arms the trigger. The future completes
+     * with true once such a command has completed successfully (false if it failed). If a
+     * trigger is already armed for this head and has not fired, no command is sent.
+     */
+    CompletableFuture<Boolean> arm() {
+        CompletableFuture<Boolean> f = new CompletableFuture<>();
+        synchronized (this) {
+            if (armed && !inFlight && !armRequested && ackedHead == wantedHead) {
+                f.complete(true);
+                return f;
+            }
+            armRequested = true;
+            armWaiters.add(f);
+        }
+        kick();
+        return f;
+    }
+
+    /** A trigger notification arrived: ETPT is now clear on the controller. */
+    synchronized void triggerFired() {
+        armed = false;
+    }
+
+    /** Sends the next command if none is in flight and there is something to say. */
+    void kick() {
+        Command c;
+        synchronized (this) {
+            if (inFlight) return;
+            if (armRequested) {
+                c = new Command(wantedHead, true, (int) ((wantedHead + (long) triggerDistance) % entryCount));
+                armRequested = false;
+            } else if (wantedHead != ackedHead) {
+                c = new Command(wantedHead, false, 0);
+            } else {
+                return;
+            }
+            inFlight = true;
+            sent++;
+        }
+        CompletableFuture<Completion> f;
+        try {
+            f = device.submitAdmin(SpecBridge.setCdq(cdqid, c.head(), c.arm(), c.tpt()), null);
+        } catch (RuntimeException e) {
+            f = CompletableFuture.failedFuture(e);
+        }
+        f.whenCompleteAsync((comp, err) -> completed(c, comp, err), completions);
+    }
+
+    private void completed(Command c, Completion comp, Throwable err) {
+        Throwable failure = err;
+        if (failure == null && !comp.ok()) failure = new NvmeStatusException("Set Features CDQ (FID 21h) for CDQID " + cdqid, comp.status());
+        List<CompletableFuture<Boolean>> done = List.of();
+        synchronized (this) {
+            inFlight = false;
+            if (failure == null) {
+                ackedHead = c.head();
+                armed = c.arm();    // a report without ETPT disarms
+            } else {
+                failures++;
+                armed = false;
+            }
+            if (c.arm() && !armRequested) {
+                done = List.copyOf(armWaiters);
+                armWaiters.clear();
+            }
+        }
+        boolean ok = failure == null;
+        for (CompletableFuture<Boolean> w : done) w.complete(ok);
+        boolean armPending;
+        synchronized (this) {
+            armPending = armRequested;
+        }
+        if (!ok) {
+            listener.onHeadReportFailed(c.head(), failure);
+            // A failed report is retried by the next kick(), at the caller's pace; an arm
+            // requested meanwhile is still sent (once), so its waiter gets an answer.
+            if (!armPending) return;
+        }
+        kick();
+    }
+
+    synchronized long sent() { return sent; }
+
+    synchronized long failures() { return failures; }
+
+    synchronized int ackedHead() { return ackedHead; }
+
+    synchronized boolean inFlight() { return inFlight; }
+}

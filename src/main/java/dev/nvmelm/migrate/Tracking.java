@@ -1,0 +1,99 @@
+package dev.nvmelm.migrate;
+
+import dev.nvmelm.host.CdqQueue;
+import dev.nvmelm.host.NvmeDevice;
+import dev.nvmelm.host.NvmeException;
+import dev.nvmelm.host.cdq.CdqAnomaly;
+import dev.nvmelm.host.cdq.CdqConsumer;
+import dev.nvmelm.host.cdq.CdqListener;
+import dev.nvmelm.host.cdq.CdqMarker;
+import dev.nvmelm.host.cdq.DirtyExtents;
+import dev.nvmelm.spec.TrackSendCommand;
+
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * User-data change tracking of one migratable controller: a CDQ on its MMC, the consumer loop
+ * feeding {@link DirtyExtents}, and the markers the engine waits for (ESA 1 on start, ESA 3 on
+ * suspend). The only place the engine touches the CDQ consumer.
+ */
+final class Tracking implements AutoCloseable {
+    private final NvmeDevice mmc;
+    private final CdqQueue cdq;
+    private final CdqConsumer consumer;
+    private final Map<CdqMarker.Kind, AtomicLong> seen = new EnumMap<>(CdqMarker.Kind.class);
+    private final AtomicLong anomalies = new AtomicLong();
+
+    Tracking(NvmeDevice mmc, int cntlid, List<DirtyExtents> namespaces, long cdqBytes) throws NvmeException {
+        this.mmc = mmc;
+        for (CdqMarker.Kind k : CdqMarker.Kind.values()) seen.put(k, new AtomicLong());
+        this.cdq = mmc.createCdq(cntlid, cdqBytes);
+        this.consumer = CdqConsumer.builder(mmc, cdq).namespaces(namespaces).listener(new CdqListener() {
+            @Override
+            public void onMarker(CdqMarker m) {
+                AtomicLong n = seen.get(m.kind());
+                synchronized (n) {
+                    n.incrementAndGet();
+                    n.notifyAll();
+                }
+            }
+
+            @Override
+            public void onAnomaly(CdqAnomaly a) {
+                anomalies.incrementAndGet();
+            }
+        }).build();
+        consumer.start();
+    }
+
+    long markers(CdqMarker.Kind kind) {
+        return seen.get(kind).get();
+    }
+
+    /** Waits until more than {@code before} markers of {@code kind} were consumed. */
+    void awaitMarker(CdqMarker.Kind kind, long before, Duration timeout) throws NvmeException, InterruptedException {
+        AtomicLong n = seen.get(kind);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (n) {
+            while (n.get() <= before) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) throw new NvmeException(mmc.name() + ": no ESA " + kind.esa + " (" + kind + ") marker within " + timeout.toMillis() + " ms");
+                n.wait(Math.max(1, left / 1_000_000));
+            }
+        }
+    }
+
+    /** Track Send start, then wait for the ESA 1 marker: nothing changed before it is missed. */
+    void startLogging() throws NvmeException, InterruptedException {
+        long before = markers(CdqMarker.Kind.FIRST);
+        mmc.admin(TrackSendCommand.start(cdq.cdqid()).toSqe(), null).orThrow("Track Send start on CDQ " + cdq.cdqid());
+        awaitMarker(CdqMarker.Kind.FIRST, before, Duration.ofSeconds(10));
+    }
+
+    boolean broken() {
+        return consumer.trackingBroken();
+    }
+
+    long entries() {
+        return consumer.counters().entries();
+    }
+
+    long anomalies() {
+        return anomalies.get();
+    }
+
+    int cdqid() {
+        return cdq.cdqid();
+    }
+
+    /** Stops the consumer and deletes the CDQ (which stops logging on the controller). */
+    @Override
+    public void close() throws NvmeException {
+        consumer.close();
+        cdq.close();
+    }
+}
