@@ -70,6 +70,7 @@ public final class MediaMigration {
     private volatile Phase phase = Phase.SETUP;
     private volatile int pass;
     private volatile double copyRate, dirtyRate, passRate;
+    private long adminRoundTripNs, lastFlushNs;
     private volatile String verdict = "starting";
     private volatile DirtyExtents dirty;
     private volatile boolean cancelled;
@@ -127,6 +128,7 @@ public final class MediaMigration {
             dstTrack = new Tracking(dst.mmc(), dst.cntlid(), List.of(afterResume), options.cdqBytes());
             dstTrack.startLogging();
             dstState.transition(MigState.STOP);
+            adminRoundTripNs = adminRoundTrip();   // a stop costs four of these, plus the copy
             srcState.transition(MigState.PRE_COPY);
 
             phase = Phase.BULK;
@@ -140,23 +142,31 @@ public final class MediaMigration {
             dirtyPasses(srcTrack, copier, lbaSize);
 
             phase = Phase.STOP_AND_COPY;
-            dst.data().flush();   // flushing now keeps the stop short
             long down0 = clock.getAsLong();
+            StopTimer stop = new StopTimer(clock, down0);
             long suspendedBefore = srcTrack.markers(CdqMarker.Kind.SUSPENDED);
             srcState.transition(MigState.STOP_COPY);   // Suspend + Get Controller State
+            stop.lap("suspend+get_state");
             srcTrack.awaitMarker(CdqMarker.Kind.SUSPENDED, suspendedBefore, Duration.ofSeconds(30));
+            stop.lap("drain_to_esa3");
             if (srcTrack.broken()) dirty.markAll();
             long before = progress.bytesCopied.get() + progress.bytesZero.get();
             while (!dirty.isEmpty()) copier.copyRanges(toByteRanges(dirty.takeBatch(Long.MAX_VALUE), lbaSize));   // a batch need not hold everything
             report.bytesFinal = progress.bytesCopied.get() + progress.bytesZero.get() - before;
+            stop.lap("final_copy");
             dst.data().flush();
+            stop.lap("flush");
             dstState.transition(MigState.RESUMING);
             dstState.load(srcState.savedState());
             dstState.transition(MigState.STOP);   // Set Controller State
+            stop.lap("set_state");
             handover.toDestination();
             guestMoved = true;
+            stop.lap("handover");
             dstState.transition(MigState.RUNNING);   // Resume: the guest runs on the destination
+            stop.lap("resume");
             report.downtimeMs = (clock.getAsLong() - down0) / 1e6;
+            report.downtimeBreakdownMs.putAll(stop.laps);
             srcState.transition(MigState.STOP);   // the saved state is no longer needed
             report.cdqEntries = srcTrack.entries();
             report.anomalies = srcTrack.anomalies();
@@ -192,6 +202,7 @@ public final class MediaMigration {
         int stalled = 0;
         boolean throttled = false;
         double secondsPerRange = -1;   // measured: small random ranges cost per request, not per byte
+        boolean flushedSinceLastPass = false;
         while (true) {
             checkCancelled();
             if (track.broken()) {   // ESA 7: changes may have been lost; restart and recopy everything
@@ -201,16 +212,32 @@ public final class MediaMigration {
             }
             DirtyExtents.Stats st = dirty.stats();
             long backlog = st.dirtyBytes();
-            double predictedNs = Math.max(copyRate > 0 ? backlog / copyRate * 1e9 : Double.MAX_VALUE,
+            // The stop: Suspend, Get State, Set State, Resume and friends, a flush, then the copy.
+            double fixedNs = 4.0 * adminRoundTripNs + lastFlushNs;
+            double predictedNs = fixedNs + Math.max(copyRate > 0 ? backlog / copyRate * 1e9 : Double.MAX_VALUE,
                     secondsPerRange > 0 ? st.extentCount() * secondsPerRange * 1e9 : 0);
             boolean measured = pass > 0 || backlog == 0;   // one pass measures what a stop would cost
             if (measured && predictedNs <= budgetNs) {
+                if (!flushedSinceLastPass) {   // flush first: an fsync inside the stop would be downtime
+                    long f0 = clock.getAsLong();
+                    dst.data().flush();
+                    long f1 = clock.getAsLong();
+                    dst.data().flush();   // what a flush costs when little is dirty: the stop's flush
+                    lastFlushNs = clock.getAsLong() - f1;
+                    if (f1 - f0 < 0) lastFlushNs = 0;
+                    flushedSinceLastPass = true;
+                    continue;   // and look again: the guest kept writing meanwhile
+                }
                 verdict = String.format("converged: %s in %d ranges left, predicted stop %.1f ms", bytes(backlog), st.extentCount(), predictedNs / 1e6);
                 return;
             }
+            flushedSinceLastPass = false;
             boolean outOfTime = clock.getAsLong() - t0 > options.maxTime().toNanos();
             if (pass >= options.maxPasses() || outOfTime || stalled >= 3) {
-                verdict = String.format("not converging: guest dirties %s/s, a pass copies %s/s (%.0f us per range); %s left after %d passes",
+                verdict = fixedNs > budgetNs
+                        ? String.format("not converging: a stop costs %.1f ms before copying anything (4 admin round trips + a flush), above the %d ms budget; %s left",
+                        fixedNs / 1e6, options.maxDowntime().toMillis(), bytes(backlog))
+                        : String.format("not converging: guest dirties %s/s, a pass copies %s/s (%.0f us per range); %s left after %d passes",
                         bytes((long) dirtyRate), bytes((long) passRate), secondsPerRange * 1e6, bytes(backlog), pass);
                 switch (options.onStall()) {
                     case ABORT -> throw new MigrationException(verdict + " (aborted: --on-stall abort)");
@@ -256,6 +283,17 @@ public final class MediaMigration {
             dirtyRate = rate(after, dt);
             stalled = ranges > 0 && after >= backlog * 0.9 ? stalled + 1 : 0;
         }
+    }
+
+    /** The fastest of a few admin round trips (Get Features, Number of Queues) to the source MMC. */
+    private long adminRoundTrip() throws NvmeException {
+        long best = Long.MAX_VALUE;
+        for (int i = 0; i < 5; i++) {
+            long a = clock.getAsLong();
+            src.mmc().admin(dev.nvmelm.spec.AdminCommands.getFeatures(dev.nvmelm.spec.AdminCommands.FID_NUMBER_OF_QUEUES, 0), null);
+            best = Math.min(best, clock.getAsLong() - a);
+        }
+        return best;
     }
 
     /** Vendor-specific feature C0h of the software controller: cap the MC's write rate. */
@@ -333,6 +371,26 @@ public final class MediaMigration {
         public double downtimeMs;
         public long totalMs;
         public final List<double[]> timeline = java.util.Collections.synchronizedList(new ArrayList<>());
+        /** Where the downtime went, in order. */
+        public final java.util.Map<String, Double> downtimeBreakdownMs = new java.util.LinkedHashMap<>();
+    }
+
+    /** Laps of the stop-and-copy, for the report. */
+    private static final class StopTimer {
+        final LongSupplier clock;
+        long last;
+        final java.util.Map<String, Double> laps = new java.util.LinkedHashMap<>();
+
+        StopTimer(LongSupplier clock, long start) {
+            this.clock = clock;
+            this.last = start;
+        }
+
+        void lap(String name) {
+            long now = clock.getAsLong();
+            laps.put(name, Math.round((now - last) / 1e4) / 100.0);
+            last = now;
+        }
     }
 
     /**
@@ -354,8 +412,17 @@ public final class MediaMigration {
             return report;
         }
 
-        /** Compares source and destination except the exact LBAs the guest rewrote after switchover. */
+        /**
+         * Compares source and destination except the exact LBAs the guest rewrote after
+         * switchover. Stops tracking on the destination first and drains to the ESA 2 marker,
+         * so every write the guest made there is known (call it once the guest is quiet).
+         */
         public Verifier.Result verify(Verifier.Mode mode, long seed) throws IOException {
+            try {
+                dstTrack.stopLogging();
+            } catch (NvmeException | InterruptedException e) {
+                throw new IOException("cannot drain destination tracking before verifying: " + e.getMessage(), e);
+            }
             java.util.TreeMap<Long, Long> rewritten = new java.util.TreeMap<>();   // slba -> end
             for (LbaRange r : afterResume.snapshot()) rewritten.put(r.slba(), r.end());
             int lba = src.data().blockSizeBytes();

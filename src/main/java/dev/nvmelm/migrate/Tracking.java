@@ -74,6 +74,13 @@ final class Tracking implements AutoCloseable {
         awaitMarker(CdqMarker.Kind.FIRST, before, Duration.ofSeconds(10));
     }
 
+    /** Track Send stop, then wait for the ESA 2 marker: every earlier entry has been consumed. */
+    void stopLogging() throws NvmeException, InterruptedException {
+        long before = markers(CdqMarker.Kind.STOPPED);
+        mmc.admin(TrackSendCommand.stop(cdq.cdqid()).toSqe(), null).orThrow("Track Send stop on CDQ " + cdq.cdqid());
+        awaitMarker(CdqMarker.Kind.STOPPED, before, Duration.ofSeconds(10));
+    }
+
     boolean broken() {
         return consumer.trackingBroken();
     }

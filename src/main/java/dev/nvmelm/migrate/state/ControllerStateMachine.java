@@ -91,16 +91,20 @@ public final class ControllerStateMachine {
                 .orThrow("Suspend controller " + cntlid);
     }
 
-    /** Get Controller State: the header first, then the rest in chunks of at most 64 KiB. */
+    /**
+     * Get Controller State: one 4 KiB read, which holds the header and, for a few queues, the
+     * whole state (it is downtime); the rest, if any, in chunks of at most 64 KiB.
+     */
     private byte[] readState() throws NvmeException {
         MemorySegment buf = mmc.allocateBuffer(CHUNK_BYTES);
         int csvi = Disagreements.CSVI_FIRST_VERSION;
-        mmc.admin(MigrationReceiveCommand.read(cntlid, csvi, 0, ControllerState.HEADER_BYTES).toSqe(), buf.asSlice(0, ControllerState.HEADER_BYTES))
-                .orThrow("Get Controller State header of " + cntlid);
+        int first = 4096;
+        mmc.admin(MigrationReceiveCommand.read(cntlid, csvi, 0, first).toSqe(), buf.asSlice(0, first)).orThrow("Get Controller State of " + cntlid);
         long total = ControllerState.Header.decode(buf.asSlice(0, ControllerState.HEADER_BYTES).toArray(ValueLayout.JAVA_BYTE)).totalBytes();
         if (total > 16 << 20) throw new NvmeException("controller " + cntlid + " reports a " + total + "-byte state; refusing more than 16 MiB");
         byte[] out = new byte[(int) total];
-        for (long off = 0; off < total; off += CHUNK_BYTES) {
+        MemorySegment.copy(buf, ValueLayout.JAVA_BYTE, 0, out, 0, (int) Math.min(total, first));
+        for (long off = first; off < total; off += CHUNK_BYTES) {
             int n = (int) Math.min(CHUNK_BYTES, total - off);
             int len = (n + 3) & ~3;
             mmc.admin(MigrationReceiveCommand.read(cntlid, csvi, off, len).toSqe(), buf.asSlice(0, len)).orThrow("Get Controller State of " + cntlid + " at " + off);

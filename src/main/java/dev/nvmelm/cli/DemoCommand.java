@@ -1,0 +1,71 @@
+package dev.nvmelm.cli;
+
+import dev.nvmelm.bench.Images;
+import dev.nvmelm.migrate.copy.Verifier;
+import dev.nvmelm.migrate.workload.WorkloadSpec;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = {"The main job on the embedded controller: a source namespace with data, a guest writing to it,",
+                "a live migration to a destination subsystem with progress, verification, the report; then clean up."})
+final class DemoCommand implements Callable<Integer>, Main.HasGlobals {
+    @Option(names = "--size", converter = Numbers.Size.class, defaultValue = "256M", description = "Namespace size (default: ${DEFAULT-VALUE})")
+    long size;
+
+    @Option(names = "--iops", defaultValue = "2000", description = "Guest 4 KiB random writes per second (default: ${DEFAULT-VALUE})")
+    int iops;
+
+    @Option(names = "--seconds", defaultValue = "0", description = "Guest runtime in seconds; 0 = until two seconds after switchover")
+    double seconds;
+
+    @Option(names = "--keep", paramLabel = "DIR", description = "Keep the images in DIR instead of a temporary directory")
+    Path keep;
+
+    @Mixin
+    MigrateCommand.EngineOptions engine;
+
+    @Mixin
+    GlobalOptions g;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public GlobalOptions globals() {
+        return g;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        OutputFormat f = g.format();
+        if (size < 16 << 20 || size % 4096 != 0) throw new CliException("--size must be at least 16M and a multiple of 4 KiB");
+        if (iops < 0) throw new CliException("--iops must be >= 0");
+        Path dir = keep != null ? Files.createDirectories(keep) : Files.createTempDirectory("nvme-lm-demo");
+        PrintWriter err = spec.commandLine().getErr();
+        try {
+            Path src = dir.resolve("source.img"), dst = dir.resolve("destination.img");
+            Files.deleteIfExists(dst);
+            if (f != OutputFormat.JSON) err.printf("nvme-lm demo: %s namespace in %s; the guest writes %d x 4 KiB/s while it moves%n",
+                    MigrationRun.human(size), dir, iops);
+            long data = Images.sparse(src, size, 0.6, 42);   // 60 % data, the rest holes: thin stays thin
+            if (f != OutputFormat.JSON) err.printf("  source: %s of data, %s of holes%n", MigrationRun.human(data), MigrationRun.human(size - data));
+            double run = seconds > 0 ? seconds : 0;
+            WorkloadSpec w = iops == 0 && run == 0 ? null
+                    : WorkloadSpec.parse("random-write:iops=" + iops + ",bs=4k,zeroes=0.02,trim=0.02" + (run > 0 ? ",seconds=" + run : ""));
+            var settings = new MigrationRun.Settings(src, dst, 4096, w, engine.options(), engine.verifyMode(Verifier.Mode.FULL),
+                    f == OutputFormat.JSON, f != OutputFormat.JSON);
+            return new MigrationRun(settings, spec.commandLine().getOut(), err).run();
+        } finally {
+            if (keep == null) BenchCommand.deleteTree(dir);
+        }
+    }
+}

@@ -1,0 +1,107 @@
+package dev.nvmelm.cli;
+
+import dev.nvmelm.migrate.MediaMigration;
+import dev.nvmelm.migrate.copy.Copier;
+import dev.nvmelm.migrate.copy.Verifier;
+import dev.nvmelm.migrate.workload.WorkloadSpec;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+
+@Command(name = "migrate", mixinStandardHelpOptions = true,
+        description = {"Live-migrate a namespace: a source subsystem runs on SRC (namespace 1 of MC 1), a destination",
+                "subsystem on DST (created, or reused if the size matches); exits 0 only when DST is verified."})
+final class MigrateCommand implements Callable<Integer>, Main.HasGlobals {
+    @Option(names = "--source-image", required = true, paramLabel = "SRC", description = "Source namespace image (raw)")
+    Path source;
+
+    @Option(names = "--dest-image", required = true, paramLabel = "DST", description = "Destination image (created sparse, or reused if its size matches)")
+    Path dest;
+
+    @Option(names = "--lba-size", defaultValue = "4096", description = "LBA size: 512 or 4096 (default: ${DEFAULT-VALUE})")
+    int lbaSize;
+
+    @Option(names = "--workload", paramLabel = "SPEC",
+            description = "Guest writes during the migration, e.g. random-write:iops=2000,bs=4k,seconds=10,zeroes=0.05,trim=0.05 (also seq-write, mixed)")
+    String workload;
+
+    @Mixin
+    EngineOptions engine;
+
+    @Mixin
+    GlobalOptions g;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public GlobalOptions globals() {
+        return g;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        OutputFormat f = g.format();
+        if (lbaSize != 512 && lbaSize != 4096) throw new CliException("--lba-size must be 512 or 4096");
+        WorkloadSpec w;
+        try {
+            w = workload == null ? null : WorkloadSpec.parse(workload);
+        } catch (IllegalArgumentException e) {
+            throw new CliException("--workload: " + e.getMessage());
+        }
+        var settings = new MigrationRun.Settings(source, dest, lbaSize, w, engine.options(), engine.verifyMode(Verifier.Mode.FULL),
+                f == OutputFormat.JSON, f != OutputFormat.JSON);
+        return new MigrationRun(settings, spec.commandLine().getOut(), spec.commandLine().getErr()).run();
+    }
+
+    /** Engine knobs shared by migrate and demo. */
+    static final class EngineOptions {
+        @Option(names = "--max-downtime", paramLabel = "MS", defaultValue = "50", description = "Downtime budget in ms (default: ${DEFAULT-VALUE})")
+        long maxDowntimeMs;
+
+        @Option(names = "--max-passes", defaultValue = "30", description = "Most dirty passes before the stall policy applies (default: ${DEFAULT-VALUE})")
+        int maxPasses;
+
+        @Option(names = "--max-time", paramLabel = "SECONDS", defaultValue = "1800", description = "Most seconds before the stall policy applies (default: ${DEFAULT-VALUE})")
+        long maxTimeSeconds;
+
+        @Option(names = "--on-stall", defaultValue = "abort", description = "When not converging: abort|force|throttle (default: ${DEFAULT-VALUE})")
+        String onStall;
+
+        @Option(names = "--verify", description = "full|sampled|none (default: full)")
+        String verify;
+
+        @Option(names = "--max-rate", paramLabel = "BYTES/S", converter = Numbers.Size.class, defaultValue = "0",
+                description = "Cap the copy rate (e.g. 200M); 0 = unlimited")
+        long maxRate;
+
+        MediaMigration.Options options() {
+            if (maxDowntimeMs < 1) throw new CliException("--max-downtime must be at least 1 ms");
+            if (maxPasses < 1) throw new CliException("--max-passes must be at least 1");
+            MediaMigration.OnStall stall = switch (onStall) {
+                case "abort" -> MediaMigration.OnStall.ABORT;
+                case "force" -> MediaMigration.OnStall.FORCE;
+                case "throttle" -> MediaMigration.OnStall.THROTTLE;
+                default -> throw new CliException("--on-stall must be abort, force or throttle, not '" + onStall + "'");
+            };
+            Copier.Config copy = Copier.Config.defaults().withRateLimit(maxRate);
+            return new MediaMigration.Options(Duration.ofMillis(maxDowntimeMs), maxPasses, Duration.ofSeconds(maxTimeSeconds), stall, copy, 1 << 20, false);
+        }
+
+        Verifier.Mode verifyMode(Verifier.Mode dflt) {
+            if (verify == null) return dflt;
+            return switch (verify) {
+                case "full" -> Verifier.Mode.FULL;
+                case "sampled" -> Verifier.Mode.SAMPLED;
+                case "none" -> Verifier.Mode.NONE;
+                default -> throw new CliException("--verify must be full, sampled or none, not '" + verify + "'");
+            };
+        }
+    }
+}

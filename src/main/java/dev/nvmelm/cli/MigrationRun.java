@@ -1,0 +1,199 @@
+package dev.nvmelm.cli;
+
+import dev.nvmelm.embedded.LiveMigrationRig;
+import dev.nvmelm.migrate.MediaMigration;
+import dev.nvmelm.migrate.MigrationException;
+import dev.nvmelm.migrate.copy.Verifier;
+import dev.nvmelm.migrate.workload.Workload;
+import dev.nvmelm.migrate.workload.WorkloadSpec;
+import dev.nvmelm.util.Json;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * One live migration of an image on the embedded software controller, as {@code migrate} and
+ * {@code demo} run it: source and destination subsystems, an optional guest workload that keeps
+ * writing through the switchover, progress on stderr, verification, and the report.
+ */
+final class MigrationRun {
+    record Settings(Path source, Path destination, int lbaSize, WorkloadSpec workload, MediaMigration.Options options,
+                    Verifier.Mode verify, boolean json, boolean progressBar) {}
+
+    private final Settings s;
+    private final PrintWriter out, err;
+
+    MigrationRun(Settings s, PrintWriter out, PrintWriter err) {
+        this.s = s;
+        this.out = out;
+        this.err = err;
+    }
+
+    /** Returns the exit status: 0 only when the destination is verified. */
+    int run() throws Exception {
+        if (!Files.isRegularFile(s.source())) throw new CliException("source image " + s.source() + " does not exist");
+        long size = Files.size(s.source());
+        if (size == 0 || size % s.lbaSize() != 0) throw new CliException("source image " + s.source() + " has " + size + " bytes, not a positive multiple of the LBA size " + s.lbaSize());
+        if (Files.exists(s.destination()) && Files.size(s.destination()) != size) {
+            throw new CliException("destination image " + s.destination() + " exists with " + Files.size(s.destination()) + " bytes; the source has " + size);
+        }
+        Path work = Files.createTempDirectory("nvme-lm-migrate");
+        Path incomplete = s.destination().resolveSibling(s.destination().getFileName() + ".incomplete");
+        Files.deleteIfExists(incomplete);
+        Files.writeString(incomplete, "migration from " + s.source() + " in progress or failed\n");
+        try (LiveMigrationRig rig = new LiveMigrationRig(s.source(), s.destination(), work, size, s.lbaSize())) {
+            Workload guest = s.workload() == null ? null
+                    : new Workload(rig.guest(), LiveMigrationRig.NSID, size, s.lbaSize(), s.workload(), System::nanoTime);
+            if (guest != null) guest.start();
+            ProgressBar bar = s.progressBar() ? new ProgressBarBuilder().setTaskName("migrate").setInitialMax(size >> 20)
+                    .setUnit(" MiB", 1).setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(200).continuousUpdate()
+                    .setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build() : null;
+            long[] shown = {0};
+            MediaMigration m = new MediaMigration(rig.sourceSide(), rig.destinationSide(), rig.handover(), s.options(), System::nanoTime, snap -> {
+                if (bar == null) return;
+                long done = (snap.bytesCopied() + snap.bytesZero()) >> 20;
+                long max = Math.max(snap.bytesTotal() >> 20, done + (snap.backlogBytes() >> 20));
+                if (max > bar.getMax()) bar.maxHint(max);
+                if (done > shown[0]) {   // never backwards
+                    bar.stepTo(done);
+                    shown[0] = done;
+                }
+                bar.setExtraMessage(String.format(" %s pass %d backlog %s %s", snap.phase().name().toLowerCase(),
+                        snap.pass(), human(snap.backlogBytes()), snap.verdict().length() > 40 ? snap.verdict().substring(0, 40) : snap.verdict()));
+            });
+            Thread main = Thread.currentThread();
+            Thread hook = new Thread(() -> {
+                m.cancel();
+                try {
+                    main.join(15_000);   // let the abort resume the source before the JVM exits
+                } catch (InterruptedException ignored) {
+                    // exiting anyway
+                }
+            });
+            Runtime.getRuntime().addShutdownHook(hook);
+            MediaMigration.Report r;
+            Verifier.Result v;
+            Workload.Check check = null;
+            long rewritten;
+            try (MediaMigration.Outcome outcome = m.run()) {
+                if (bar != null) bar.close();
+                if (guest != null) {
+                    if (s.workload().seconds() > 0) guest.awaitEnd();
+                    else guest.stop();
+                }
+                r = outcome.report();
+                rewritten = outcome.bytesRewrittenAfterSwitchover();
+                v = outcome.verify(s.verify(), 1);
+                if (guest != null && s.verify() != Verifier.Mode.NONE) check = guest.check(rig.destinationData());
+            } catch (MigrationException e) {
+                if (bar != null) bar.close();
+                if (guest != null) guest.stop();
+                throw new CliException("migration aborted: " + e.getMessage() + "; the source controller is resumed and its data intact, "
+                        + s.destination() + " is incomplete");
+            } finally {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException ignored) {
+                    // already shutting down
+                }
+            }
+            boolean verified = v.ok() && (check == null || check.badBlocks() == 0) && s.verify() != Verifier.Mode.NONE;
+            String srcSha = s.verify() == Verifier.Mode.NONE ? "" : sha256(s.source());
+            String dstSha = s.verify() == Verifier.Mode.NONE ? "" : sha256(s.destination());
+            if (verified) Files.deleteIfExists(incomplete);
+            report(r, v, check, rewritten, guest, size, srcSha, dstSha, verified);
+            return verified || s.verify() == Verifier.Mode.NONE ? 0 : 1;
+        } finally {
+            BenchCommand.deleteTree(work);
+        }
+    }
+
+    private void report(MediaMigration.Report r, Verifier.Result v, Workload.Check check, long rewritten, Workload guest, long size,
+                        String srcSha, String dstSha, boolean verified) {
+        if (s.json()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("verified", verified);
+            m.put("verdict", r.verdict);
+            m.put("source_sha256", srcSha);
+            m.put("dest_sha256", dstSha);
+            m.put("bytes_total", size);
+            m.put("bytes_copied", r.bytesCopied + r.bytesZero);
+            m.put("bytes_data_copied", r.bytesCopied);
+            m.put("bytes_dirty_copied", r.bytesDirty);
+            m.put("bytes_zero_skipped", r.bytesZero);
+            m.put("passes", r.passes);
+            m.put("cdq_entries", r.cdqEntries);
+            m.put("cdq_anomalies", r.anomalies);
+            m.put("tracking_restarts", r.trackingRestarts);
+            m.put("guest_writes", guest == null ? 0 : guest.guestWrites());
+            m.put("guest_bytes_rewritten_after_switchover", rewritten);
+            m.put("throttle_iops", r.throttleIops);
+            m.put("downtime_ms", Math.round(r.downtimeMs * 10) / 10.0);
+            m.put("downtime_breakdown_ms", new LinkedHashMap<String, Object>(r.downtimeBreakdownMs));
+            m.put("total_ms", r.totalMs);
+            m.put("verify_mode", s.verify().name().toLowerCase());
+            m.put("verify_bytes_compared", v.bytesCompared());
+            m.put("verify_first_mismatch", v.firstMismatch());
+            m.put("workload_blocks_checked", check == null ? 0 : check.blocksChecked());
+            m.put("workload_bad_blocks", check == null ? 0 : check.badBlocks());
+            out.println(Json.pretty(m));
+            return;
+        }
+        out.printf("nvme-lm migrate: %s -> %s%n", s.source(), s.destination());
+        out.printf("  verdict       %s%n", r.verdict);
+        out.printf("  copied        %s (data %s in bulk, %s in %d dirty passes, %s in the stop; %s as zeroes/holes)%n",
+                human(r.bytesCopied + r.bytesZero), human(r.bytesBulk), human(r.bytesDirty - r.bytesFinal), r.passes, human(r.bytesFinal), human(r.bytesZero));
+        out.printf("  downtime      %.1f ms (suspend on the source to resume on the destination)%n", r.downtimeMs);
+        StringBuilder laps = new StringBuilder();
+        r.downtimeBreakdownMs.forEach((k, ms) -> laps.append(laps.isEmpty() ? "" : ", ").append(k.replace('_', ' ')).append(' ').append(ms));
+        out.printf("                %s%n", laps);
+        out.printf("  total         %.2f s%n", r.totalMs / 1000.0);
+        out.printf("  cdq entries   %d%s%n", r.cdqEntries, r.anomalies > 0 ? " (" + r.anomalies + " anomalies)" : "");
+        if (guest != null) out.printf("  guest         %d writes (%d errors); %s rewritten on the destination after switchover%n",
+                guest.guestWrites(), guest.errors.get(), human(rewritten));
+        if (s.verify() == Verifier.Mode.NONE) {
+            out.println("  verified      no (--verify none)");
+        } else {
+            out.printf("  verified      %s (%s: %s compared, %s rewritten by the guest skipped%s)%n", verified ? "yes" : "NO",
+                    s.verify().name().toLowerCase(), human(v.bytesCompared()), human(v.bytesSkipped()),
+                    check == null ? "" : "; workload oracle: " + check.blocksChecked() + " blocks, " + check.badBlocks() + " bad");
+            if (!v.ok()) out.printf("  first mismatch at byte %d%n", v.firstMismatch());
+            out.printf("  sha256        source %s%n                destination %s%n", srcSha, dstSha);
+        }
+    }
+
+    static String human(long b) {
+        if (b < 1024) return b + " B";
+        if (b < 1 << 20) return String.format("%.1f KiB", b / 1024.0);
+        if (b < 1L << 30) return String.format("%.1f MiB", b / 1048576.0);
+        return String.format("%.2f GiB", b / 1073741824.0);
+    }
+
+    static String sha256(Path p) throws IOException {
+        try (InputStream in = Files.newInputStream(p)) {
+            MessageDigest d = MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 20];
+            int n;
+            while ((n = in.read(buf)) > 0) d.update(buf, 0, n);
+            return HexFormat.of().formatHex(d.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static Duration ms(long v) {
+        return Duration.ofMillis(v);
+    }
+}
