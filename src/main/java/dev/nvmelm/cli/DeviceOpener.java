@@ -2,12 +2,17 @@ package dev.nvmelm.cli;
 
 import dev.nvmelm.host.NvmeDevice;
 import dev.nvmelm.host.NvmeException;
+import dev.nvmelm.host.sim.SimNvmeDevice;
 
 /** Maps a device string to a backend. */
 final class DeviceOpener {
     private DeviceOpener() {}
 
     static NvmeDevice open(String device, GlobalOptions g) throws NvmeException {
-        throw new NvmeException("no backend can open device '" + device + "' yet (use --dry-run to print the command)");
+        if (SimNvmeDevice.handles(device)) return SimNvmeDevice.open(device, g.timeout());
+        if (device.startsWith("/dev/")) {
+            throw new NvmeException(device + ": the Linux backend is not available in this build");
+        }
+        throw new NvmeException("'" + device + "' is not a device nvme-lm knows: use /dev/nvmeX (Linux) or sim:DIR/ctl.sock[#CNTLID] (nvme-lm device serve)");
     }
 }

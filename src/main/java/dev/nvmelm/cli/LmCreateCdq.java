@@ -39,7 +39,12 @@ final class LmCreateCdq extends DeviceCommand {
     void execute(NvmeDevice dev, Prepared p, OutputFormat format) throws Exception {
         if (queueType != 0) throw new CliException("--queue-type=" + queueType + " is not defined; only 0 (User Data Migration Queue) is");
         CdqQueue q = dev.createCdq((int) cntlid, size * 4);
-        q.detach();
+        try {
+            q.detach(CdqQueue.Cursor.START);
+        } catch (Exception e) {
+            q.close();   // a CDQ nobody can reach again must not stay on the controller
+            throw e;
+        }
         if (format == OutputFormat.JSON) out().println(Json.pretty(Map.of("cdqid", q.cdqid())));
         else out().printf("Create CDQ Successful: CDQID=0x%04x%n", q.cdqid());
     }

@@ -27,11 +27,24 @@ public interface CdqQueue extends AutoCloseable {
     boolean awaitNotification(Duration timeout) throws InterruptedException;
 
     /**
-     * Leaves the CDQ alive after this process lets go of it (nvme-cli's create-cdq semantics:
-     * a later command reads or deletes it by CDQID). Only backends whose ring memory outlives
-     * the process (a served device) can do this.
+     * Where a reader of this ring left off: the next slot to read and the phase tag that slots
+     * not yet rewritten carry (0 before the first wrap, since the ring starts zeroed).
      */
-    default void detach() throws NvmeException {
+    record Cursor(int head, boolean stalePhase) {
+        public static final Cursor START = new Cursor(0, false);
+    }
+
+    /** The cursor saved by the last process that let go of this CDQ, or {@link Cursor#START}. */
+    default Cursor cursor() {
+        return Cursor.START;
+    }
+
+    /**
+     * Leaves the CDQ alive after this process lets go of it (nvme-cli's create-cdq semantics:
+     * a later command reads or deletes it by CDQID), saving the reader's cursor with it. Only
+     * backends whose ring memory outlives the process (a served device) can do this.
+     */
+    default void detach(Cursor cursor) throws NvmeException {
         throw new NvmeException("this device cannot keep a CDQ alive after the command exits;"
                 + " use 'nvme-lm lm cdq-watch' to create, read and delete a CDQ in one process");
     }

@@ -41,6 +41,15 @@ public interface NvmeDevice extends AutoCloseable {
      */
     CdqQueue createCdq(int cntlid, long sizeBytes) throws NvmeException;
 
+    /**
+     * Takes over a CDQ that an earlier process created and detached (see {@link CdqQueue#detach}),
+     * with the cursor it saved. Only a served device keeps CDQs between processes.
+     */
+    default CdqQueue attachCdq(int cdqid) throws NvmeException {
+        throw new NvmeException(name() + ": CDQ " + cdqid + " belongs to no process here; this device cannot hand CDQs"
+                + " from one process to another (use 'nvme-lm lm cdq-watch', which creates, reads and deletes in one process)");
+    }
+
     /** Asynchronous events that the backend does not route to a CDQ (for logging). */
     void onAsyncEvent(Consumer<AsyncEventInfo> listener);
 

@@ -6,6 +6,8 @@ import dev.nvmelm.host.NvmeException;
 import dev.nvmelm.host.NvmeStatusException;
 import dev.nvmelm.spec.AsyncEvent;
 import dev.nvmelm.spec.ControllerDataQueueCommand;
+import dev.nvmelm.spec.Status;
+import dev.nvmelm.spec.StatusCodes;
 
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
@@ -59,7 +61,9 @@ final class PciCdqQueue implements CdqQueue {
         closed = true;
         device.forget(this);
         Completion c = device.admin(new ControllerDataQueueCommand.Delete(cdqid).toSqe(), null);
-        owned.forEach(mem::free);
+        // Free the ring only when the controller no longer has it; otherwise leak it rather
+        // than let a live CDQ write into memory that is handed out again.
+        if (c.ok() || (c.status().sct() == Status.SCT_COMMAND_SPECIFIC && c.status().sc() == StatusCodes.INVALID_CDQ)) owned.forEach(mem::free);
         if (!c.ok()) throw new NvmeStatusException(device.name() + ": Delete CDQ " + cdqid, c.status());
     }
 }

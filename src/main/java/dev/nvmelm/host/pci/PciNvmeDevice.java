@@ -27,6 +27,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 /**
@@ -53,6 +54,7 @@ public final class PciNvmeDevice implements NvmeDevice {
     private final AtomicInteger nextIo = new AtomicInteger();
     private final Map<Integer, PciCdqQueue> cdqs = new ConcurrentHashMap<>();
     private final List<Consumer<AsyncEventInfo>> listeners = new CopyOnWriteArrayList<>();
+    private final List<BiConsumer<Integer, AsyncEvent>> cdqListeners = new CopyOnWriteArrayList<>();
     private final List<MemorySegment> buffers = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
 
@@ -201,7 +203,8 @@ public final class PciNvmeDevice implements NvmeDevice {
             AsyncEvent e = AsyncEvent.decode(c.dw0(), c.dw1());
             PciCdqQueue q = e.isCdqEvent() ? cdqs.get(e.cdqid()) : null;
             if (q != null) q.notifyEvent(e);
-            else listeners.forEach(l -> l.accept(AsyncEventInfo.fromCompletion(c.dw0(), c.dw1())));
+            if (e.isCdqEvent()) cdqListeners.forEach(l -> l.accept(e.cdqid(), e));
+            if (q == null) listeners.forEach(l -> l.accept(AsyncEventInfo.fromCompletion(c.dw0(), c.dw1())));
             postAer();
         });
     }
@@ -268,6 +271,11 @@ public final class PciNvmeDevice implements NvmeDevice {
     @Override
     public void onAsyncEvent(Consumer<AsyncEventInfo> listener) {
         listeners.add(listener);
+    }
+
+    /** Every CDQ event (Tail Pointer Trigger, CDQ Full) by CDQID, for a server that forwards them. */
+    public void onCdqEvent(BiConsumer<Integer, AsyncEvent> listener) {
+        cdqListeners.add(listener);
     }
 
     /** Disables the controller (which deletes its queues and, on an MMC, its CDQs) and frees memory. */

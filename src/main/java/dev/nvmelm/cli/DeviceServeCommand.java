@@ -1,0 +1,80 @@
+package dev.nvmelm.cli;
+
+import dev.nvmelm.device.Subsystem;
+import dev.nvmelm.embedded.DeviceServer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/** {@code nvme-lm device serve}: the software subsystem as {@code sim:} devices on a Unix socket. */
+@Command(name = "device", mixinStandardHelpOptions = true, description = "The software NVMe subsystem",
+        subcommands = DeviceServeCommand.Serve.class)
+final class DeviceServeCommand {
+
+    @Command(name = "serve", mixinStandardHelpOptions = true,
+            description = {"Serve a software NVM subsystem (MMC CNTLID 0, migratable controllers 1..K) on DIR/ctl.sock.",
+                    "Prints its device string sim:DIR/ctl.sock first; runs until SIGINT/SIGTERM, then flushes and exits 0."})
+    static final class Serve implements Callable<Integer>, Main.HasGlobals {
+        @Option(names = "--dir", required = true, paramLabel = "DIR", description = "Namespace files (c<C>n<N>.img), the socket and host memory live here")
+        Path dir;
+
+        @Option(names = "--ns-size", converter = Numbers.Size.class, defaultValue = "1G", description = "Size of each new namespace (default: ${DEFAULT-VALUE}); existing files are reused")
+        long nsSizeBytes;
+
+        @Option(names = "--namespaces", defaultValue = "1", description = "Namespaces per migratable controller (default: ${DEFAULT-VALUE})")
+        int namespaces;
+
+        @Option(names = "--migratable", defaultValue = "2", description = "Migratable controllers K (default: ${DEFAULT-VALUE})")
+        int migratable;
+
+        @Option(names = "--lba-size", defaultValue = "4096", description = "LBA size, 512 or 4096 (default: ${DEFAULT-VALUE})")
+        int lbaSizeBytes;
+
+        @Option(names = "--host-memory", converter = Numbers.Size.class, defaultValue = "256M",
+                description = "Shared host memory for queues, buffers and CDQ rings (default: ${DEFAULT-VALUE})")
+        long hostMemoryBytes;
+
+        @Mixin
+        GlobalOptions g;
+
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public GlobalOptions globals() {
+            return g;
+        }
+
+        @Override
+        public Integer call() throws Exception {
+            if (lbaSizeBytes != 512 && lbaSizeBytes != 4096) throw new CliException("--lba-size must be 512 or 4096, not " + lbaSizeBytes);
+            if (nsSizeBytes <= 0 || nsSizeBytes % lbaSizeBytes != 0) throw new CliException("--ns-size must be a positive multiple of the LBA size " + lbaSizeBytes);
+            if (hostMemoryBytes < (1 << 20) || hostMemoryBytes % 4096 != 0) throw new CliException("--host-memory must be at least 1M, in 4 KiB pages");
+            Subsystem.Config config;
+            try {
+                config = new Subsystem.Config(dir, nsSizeBytes, namespaces, migratable, lbaSizeBytes);
+            } catch (IllegalArgumentException e) {
+                throw new CliException(e.getMessage());
+            }
+            DeviceServer server;
+            try {
+                server = DeviceServer.start(config, hostMemoryBytes, g.verbosity() > 0 ? System.err : null);
+            } catch (java.io.IOException e) {
+                throw new CliException("device serve: " + e.getMessage());
+            }
+            CountDownLatch stop = new CountDownLatch(1);
+            Signals.onTermination(stop::countDown);
+            spec.commandLine().getOut().println(server.deviceString());
+            spec.commandLine().getOut().flush();
+            stop.await();
+            server.close();
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,334 @@
+package dev.nvmelm.embedded;
+
+import dev.nvmelm.host.CdqQueue;
+import dev.nvmelm.host.Completion;
+import dev.nvmelm.host.NvmeException;
+import dev.nvmelm.host.NvmeStatusException;
+import dev.nvmelm.host.pci.PciNvmeDevice;
+import dev.nvmelm.host.sim.SimChannel;
+import dev.nvmelm.host.sim.SimMessage;
+import dev.nvmelm.spec.ControllerDataQueueCommand;
+import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.Sqe;
+import dev.nvmelm.spec.Status;
+import dev.nvmelm.spec.StatusCodes;
+import dev.nvmelm.spec.bus.DmaFault;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/** One client of a {@link DeviceServer}: its controller, buffers, CDQs and commands in flight. */
+final class DeviceSession {
+    /** Completions and events waiting for a client that does not read are bounded: then it is dropped. */
+    private static final int MAX_QUEUED_REPLIES = 8192;
+    /** Admin opcodes only the server (as the host's driver) may send: queues and events are its own. */
+    private static final Set<Integer> SERVER_OWNED = Set.of(Opcodes.DELETE_IO_SQ, Opcodes.CREATE_IO_SQ, Opcodes.DELETE_IO_CQ,
+            Opcodes.CREATE_IO_CQ, Opcodes.ASYNC_EVENT_REQUEST, 0x7c /* Doorbell Buffer Config */);
+
+    private final DeviceServer server;
+    private final SimChannel channel;
+    private final LinkedBlockingQueue<SimMessage> replies = new LinkedBlockingQueue<>(MAX_QUEUED_REPLIES);
+    private final ConcurrentSkipListMap<Long, MemorySegment> buffers = new ConcurrentSkipListMap<>();   // offset -> allocation
+    private final Set<CompletableFuture<?>> inFlight = ConcurrentHashMap.newKeySet();
+    private volatile int cntlid = -1;
+    private PciNvmeDevice device;
+    private volatile boolean closed;
+
+    DeviceSession(DeviceServer server, SimChannel channel) {
+        this.server = server;
+        this.channel = channel;
+    }
+
+    int cntlid() {
+        return cntlid;
+    }
+
+    void send(SimMessage m) {
+        if (closed) return;
+        if (!replies.offer(m)) {
+            server.log("device server: dropping a client that does not read its completions");
+            close();
+        }
+    }
+
+    void run() {
+        Thread writer = Thread.ofVirtual().name("sim-writer").start(this::writeLoop);
+        try {
+            while (!closed) handle(channel.receive());
+        } catch (EOFException e) {
+            // client went away
+        } catch (IOException e) {
+            if (!closed) server.log("device server: client dropped: " + e.getMessage());
+        } catch (RuntimeException e) {
+            server.log("device server: client dropped after an internal error: " + e);
+        } finally {
+            close();
+            writer.interrupt();
+            cleanup();
+        }
+    }
+
+    private void writeLoop() {
+        try {
+            while (true) channel.send(replies.take());
+        } catch (InterruptedException | IOException e) {
+            close();
+        }
+    }
+
+    void close() {
+        if (closed) return;
+        closed = true;
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // closing anyway
+        }
+    }
+
+    private void handle(SimMessage m) throws IOException {
+        if (cntlid < 0) {
+            hello(m);
+            return;
+        }
+        switch (m) {
+            case SimMessage.Alloc a -> alloc(a);
+            case SimMessage.Free f -> free(f);
+            case SimMessage.Command c -> command(c);
+            case SimMessage.CdqCreate c -> cdqCreate(c);
+            case SimMessage.CdqAttach a -> cdqAttach(a);
+            case SimMessage.CdqRelease r -> cdqRelease(r);
+            default -> throw new IOException("a client may not send " + m.getClass().getSimpleName());
+        }
+    }
+
+    private void hello(SimMessage m) throws IOException {
+        if (!(m instanceof SimMessage.Hello h)) throw new IOException("expected Hello, got " + m.getClass().getSimpleName());
+        if (h.version() != SimMessage.VERSION) {
+            channel.send(new SimMessage.Failed(0, "protocol version " + h.version() + " is not served (this server speaks " + SimMessage.VERSION + ")"));
+            throw new EOFException();
+        }
+        if (h.cntlid() >= server.controllerCount()) {
+            channel.send(new SimMessage.Failed(0, "no controller with CNTLID " + h.cntlid() + "; this subsystem has 0 (MMC) to " + (server.controllerCount() - 1)));
+            throw new EOFException();
+        }
+        try {
+            device = server.device(h.cntlid());
+        } catch (NvmeException e) {
+            channel.send(new SimMessage.Failed(0, e.getMessage()));
+            throw new EOFException();
+        }
+        cntlid = h.cntlid();
+        send(new SimMessage.Welcome(0, SimMessage.VERSION, cntlid, memoryBytes(), server.memoryPath().toString()));
+    }
+
+    private long memoryBytes() {
+        try {
+            return java.nio.file.Files.size(server.memoryPath());
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private void alloc(SimMessage.Alloc a) {
+        if (a.sizeBytes() <= 0 || a.sizeBytes() > DeviceServer.MAX_ALLOCATION_BYTES) {
+            send(new SimMessage.Failed(a.tag(), "buffer of " + a.sizeBytes() + " bytes: must be 1.." + DeviceServer.MAX_ALLOCATION_BYTES));
+            return;
+        }
+        try {
+            MemorySegment seg = server.memory().allocate(a.sizeBytes());
+            long off = server.memory().offsetOf(seg);
+            buffers.put(off, seg);
+            send(new SimMessage.Allocated(a.tag(), off));
+        } catch (OutOfMemoryError e) {
+            send(new SimMessage.Failed(a.tag(), "device server " + e.getMessage() + " (raise --host-memory)"));
+        }
+    }
+
+    private void free(SimMessage.Free f) {
+        MemorySegment seg = buffers.remove(f.offset());
+        if (seg == null) {
+            send(new SimMessage.Failed(f.tag(), "offset " + f.offset() + " is not a buffer of this client"));
+            return;
+        }
+        server.memory().free(seg);
+        send(new SimMessage.Done(f.tag(), 0, 0, 0));
+    }
+
+    /** The client's data buffer: it must lie inside one allocation of this client. */
+    private MemorySegment dataOf(SimMessage.Command c) {
+        if (c.dataLength() == 0) return null;
+        Map.Entry<Long, MemorySegment> e = buffers.floorEntry(c.dataOffset());
+        if (c.dataLength() < 0 || e == null || c.dataOffset() - e.getKey() + c.dataLength() > e.getValue().byteSize()) {
+            throw new DmaFault("data buffer [" + c.dataOffset() + ", +" + c.dataLength() + ") is not memory this client allocated");
+        }
+        return e.getValue().asSlice(c.dataOffset() - e.getKey(), c.dataLength());
+    }
+
+    private void command(SimMessage.Command c) {
+        Sqe sqe = Sqe.fromBytes(c.sqe());
+        MemorySegment data;
+        try {
+            data = dataOf(c);
+        } catch (DmaFault e) {
+            send(new SimMessage.Failed(c.tag(), e.getMessage()));
+            return;
+        }
+        if (!c.io() && SERVER_OWNED.contains(sqe.opcode())) {
+            send(new SimMessage.Failed(c.tag(), String.format("admin opcode %02xh manages queues or events, which the device server owns;"
+                    + " it is not available through passthrough", sqe.opcode())));
+            return;
+        }
+        if (!c.io() && sqe.opcode() == Opcodes.CONTROLLER_DATA_QUEUE) {
+            cdqPassthrough(c.tag(), sqe);
+            return;
+        }
+        CompletableFuture<Completion> f = c.io() ? device.submitIo(sqe, data) : device.submitAdmin(sqe, data);
+        inFlight.add(f);
+        f.whenComplete((done, t) -> {
+            inFlight.remove(f);
+            if (t != null) send(new SimMessage.Failed(c.tag(), t instanceof java.util.concurrent.CompletionException ? t.getCause().getMessage() : t.getMessage()));
+            else send(new SimMessage.Done(c.tag(), done.dw0(), done.dw1(), done.status().field()));
+        });
+    }
+
+    /**
+     * Controller Data Queue commands by SQE: a delete goes through the server's record (so the
+     * ring memory is released after the controller lets go); a create must come as CdqCreate,
+     * because only the server can place the ring in memory the controller may write.
+     */
+    private void cdqPassthrough(int tag, Sqe sqe) {
+        ControllerDataQueueCommand cmd;
+        try {
+            cmd = ControllerDataQueueCommand.decode(sqe);
+        } catch (IllegalArgumentException e) {
+            // let the controller answer the malformed command with its own status
+            forwardAdmin(tag, sqe);
+            return;
+        }
+        switch (cmd) {
+            case ControllerDataQueueCommand.Delete d -> {
+                DeviceServer.CdqRecord r = server.cdqs.get(d.cdqid());
+                if (r == null) forwardAdmin(tag, sqe);
+                else deleteRecord(tag, d.cdqid(), r);
+            }
+            case ControllerDataQueueCommand.Create cr -> send(new SimMessage.Failed(tag,
+                    "create CDQs with the sim: device's CDQ call (nvme-lm lm create-cdq does), not by raw SQE"));
+        }
+    }
+
+    private void forwardAdmin(int tag, Sqe sqe) {
+        CompletableFuture<Completion> f = device.submitAdmin(sqe, null);
+        f.whenComplete((done, t) -> send(t != null ? new SimMessage.Failed(tag, t.getMessage())
+                : new SimMessage.Done(tag, done.dw0(), done.dw1(), done.status().field())));
+    }
+
+    private void deleteRecord(int tag, int cdqid, DeviceServer.CdqRecord r) {
+        DeviceSession owner = r.owner;
+        if (owner != null && owner != this) {
+            send(new SimMessage.Failed(tag, "CDQ " + cdqid + " is in use by another client"));
+            return;
+        }
+        try {
+            server.cdqs.remove(cdqid);
+            r.queue.close();
+            send(new SimMessage.Done(tag, 0, 0, 0));
+        } catch (NvmeStatusException e) {
+            send(new SimMessage.Done(tag, 0, 0, e.status().field()));
+        } catch (NvmeException e) {
+            send(new SimMessage.Failed(tag, e.getMessage()));
+        }
+    }
+
+    private void cdqCreate(SimMessage.CdqCreate c) {
+        if (c.sizeBytes() > DeviceServer.MAX_ALLOCATION_BYTES) {
+            send(new SimMessage.Failed(c.tag(), "CDQ of " + c.sizeBytes() + " bytes is larger than this server allows (" + DeviceServer.MAX_ALLOCATION_BYTES + ")"));
+            return;
+        }
+        try {
+            CdqQueue q = device.createCdq(c.cntlid(), c.sizeBytes(), c.contiguous());
+            server.cdqs.put(q.cdqid(), new DeviceServer.CdqRecord(q, device, this));
+            send(info(c.tag(), q, CdqQueue.Cursor.START));
+        } catch (NvmeStatusException e) {
+            send(new SimMessage.Done(c.tag(), 0, 0, e.status().field()));
+        } catch (NvmeException | OutOfMemoryError e) {
+            send(new SimMessage.Failed(c.tag(), e.getMessage()));
+        }
+    }
+
+    private SimMessage.CdqInfo info(int tag, CdqQueue q, CdqQueue.Cursor cursor) {
+        return new SimMessage.CdqInfo(tag, q.cdqid(), q.cntlid(), q.entryCount(), server.memory().offsetOf(q.ring()), cursor.head(), cursor.stalePhase());
+    }
+
+    private void cdqAttach(SimMessage.CdqAttach a) {
+        DeviceServer.CdqRecord r = server.cdqs.get(a.cdqid());
+        if (r == null) {
+            send(new SimMessage.Done(a.tag(), 0, 0, Status.commandSpecific(StatusCodes.INVALID_CDQ).field()));
+            return;
+        }
+        synchronized (r) {
+            if (r.owner != null && r.owner != this) {
+                send(new SimMessage.Failed(a.tag(), "CDQ " + a.cdqid() + " is in use by another client"));
+                return;
+            }
+            r.owner = this;
+        }
+        send(info(a.tag(), r.queue, r.cursor));
+    }
+
+    private void cdqRelease(SimMessage.CdqRelease rel) {
+        DeviceServer.CdqRecord r = server.cdqs.get(rel.cdqid());
+        if (r == null || r.owner != this) {
+            send(new SimMessage.Failed(rel.tag(), "CDQ " + rel.cdqid() + " is not held by this client"));
+            return;
+        }
+        if (!rel.keep()) {
+            deleteRecord(rel.tag(), rel.cdqid(), r);
+            return;
+        }
+        if (rel.head() < 0 || rel.head() >= r.queue.entryCount()) {
+            send(new SimMessage.Failed(rel.tag(), "cursor head " + rel.head() + " is outside the ring of " + r.queue.entryCount() + " entries"));
+            return;
+        }
+        r.cursor = new CdqQueue.Cursor(rel.head(), rel.stalePhase());
+        r.owner = null;
+        send(new SimMessage.Done(rel.tag(), 0, 0, 0));
+    }
+
+    /**
+     * After the client is gone: delete the CDQs it still held (which stops their tracking), and
+     * free its buffers once the commands using them are done. A command that never completes
+     * (its controller is suspended) keeps its buffers allocated, so no DMA lands in reused memory.
+     */
+    private void cleanup() {
+        server.sessions.remove(this);
+        for (Map.Entry<Integer, DeviceServer.CdqRecord> e : new ArrayList<>(server.cdqs.entrySet())) {
+            if (e.getValue().owner != this) continue;
+            server.cdqs.remove(e.getKey());
+            try {
+                e.getValue().queue.close();
+            } catch (NvmeException ex) {
+                server.log("device server: deleting CDQ " + e.getKey() + " of a departed client: " + ex.getMessage());
+            }
+        }
+        List<CompletableFuture<?>> pending = List.copyOf(inFlight);
+        try {
+            CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new)).get(DeviceServer.DRAIN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            server.log("device server: " + pending.size() + " commands of a departed client are still in flight; keeping their buffers");
+            return;
+        }
+        for (MemorySegment seg : buffers.values()) server.memory().free(seg);
+        buffers.clear();
+    }
+}
