@@ -1,0 +1,142 @@
+package dev.nvmelm.cli;
+
+import dev.nvmelm.device.Subsystem;
+import dev.nvmelm.embedded.DeviceServer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The example, command by command, against a served device; each command is its own host process in spirit. */
+class SimDeviceCliTest {
+    @TempDir
+    Path dir;
+    DeviceServer server;
+    String mmc, mc1;
+
+    @BeforeEach
+    void start() throws Exception {
+        server = DeviceServer.start(new Subsystem.Config(dir, 64 << 20, 1, 2, 4096), 64 << 20, null);
+        mmc = server.deviceString();
+        mc1 = mmc + "#1";
+    }
+
+    @AfterEach
+    void stop() throws IOException {
+        server.close();
+    }
+
+    static CliRunner ok(String... args) {
+        CliRunner r = CliRunner.run(args);
+        assertThat(r.exit()).as("%s: %s", String.join(" ", args), r.err()).isZero();
+        return r;
+    }
+
+    @Test
+    void theReadmeExample() {
+        long cdqid = ok("lm", "create-cdq", mmc, "--size=256", "--cntlid=1", "-o", "json").jsonLong("cdqid");
+        assertThat(ok("lm", "track-send", mmc, "--sel=0", "--cdqid=" + cdqid, "--start").out()).contains("Successful");
+        ok("io", "write", mc1, "--namespace-id=1", "--start-block=100", "--block-count=7", "--pattern=0xab");
+        CliRunner read = ok("lm", "cdq-read", mmc, "--cdqid=" + cdqid, "-o", "json");
+        assertThat(read.out().replaceAll("\\s", "")).contains("\"cdqid\":" + cdqid + ",\"head\":2,\"entries\":[{\"nsid\":0,\"slba\":0,\"nlb\":0,\"esa\":1,\"lbaci\":2,\"dlba\":0},{\"nsid\":1,\"slba\":100,\"nlb\":7,\"esa\":0,\"lbaci\":0,\"dlba\":0}]");
+        // consumed: a second read finds nothing new, and the head stays
+        assertThat(ok("lm", "cdq-read", mmc, "--cdqid=" + cdqid).out()).contains("0 new entries, head 2");
+        CliRunner bad = CliRunner.run("lm", "delete-cdq", mmc, "--cdqid=99");
+        assertThat(bad.exit()).isEqualTo(1);
+        assertThat(bad.err()).contains("Invalid Controller Data Queue").contains("(0x4137)");
+        assertThat(bad.err().strip().lines()).hasSize(1);
+    }
+
+    @Test
+    void noAdvanceAndMaxLeaveTheRestForTheNextReader() {
+        long cdqid = ok("lm", "create-cdq", mmc, "--size=256", "--cntlid=1", "-o", "json").jsonLong("cdqid");
+        ok("lm", "track-send", mmc, "--sel=0", "--cdqid=" + cdqid, "--start");
+        for (int i = 0; i < 3; i++) ok("io", "write-zeroes", mc1, "-n", "1", "-s", String.valueOf(10 * i), "-c", "1");
+        assertThat(ok("lm", "cdq-read", mmc, "--cdqid=" + cdqid, "--no-advance").out()).contains("4 new entries, head 0");
+        CliRunner two = ok("lm", "cdq-read", mmc, "--cdqid=" + cdqid, "--max=2");
+        assertThat(two.out()).contains("2 new entries, head 2").contains("nsid 1 slba 0 nlb 1 (2 blocks)");
+        CliRunner rest = ok("lm", "cdq-read", mmc, "--cdqid=" + cdqid, "-o", "json");
+        assertThat(rest.jsonLong("head")).isEqualTo(4);
+        assertThat(rest.out()).contains("\"slba\": 10").contains("\"slba\": 20");
+        ok("lm", "track-send", mmc, "--sel=0", "--cdqid=" + cdqid, "--stop");
+        assertThat(ok("lm", "cdq-read", mmc, "--cdqid=" + cdqid).out()).contains("ESA 2 (logging stopped)");
+        ok("lm", "delete-cdq", mmc, "--cdqid=" + cdqid);
+        assertThat(CliRunner.run("lm", "cdq-read", mmc, "--cdqid=" + cdqid).err()).contains("0x4137");
+    }
+
+    @Test
+    void ioRoundTripsThroughFilesAndIdCtrlShowsTheLiveMigrationFields() throws IOException {
+        Path in = dir.resolve("in.bin");
+        byte[] data = new byte[2 * 4096];
+        for (int i = 0; i < data.length; i++) data[i] = (byte) (i * 31 + 7);
+        Files.write(in, data);
+        ok("io", "write", mc1, "-n", "1", "-s", "5", "-c", "1", "--data", in.toString());
+        Path out = dir.resolve("out.bin");
+        ok("io", "read", mc1, "-n", "1", "-s", "5", "-c", "1", "--data", out.toString());
+        assertThat(Files.readAllBytes(out)).isEqualTo(data);
+        ok("io", "dsm", mc1, "-n", "1", "-s", "5", "-c", "0");
+        ok("io", "read", mc1, "-n", "1", "-s", "5", "-c", "0", "--data", out.toString());
+        assertThat(Files.readAllBytes(out)).containsOnly((byte) 0);
+        assertThat(ok("io", "read", mc1, "-n", "1", "-s", "6", "-c", "0").out()).startsWith("00000000: ");
+
+        CliRunner id = ok("id-ctrl", mmc, "-o", "json");
+        assertThat(id.jsonLong("cntlid")).isZero();
+        assertThat(id.jsonLong("hmlms")).isEqualTo(1);
+        assertThat(id.out()).contains("\"trattr\"", "\"mcudmq\"", "\"mnsudmq\"", "\"mcmr\"", "\"nmcmr\"", "\"mcdqpc\"");
+        assertThat(ok("id-ctrl", mc1, "-o", "json").jsonLong("cntlid")).isEqualTo(1);
+    }
+
+    @Test
+    void badInputGetsOneLineAndExitOne() throws IOException {
+        for (String[] args : new String[][]{
+                {"io", "write", mc1, "-n", "1", "-s", "0", "-c", "0"},                       // neither --data nor --pattern
+                {"io", "write", mc1, "-n", "1", "-s", "0", "-c", "0", "--pattern=256"},
+                {"io", "write", mc1, "-n", "1", "-s", "0", "-c", "0", "--data", dir.resolve("missing").toString()},
+                {"io", "read", mc1, "-n", "9", "-s", "0", "-c", "0"},                          // no such namespace
+                {"io", "read", mc1, "-n", "1", "-s", String.valueOf(1L << 40), "-c", "0"},   // past the end: LBA Out of Range
+                {"io", "read", mmc + "#7", "-n", "1", "-s", "0", "-c", "0"},
+                {"id-ctrl", "sim:" + dir.resolve("nope.sock")},
+                {"id-ctrl", "nvme0"},
+                {"lm", "cdq-read", mmc, "--cdqid=70000"}}) {
+            CliRunner r = CliRunner.run(args);
+            assertThat(r.exit()).as(String.join(" ", args) + ": " + r.err()).isEqualTo(1);
+            assertThat(r.err().strip().lines()).as(r.err()).hasSize(1);
+            assertThat(r.err()).doesNotContain("Exception");
+        }
+    }
+
+    /** The real command in its own JVM: first line is the device string; SIGTERM stops it with exit 0. */
+    @Test
+    void serveRunsUntilSigtermThenExitsZero() throws Exception {
+        server.close();
+        Path d = Files.createTempDirectory("serve");
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "device", "serve", "--dir", d.toString(), "--ns-size", "8M", "--migratable", "1", "--host-memory", "8M")
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream()));
+            String first = r.readLine();
+            assertThat(first).isEqualTo("sim:" + d.resolve("ctl.sock").toAbsolutePath());
+            ok("io", "write", first + "#1", "-n", "1", "-s", "3", "-c", "0", "--pattern=0x7e");
+            p.destroy();   // SIGTERM
+            assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).isZero();
+            assertThat(d.resolve("ctl.sock")).doesNotExist();
+            byte[] img = Files.readAllBytes(d.resolve("c1n1.img"));
+            assertThat(img[3 * 4096]).isEqualTo((byte) 0x7e);
+        } finally {
+            p.destroyForcibly();
+        }
+        server = DeviceServer.start(new Subsystem.Config(dir, 64 << 20, 1, 2, 4096), 64 << 20, null);
+    }
+}
