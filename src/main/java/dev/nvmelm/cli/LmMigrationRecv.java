@@ -19,8 +19,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-@Command(name = "migration-recv", mixinStandardHelpOptions = true, description = "Migration Receive (Get Controller State)")
+@Command(name = "migration-recv", description = "Migration Receive (Get Controller State)")
 final class LmMigrationRecv extends DeviceCommand {
+    // nvme-cli uses -V for --csvi, so only --help (not --version) is mixed in here
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    boolean help;
+
     @Option(names = {"-s", "--sel"}, converter = Numbers.class, description = "Select: 0 = Get Controller State")
     Long sel;
 
@@ -79,6 +83,11 @@ final class LmMigrationRecv extends DeviceCommand {
         ControllerState.Header h = ControllerState.Header.decode(raw);
         if (h.totalBytes() > raw.length) {
             spec.commandLine().getErr().printf("WARNING: controller state truncated: %d of %d bytes (raise --numd)%n", raw.length, h.totalBytes());
+            if (format == OutputFormat.JSON) out().println(Json.pretty(headerJson(h, csup)));
+            else out().printf("CDW0: 0x%x: Controller %sSuspended%n%s", c.dw0(), csup ? "" : "NOT ", headerText(h));
+            return;
+        }
+        if (h.nvmeStateDwords() == 0) {   // CSVI 0: the header is the whole state
             if (format == OutputFormat.JSON) out().println(Json.pretty(headerJson(h, csup)));
             else out().printf("CDW0: 0x%x: Controller %sSuspended%n%s", c.dw0(), csup ? "" : "NOT ", headerText(h));
             return;

@@ -12,8 +12,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 
-@Command(name = "migration-send", mixinStandardHelpOptions = true, description = "Migration Send")
+@Command(name = "migration-send", description = "Migration Send")
 final class LmMigrationSend extends DeviceCommand {
+    // nvme-cli uses -V for --csvi, so only --help (not --version) is mixed in here
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    boolean help;
+
     @Option(names = {"-s", "--sel"}, converter = Numbers.class,
             description = "Select: 0 = Suspend, 1 = Resume, 2 = Set Controller State")
     Long sel;

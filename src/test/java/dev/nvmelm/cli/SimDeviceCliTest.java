@@ -73,6 +73,32 @@ class SimDeviceCliTest {
         assertThat(CliRunner.run("lm", "cdq-read", mmc, "--cdqid=" + cdqid).err()).contains("0x4137");
     }
 
+    /** Reference §14 through the lm commands: suspend MC 1, get its state, set it on MC 2, resume; set/get-cdq. */
+    @Test
+    void everyLmCommandWorksOnASimDevice() throws IOException {
+        ok("io", "write", mc1, "-n", "1", "-s", "0", "-c", "0", "--pattern=1");   // MC 1 has live I/O queues
+        long cdqid = ok("lm", "create-cdq", mmc, "--size=256", "--cntlid=1", "-o", "json").jsonLong("cdqid");
+        ok("lm", "track-send", mmc, "--sel=0", "--cdqid=" + cdqid, "--start");
+        ok("lm", "set-cdq", mmc, "--cdqid=" + cdqid, "--hp=0", "--tpt=5");
+        CliRunner get = ok("lm", "get-cdq", mmc, "--cdqid=" + cdqid, "-o", "json");
+        assertThat(get.out()).contains("5");
+        assertThat(ok("lm", "migration-send", mmc, "--sel=0", "--stype=1", "--cntlid=1").out()).contains("Successful");
+        assertThat(ok("lm", "cdq-read", mmc, "--cdqid=" + cdqid).out()).contains("ESA 3 (controller suspended)");
+        Path state = dir.resolve("state.bin");
+        CliRunner recv = ok("lm", "migration-recv", mmc, "--sel=0", "--cntlid=1", "--csvi=1", "--output-file", state.toString());
+        assertThat(recv.out()).contains("Controller Suspended");
+        assertThat(ok("lm", "migration-recv", mmc, "--sel=0", "--cntlid=1", "--csvi=1", "-o", "json").out()).contains("\"niosq\": 2");
+        assertThat(ok("lm", "migration-recv", mmc, "--sel=0", "--cntlid=1").out()).contains("Controller Suspended");
+        ok("lm", "migration-send", mmc, "--sel=0", "--stype=1", "--cntlid=2");   // the destination MC is suspended to receive
+        ok("lm", "migration-send", mmc, "--sel=2", "--cntlid=2", "--seq-ind=3", "--csvi=1", "--input-file", state.toString());
+        ok("lm", "migration-send", mmc, "--sel=1", "--cntlid=2");
+        CliRunner again = CliRunner.run("lm", "migration-send", mmc, "--sel=1", "--cntlid=2");
+        assertThat(again.exit()).isEqualTo(1);
+        assertThat(again.err()).contains("0x413a");
+        ok("lm", "migration-send", mmc, "--sel=1", "--cntlid=1");
+        ok("lm", "delete-cdq", mmc, "--cdqid=" + cdqid);
+    }
+
     @Test
     void ioRoundTripsThroughFilesAndIdCtrlShowsTheLiveMigrationFields() throws IOException {
         Path in = dir.resolve("in.bin");
