@@ -8,7 +8,11 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
+import dev.nvmelm.nbd.NbdServer;
+
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
@@ -40,6 +44,10 @@ final class DeviceServeCommand {
                 description = "Shared host memory for queues, buffers and CDQ rings (default: ${DEFAULT-VALUE})")
         long hostMemoryBytes;
 
+        @Option(names = "--nbd", paramLabel = "unix:PATH|tcp:HOST:PORT",
+                description = "Also export every namespace over NBD (export c<CNTLID>n<NSID>); repeatable. TCP only on loopback")
+        List<String> nbd = new ArrayList<>();
+
         @Mixin
         GlobalOptions g;
 
@@ -68,11 +76,25 @@ final class DeviceServeCommand {
             } catch (java.io.IOException e) {
                 throw new CliException("device serve: " + e.getMessage());
             }
+            NbdServer nbdServer = null;
+            List<String> uris = new ArrayList<>();
+            try {
+                if (!nbd.isEmpty()) {
+                    nbdServer = new NbdServer(NamespaceExports.of(server), line -> { if (g.verbosity() > 0) System.err.println(line); });
+                    for (String a : nbd) uris.addAll(NamespaceExports.listen(nbdServer, a, server));
+                }
+            } catch (CliException | java.io.IOException | dev.nvmelm.host.NvmeException e) {
+                if (nbdServer != null) nbdServer.close();
+                server.close();
+                throw e instanceof CliException c ? c : new CliException("device serve --nbd: " + e.getMessage());
+            }
             CountDownLatch stop = new CountDownLatch(1);
             Signals.onTermination(stop::countDown);
             spec.commandLine().getOut().println(server.deviceString());
+            for (String u : uris) spec.commandLine().getOut().println(u);
             spec.commandLine().getOut().flush();
             stop.await();
+            if (nbdServer != null) nbdServer.close();
             server.close();
             return 0;
         }

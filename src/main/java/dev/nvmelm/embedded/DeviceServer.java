@@ -142,11 +142,17 @@ public final class DeviceServer implements AutoCloseable {
         if (log != null) log.println(line);
     }
 
-    /** The server's driver of controller {@code cntlid}, enabled on first use. */
-    synchronized PciNvmeDevice device(int cntlid) throws NvmeException {
+    /**
+     * The server's driver of controller {@code cntlid}, enabled on first use. Its commands may
+     * wait as long as a suspended controller holds them (an hour): a client gives up on its own
+     * timeout, and NBD requests to a suspended MC must wait, not fail.
+     */
+    public synchronized PciNvmeDevice device(int cntlid) throws NvmeException {
         if (closed) throw new NvmeException("device server is shutting down");
+        if (cntlid < 0 || cntlid >= devices.length) throw new NvmeException("no controller with CNTLID " + cntlid);
         if (devices[cntlid] == null) {
-            PciNvmeDevice d = new PciNvmeDevice(subsystem.controller(cntlid), memory, PciNvmeDevice.Options.defaults("sim#" + cntlid));
+            PciNvmeDevice d = new PciNvmeDevice(subsystem.controller(cntlid), memory,
+                    new PciNvmeDevice.Options("sim#" + cntlid, 2, 256, Duration.ofHours(1), 4));
             d.onCdqEvent((cdqid, e) -> {
                 CdqRecord r = cdqs.get(cdqid);
                 DeviceSession owner = r == null ? null : r.owner;

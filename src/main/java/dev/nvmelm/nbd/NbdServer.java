@@ -360,8 +360,12 @@ public final class NbdServer implements AutoCloseable {
                 for (int k = 0; k < n; k++) {
                     long len = ext.get(k).lengthBytes();
                     if ((flags & Nbd.CMD_FLAG_REQ_ONE) != 0) len = Math.min(len, length);
-                    p.putInt((int) Math.min(len, 0xffffffffL & ~0xfffL)).putInt(ext.get(k).flags());
+                    long capped = Math.min(len, 0xffffffffL & ~0xfffL);
+                    p.putInt((int) capped).putInt(ext.get(k).flags());
+                    if (capped < len) break;   // a split extent ends the reply: later ones would start at the wrong offset
                 }
+                p.limit(p.position());
+                p = ByteBuffer.allocate(p.limit()).put(p.flip());
                 boolean last = ++i == contexts.size();
                 write(chunkHeader(last ? Nbd.REPLY_FLAG_DONE : 0, Nbd.REPLY_TYPE_BLOCK_STATUS, cookie, p.capacity()), p.flip());
             }

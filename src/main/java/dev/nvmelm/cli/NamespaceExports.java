@@ -1,0 +1,68 @@
+package dev.nvmelm.cli;
+
+import dev.nvmelm.embedded.DeviceServer;
+import dev.nvmelm.host.NvmeException;
+import dev.nvmelm.migrate.block.NvmeBlockDevice;
+import dev.nvmelm.nbd.BlockDeviceExport;
+import dev.nvmelm.nbd.NbdExport;
+import dev.nvmelm.nbd.NbdServer;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The NBD face of a served subsystem: one export per namespace of each migratable controller. */
+final class NamespaceExports {
+    private NamespaceExports() {}
+
+    /** Export c<C>n<N>: NBD requests become NVMe I/O on MC C's own I/O queues, so the CDQ logs them. */
+    static List<NbdExport> of(DeviceServer server) throws NvmeException {
+        List<NbdExport> out = new ArrayList<>();
+        var config = server.subsystem().config();
+        for (int c = 1; c <= config.migratable(); c++) {
+            for (int n = 1; n <= config.namespacesPerController(); n++) {
+                out.add(new BlockDeviceExport("c" + c + "n" + n, new NvmeBlockDevice(server.device(c), n), null));
+            }
+        }
+        return out;
+    }
+
+    /** Listens on {@code unix:PATH} or {@code tcp:HOST:PORT} (loopback only) and returns the export URIs. */
+    static List<String> listen(NbdServer nbd, String address, DeviceServer server) throws IOException {
+        var config = server.subsystem().config();
+        List<String> names = new ArrayList<>();
+        for (int c = 1; c <= config.migratable(); c++) for (int n = 1; n <= config.namespacesPerController(); n++) names.add("c" + c + "n" + n);
+        List<String> uris = new ArrayList<>();
+        if (address.startsWith("unix:")) {
+            Path p = Path.of(address.substring(5)).toAbsolutePath();
+            nbd.listen(UnixDomainSocketAddress.of(p));
+            for (String e : names) uris.add("nbd+unix:///" + e + "?socket=" + p);
+        } else if (address.startsWith("tcp:")) {
+            String hp = address.substring(4);
+            int colon = hp.lastIndexOf(':');
+            if (colon < 0) throw new CliException("--nbd " + address + ": expected tcp:HOST:PORT");
+            String host = hp.substring(0, colon).replace("[", "").replace("]", "");
+            int port;
+            try {
+                port = Integer.parseInt(hp.substring(colon + 1));
+            } catch (NumberFormatException e) {
+                throw new CliException("--nbd " + address + ": '" + hp.substring(colon + 1) + "' is not a port");
+            }
+            InetAddress ip = InetAddress.getByName(host);
+            if (!ip.isLoopbackAddress()) {
+                throw new CliException("--nbd " + address + ": NBD is served without TLS, so only on loopback addresses; use unix:PATH or tcp:127.0.0.1:PORT");
+            }
+            var bound = (InetSocketAddress) nbd.listen(new InetSocketAddress(ip, port));
+            String h = bound.getAddress().getHostAddress();
+            if (h.contains(":")) h = "[" + h + "]";
+            for (String e : names) uris.add("nbd://" + h + ":" + bound.getPort() + "/" + e);
+        } else {
+            throw new CliException("--nbd " + address + ": expected unix:PATH or tcp:HOST:PORT");
+        }
+        return uris;
+    }
+}
