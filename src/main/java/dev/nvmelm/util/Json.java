@@ -18,7 +18,16 @@ public final class Json {
         return sb.toString();
     }
 
+    /** One line, for streams of records (JSON Lines). */
+    public static String compact(Object value) {
+        StringBuilder sb = new StringBuilder();
+        write(sb, value, -1);
+        return sb.toString();
+    }
+
+    /** {@code indent} < 0 writes compactly. */
     private static void write(StringBuilder sb, Object v, int indent) {
+        boolean flat = indent < 0;
         switch (v) {
             case null -> sb.append("null");
             case String s -> quote(sb, s);
@@ -28,25 +37,25 @@ public final class Json {
             case Number n -> sb.append(n);
             case Map<?, ?> m -> {
                 if (m.isEmpty()) { sb.append("{}"); return; }
-                sb.append("{\n");
+                sb.append(flat ? "{" : "{\n");
                 int i = 0;
                 for (Map.Entry<?, ?> e : m.entrySet()) {
-                    pad(sb, indent + 2);
+                    pad(sb, flat ? 0 : indent + 2);
                     quote(sb, String.valueOf(e.getKey()));
-                    sb.append(": ");
-                    write(sb, e.getValue(), indent + 2);
-                    sb.append(++i < m.size() ? ",\n" : "\n");
+                    sb.append(flat ? ":" : ": ");
+                    write(sb, e.getValue(), flat ? -1 : indent + 2);
+                    sb.append(++i < m.size() ? (flat ? "," : ",\n") : (flat ? "" : "\n"));
                 }
                 pad(sb, indent);
                 sb.append('}');
             }
             case List<?> l -> {
                 if (l.isEmpty()) { sb.append("[]"); return; }
-                sb.append("[\n");
+                sb.append(flat ? "[" : "[\n");
                 for (int i = 0; i < l.size(); i++) {
-                    pad(sb, indent + 2);
-                    write(sb, l.get(i), indent + 2);
-                    sb.append(i + 1 < l.size() ? ",\n" : "\n");
+                    pad(sb, flat ? 0 : indent + 2);
+                    write(sb, l.get(i), flat ? -1 : indent + 2);
+                    sb.append(i + 1 < l.size() ? (flat ? "," : ",\n") : (flat ? "" : "\n"));
                 }
                 pad(sb, indent);
                 sb.append(']');
@@ -56,7 +65,7 @@ public final class Json {
     }
 
     private static void pad(StringBuilder sb, int n) {
-        sb.repeat(' ', n);
+        if (n > 0) sb.repeat(' ', n);
     }
 
     private static void quote(StringBuilder sb, String s) {

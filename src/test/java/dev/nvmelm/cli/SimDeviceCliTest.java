@@ -99,6 +99,44 @@ class SimDeviceCliTest {
         ok("lm", "delete-cdq", mmc, "--cdqid=" + cdqid);
     }
 
+    /** cdq-watch: create, track, print coalesced ranges as writes land, stop, drain to ESA 2, delete. */
+    @Test
+    void cdqWatchPrintsWhatTheControllerWrote() throws Exception {
+        java.io.StringWriter live = new java.io.StringWriter(), err = new java.io.StringWriter();
+        var watch = java.util.concurrent.CompletableFuture.supplyAsync(() -> Main.run(new String[]{"lm", "cdq-watch", mmc, "--cntlid=1", "--duration=3", "-o", "json"},
+                new java.io.PrintWriter(live, true), new java.io.PrintWriter(err, true)));
+        try (var mc = dev.nvmelm.host.sim.SimNvmeDevice.open(mc1, java.time.Duration.ofSeconds(10))) {
+            var buf = mc.allocateBuffer(4 * 4096);
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (!live.toString().contains("\"first\"")) {   // the ESA 1 marker: tracking is on
+                assertThat(System.nanoTime()).as("watcher started tracking").isLessThan(deadline);
+                Thread.sleep(20);
+            }
+            for (int slba : new int[]{10, 20, 30, 13}) {
+                mc.io(dev.nvmelm.spec.IoCommands.write(1, slba, 2, false).toSqe(), buf.asSlice(0, 2 * 4096)).orThrow("write");
+            }
+        }
+        int rc = watch.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        CliRunner r = new CliRunner(rc, live.toString(), err.toString());
+        assertThat(r.exit()).as(r.err()).isZero();
+        java.util.List<String> lines = r.out().lines().toList();
+        assertThat(lines.getFirst()).isEqualTo("{\"marker\":\"first\",\"esa\":1,\"slot\":0}");
+        assertThat(lines).contains("{\"marker\":\"stopped\",\"esa\":2,\"slot\":5}");
+        java.util.BitSet seen = new java.util.BitSet();
+        for (String l : lines) {
+            if (!l.startsWith("{\"nsid\"")) continue;
+            @SuppressWarnings("unchecked")
+            var m = (java.util.Map<String, Object>) dev.nvmelm.util.Json.parse(l);
+            long slba = (Long) m.get("slba");
+            seen.set((int) slba, (int) (slba + (Long) m.get("blocks")));
+        }
+        for (int lba : new int[]{10, 11, 13, 14, 20, 21, 30, 31}) assertThat(seen.get(lba)).as("LBA %d", lba).isTrue();
+        assertThat(lines.getLast()).contains("\"entries\":6").contains("\"stopped_marker\":true");
+        // the CDQ was deleted: MC 1's UDMQ slot is free again
+        long again = ok("lm", "create-cdq", mmc, "--size=256", "--cntlid=1", "-o", "json").jsonLong("cdqid");
+        ok("lm", "delete-cdq", mmc, "--cdqid=" + again);
+    }
+
     @Test
     void ioRoundTripsThroughFilesAndIdCtrlShowsTheLiveMigrationFields() throws IOException {
         Path in = dir.resolve("in.bin");

@@ -31,4 +31,16 @@ class JsonTest {
         assertThatThrownBy(() -> Json.parse("[1, 2")).hasMessageContaining("unterminated");
         assertThatThrownBy(() -> Json.parse("{} x")).hasMessageContaining("trailing");
     }
+
+    @org.junit.jupiter.api.Test
+    void compactIsOneLineAndParsesBack() {
+        var m = new java.util.LinkedHashMap<String, Object>();
+        m.put("a", 1L);
+        m.put("s", "x y\nz");
+        m.put("l", java.util.List.of(1L, 2L));
+        m.put("e", java.util.Map.of());
+        String c = Json.compact(m);
+        org.assertj.core.api.Assertions.assertThat(c).isEqualTo("{\"a\":1,\"s\":\"x y\\nz\",\"l\":[1,2],\"e\":{}}");
+        org.assertj.core.api.Assertions.assertThat(Json.parse(c)).isEqualTo(Json.parse(Json.pretty(m)));
+    }
 }
