@@ -48,6 +48,10 @@ final class DeviceServeCommand {
                 description = "Also export every namespace over NBD (export c<CNTLID>n<NSID>); repeatable. TCP only on loopback")
         List<String> nbd = new ArrayList<>();
 
+        @Option(names = "--nbd-dirty", description = {"Track every migratable controller from start-up and offer the NBD context nvme-lm:dirty",
+                "(what changed since then). Takes each MC's User Data Migration Queue: migrations need a server without it"})
+        boolean nbdDirty;
+
         @Mixin
         GlobalOptions g;
 
@@ -76,15 +80,22 @@ final class DeviceServeCommand {
             } catch (java.io.IOException e) {
                 throw new CliException("device serve: " + e.getMessage());
             }
+            if (nbdDirty && nbd.isEmpty()) {
+                server.close();
+                throw new CliException("--nbd-dirty needs --nbd");
+            }
             NbdServer nbdServer = null;
             List<String> uris = new ArrayList<>();
+            List<DirtyTracker> trackers = new ArrayList<>();
             try {
                 if (!nbd.isEmpty()) {
-                    nbdServer = new NbdServer(NamespaceExports.of(server), line -> { if (g.verbosity() > 0) System.err.println(line); });
+                    if (nbdDirty) for (int c = 1; c <= migratable; c++) trackers.add(new DirtyTracker(server, c));
+                    nbdServer = new NbdServer(NamespaceExports.of(server, trackers), line -> { if (g.verbosity() > 0) System.err.println(line); });
                     for (String a : nbd) uris.addAll(NamespaceExports.listen(nbdServer, a, server));
                 }
             } catch (CliException | java.io.IOException | dev.nvmelm.host.NvmeException e) {
                 if (nbdServer != null) nbdServer.close();
+                for (DirtyTracker t : trackers) t.close();
                 server.close();
                 throw e instanceof CliException c ? c : new CliException("device serve --nbd: " + e.getMessage());
             }
@@ -95,6 +106,13 @@ final class DeviceServeCommand {
             spec.commandLine().getOut().flush();
             stop.await();
             if (nbdServer != null) nbdServer.close();
+            for (DirtyTracker t : trackers) {
+                try {
+                    t.close();
+                } catch (dev.nvmelm.host.NvmeException e) {
+                    System.err.println("nvme-lm: " + t + ": " + e.getMessage());
+                }
+            }
             server.close();
             return 0;
         }

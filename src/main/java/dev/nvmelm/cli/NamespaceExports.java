@@ -19,16 +19,26 @@ import java.util.List;
 final class NamespaceExports {
     private NamespaceExports() {}
 
-    /** Export c<C>n<N>: NBD requests become NVMe I/O on MC C's own I/O queues, so the CDQ logs them. */
-    static List<NbdExport> of(DeviceServer server) throws NvmeException {
+    /**
+     * Export c<C>n<N>: NBD requests become NVMe I/O on MC C's own I/O queues, so the CDQ logs them.
+     * With {@code trackers} (one per MC, see {@link DirtyTracker}), each export also answers the
+     * {@code nvme-lm:dirty} context.
+     */
+    static List<NbdExport> of(DeviceServer server, List<DirtyTracker> trackers) throws NvmeException {
         List<NbdExport> out = new ArrayList<>();
         var config = server.subsystem().config();
         for (int c = 1; c <= config.migratable(); c++) {
+            DirtyTracker t = trackers.isEmpty() ? null : trackers.get(c - 1);
             for (int n = 1; n <= config.namespacesPerController(); n++) {
-                out.add(new BlockDeviceExport("c" + c + "n" + n, new NvmeBlockDevice(server.device(c), n), null));
+                int nsid = n;
+                out.add(new BlockDeviceExport("c" + c + "n" + n, new NvmeBlockDevice(server.device(c), n), t == null ? null : () -> t.map(nsid)));
             }
         }
         return out;
+    }
+
+    static List<NbdExport> of(DeviceServer server) throws NvmeException {
+        return of(server, List.of());
     }
 
     /** Listens on {@code unix:PATH} or {@code tcp:HOST:PORT} (loopback only) and returns the export URIs. */
