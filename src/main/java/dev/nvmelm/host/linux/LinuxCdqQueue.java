@@ -275,6 +275,16 @@ public final class LinuxCdqQueue implements CdqQueue {
         return new Completion(0, 0, s);
     }
 
+    /** Threads inside {@link #awaitNotification} now. */
+    int waiters() {
+        stateLock.lock();
+        try {
+            return waiters;
+        } finally {
+            stateLock.unlock();
+        }
+    }
+
     /** The head last reported by the consumer (slots before it may be overwritten). */
     int reportedHead() {
         return mirror.head();
