@@ -12,8 +12,11 @@ import dev.nvmelm.spec.Opcodes;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +28,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
 import java.util.function.Consumer;
 
 /**
@@ -107,6 +111,14 @@ public final class LinuxNvmeDevice implements NvmeDevice {
      *                default wait of {@link #admin} and {@link #io}
      */
     public static LinuxNvmeDevice open(String path, Duration timeout) throws NvmeException {
+        return open(path, timeout, Path.of("/sys"));
+    }
+
+    /**
+     * {@link #open(String, Duration)} with the sysfs root given: where it does not exist (some
+     * containers), the node is classified by the ioctl probes alone.
+     */
+    static LinuxNvmeDevice open(String path, Duration timeout, Path sysfs) throws NvmeException {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(timeout, "timeout");
         if (path.isEmpty()) throw new NvmeException("no device given; name a controller /dev/nvmeX or a namespace /dev/nvmeXnY or /dev/ngXnY");
@@ -121,6 +133,10 @@ public final class LinuxNvmeDevice implements NvmeDevice {
             throw openFailure(path, e);
         }
         if (!st.isCharDevice() && !st.isBlockDevice()) throw notADevice(path, st);
+        // Before open(2): opening some devices has effects (a watchdog arms, a tape rewinds), and
+        // some drivers answer any unknown ioctl with EINVAL or even success, so foreign devices
+        // are turned away by their sysfs identity, not probed.
+        checkSysfsIdentity(path, st, sysfs);
         int fd;
         try {
             fd = Libc.open(path, Libc.O_RDWR | Libc.O_CLOEXEC | Libc.O_NOCTTY);
@@ -129,7 +145,9 @@ public final class LinuxNvmeDevice implements NvmeDevice {
         }
         try {
             Libc.Stat opened = Libc.fstat(fd);   // the node actually opened, not the one stat saw
-            if (!opened.isCharDevice() && !opened.isBlockDevice()) throw notADevice(path, opened);
+            if (opened.type() != st.type() || opened.rdevMajor() != st.rdevMajor() || opened.rdevMinor() != st.rdevMinor()) {
+                throw new NvmeException(path + ": the device node changed while it was being opened; try again");
+            }
             boolean wide;
             if (answersPassthrough(fd, NvmeIoctl.NVME_IOCTL_ADMIN64_CMD, true)) wide = true;
             else if (answersPassthrough(fd, NvmeIoctl.NVME_IOCTL_ADMIN_CMD, false)) wide = false;
@@ -144,8 +162,15 @@ public final class LinuxNvmeDevice implements NvmeDevice {
                 nsid = Libc.ioctl(fd, NvmeIoctl.NVME_IOCTL_ID, MemorySegment.NULL, "NVME_IOCTL_ID");
                 kind = opened.isBlockDevice() ? NodeKind.NAMESPACE_BLOCK : NodeKind.NAMESPACE_GENERIC;
             } catch (LibcException e) {
-                if (e.errno() != Libc.ENOTTY || opened.isBlockDevice()) throw new NvmeException(path + ": NVME_IOCTL_ID failed: " + e.getMessage());
-                kind = NodeKind.CONTROLLER;   // the controller node does not answer NVME_IOCTL_ID
+                // Only the controller node (a character device) lacks NVME_IOCTL_ID
+                if (e.errno() != Libc.ENOTTY || opened.isBlockDevice()) {
+                    throw new NvmeException(path + ": is not an NVMe namespace (NVME_IOCTL_ID: " + e.errnoName()
+                            + "); give a controller /dev/nvmeX or a namespace /dev/nvmeXnY or /dev/ngXnY");
+                }
+                kind = NodeKind.CONTROLLER;
+            }
+            if (kind != NodeKind.CONTROLLER && nsid == 0) {
+                throw new NvmeException(path + ": NVME_IOCTL_ID returned NSID 0, so this is not an NVMe namespace node");
             }
             return new LinuxNvmeDevice(path, fd, kind, nsid, wide, timeout, DEFAULT_THREADS);
         } catch (NvmeException | RuntimeException e) {
@@ -154,6 +179,35 @@ public final class LinuxNvmeDevice implements NvmeDevice {
         } catch (LibcException e) {
             Libc.closeQuietly(fd);
             throw new NvmeException(path + ": " + e.getMessage());
+        }
+    }
+
+    private static final Pattern NVME_BLOCK_NAME = Pattern.compile("nvme\\d+(c\\d+)?n\\d+(p\\d+)?");
+
+    /**
+     * Character devices: the sysfs class must be {@code nvme} (controller) or {@code nvme-generic}
+     * (/dev/ngXnY). Block devices: the kernel's name must be an NVMe namespace or partition
+     * (nvme0n1, nvme0n1p2, nvme0c0n1). Nothing is decided when sysfs does not show the node.
+     */
+    static void checkSysfsIdentity(String path, Libc.Stat st, Path sysfs) throws NvmeException {
+        Path node = sysfs.resolve("dev").resolve(st.isBlockDevice() ? "block" : "char").resolve(st.rdevMajor() + ":" + st.rdevMinor());
+        String devNumbers = st.rdevMajor() + ":" + st.rdevMinor();
+        try {
+            if (st.isCharDevice()) {
+                String cls = node.resolve("subsystem").toRealPath().getFileName().toString();
+                if (!cls.equals("nvme") && !cls.equals("nvme-generic")) {
+                    throw new NvmeException(path + ": is not an NVMe device (it is a '" + cls + "' character device " + devNumbers
+                            + "); give a controller /dev/nvmeX or a namespace /dev/nvmeXnY or /dev/ngXnY (list them with 'ls /dev/nvme* /dev/ng*')");
+                }
+            } else {
+                String name = node.toRealPath().getFileName().toString();
+                if (!NVME_BLOCK_NAME.matcher(name).matches()) {
+                    throw new NvmeException(path + ": is not an NVMe device (it is the block device '" + name + "' " + devNumbers
+                            + "); give a controller /dev/nvmeX or a namespace /dev/nvmeXnY or /dev/ngXnY (list them with 'ls /dev/nvme* /dev/ng*')");
+                }
+            }
+        } catch (IOException | SecurityException e) {
+            // no sysfs entry to go by: the ioctl probes decide
         }
     }
 
@@ -168,7 +222,7 @@ public final class LinuxNvmeDevice implements NvmeDevice {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment cmd = a.allocate(NvmeIoctl.PASSTHRU_CMD64);
             NvmeIoctl.encode(cmd, wide, Sqe.of(Opcodes.GET_FEATURES).withCdw10(0x07), 0, 0, 1000);
-            cmd.set(java.lang.foreign.ValueLayout.JAVA_BYTE, NvmeIoctl.FLAGS, (byte) 0xff);
+            cmd.set(ValueLayout.JAVA_BYTE, NvmeIoctl.FLAGS, (byte) 0xff);
             Libc.ioctl(fd, request, cmd, NvmeIoctl.name(request));
             return true;
         } catch (LibcException e) {

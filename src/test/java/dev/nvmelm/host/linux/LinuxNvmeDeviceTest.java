@@ -20,6 +20,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Opening and command paths that need no root and no NVMe hardware: each failure is one clear
@@ -62,14 +63,72 @@ class LinuxNvmeDeviceTest {
     }
 
     @Test
-    void aCharacterDeviceThatAnswersEnottyIsNotAnNvmeDevice() {
+    void aCharacterDeviceOfAnotherDriverIsTurnedAwayByItsSysfsClassBeforeItIsOpened() {
+        assumeTrue(Files.isDirectory(Path.of("/sys/dev/char")), "no sysfs here");
+        assertThatThrownBy(() -> LinuxNvmeDevice.open("/dev/null", T)).satisfies(e -> {
+            assertOneLine(e, "/dev/null");
+            assertThat(e.getMessage()).startsWith("/dev/null: is not an NVMe device (it is a 'mem' character device 1:3)");
+        });
+    }
+
+    @Test
+    void aBlockDeviceOfAnotherDriverIsTurnedAwayByItsKernelName() {
+        assumeTrue(Files.isDirectory(Path.of("/sys/dev/block")), "no sysfs here");
+        assumeTrue(Files.exists(Path.of("/dev/loop0")), "no /dev/loop0 here");
+        assertThatThrownBy(() -> LinuxNvmeDevice.open("/dev/loop0", T)).satisfies(e -> {
+            assertOneLine(e, "/dev/loop0");
+            assertThat(e.getMessage()).startsWith("/dev/loop0: is not an NVMe device (it is the block device 'loop0' 7:0)");
+        });
+    }
+
+    /** Without sysfs (some containers) the passthrough probe decides: a real ioctl answered with ENOTTY. */
+    @Test
+    void withoutSysfsACharacterDeviceThatAnswersEnottyIsNotAnNvmeDevice(@TempDir Path noSysfs) {
         for (String path : new String[] {"/dev/null", "/dev/zero"}) {
-            assertThatThrownBy(() -> LinuxNvmeDevice.open(path, T)).satisfies(e -> {
+            assertThatThrownBy(() -> LinuxNvmeDevice.open(path, T, noSysfs.resolve("sys"))).satisfies(e -> {
                 assertOneLine(e, path);
                 assertThat(e.getMessage()).contains("is not an NVMe device, or its driver does not support NVMe passthrough")
-                        .contains("ENOTTY");
+                        .contains("NVME_IOCTL_ADMIN64_CMD and NVME_IOCTL_ADMIN_CMD: ENOTTY");
             });
         }
+    }
+
+    /** The identity rules on a sysfs-shaped tree of real symbolic links. */
+    @Test
+    void sysfsIdentityAcceptsNvmeClassesAndNamespaceNamesOnly(@TempDir Path sys) throws Exception {
+        Path cls = Files.createDirectories(sys.resolve("class"));
+        for (String c : new String[] {"nvme", "nvme-generic", "misc"}) Files.createDirectories(cls.resolve(c));
+        Path dev = Files.createDirectories(sys.resolve("devices/pci0000:00/0000:00:04.0/nvme/nvme0"));
+        link(sys, "dev/char/240:0", dev);
+        Files.createSymbolicLink(dev.resolve("subsystem"), cls.resolve("nvme"));
+        Path ng = Files.createDirectories(sys.resolve("devices/virtual/nvme-subsystem/nvme-subsys0/ng0n1"));
+        link(sys, "dev/char/241:0", ng);
+        Files.createSymbolicLink(ng.resolve("subsystem"), cls.resolve("nvme-generic"));
+        Path wd = Files.createDirectories(sys.resolve("devices/virtual/misc/watchdog"));
+        link(sys, "dev/char/10:130", wd);
+        Files.createSymbolicLink(wd.resolve("subsystem"), cls.resolve("misc"));
+        for (String name : new String[] {"nvme0n1", "nvme0n1p2", "nvme1c0n3", "loop0", "nvme0", "sda"}) {
+            link(sys, "dev/block/259:" + Math.floorMod(name.hashCode(), 1000), Files.createDirectories(sys.resolve("devices/virtual/block/" + name)));
+        }
+        LinuxNvmeDevice.checkSysfsIdentity("/dev/nvme0", new Libc.Stat(Libc.S_IFCHR | 0600, 240, 0), sys);
+        LinuxNvmeDevice.checkSysfsIdentity("/dev/ng0n1", new Libc.Stat(Libc.S_IFCHR | 0600, 241, 0), sys);
+        assertThatThrownBy(() -> LinuxNvmeDevice.checkSysfsIdentity("/dev/watchdog", new Libc.Stat(Libc.S_IFCHR | 0600, 10, 130), sys))
+                .hasMessageStartingWith("/dev/watchdog: is not an NVMe device (it is a 'misc' character device 10:130)");
+        for (String ok : new String[] {"nvme0n1", "nvme0n1p2", "nvme1c0n3"}) {
+            LinuxNvmeDevice.checkSysfsIdentity("/dev/" + ok, new Libc.Stat(Libc.S_IFBLK | 0600, 259, Math.floorMod(ok.hashCode(), 1000)), sys);
+        }
+        for (String bad : new String[] {"loop0", "nvme0", "sda"}) {
+            assertThatThrownBy(() -> LinuxNvmeDevice.checkSysfsIdentity("/dev/" + bad, new Libc.Stat(Libc.S_IFBLK | 0600, 259, Math.floorMod(bad.hashCode(), 1000)), sys))
+                    .hasMessageContaining("(it is the block device '" + bad + "'");
+        }
+        // A node sysfs does not show is left to the ioctl probes
+        LinuxNvmeDevice.checkSysfsIdentity("/dev/x", new Libc.Stat(Libc.S_IFCHR | 0600, 99, 99), sys);
+    }
+
+    private static void link(Path sys, String rel, Path target) throws Exception {
+        Path l = sys.resolve(rel);
+        Files.createDirectories(l.getParent());
+        Files.createSymbolicLink(l, target);
     }
 
     @Test
