@@ -342,6 +342,10 @@ public final class LinuxNvmeDevice implements NvmeDevice {
                     + " is fused; Linux passthrough cannot send fused commands"));
         }
         long len = data == null ? 0 : data.byteSize();
+        if (len > 0 && !data.scope().isAlive()) {
+            return CompletableFuture.failedFuture(new NvmeException(path + ": the data buffer of " + describe(admin, sqe)
+                    + " was already freed (its arena is closed)"));
+        }
         if (len > 0 && Opcodes.direction(sqe.opcode()) == Opcodes.Direction.BIDIRECTIONAL) {
             return CompletableFuture.failedFuture(new NvmeException(path + ": " + describe(admin, sqe)
                     + " is bidirectional (opcode bits 1:0 = 11b); Linux passthrough transfers data one way only"));

@@ -201,6 +201,11 @@ class LinuxNvmeDeviceTest {
             assertThat(failure(d.submitIo(Sqe.of(Opcodes.READ).withNsid(2), d.allocateBuffer(512))).getMessage())
                     .contains("I/O command for NSID 2 on the node of namespace 1");
             assertThat(d.namespaceId()).isEqualTo(1);
+            java.lang.foreign.Arena gone = java.lang.foreign.Arena.ofConfined();
+            MemorySegment freed = gone.allocate(512);
+            gone.close();
+            assertThat(failure(d.submitIo(Sqe.of(Opcodes.WRITE).withNsid(1), freed)).getMessage())
+                    .isEqualTo("/dev/null: the data buffer of Write (I/O opcode 01h) was already freed (its arena is closed)");
         }
     }
 
