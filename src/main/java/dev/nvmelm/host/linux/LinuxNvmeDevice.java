@@ -57,7 +57,7 @@ import java.util.function.Consumer;
 public final class LinuxNvmeDevice implements NvmeDevice {
     public static final int PAGE_BYTES = 4096;
     static final int DEFAULT_THREADS = 16;
-    /** CNTLIDs end at FFEFh (NVMe Base 2.1 §5.1.13.2.1, Identify Controller). */
+    /** CNTLIDs FFF0h..FFFFh are reserved (NVMe Base 2.1, Controller ID), so a controller's CNTLID is at most FFEFh. */
     static final int MAX_CNTLID = 0xffef;
     /** Kernel CDQ sizes are u32 bytes; the mirror and its read buffer also live in this process. */
     static final long MAX_CDQ_BYTES = 1L << 30;
@@ -358,6 +358,10 @@ public final class LinuxNvmeDevice implements NvmeDevice {
         try {
             ioctls.execute(() -> {
                 if (f.isDone()) return;   // cancelled while queued
+                if (closed) {             // queued when close() began: the descriptor may be gone by now
+                    f.completeExceptionally(new NvmeException(path + ": device is closed"));
+                    return;
+                }
                 try {
                     f.complete(execute(admin, sqe, data));
                 } catch (NvmeException e) {
