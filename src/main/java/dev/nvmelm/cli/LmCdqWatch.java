@@ -89,8 +89,10 @@ final class LmCdqWatch implements Callable<Integer>, Main.HasGlobals {
                 Printer printer = new Printer(out, json);
                 CdqConsumer consumer = CdqConsumer.builder(dev, q).namespaces(namespaces).listener(printer)
                         .config(new CdqConsumer.Config((int) batch, 1, Duration.ofMillis(50), g.timeout())).build();
-                dev.admin(new TrackSendCommand(TrackSendCommand.SEL_LOG_USER_DATA, TrackSendCommand.LACT_START, q.cdqid()).toSqe(), null)
-                        .orThrow("Track Send (start) on CDQ " + q.cdqid());
+                if (!q.loggingFollowsQueue()) {
+                    dev.admin(new TrackSendCommand(TrackSendCommand.SEL_LOG_USER_DATA, TrackSendCommand.LACT_START, q.cdqid()).toSqe(), null)
+                            .orThrow("Track Send (start) on CDQ " + q.cdqid());
+                }
                 if (!json) out.printf("watching CNTLID %d on CDQ 0x%04x (%d entries); Ctrl-C stops%n", c, q.cdqid(), q.entryCount());
                 out.flush();
                 consumer.start();
@@ -109,9 +111,15 @@ final class LmCdqWatch implements Callable<Integer>, Main.HasGlobals {
                     }
                 }
                 consumer.close();
-                dev.admin(new TrackSendCommand(TrackSendCommand.SEL_LOG_USER_DATA, TrackSendCommand.LACT_STOP, q.cdqid()).toSqe(), null)
-                        .orThrow("Track Send (stop) on CDQ " + q.cdqid());
-                boolean drained = consumer.drainUntilStopped(g.timeout()).isPresent();
+                boolean drained;
+                if (q.loggingFollowsQueue()) {
+                    consumer.pollOnce();   // the kernel stops logging when the queue is deleted: no ESA 2 to wait for
+                    drained = true;
+                } else {
+                    dev.admin(new TrackSendCommand(TrackSendCommand.SEL_LOG_USER_DATA, TrackSendCommand.LACT_STOP, q.cdqid()).toSqe(), null)
+                            .orThrow("Track Send (stop) on CDQ " + q.cdqid());
+                    drained = consumer.drainUntilStopped(g.timeout()).isPresent();
+                }
                 if (!stats) printer.ranges(namespaces);
                 printer.summary(q.cdqid(), consumer.counters(), namespaces, drained, consumer.trackingBroken());
                 if (!drained) throw new CliException("logging stopped but the ESA 2 marker did not arrive within " + g.timeout().toMillis() + " ms");

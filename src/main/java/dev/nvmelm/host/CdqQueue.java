@@ -34,6 +34,14 @@ public interface CdqQueue extends AutoCloseable {
         public static final Cursor START = new Cursor(0, false);
     }
 
+    /**
+     * True when creating the queue already started logging and deleting it stops it, so the
+     * host must not send Track Send itself (the Linux CDQ ioctl of RFC v2 does this in the kernel).
+     */
+    default boolean loggingFollowsQueue() {
+        return false;
+    }
+
     /** The cursor saved by the last process that let go of this CDQ, or {@link Cursor#START}. */
     default Cursor cursor() {
         return Cursor.START;

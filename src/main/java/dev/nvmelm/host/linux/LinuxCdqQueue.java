@@ -113,6 +113,11 @@ public final class LinuxCdqQueue implements CdqQueue {
         return kernelInterface == CdqSupport.RFC_V2;
     }
 
+    @Override
+    public boolean loggingFollowsQueue() {
+        return kernelStartsLogging();
+    }
+
     public CdqSupport kernelInterface() {
         return kernelInterface;
     }
