@@ -170,6 +170,9 @@ class SimDeviceCliTest {
                 {"io", "read", mmc + "#7", "-n", "1", "-s", "0", "-c", "0"},
                 {"id-ctrl", "sim:" + dir.resolve("nope.sock")},
                 {"id-ctrl", "nvme0"},
+                {"id-ctrl", "/dev/nvme-does-not-exist"},                                       // Linux backend: ENOENT
+                {"id-ctrl", "/dev/null"},                                                       // not an NVMe device
+                {"lm", "track-send", "/dev/null", "--sel=0", "--cdqid=1", "--start"},
                 {"lm", "cdq-read", mmc, "--cdqid=70000"}}) {
             CliRunner r = CliRunner.run(args);
             assertThat(r.exit()).as(String.join(" ", args) + ": " + r.err()).isEqualTo(1);
