@@ -140,7 +140,9 @@ public final class Copier {
         private final AtomicReference<IOException> failure = new AtomicReference<>();
 
         void submit(Request r) throws IOException {
-            if (failure.get() != null) throw failure.get();
+            IOException failed = failure.get();
+            // a new exception: close() rethrows the original, which must not suppress itself
+            if (failed != null) throw new IOException(failed.getMessage(), failed);
             if (cancelled) throw new IOException("copy cancelled");
             if (bucket != null && !r.hole()) bucket.take(r.length());
             slots.acquireUninterruptibly();
