@@ -66,7 +66,17 @@ final class Fixture implements AutoCloseable {
         handWritten.add(block);
     }
 
-    /** The guest can still write and read back through its queues: its controller runs. */
+    /**
+     * The guest's controller runs: a read through its queues completes (a suspended controller
+     * would leave it unfetched). Use while a workload writes, which owns the data.
+     */
+    void assertGuestReadCompletes() throws Exception {
+        MemorySegment buf = rig.guest().allocateBuffer(LBA);
+        var c = rig.guest().io(IoCommands.read(LiveMigrationRig.NSID, 0, 1).toSqe(), buf);
+        assertThat(c.ok()).as("guest read: %s", c.status()).isTrue();
+    }
+
+    /** The guest can write and read back through its queues (no workload running). */
     void assertGuestIoCompletes() throws Exception {
         long block = sizeBytes / LBA - 1;
         guestWrite(block, 0xfeed);
