@@ -53,8 +53,8 @@ public final class MediaMigration {
      * @param copy         the copier's shape (request size, in flight, rate limit)
      * @param cdqBytes     size of the User Data Migration Queue (32-byte entries)
      * @param destinationIsZero the destination reads as zeroes already: holes need no writes
-     * @param stallPasses  consecutive passes that leave at least 90 % of the backlog before the
-     *                     verdict is "not converging"
+     * @param stallPasses  consecutive passes in which the guest dirtied at least 95 % of what the
+     *                     pass copied before the verdict is "not converging"
      */
     public record Options(Duration maxDowntime, int maxPasses, Duration maxTime, OnStall onStall, Copier.Config copy,
                           long cdqBytes, boolean destinationIsZero, int stallPasses) {
@@ -108,6 +108,9 @@ public final class MediaMigration {
     /** Throttle steps before giving up: each halves the guest's write rate. */
     static final int MAX_THROTTLE_STEPS = 4;
     static final long MIN_THROTTLE_IOPS = 10;
+    /** A dirty pass copies about this long (at the last pass's rate), never less than MIN_PASS_BYTES. */
+    static final double PASS_SECONDS = 1.0;
+    static final long MIN_PASS_BYTES = 4 << 20;
 
     private final Side src, dst;
     private final GuestHandover handover;
@@ -495,14 +498,18 @@ public final class MediaMigration {
             long p0 = clock.getAsLong();
             long c0 = progress.bytesCopied.get() + progress.bytesZero.get();
             long e0 = track.counters().changeEntries();
-            int ranges = 0;
-            List<LbaRange> batch = dirty.takeBatch(Long.MAX_VALUE);
-            if (batch.isEmpty()) {
-                Thread.sleep(5);
-            } else {
-                ranges = batch.size();
-                copier.copyRanges(toByteRanges(batch, lbaSize));
-            }
+            // A pass takes about a second of copying at the rate the last one achieved, so the
+            // verdict is revisited every second however large the backlog; what it leaves stays
+            // dirty and the next pass continues after it (a sweep, wrapping at the end).
+            double rateForBound = passRate > 0 ? passRate : copyRate;
+            long maxBytes = Math.max(MIN_PASS_BYTES, (long) Math.min(Long.MAX_VALUE / 2.0, rateForBound * PASS_SECONDS));
+            long before = dirty.stats().dirtyBytes();
+            List<LbaRange> batch = dirty.takeBatch(maxBytes);
+            long taken = 0;
+            for (LbaRange r : batch) taken += r.count() * lbaSize;
+            int ranges = batch.size();
+            if (batch.isEmpty()) Thread.sleep(5);
+            else copier.copyRanges(toByteRanges(batch, lbaSize));
             absorb();
             long dt = Math.max(1, clock.getAsLong() - p0);
             long copied = progress.bytesCopied.get() + progress.bytesZero.get() - c0;
@@ -513,14 +520,17 @@ public final class MediaMigration {
             if (copied > (8 << 20)) copyRate = rate(copied, dt);
             passRate = rate(copied, dt);
             long after = dirty.stats().dirtyBytes();
-            dirtyRate = rate(after, dt);
+            long newlyDirty = Math.max(0, after - Math.max(0, before - taken));   // dirtied (anew) while the pass ran
+            dirtyRate = rate(newlyDirty, dt);
             guestWritesPerSecond = (track.counters().changeEntries() - e0) * 1e9 / dt;
             if (throttleIops > 0) report.guestWriteIopsThrottled = guestWritesPerSecond;
-            stalled = ranges > 0 && after >= backlog * 0.9 ? stalled + 1 : 0;
+            // not draining: the guest dirtied at least 95 % of what the pass copied
+            boolean draining = dirtyRate < passRate * 0.95;
+            stalled = ranges > 0 && !draining ? stalled + 1 : 0;
             if (report.verdictDetail == null || !report.verdictDetail.converged()) {
-                verdict = String.format("%s: pass %d copied %s in %d ranges, %s dirtied meanwhile (%s/s vs %s/s)",
-                        after < backlog * 0.9 ? "converging" : "not converging yet", pass, bytes(copied), ranges, bytes(after),
-                        bytes((long) dirtyRate), bytes((long) passRate));
+                verdict = String.format("%s: pass %d copied %s in %d ranges, %s dirtied meanwhile (%s/s vs %s/s), %s left",
+                        draining ? "converging" : "not converging yet", pass, bytes(copied), ranges, bytes(newlyDirty),
+                        bytes((long) dirtyRate), bytes((long) passRate), bytes(after));
             }
         }
     }
