@@ -417,6 +417,7 @@ public final class MediaMigration {
         double secondsPerRange = -1;   // measured: small random ranges cost per request, not per byte
         double guestWritesPerSecond = 0;
         boolean flushedSinceLastPass = false;
+        boolean improving = true;   // the last pass left less than half of what it started from
         while (true) {
             checkCancelled();
             checkAsync();
@@ -429,7 +430,11 @@ public final class MediaMigration {
             double copyNs = backlog == 0 ? 0 : copyRate > 0 ? backlog / copyRate * 1e9 : Double.MAX_VALUE;
             double predictedNs = fixedNs + Math.max(copyNs, secondsPerRange > 0 ? st.extentCount() * secondsPerRange * 1e9 : 0);
             boolean measured = pass > 0 || backlog == 0;   // one pass measures what a stop would cost
-            if (measured && predictedNs <= budgetNs) {
+            // Within budget, but another pass still halves what the stop must copy: take it
+            // (the downtime is the guest's cost; a short pass is not).
+            boolean worthAnotherPass = improving && backlog > 0 && pass - passBase < options.maxPasses()
+                    && clock.getAsLong() - t0 < options.maxTime().toNanos();
+            if (measured && predictedNs <= budgetNs && !worthAnotherPass) {
                 if (!flushedSinceLastPass) {   // flush first: an fsync inside the stop would be downtime
                     long f0 = clock.getAsLong();
                     dst.data().flush();
@@ -526,6 +531,7 @@ public final class MediaMigration {
             if (throttleIops > 0) report.guestWriteIopsThrottled = guestWritesPerSecond;
             // not draining: the guest dirtied at least 95 % of what the pass copied
             boolean draining = dirtyRate < passRate * 0.95;
+            improving = ranges > 0 && after < before / 2;
             stalled = ranges > 0 && !draining ? stalled + 1 : 0;
             if (report.verdictDetail == null || !report.verdictDetail.converged()) {
                 verdict = String.format("%s: pass %d copied %s in %d ranges, %s dirtied meanwhile (%s/s vs %s/s), %s left",
