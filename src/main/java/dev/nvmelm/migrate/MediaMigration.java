@@ -443,7 +443,11 @@ public final class MediaMigration {
                     lastFlushNs = clock.getAsLong() - f1;
                     if (f1 - f0 < 0) lastFlushNs = 0;
                     flushedSinceLastPass = true;
-                    continue;   // and look again: the guest kept writing meanwhile
+                    // The guest kept writing meanwhile (the first flush after the bulk can take
+                    // a while): if that more than doubled the backlog, passes pay off again.
+                    absorb();
+                    improving = dirty.stats().dirtyBytes() > 2 * backlog + lbaSize;
+                    continue;
                 }
                 String text = String.format("converged: %s in %d ranges left, predicted stop %.1f ms (budget %d ms)",
                         bytes(backlog), st.extentCount(), predictedNs / 1e6, options.maxDowntime().toMillis());
