@@ -1,6 +1,8 @@
 package dev.nvmelm.cli;
 
 import dev.nvmelm.bench.CopyScenario;
+import dev.nvmelm.bench.MigrateScenario;
+import dev.nvmelm.migrate.MediaMigration;
 import dev.nvmelm.util.Json;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -16,7 +18,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks side by side with the tools users would otherwise pick; results go to bench/results/",
-        subcommands = BenchCommand.Copy.class)
+        subcommands = {BenchCommand.Copy.class, BenchCommand.Migrate.class})
 final class BenchCommand {
 
     /** Options every scenario shares. */
@@ -70,6 +72,97 @@ final class BenchCommand {
                 throw new CliException(e.getMessage());
             } finally {
                 if (c.workDir == null) deleteTree(dir);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "migrate", mixinStandardHelpOptions = true,
+            description = {"Live migration on the embedded controller under a guest writing random 4 KiB blocks.",
+                    "A: a 500 IOPS guest (bytes moved, passes, downtime and its breakdown, total time).",
+                    "B: a 30k IOPS guest, or as fast as this machine drives it (convergence verdict, time to verdict).",
+                    "Prints a table (or the JSON with -o json) and writes bench/results/migrate-<time>.json."})
+    static final class Migrate implements Callable<Integer>, Main.HasGlobals {
+        @Option(names = "--size", converter = Numbers.Size.class, defaultValue = "1G", description = "Namespace size (default: ${DEFAULT-VALUE})")
+        long sizeBytes;
+
+        @Option(names = "--iops-a", defaultValue = "500", description = "Scenario A guest write IOPS (default: ${DEFAULT-VALUE})")
+        int iopsA;
+
+        @Option(names = "--iops-b", defaultValue = "30000", description = "Scenario B guest write IOPS, 0 = as fast as possible (default: ${DEFAULT-VALUE})")
+        int iopsB;
+
+        @Option(names = "--qd-b", defaultValue = "16", description = "Scenario B guest queue depth (default: ${DEFAULT-VALUE})")
+        int qdB;
+
+        @Option(names = "--rate", converter = Numbers.Size.class, defaultValue = "100M",
+                description = "Copy rate cap in bytes/s, 0 = none (default: ${DEFAULT-VALUE}, the reference's mirror speed)")
+        long rate;
+
+        @Option(names = "--max-downtime", paramLabel = "MS", defaultValue = "50", description = "Downtime budget in ms (default: ${DEFAULT-VALUE})")
+        long maxDowntimeMs;
+
+        @Option(names = "--verdict-timeout", paramLabel = "SECONDS", defaultValue = "120",
+                description = "Most seconds before the stall policy applies (default: ${DEFAULT-VALUE})")
+        long verdictTimeout;
+
+        @Option(names = "--on-stall-b", defaultValue = "abort", description = "Scenario B when not converging: abort|force|throttle (default: ${DEFAULT-VALUE})")
+        String onStallB;
+
+        @Option(names = "--qemu", description = "Also run QEMU's live mirror (qemu-storage-daemon + fio) with the same writers and speed cap")
+        boolean qemu;
+
+        @Option(names = "--quick", description = "8 MiB, slow writers, short: checks that the harness works, measures nothing")
+        boolean quick;
+
+        @Option(names = "--work-dir", paramLabel = "DIR", description = "Where to put the images (default: a temporary directory)")
+        Path workDir;
+
+        @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON result (default: ${DEFAULT-VALUE})")
+        Path resultsDir;
+
+        @Mixin
+        GlobalOptions g;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public GlobalOptions globals() {
+            return g;
+        }
+
+        @Override
+        public Integer call() throws Exception {
+            MediaMigration.OnStall stall = switch (onStallB) {
+                case "abort" -> MediaMigration.OnStall.ABORT;
+                case "force" -> MediaMigration.OnStall.FORCE;
+                case "throttle" -> MediaMigration.OnStall.THROTTLE;
+                default -> throw new CliException("--on-stall-b must be abort, force or throttle, not '" + onStallB + "'");
+            };
+            MigrateScenario.Settings settings;
+            try {
+                MigrateScenario.Settings q = MigrateScenario.Settings.quick();
+                settings = quick
+                        ? new MigrateScenario.Settings(q.sizeBytes(), q.iopsA(), q.iopsB(), q.queueDepthB(), q.copyRateBytes(), maxDowntimeMs,
+                        q.verdictTimeoutSeconds(), stall, qemu, q.warmupMillis())
+                        : new MigrateScenario.Settings(sizeBytes, iopsA, iopsB, qdB, rate, maxDowntimeMs, verdictTimeout, stall, qemu, 1000);
+            } catch (IllegalArgumentException e) {
+                throw new CliException(e.getMessage());
+            }
+            Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("nvme-lm-bench");
+            try {
+                Map<String, Object> result = new MigrateScenario(dir, settings, spec.commandLine().getErr()).run();
+                Path saved = CopyScenario.save(resultsDir, result);
+                if (g.format() == OutputFormat.JSON) {
+                    spec.commandLine().getOut().println(Json.pretty(result));
+                } else {
+                    spec.commandLine().getOut().print(MigrateScenario.table(result));
+                    spec.commandLine().getOut().println("wrote " + saved);
+                }
+            } catch (IllegalStateException e) {
+                throw new CliException(e.getMessage());
+            } finally {
+                if (workDir == null) deleteTree(dir);
             }
             return 0;
         }

@@ -45,12 +45,57 @@ public final class MediaMigration {
 
     public enum Phase { SETUP, BULK, DIRTY, STOP_AND_COPY, DONE, ABORTED }
 
+    /**
+     * @param maxDowntime  the downtime budget: switch over once the predicted stop fits it
+     * @param maxPasses    dirty passes before the stall policy applies
+     * @param maxTime      wall time before the stall policy applies
+     * @param onStall      what to do when not converging
+     * @param copy         the copier's shape (request size, in flight, rate limit)
+     * @param cdqBytes     size of the User Data Migration Queue (32-byte entries)
+     * @param destinationIsZero the destination reads as zeroes already: holes need no writes
+     * @param stallPasses  consecutive passes in which the guest dirtied at least 95 % of what the
+     *                     pass copied before the verdict is "not converging"
+     */
     public record Options(Duration maxDowntime, int maxPasses, Duration maxTime, OnStall onStall, Copier.Config copy,
-                          long cdqBytes, boolean destinationIsZero) {
-        public static Options defaults() {
-            return new Options(Duration.ofMillis(50), 30, Duration.ofMinutes(30), OnStall.ABORT, Copier.Config.defaults(), 1 << 20, false);
+                          long cdqBytes, boolean destinationIsZero, int stallPasses) {
+        public Options {
+            if (maxDowntime.isNegative() || maxDowntime.isZero()) throw new IllegalArgumentException("the downtime budget must be positive");
+            if (maxPasses < 1) throw new IllegalArgumentException("at least one dirty pass is needed, got maxPasses " + maxPasses);
+            if (stallPasses < 1) throw new IllegalArgumentException("stallPasses must be >= 1, got " + stallPasses);
+            if (cdqBytes < 4096) throw new IllegalArgumentException("the CDQ needs at least 4096 bytes, got " + cdqBytes);
         }
+
+        public Options(Duration maxDowntime, int maxPasses, Duration maxTime, OnStall onStall, Copier.Config copy,
+                       long cdqBytes, boolean destinationIsZero) {
+            this(maxDowntime, maxPasses, maxTime, onStall, copy, cdqBytes, destinationIsZero, 3);
+        }
+
+        public static Options defaults() {
+            return new Options(Duration.ofMillis(50), 30, Duration.ofMinutes(30), OnStall.ABORT, Copier.Config.defaults(), 1 << 20, false, 3);
+        }
+
+        public Options withOnStall(OnStall v) { return new Options(maxDowntime, maxPasses, maxTime, v, copy, cdqBytes, destinationIsZero, stallPasses); }
+
+        public Options withCopy(Copier.Config v) { return new Options(maxDowntime, maxPasses, maxTime, onStall, v, cdqBytes, destinationIsZero, stallPasses); }
+
+        public Options withCdqBytes(long v) { return new Options(maxDowntime, maxPasses, maxTime, onStall, copy, v, destinationIsZero, stallPasses); }
+
+        public Options withStallPasses(int v) { return new Options(maxDowntime, maxPasses, maxTime, onStall, copy, cdqBytes, destinationIsZero, v); }
+
+        public Options withMaxDowntime(Duration v) { return new Options(v, maxPasses, maxTime, onStall, copy, cdqBytes, destinationIsZero, stallPasses); }
+
+        public Options withMaxPasses(int v) { return new Options(maxDowntime, v, maxTime, onStall, copy, cdqBytes, destinationIsZero, stallPasses); }
+
+        public Options withMaxTime(Duration v) { return new Options(maxDowntime, maxPasses, v, onStall, copy, cdqBytes, destinationIsZero, stallPasses); }
     }
+
+    /**
+     * The convergence verdict with the numbers behind it. Rates are bytes per second measured
+     * over the last dirty pass: what the guest dirtied while the pass ran, and what the pass
+     * copied. {@code predictedStopMs} is the stop the engine expects if it switched over now.
+     */
+    public record Verdict(boolean converged, String text, double dirtyRateBps, double copyRateBps, long backlogBytes,
+                          long backlogRanges, double predictedStopMs, long budgetMs, int passes, long atMs) {}
 
     /** What a progress display shows; the byte counters only grow. */
     public record Snapshot(Phase phase, long bytesTotal, long bytesCopied, long bytesZero, long backlogBytes, int pass,
@@ -59,6 +104,13 @@ public final class MediaMigration {
     public interface Listener {
         void progress(Snapshot s);
     }
+
+    /** Throttle steps before giving up: each halves the guest's write rate. */
+    static final int MAX_THROTTLE_STEPS = 4;
+    static final long MIN_THROTTLE_IOPS = 10;
+    /** A dirty pass copies about this long (at the last pass's rate), never less than MIN_PASS_BYTES. */
+    static final double PASS_SECONDS = 1.0;
+    static final long MIN_PASS_BYTES = 4 << 20;
 
     private final Side src, dst;
     private final GuestHandover handover;
@@ -72,8 +124,17 @@ public final class MediaMigration {
     private volatile double copyRate, dirtyRate, passRate;
     private long adminRoundTripNs, lastFlushNs;
     private volatile String verdict = "starting";
+    /** What the CDQ consumer feeds: every change range, in the order consumed. */
+    private volatile DirtyExtents incoming;
+    /** The backlog the engine copies: {@link #incoming} less what the bulk copy will read anyway. */
     private volatile DirtyExtents dirty;
+    private volatile Copier copier;
+    private volatile boolean bulkDone;
     private volatile boolean cancelled;
+    private volatile Exception asyncFailure;
+    private final Object absorbLock = new Object(), trackLock = new Object();
+    private long fullMarkersHandled;
+    private long throttleIops;
     private long t0;
 
     public MediaMigration(Side src, Side dst, GuestHandover handover, Options options, LongSupplier nanoClock, Listener listener) {
@@ -89,23 +150,35 @@ public final class MediaMigration {
         this.listener = listener;
     }
 
-    /** Asks the migration to abort at its next step (Ctrl-C). */
+    /** Asks the migration to abort at its next step (Ctrl-C); a bulk copy stops issuing requests. */
     public void cancel() {
         cancelled = true;
+        Copier c = copier;
+        if (c != null) c.cancel();
     }
 
     private void checkCancelled() throws MigrationException {
-        if (cancelled) throw new MigrationException("cancelled");
+        if (cancelled) throw new MigrationException("cancelled", null, report);
+    }
+
+    private void checkAsync() throws Exception {
+        Exception e = asyncFailure;
+        if (e != null) throw e;
     }
 
     private long elapsedMs() {
         return (clock.getAsLong() - t0) / 1_000_000;
     }
 
+    public Phase phase() {
+        return phase;
+    }
+
     public Snapshot snapshot() {
-        DirtyExtents d = dirty;
+        DirtyExtents d = dirty, in = incoming;
+        long backlog = (d == null ? 0 : d.stats().dirtyBytes()) + (in == null ? 0 : in.stats().dirtyBytes());
         return new Snapshot(phase, src.data().sizeBytes(), progress.bytesCopied.get(), progress.bytesZero.get(),
-                d == null ? 0 : d.stats().dirtyBytes(), pass, copyRate, dirtyRate, verdict, elapsedMs());
+                backlog, pass, copyRate, dirtyRate, verdict, elapsedMs());
     }
 
     /** Runs the migration. On success the destination controller is running the guest. */
@@ -113,16 +186,22 @@ public final class MediaMigration {
         t0 = clock.getAsLong();
         int lbaSize = src.data().blockSizeBytes();
         long lbaCount = src.data().sizeBytes() / lbaSize;
+        incoming = new DirtyExtents(src.nsid(), lbaCount, lbaSize);
         dirty = new DirtyExtents(src.nsid(), lbaCount, lbaSize);
         DirtyExtents afterResume = new DirtyExtents(dst.nsid(), lbaCount, lbaSize);
         ControllerStateMachine srcState = new ControllerStateMachine(src.mmc(), src.cntlid(), MigState.RUNNING);
         ControllerStateMachine dstState = new ControllerStateMachine(dst.mmc(), dst.cntlid(), MigState.RUNNING);
+        report.sourceStates = srcState;
+        report.destinationStates = dstState;
         Tracking srcTrack = null, dstTrack = null;
-        boolean guestMoved = false;
+        boolean guestMoved = false, committed = false;
         Thread sampler = Thread.ofVirtual().name("migration-progress").start(this::sample);
+        Thread absorber = null;
         try {
-            srcTrack = new Tracking(src.mmc(), src.cntlid(), List.of(dirty), options.cdqBytes());
+            srcTrack = new Tracking(src.mmc(), src.cntlid(), List.of(incoming), options.cdqBytes());
             srcTrack.startLogging();
+            Tracking track = srcTrack;
+            absorber = Thread.ofVirtual().name("migration-absorb").start(() -> absorbLoop(track));
             // The destination MC tracks too, so verification can tell the guest's writes after
             // switchover from migration errors; it must be active to start, then suspended.
             dstTrack = new Tracking(dst.mmc(), dst.cntlid(), List.of(afterResume), options.cdqBytes());
@@ -131,16 +210,28 @@ public final class MediaMigration {
             adminRoundTripNs = adminRoundTrip();   // a stop costs four of these, plus the copy
             srcState.transition(MigState.PRE_COPY);
 
+            checkCancelled();
             phase = Phase.BULK;
-            Copier copier = new Copier(src.data(), dst.data(), options.copy().withDestinationIsZero(options.destinationIsZero()), progress, clock);
+            copier = new Copier(src.data(), dst.data(), options.copy().withDestinationIsZero(options.destinationIsZero()), progress, clock);
+            if (cancelled) copier.cancel();
             long b0 = clock.getAsLong();
-            copier.bulk();
+            try {
+                copier.bulk();
+            } catch (IOException e) {
+                checkAsync();
+                checkCancelled();
+                throw e;
+            }
+            bulkDone = true;
             copyRate = rate(progress.bytesCopied.get() + progress.bytesZero.get(), clock.getAsLong() - b0);
             report.bytesBulk = progress.bytesCopied.get();
+            report.bulkMs = (clock.getAsLong() - b0) / 1_000_000;
+            checkAsync();
 
             phase = Phase.DIRTY;
             dirtyPasses(srcTrack, copier, lbaSize);
 
+            checkCancelled();
             phase = Phase.STOP_AND_COPY;
             long down0 = clock.getAsLong();
             StopTimer stop = new StopTimer(clock, down0);
@@ -149,47 +240,170 @@ public final class MediaMigration {
             stop.lap("suspend+get_state");
             srcTrack.awaitMarker(CdqMarker.Kind.SUSPENDED, suspendedBefore, Duration.ofSeconds(30));
             stop.lap("drain_to_esa3");
-            if (srcTrack.broken()) dirty.markAll();
+            absorb();
+            if (srcTrack.markers(CdqMarker.Kind.QUEUE_FULL) > fullMarkersHandled) {
+                // Changes were lost and logging cannot restart on a suspended controller: the
+                // guest is stopped, so copying everything is correct (and long).
+                dirty.markAll();
+                report.fullRecopyInStop = true;
+                report.trackingRestarts++;
+            }
             long before = progress.bytesCopied.get() + progress.bytesZero.get();
             while (!dirty.isEmpty()) copier.copyRanges(toByteRanges(dirty.takeBatch(Long.MAX_VALUE), lbaSize));   // a batch need not hold everything
             report.bytesFinal = progress.bytesCopied.get() + progress.bytesZero.get() - before;
             stop.lap("final_copy");
             dst.data().flush();
             stop.lap("flush");
+            checkCancelled();
             dstState.transition(MigState.RESUMING);
             dstState.load(srcState.savedState());
             dstState.transition(MigState.STOP);   // Set Controller State
             stop.lap("set_state");
+            checkCancelled();
+            guestMoved = true;   // set first: a handover that fails half way is undone by abort
             handover.toDestination();
-            guestMoved = true;
             stop.lap("handover");
             dstState.transition(MigState.RUNNING);   // Resume: the guest runs on the destination
+            committed = true;
             stop.lap("resume");
             report.downtimeMs = (clock.getAsLong() - down0) / 1e6;
             report.downtimeBreakdownMs.putAll(stop.laps);
-            srcState.transition(MigState.STOP);   // the saved state is no longer needed
+            // From here on the destination owns the guest: nothing may resume the source.
+            afterCommit(srcState, srcTrack);
             report.cdqEntries = srcTrack.entries();
             report.anomalies = srcTrack.anomalies();
-            srcTrack.close();
+            report.cdqBytesDirtied = srcTrack.counters().bytesDirtied();
+            closeQuietly(srcTrack);
             srcTrack = null;
             phase = Phase.DONE;
-            report.totalMs = elapsedMs();
-            report.passes = pass;
-            report.verdict = verdict;
-            report.bytesCopied = progress.bytesCopied.get();
-            report.bytesZero = progress.bytesZero.get();
-            report.bytesDirty = report.bytesCopied - report.bytesBulk;
+            finishReport();
             return new Outcome(report, dstTrack, afterResume);
         } catch (Exception e) {
+            if (committed) {   // cannot happen with the code above; kept so a future edit cannot resume both sides
+                report.warnings.add("after switchover: " + e);
+                phase = Phase.DONE;
+                finishReport();
+                return new Outcome(report, dstTrack, afterResume);
+            }
             phase = Phase.ABORTED;
-            abort(srcState, dstState, guestMoved);
+            if (copier != null) copier.cancel();
+            stopThread(absorber);
+            abort(srcState, guestMoved);
+            if (srcTrack != null) {
+                report.cdqEntries = srcTrack.entries();
+                report.cdqBytesDirtied = srcTrack.counters().bytesDirtied();
+            }
             closeQuietly(srcTrack);
             closeQuietly(dstTrack);
+            finishReport();
             if (e instanceof MigrationException me) throw me;
             if (e instanceof InterruptedException) Thread.currentThread().interrupt();
-            throw new MigrationException(e.getMessage() == null ? e.toString() : e.getMessage(), e);
+            String why = cancelled ? "cancelled" : e.getMessage() == null ? e.toString() : e.getMessage();
+            throw new MigrationException(why, e, report);
         } finally {
+            stopThread(absorber);
             sampler.interrupt();
+        }
+    }
+
+    private void finishReport() {
+        report.totalMs = elapsedMs();
+        report.passes = pass;
+        report.verdict = verdict;
+        report.bytesCopied = progress.bytesCopied.get();
+        report.bytesZero = progress.bytesZero.get();
+        report.bytesDirty = Math.max(0, report.bytesCopied - report.bytesBulk);
+        report.throttleIops = throttleIops;
+    }
+
+    /** The source after the destination resumed: stopped for good, its tracking closed, unthrottled. */
+    private void afterCommit(ControllerStateMachine srcState, Tracking srcTrack) {
+        try {
+            srcState.transition(MigState.STOP);   // the saved state is no longer needed
+        } catch (NvmeException | RuntimeException e) {
+            report.warnings.add("source: " + e.getMessage());
+        }
+        if (throttleIops > 0) {
+            try {
+                throttle(0);
+            } catch (NvmeException e) {
+                report.warnings.add("source: cannot lift the write throttle: " + e.getMessage());
+            }
+        }
+    }
+
+    private static void stopThread(Thread t) {
+        if (t == null) return;
+        t.interrupt();
+        try {
+            t.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Moves what the CDQ reported into the backlog, less what the bulk copy will read anyway: a
+     * range is dropped where it lies at or above the bulk frontier read after taking it (its
+     * change had landed before it was consumed, and nothing at or above the frontier has been
+     * read yet). Anything behind the frontier or in flight is kept. Clear, then read: the take
+     * removes the ranges, so a change reported again later is queued again.
+     */
+    private void absorb() {
+        synchronized (absorbLock) {
+            List<LbaRange> got = incoming.takeBatch(Long.MAX_VALUE);
+            if (got.isEmpty()) return;
+            int lba = src.data().blockSizeBytes();
+            long frontierLba = bulkDone ? Long.MAX_VALUE : ceilDiv(copier == null ? 0 : copier.bulkFrontier(), lba);
+            long ignored = 0;
+            for (LbaRange r : got) {
+                long keepEnd = Math.min(r.end(), frontierLba);
+                if (keepEnd > r.slba()) dirty.add(r.slba(), keepEnd - r.slba());
+                ignored += r.end() - Math.max(r.slba(), Math.min(r.end(), frontierLba));
+            }
+            report.bytesIgnoredAhead += ignored * lba;
+        }
+    }
+
+    private static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
+    }
+
+    /** During the bulk copy: keep the backlog current and recover a broken CDQ without waiting for the bulk to end. */
+    private void absorbLoop(Tracking track) {
+        try {
+            while (!Thread.currentThread().isInterrupted()) {
+                absorb();
+                if (!bulkDone && phase == Phase.BULK) recoverTracking(track);
+                Thread.sleep(5);
+            }
+        } catch (InterruptedException done) {
+            // the engine stopped us
+        } catch (Exception e) {
+            asyncFailure = e;
+            Copier c = copier;
+            if (c != null) c.cancel();
+        }
+    }
+
+    /**
+     * CDQ Full (ESA 7): changes after it were not logged. Restart logging (once the consumer has
+     * made room), then mark dirty everything the bulk copy may already have passed (all of it
+     * after the bulk): a change that was lost either lies there, or ahead of the frontier, where
+     * the bulk copy still reads it after the restart. Never silently continue.
+     */
+    private void recoverTracking(Tracking track) throws NvmeException, InterruptedException {
+        synchronized (trackLock) {
+            long full = track.markers(CdqMarker.Kind.QUEUE_FULL);
+            if (full <= fullMarkersHandled) return;
+            track.restartLogging(Duration.ofSeconds(30));
+            fullMarkersHandled = full;
+            report.trackingRestarts++;
+            int lba = src.data().blockSizeBytes();
+            long upTo = bulkDone ? dirty.lbaCount() : Math.min(dirty.lbaCount(), ceilDiv(copier == null ? 0 : copier.bulkFrontier(), lba));
+            if (upTo == dirty.lbaCount()) dirty.markAll();
+            else if (upTo > 0) dirty.add(0, upTo);
+            report.bytesRecopiedAfterCdqFull += upTo * lba;
         }
     }
 
@@ -199,25 +413,28 @@ public final class MediaMigration {
      */
     private void dirtyPasses(Tracking track, Copier copier, int lbaSize) throws Exception {
         long budgetNs = options.maxDowntime().toNanos();
-        int stalled = 0;
-        boolean throttled = false;
+        int stalled = 0, passBase = 0, throttleSteps = 0;
         double secondsPerRange = -1;   // measured: small random ranges cost per request, not per byte
+        double guestWritesPerSecond = 0;
         boolean flushedSinceLastPass = false;
+        boolean improving = true;   // the last pass left less than half of what it started from
         while (true) {
             checkCancelled();
-            if (track.broken()) {   // ESA 7: changes may have been lost; restart and recopy everything
-                report.trackingRestarts++;
-                track.startLogging();
-                dirty.markAll();
-            }
+            checkAsync();
+            recoverTracking(track);
+            absorb();
             DirtyExtents.Stats st = dirty.stats();
             long backlog = st.dirtyBytes();
             // The stop: Suspend, Get State, Set State, Resume and friends, a flush, then the copy.
             double fixedNs = 4.0 * adminRoundTripNs + lastFlushNs;
-            double predictedNs = fixedNs + Math.max(copyRate > 0 ? backlog / copyRate * 1e9 : Double.MAX_VALUE,
-                    secondsPerRange > 0 ? st.extentCount() * secondsPerRange * 1e9 : 0);
+            double copyNs = backlog == 0 ? 0 : copyRate > 0 ? backlog / copyRate * 1e9 : Double.MAX_VALUE;
+            double predictedNs = fixedNs + Math.max(copyNs, secondsPerRange > 0 ? st.extentCount() * secondsPerRange * 1e9 : 0);
             boolean measured = pass > 0 || backlog == 0;   // one pass measures what a stop would cost
-            if (measured && predictedNs <= budgetNs) {
+            // Within budget, but another pass still halves what the stop must copy: take it
+            // (the downtime is the guest's cost; a short pass is not).
+            boolean worthAnotherPass = improving && backlog > 0 && pass - passBase < options.maxPasses()
+                    && clock.getAsLong() - t0 < options.maxTime().toNanos();
+            if (measured && predictedNs <= budgetNs && !worthAnotherPass) {
                 if (!flushedSinceLastPass) {   // flush first: an fsync inside the stop would be downtime
                     long f0 = clock.getAsLong();
                     dst.data().flush();
@@ -226,51 +443,83 @@ public final class MediaMigration {
                     lastFlushNs = clock.getAsLong() - f1;
                     if (f1 - f0 < 0) lastFlushNs = 0;
                     flushedSinceLastPass = true;
-                    continue;   // and look again: the guest kept writing meanwhile
+                    // The guest kept writing meanwhile (the first flush after the bulk can take
+                    // a while): if that more than doubled the backlog, passes pay off again.
+                    absorb();
+                    improving = dirty.stats().dirtyBytes() > 2 * backlog + lbaSize;
+                    continue;
                 }
-                verdict = String.format("converged: %s in %d ranges left, predicted stop %.1f ms", bytes(backlog), st.extentCount(), predictedNs / 1e6);
+                String text = String.format("converged: %s in %d ranges left, predicted stop %.1f ms (budget %d ms)",
+                        bytes(backlog), st.extentCount(), predictedNs / 1e6, options.maxDowntime().toMillis());
+                if (throttleIops > 0) text += String.format("; guest throttled to %d writes/s (it wrote %.0f/s before)", throttleIops, report.guestWriteIopsBeforeThrottle);
+                decide(true, text, backlog, st.extentCount(), predictedNs);
                 return;
             }
             flushedSinceLastPass = false;
             boolean outOfTime = clock.getAsLong() - t0 > options.maxTime().toNanos();
-            if (pass >= options.maxPasses() || outOfTime || stalled >= 3) {
-                verdict = fixedNs > budgetNs
-                        ? String.format("not converging: a stop costs %.1f ms before copying anything (4 admin round trips + a flush), above the %d ms budget; %s left",
-                        fixedNs / 1e6, options.maxDowntime().toMillis(), bytes(backlog))
-                        : String.format("not converging: guest dirties %s/s, a pass copies %s/s (%.0f us per range); %s left after %d passes",
-                        bytes((long) dirtyRate), bytes((long) passRate), secondsPerRange * 1e6, bytes(backlog), pass);
+            boolean tooManyPasses = pass - passBase >= options.maxPasses();
+            if (tooManyPasses || outOfTime || stalled >= options.stallPasses()) {
+                String why = outOfTime ? "out of time (" + options.maxTime().toSeconds() + " s)"
+                        : tooManyPasses ? (pass - passBase) + " passes" : stalled + " passes without progress";
+                String text = fixedNs > budgetNs
+                        ? String.format("not converging: a stop costs %.1f ms before copying anything (4 admin round trips + a flush), above the %d ms budget; %s left (%s)",
+                        fixedNs / 1e6, options.maxDowntime().toMillis(), bytes(backlog), why)
+                        : String.format("not converging: the guest dirties %s/s, a pass copies %s/s (%.0f us per range); %s in %d ranges left after %d passes, a stop now would take %.0f ms, budget %d ms (%s)",
+                        bytes((long) dirtyRate), bytes((long) passRate), Math.max(0, secondsPerRange) * 1e6, bytes(backlog), st.extentCount(), pass,
+                        predictedNs / 1e6, options.maxDowntime().toMillis(), why);
+                if (throttleIops > 0) text += String.format(" with the guest throttled to %d writes/s", throttleIops);
                 switch (options.onStall()) {
-                    case ABORT -> throw new MigrationException(verdict + " (aborted: --on-stall abort)");
+                    case ABORT -> {
+                        decide(false, text + "; aborted (--on-stall abort)", backlog, st.extentCount(), predictedNs);
+                        throw new MigrationException(verdict, null, report);
+                    }
                     case FORCE -> {
-                        verdict += "; forced switchover";
+                        decide(false, text + "; forced switchover (--on-stall force): expect a stop of about " + Math.round(predictedNs / 1e6) + " ms",
+                                backlog, st.extentCount(), predictedNs);
+                        report.forced = true;
                         return;
                     }
                     case THROTTLE -> {
-                        if (throttled) {
-                            verdict += "; still not converging while throttled, forced switchover";
-                            return;
+                        boolean floor = throttleIops > 0 && throttleIops <= MIN_THROTTLE_IOPS;
+                        if (outOfTime || throttleSteps >= MAX_THROTTLE_STEPS || floor || fixedNs > budgetNs) {
+                            decide(false, text + "; throttling cannot make it converge, aborted (--on-stall throttle)", backlog, st.extentCount(), predictedNs);
+                            throw new MigrationException(verdict, null, report);
                         }
-                        double rangesPerSecond = secondsPerRange > 0 ? 1 / secondsPerRange : copyRate / lbaSize;
-                        long iops = Math.max(50, (long) (rangesPerSecond / 4));   // a quarter of what a pass can copy
+                        long iops;
+                        if (throttleIops == 0) {   // start at a quarter of what a pass copies, in guest-sized writes
+                            double rangesPerSecond = secondsPerRange > 0 ? 1 / secondsPerRange : copyRate / lbaSize;
+                            iops = Math.max(MIN_THROTTLE_IOPS, (long) (rangesPerSecond / 4));
+                            if (guestWritesPerSecond > 0) iops = Math.min(iops, Math.max(MIN_THROTTLE_IOPS, (long) (guestWritesPerSecond / 2)));
+                            report.guestWriteIopsBeforeThrottle = guestWritesPerSecond;
+                        } else {
+                            iops = Math.max(MIN_THROTTLE_IOPS, throttleIops / 2);
+                        }
                         throttle(iops);
-                        report.throttleIops = iops;
-                        throttled = true;
+                        throttleIops = iops;
+                        throttleSteps++;
+                        passBase = pass;
                         stalled = 0;
-                        verdict += "; throttling the guest to " + iops + " writes/s";
+                        verdict = text + "; throttling the guest to " + iops + " writes/s (vendor feature C0h)";
                     }
                 }
             }
             pass++;
             long p0 = clock.getAsLong();
             long c0 = progress.bytesCopied.get() + progress.bytesZero.get();
-            int ranges = 0;
-            List<LbaRange> batch = dirty.takeBatch(Long.MAX_VALUE);
-            if (batch.isEmpty()) {
-                Thread.sleep(5);
-            } else {
-                ranges = batch.size();
-                copier.copyRanges(toByteRanges(batch, lbaSize));
-            }
+            long e0 = track.counters().changeEntries();
+            // A pass takes about a second of copying at the rate the last one achieved, so the
+            // verdict is revisited every second however large the backlog; what it leaves stays
+            // dirty and the next pass continues after it (a sweep, wrapping at the end).
+            double rateForBound = passRate > 0 ? passRate : copyRate;
+            long maxBytes = Math.max(MIN_PASS_BYTES, (long) Math.min(Long.MAX_VALUE / 2.0, rateForBound * PASS_SECONDS));
+            long before = dirty.stats().dirtyBytes();
+            List<LbaRange> batch = dirty.takeBatch(maxBytes);
+            long taken = 0;
+            for (LbaRange r : batch) taken += r.count() * lbaSize;
+            int ranges = batch.size();
+            if (batch.isEmpty()) Thread.sleep(5);
+            else copier.copyRanges(toByteRanges(batch, lbaSize));
+            absorb();
             long dt = Math.max(1, clock.getAsLong() - p0);
             long copied = progress.bytesCopied.get() + progress.bytesZero.get() - c0;
             if (ranges >= 8) {
@@ -280,9 +529,27 @@ public final class MediaMigration {
             if (copied > (8 << 20)) copyRate = rate(copied, dt);
             passRate = rate(copied, dt);
             long after = dirty.stats().dirtyBytes();
-            dirtyRate = rate(after, dt);
-            stalled = ranges > 0 && after >= backlog * 0.9 ? stalled + 1 : 0;
+            long newlyDirty = Math.max(0, after - Math.max(0, before - taken));   // dirtied (anew) while the pass ran
+            dirtyRate = rate(newlyDirty, dt);
+            guestWritesPerSecond = (track.counters().changeEntries() - e0) * 1e9 / dt;
+            if (throttleIops > 0) report.guestWriteIopsThrottled = guestWritesPerSecond;
+            // not draining: the guest dirtied at least 95 % of what the pass copied
+            boolean draining = dirtyRate < passRate * 0.95;
+            improving = ranges > 0 && after < before / 2;
+            stalled = ranges > 0 && !draining ? stalled + 1 : 0;
+            if (report.verdictDetail == null || !report.verdictDetail.converged()) {
+                verdict = String.format("%s: pass %d copied %s in %d ranges, %s dirtied meanwhile (%s/s vs %s/s), %s left",
+                        draining ? "converging" : "not converging yet", pass, bytes(copied), ranges, bytes(newlyDirty),
+                        bytes((long) dirtyRate), bytes((long) passRate), bytes(after));
+            }
         }
+    }
+
+    private void decide(boolean converged, String text, long backlog, long ranges, double predictedNs) {
+        verdict = text;
+        report.verdictDetail = new Verdict(converged, text, dirtyRate, passRate > 0 ? passRate : copyRate, backlog, ranges,
+                predictedNs / 1e6, options.maxDowntime().toMillis(), pass, elapsedMs());
+        report.verdict = text;
     }
 
     /** The fastest of a few admin round trips (Get Features, Number of Queues) to the source MMC. */
@@ -302,25 +569,34 @@ public final class MediaMigration {
                 .withCdw11(src.cntlid()).withCdw12((int) iops), null).orThrow("vendor write throttle");
     }
 
-    private void abort(ControllerStateMachine srcState, ControllerStateMachine dstState, boolean guestMoved) {
+    /**
+     * Undoes a migration that did not commit: the guest back on the source if it had moved, the
+     * source MC resumed (from whatever state the failure left it in) and unthrottled. The
+     * destination MC stays suspended without state: incomplete.
+     */
+    private void abort(ControllerStateMachine srcState, boolean guestMoved) {
         try {
             if (guestMoved) handover.backToSource();
-        } catch (Exception ignored) {
-            // the resume below is what matters for the source
+        } catch (Exception e) {
+            report.warnings.add("abort: guest handover back to the source failed: " + e.getMessage());
         }
         try {
             MigState s = srcState.state();
-            if (s == MigState.STOP || s == MigState.STOP_COPY) srcState.transition(MigState.RUNNING);
-            else if (s == MigState.ERROR) {   // the failed arc may have suspended it: resume unconditionally
-                src.mmc().admin(new dev.nvmelm.spec.MigrationSendCommand.Resume(src.cntlid(), 0).toSqe(), null);
+            if (s == MigState.ERROR) {   // the failed arc may have suspended it: resume unconditionally
+                var c = src.mmc().admin(new dev.nvmelm.spec.MigrationSendCommand.Resume(src.cntlid(), 0).toSqe(), null);
+                if (!c.ok() && !c.status().is(dev.nvmelm.spec.Status.SCT_COMMAND_SPECIFIC, dev.nvmelm.spec.StatusCodes.CTRL_NOT_SUSPENDED)) {
+                    report.warnings.add("abort: Resume of the source controller failed: " + c.status());
+                }
+            } else if (s != MigState.RUNNING) {
+                srcState.transition(MigState.RUNNING);
             }
-        } catch (NvmeException ignored) {
-            // reported by the caller's message; nothing else can be done here
+        } catch (NvmeException | RuntimeException e) {
+            report.warnings.add("abort: cannot resume the source controller: " + e.getMessage());
         }
         try {
-            if (options.onStall() == OnStall.THROTTLE) throttle(0);
-        } catch (NvmeException ignored) {
-            // best effort
+            if (throttleIops > 0) throttle(0);
+        } catch (NvmeException e) {
+            report.warnings.add("abort: cannot lift the write throttle: " + e.getMessage());
         }
     }
 
@@ -366,10 +642,24 @@ public final class MediaMigration {
     /** Numbers for the report; filled as the migration runs. */
     public static final class Report {
         public volatile String verdict = "";
+        /** The final verdict and its numbers (null before the dirty passes decided). */
+        public volatile Verdict verdictDetail;
         public long bytesCopied, bytesZero, bytesBulk, bytesDirty, bytesFinal, cdqEntries, anomalies, throttleIops;
-        public int passes, trackingRestarts;
+        /** Bytes of CDQ ranges left out because the bulk copy had not read them yet. */
+        public volatile long bytesIgnoredAhead;
+        /** Bytes the guest dirtied on the source while tracked (every change, rewrites counted again). */
+        public long cdqBytesDirtied;
+        /** Bytes marked dirty again because a CDQ Full lost changes. */
+        public volatile long bytesRecopiedAfterCdqFull;
+        public volatile int passes, trackingRestarts;
+        public boolean forced, fullRecopyInStop;
+        /** The guest's write rate (CDQ change entries per second) in the pass before throttling, and throttled. */
+        public double guestWriteIopsBeforeThrottle, guestWriteIopsThrottled;
+        public long bulkMs;
         public double downtimeMs;
         public long totalMs;
+        public ControllerStateMachine sourceStates, destinationStates;
+        public final List<String> warnings = java.util.Collections.synchronizedList(new ArrayList<>());
         public final List<double[]> timeline = java.util.Collections.synchronizedList(new ArrayList<>());
         /** Where the downtime went, in order. */
         public final java.util.Map<String, Double> downtimeBreakdownMs = new java.util.LinkedHashMap<>();

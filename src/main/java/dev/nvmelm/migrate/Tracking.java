@@ -74,6 +74,30 @@ final class Tracking implements AutoCloseable {
         awaitMarker(CdqMarker.Kind.FIRST, before, Duration.ofSeconds(10));
     }
 
+    /**
+     * Restarts logging after a CDQ Full (ESA 7): Track Send start needs two free slots, which
+     * the controller sees only once the consumer has reported its head, so a "CDQ full" (3Bh)
+     * refusal is retried until {@code timeout}.
+     */
+    void restartLogging(Duration timeout) throws NvmeException, InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            long before = markers(CdqMarker.Kind.FIRST);
+            var c = mmc.admin(TrackSendCommand.start(cdq.cdqid()).toSqe(), null);
+            if (c.ok()) {
+                awaitMarker(CdqMarker.Kind.FIRST, before, Duration.ofSeconds(10));
+                return;
+            }
+            if (System.nanoTime() > deadline) c.orThrow("Track Send start (restart after CDQ Full) on CDQ " + cdq.cdqid());
+            Thread.sleep(2);
+        }
+    }
+
+    /** The consumer's counters (entries, change entries, bytes dirtied, ...). */
+    dev.nvmelm.host.cdq.CdqCounters counters() {
+        return consumer.counters();
+    }
+
     /** Track Send stop, then wait for the ESA 2 marker: every earlier entry has been consumed. */
     void stopLogging() throws NvmeException, InterruptedException {
         long before = markers(CdqMarker.Kind.STOPPED);

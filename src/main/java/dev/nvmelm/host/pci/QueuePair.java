@@ -104,9 +104,18 @@ final class QueuePair {
         done.forEach(Runnable::run);
     }
 
-    /** Doorbells go to another controller from now on (the I/O queue itself is unchanged). */
+    /**
+     * Doorbells go to another controller from now on (the I/O queue itself is unchanged). The
+     * doorbell values move with it, as a VMM moves device registers: a ring written to the old
+     * controller after its state was read (the guest keeps running) would otherwise be lost,
+     * and a guest with every command in flight would never ring again.
+     */
     void rebind(ControllerBar newBar) {
-        this.bar = newBar;
+        synchronized (this) {
+            this.bar = newBar;
+            newBar.write32(sqDoorbell, sqTail);
+            newBar.write32(cqDoorbell, cqHead);
+        }
     }
 
     /**

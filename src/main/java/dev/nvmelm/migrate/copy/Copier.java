@@ -49,6 +49,7 @@ public final class Copier {
     private final TokenBucket bucket;
     private final int request;
     private final AtomicLong bulkCursor = new AtomicLong();
+    private final AtomicLong bulkFrontier = new AtomicLong();
     /** Buffers live as long as the copier: allocating DMA memory per pass would dominate small passes. */
     private final ArrayBlockingQueue<MemorySegment> buffers;
     private volatile boolean cancelled;
@@ -77,6 +78,17 @@ public final class Copier {
         return bulkCursor.get();
     }
 
+    /**
+     * Offset at and above which the bulk copy has observed nothing yet: no read was issued and no
+     * allocation map was asked for (monotonic; the source size once the bulk is done). A change
+     * that landed on the source while its range was entirely at or above this value will be
+     * read by the bulk copy itself. It moves before the observation it covers, so a reader that
+     * sees a value above an offset cannot have missed a read of that offset.
+     */
+    public long bulkFrontier() {
+        return bulkFrontier.get();
+    }
+
     public void cancel() {
         cancelled = true;
     }
@@ -90,6 +102,9 @@ public final class Copier {
         try (Pipeline p = new Pipeline()) {
             for (long unit = 0; unit < size; unit += config.workUnitBytes()) {
                 long len = Math.min(config.workUnitBytes(), size - unit);
+                // The allocation map below observes the whole unit: a hole found now is written
+                // as zeroes later without reading, so the frontier covers the unit first.
+                bulkFrontier.set(unit + len);
                 long at = unit;
                 for (BlockDevice.Extent e : src.allocated(unit, len)) {
                     if (e.offset() > at) p.submit(new Request(at, e.offset() - at, true));
@@ -125,7 +140,9 @@ public final class Copier {
         private final AtomicReference<IOException> failure = new AtomicReference<>();
 
         void submit(Request r) throws IOException {
-            if (failure.get() != null) throw failure.get();
+            IOException failed = failure.get();
+            // a new exception: close() rethrows the original, which must not suppress itself
+            if (failed != null) throw new IOException(failed.getMessage(), failed);
             if (cancelled) throw new IOException("copy cancelled");
             if (bucket != null && !r.hole()) bucket.take(r.length());
             slots.acquireUninterruptibly();

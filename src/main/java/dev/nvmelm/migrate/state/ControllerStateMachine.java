@@ -28,14 +28,21 @@ public final class ControllerStateMachine {
     private MigState state;
     private byte[] saved;      // STOP_COPY output
     private byte[] incoming;   // RESUMING input
+    private final java.util.List<MigState> history = new java.util.ArrayList<>();
 
     public ControllerStateMachine(NvmeDevice mmc, int cntlid, MigState initial) {
         this.mmc = mmc;
         this.cntlid = cntlid;
         this.state = initial;
+        history.add(initial);
     }
 
-    public MigState state() {
+    /** Every state the machine has been in, in order, starting with the initial one. */
+    public synchronized List<MigState> history() {
+        return List.copyOf(history);
+    }
+
+    public synchronized MigState state() {
         return state;
     }
 
@@ -59,8 +66,10 @@ public final class ControllerStateMachine {
             try {
                 step(from, next);
                 state = next;
+                history.add(next);
             } catch (NvmeException | RuntimeException e) {
                 state = MigState.ERROR;
+                history.add(MigState.ERROR);
                 throw new NvmeException("controller " + cntlid + ": " + from + " -> " + next + " failed: " + e.getMessage(), e);
             }
         }
