@@ -35,6 +35,13 @@ public interface NvmeDevice extends AutoCloseable {
     MemorySegment allocateBuffer(long sizeBytes);
 
     /**
+     * Returns a buffer from {@link #allocateBuffer} before the device closes, for callers that
+     * allocate per operation. After this the buffer must not be used. Backends whose memory is
+     * released only at close (an arena) may do nothing.
+     */
+    default void freeBuffer(MemorySegment buffer) {}
+
+    /**
      * Creates a User Data Migration Queue for the migratable controller {@code cntlid}, in host
      * memory the caller can read in place, with notifications for Tail Pointer Trigger and
      * CDQ Full events. Does not start tracking.

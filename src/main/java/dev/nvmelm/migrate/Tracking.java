@@ -70,8 +70,16 @@ final class Tracking implements AutoCloseable {
     /** Track Send start, then wait for the ESA 1 marker: nothing changed before it is missed. */
     void startLogging() throws NvmeException, InterruptedException {
         long before = markers(CdqMarker.Kind.FIRST);
-        mmc.admin(TrackSendCommand.start(cdq.cdqid()).toSqe(), null).orThrow("Track Send start on CDQ " + cdq.cdqid());
+        // a kernel that starts logging with the queue (Linux CDQ ioctl, RFC v2) already sent it
+        if (!cdq.loggingFollowsQueue()) mmc.admin(TrackSendCommand.start(cdq.cdqid()).toSqe(), null).orThrow("Track Send start on CDQ " + cdq.cdqid());
         awaitMarker(CdqMarker.Kind.FIRST, before, Duration.ofSeconds(10));
+    }
+
+    private void needTrackSend(String what) throws NvmeException {
+        if (cdq.loggingFollowsQueue()) {
+            throw new NvmeException(mmc.name() + ": the kernel starts and stops logging with the CDQ itself, so " + what
+                    + " (Track Send) cannot be sent; live migration needs a kernel CDQ interface that leaves Track Send to the host");
+        }
     }
 
     /**
@@ -80,6 +88,7 @@ final class Tracking implements AutoCloseable {
      * refusal is retried until {@code timeout}.
      */
     void restartLogging(Duration timeout) throws NvmeException, InterruptedException {
+        needTrackSend("restarting logging after CDQ Full");
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             long before = markers(CdqMarker.Kind.FIRST);
@@ -100,6 +109,7 @@ final class Tracking implements AutoCloseable {
 
     /** Track Send stop, then wait for the ESA 2 marker: every earlier entry has been consumed. */
     void stopLogging() throws NvmeException, InterruptedException {
+        needTrackSend("stopping logging");
         long before = markers(CdqMarker.Kind.STOPPED);
         mmc.admin(TrackSendCommand.stop(cdq.cdqid()).toSqe(), null).orThrow("Track Send stop on CDQ " + cdq.cdqid());
         awaitMarker(CdqMarker.Kind.STOPPED, before, Duration.ofSeconds(10));

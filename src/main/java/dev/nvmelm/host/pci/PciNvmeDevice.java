@@ -217,6 +217,16 @@ public final class PciNvmeDevice implements NvmeDevice {
     }
 
     @Override
+    public void freeBuffer(MemorySegment buffer) {
+        for (MemorySegment b : buffers) {
+            if (b.address() == buffer.address()) {
+                if (buffers.remove(b)) mem.free(b);
+                return;
+            }
+        }
+    }
+
+    @Override
     public CdqQueue createCdq(int cntlid, long sizeBytes) throws NvmeException {
         return createCdq(cntlid, sizeBytes, true);
     }

@@ -282,6 +282,11 @@ public final class SimNvmeDevice implements NvmeDevice {
         }
     }
 
+    @Override
+    public void freeBuffer(MemorySegment buffer) {
+        freeQuietly(buffer);
+    }
+
     private void freeQuietly(MemorySegment seg) {
         long off = offsetOf(seg);
         if (off >= 0) call(tag -> new SimMessage.Free(tag, off));

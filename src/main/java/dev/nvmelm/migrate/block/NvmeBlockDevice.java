@@ -32,10 +32,17 @@ public final class NvmeBlockDevice implements BlockDevice {
         this.dev = dev;
         this.nsid = nsid;
         MemorySegment buf = dev.allocateBuffer(4096);
-        dev.admin(new AdminCommands.Identify(AdminCommands.CNS_CONTROLLER, 0, 0, 0).toSqe(), buf).orThrow(dev.name() + ": Identify Controller");
-        IdentifyController ic = IdentifyController.decode(buf);
-        dev.admin(new AdminCommands.Identify(AdminCommands.CNS_NAMESPACE, 0, nsid, 0).toSqe(), buf).orThrow(dev.name() + ": Identify Namespace " + nsid);
-        IdentifyNamespace ns = IdentifyNamespace.decode(buf);
+        IdentifyController ic;
+        IdentifyNamespace ns;
+        try {
+            dev.admin(new AdminCommands.Identify(AdminCommands.CNS_CONTROLLER, 0, 0, 0).toSqe(), buf).orThrow(dev.name() + ": Identify Controller");
+            ic = IdentifyController.decode(buf);
+            dev.admin(new AdminCommands.Identify(AdminCommands.CNS_NAMESPACE, 0, nsid, 0).toSqe(), buf).orThrow(dev.name() + ": Identify Namespace " + nsid);
+            ns = IdentifyNamespace.decode(buf);
+        } finally {
+            dev.freeBuffer(buf);
+        }
+        if (ns.nsze() == 0) throw new NvmeException(dev.name() + ": namespace " + nsid + " does not exist (NSZE 0)");
         this.lbaSize = ns.lbaSizeBytes();
         this.lbaCount = ns.nsze();
         this.maxTransfer = ic.mdts() == 0 ? 1 << 20 : (int) Math.min(1 << 20, 4096L << ic.mdts());
@@ -110,6 +117,15 @@ public final class NvmeBlockDevice implements BlockDevice {
         long end = offset + length;
         long lba = offset / lbaSize;
         MemorySegment buf = dev.allocateBuffer(64 << 10);
+        try {
+            return allocated(offset, end, lba, buf, out);
+        } finally {
+            dev.freeBuffer(buf);   // called for every work unit: memory must not pile up on the device
+        }
+    }
+
+    private List<Extent> allocated(long offset, long end, long lba, MemorySegment buf, List<Extent> out) throws IOException {
+        long length = end - offset;
         while (lba * lbaSize < end) {
             long rl = Math.min(0xffff, (end / lbaSize) - lba);
             var cmd = new GetLbaStatus.Command(nsid, lba, (int) (buf.byteSize() / 4 - 1), (int) rl, GetLbaStatus.ATYPE_ALLOCATED);

@@ -130,8 +130,12 @@ public final class Workload implements AutoCloseable {
         Completion c;
         if (trim) {
             MemorySegment range = guest.allocateBuffer(16);
-            IoCommands.encodeRanges(List.of(new IoCommands.DsmRange(slba(block), lbas())), range);
-            c = guest.io(new IoCommands.DatasetManagement(nsid, 1, true).toSqe(), range);
+            try {
+                IoCommands.encodeRanges(List.of(new IoCommands.DsmRange(slba(block), lbas())), range);
+                c = guest.io(new IoCommands.DatasetManagement(nsid, 1, true).toSqe(), range);
+            } finally {
+                guest.freeBuffer(range);
+            }
         } else {
             c = guest.io(new IoCommands.WriteZeroes(nsid, slba(block), (int) (lbas() - 1), false).toSqe(), null);
         }
