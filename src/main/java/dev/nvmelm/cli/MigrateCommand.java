@@ -18,11 +18,20 @@ import java.util.concurrent.Callable;
         description = {"Live-migrate a namespace: a source subsystem runs on SRC (namespace 1 of MC 1), a destination",
                 "subsystem on DST (created, or reused if the size matches); exits 0 only when DST is verified."})
 final class MigrateCommand implements Callable<Integer>, Main.HasGlobals {
-    @Option(names = "--source-image", required = true, paramLabel = "SRC", description = "Source namespace image (raw)")
+    @Option(names = "--source-image", paramLabel = "SRC", description = "Source namespace image (raw), run on the embedded controller")
     Path source;
 
-    @Option(names = "--dest-image", required = true, paramLabel = "DST", description = "Destination image (created sparse, or reused if its size matches)")
+    @Option(names = "--dest-image", paramLabel = "DST", description = "Destination image (created sparse, or reused if its size matches)")
     Path dest;
+
+    @Option(names = "--source", paramLabel = "sim:PATH#C", description = "Source migratable controller of a served subsystem (nvme-lm device serve)")
+    String sourceDevice;
+
+    @Option(names = "--dest", paramLabel = "sim:PATH#C", description = "Destination migratable controller of another (or the same) served subsystem")
+    String destDevice;
+
+    @Option(names = "--namespace-id", defaultValue = "1", description = "With --source/--dest: the MC's namespace to move (default: ${DEFAULT-VALUE})")
+    int nsid;
 
     @Option(names = "--lba-size", defaultValue = "4096", description = "LBA size: 512 or 4096 (default: ${DEFAULT-VALUE})")
     int lbaSize;
@@ -55,8 +64,12 @@ final class MigrateCommand implements Callable<Integer>, Main.HasGlobals {
         } catch (IllegalArgumentException e) {
             throw new CliException("--workload: " + e.getMessage());
         }
-        var settings = new MigrationRun.Settings(source, dest, lbaSize, w, engine.options(), engine.verifyMode(Verifier.Mode.FULL),
-                f == OutputFormat.JSON, f != OutputFormat.JSON);
+        boolean images = source != null || dest != null, devices = sourceDevice != null || destDevice != null;
+        if (images == devices) throw new CliException("give either --source-image SRC --dest-image DST, or --source sim:PATH#C --dest sim:PATH#D");
+        if (images && (source == null || dest == null)) throw new CliException("--source-image and --dest-image go together");
+        if (devices && (sourceDevice == null || destDevice == null)) throw new CliException("--source and --dest go together");
+        var settings = new MigrationRun.Settings(source, dest, sourceDevice, destDevice, nsid, lbaSize, w, engine.options(),
+                engine.verifyMode(Verifier.Mode.FULL), f == OutputFormat.JSON, f != OutputFormat.JSON);
         return new MigrationRun(settings, spec.commandLine().getOut(), spec.commandLine().getErr()).run();
     }
 

@@ -1,6 +1,7 @@
 package dev.nvmelm.cli;
 
 import dev.nvmelm.embedded.LiveMigrationRig;
+import dev.nvmelm.host.NvmeDevice;
 import dev.nvmelm.migrate.MediaMigration;
 import dev.nvmelm.migrate.MigrationException;
 import dev.nvmelm.migrate.copy.Verifier;
@@ -29,8 +30,46 @@ import java.util.Map;
  * writing through the switchover, progress on stderr, verification, and the report.
  */
 final class MigrationRun {
-    record Settings(Path source, Path destination, int lbaSize, WorkloadSpec workload, MediaMigration.Options options,
-                    Verifier.Mode verify, boolean json, boolean progressBar) {}
+    /**
+     * What to migrate: images on the embedded controller ({@code source}/{@code destination}), or
+     * controllers of two served subsystems ({@code sourceDevice}/{@code destDevice}, sim:PATH#C).
+     */
+    record Settings(Path source, Path destination, String sourceDevice, String destDevice, int nsid, int lbaSize, WorkloadSpec workload,
+                    MediaMigration.Options options, Verifier.Mode verify, boolean json, boolean progressBar) {
+        Settings(Path source, Path destination, int lbaSize, WorkloadSpec workload, MediaMigration.Options options,
+                 Verifier.Mode verify, boolean json, boolean progressBar) {
+            this(source, destination, null, null, 1, lbaSize, workload, options, verify, json, progressBar);
+        }
+
+        boolean served() {
+            return sourceDevice != null;
+        }
+
+        String sourceName() {
+            return served() ? sourceDevice : source.toString();
+        }
+
+        String destinationName() {
+            return served() ? destDevice : destination.toString();
+        }
+    }
+
+    /** The two sides of one run and how the guest moves between them. */
+    interface Endpoints extends AutoCloseable {
+        MediaMigration.Side source();
+
+        MediaMigration.Side destination();
+
+        MediaMigration.GuestHandover handover();
+
+        /** The guest's device for a workload in this process, or null. */
+        NvmeDevice guest();
+
+        long sizeBytes();
+
+        @Override
+        void close() throws Exception;
+    }
 
     private final Settings s;
     private final PrintWriter out, err;
@@ -43,6 +82,15 @@ final class MigrationRun {
 
     /** Returns the exit status: 0 only when the destination is verified. */
     int run() throws Exception {
+        if (s.served()) {
+            if (s.workload() != null) {
+                throw new CliException("--workload runs a guest in this process, on the embedded controller; with sim: devices drive"
+                        + " the guest's I/O from its own process (nvme-lm io, or NBD with device serve --nbd)");
+            }
+            try (Endpoints e = SimEndpoints.open(s.sourceDevice(), s.destDevice(), s.nsid(), Duration.ofSeconds(60))) {
+                return migrate(e, null);
+            }
+        }
         if (!Files.isRegularFile(s.source())) throw new CliException("source image " + s.source() + " does not exist");
         long size = Files.size(s.source());
         if (size == 0 || size % s.lbaSize() != 0) throw new CliException("source image " + s.source() + " has " + size + " bytes, not a positive multiple of the LBA size " + s.lbaSize());
@@ -54,70 +102,82 @@ final class MigrationRun {
         Files.deleteIfExists(incomplete);
         Files.writeString(incomplete, "migration from " + s.source() + " in progress or failed\n");
         try (LiveMigrationRig rig = new LiveMigrationRig(s.source(), s.destination(), work, size, s.lbaSize())) {
-            Workload guest = s.workload() == null ? null
-                    : new Workload(rig.guest(), LiveMigrationRig.NSID, size, s.lbaSize(), s.workload(), System::nanoTime);
-            if (guest != null) guest.start();
-            ProgressBar bar = s.progressBar() ? new ProgressBarBuilder().setTaskName("migrate").setInitialMax(size >> 20)
-                    .setUnit(" MiB", 1).setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(200).continuousUpdate()
-                    .setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build() : null;
-            long[] shown = {0};
-            MediaMigration m = new MediaMigration(rig.sourceSide(), rig.destinationSide(), rig.handover(), s.options(), System::nanoTime, snap -> {
-                if (bar == null) return;
-                long done = (snap.bytesCopied() + snap.bytesZero()) >> 20;
-                long max = Math.max(snap.bytesTotal() >> 20, done + (snap.backlogBytes() >> 20));
-                if (max > bar.getMax()) bar.maxHint(max);
-                if (done > shown[0]) {   // never backwards
-                    bar.stepTo(done);
-                    shown[0] = done;
-                }
-                bar.setExtraMessage(String.format(" %s pass %d backlog %s %s", snap.phase().name().toLowerCase(),
-                        snap.pass(), human(snap.backlogBytes()), snap.verdict().length() > 40 ? snap.verdict().substring(0, 40) : snap.verdict()));
-            });
-            Thread main = Thread.currentThread();
-            Thread hook = new Thread(() -> {
-                m.cancel();
-                try {
-                    main.join(15_000);   // let the abort resume the source before the JVM exits
-                } catch (InterruptedException ignored) {
-                    // exiting anyway
-                }
-            });
-            Runtime.getRuntime().addShutdownHook(hook);
-            MediaMigration.Report r;
-            Verifier.Result v;
-            Workload.Check check = null;
-            long rewritten;
-            try (MediaMigration.Outcome outcome = m.run()) {
-                if (bar != null) bar.close();
-                if (guest != null) {
-                    if (s.workload().seconds() > 0) guest.awaitEnd();
-                    else guest.stop();
-                }
-                r = outcome.report();
-                rewritten = outcome.bytesRewrittenAfterSwitchover();
-                v = outcome.verify(s.verify(), 1);
-                if (guest != null && s.verify() != Verifier.Mode.NONE) check = guest.check(rig.destinationData());
-            } catch (MigrationException e) {
-                if (bar != null) bar.close();
-                if (guest != null) guest.stop();
-                throw new CliException("migration aborted: " + e.getMessage() + "; the source controller is resumed and its data intact, "
-                        + s.destination() + " is incomplete");
-            } finally {
-                try {
-                    Runtime.getRuntime().removeShutdownHook(hook);
-                } catch (IllegalStateException ignored) {
-                    // already shutting down
-                }
-            }
-            boolean verified = v.ok() && (check == null || check.badBlocks() == 0) && s.verify() != Verifier.Mode.NONE;
-            String srcSha = s.verify() == Verifier.Mode.NONE ? "" : sha256(s.source());
-            String dstSha = s.verify() == Verifier.Mode.NONE ? "" : sha256(s.destination());
-            if (verified) Files.deleteIfExists(incomplete);
-            report(r, v, check, rewritten, guest, size, srcSha, dstSha, verified);
-            return verified || s.verify() == Verifier.Mode.NONE ? 0 : 1;
+            return migrate(new Endpoints() {
+                @Override public MediaMigration.Side source() { return rig.sourceSide(); }
+                @Override public MediaMigration.Side destination() { return rig.destinationSide(); }
+                @Override public MediaMigration.GuestHandover handover() { return rig.handover(); }
+                @Override public NvmeDevice guest() { return rig.guest(); }
+                @Override public long sizeBytes() { return size; }
+                @Override public void close() {}
+            }, incomplete);
         } finally {
             BenchCommand.deleteTree(work);
         }
+    }
+
+    private int migrate(Endpoints ends, Path incomplete) throws Exception {
+        long size = ends.sizeBytes();
+        Workload guest = s.workload() == null ? null
+                : new Workload(ends.guest(), LiveMigrationRig.NSID, size, s.lbaSize(), s.workload(), System::nanoTime);
+        if (guest != null) guest.start();
+        ProgressBar bar = s.progressBar() ? new ProgressBarBuilder().setTaskName("migrate").setInitialMax(size >> 20)
+                .setUnit(" MiB", 1).setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(200).continuousUpdate()
+                .setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build() : null;
+        long[] shown = {0};
+        MediaMigration m = new MediaMigration(ends.source(), ends.destination(), ends.handover(), s.options(), System::nanoTime, snap -> {
+            if (bar == null) return;
+            long done = (snap.bytesCopied() + snap.bytesZero()) >> 20;
+            long max = Math.max(snap.bytesTotal() >> 20, done + (snap.backlogBytes() >> 20));
+            if (max > bar.getMax()) bar.maxHint(max);
+            if (done > shown[0]) {   // never backwards
+                bar.stepTo(done);
+                shown[0] = done;
+            }
+            bar.setExtraMessage(String.format(" %s pass %d backlog %s %s", snap.phase().name().toLowerCase(),
+                    snap.pass(), human(snap.backlogBytes()), snap.verdict().length() > 40 ? snap.verdict().substring(0, 40) : snap.verdict()));
+        });
+        Thread main = Thread.currentThread();
+        Thread hook = new Thread(() -> {
+            m.cancel();
+            try {
+                main.join(15_000);   // let the abort resume the source before the JVM exits
+            } catch (InterruptedException ignored) {
+                // exiting anyway
+            }
+        });
+        Runtime.getRuntime().addShutdownHook(hook);
+        MediaMigration.Report r;
+        Verifier.Result v;
+        Workload.Check check = null;
+        long rewritten;
+        try (MediaMigration.Outcome outcome = m.run()) {
+            if (bar != null) bar.close();
+            if (guest != null) {
+                if (s.workload().seconds() > 0) guest.awaitEnd();
+                else guest.stop();
+            }
+            r = outcome.report();
+            rewritten = outcome.bytesRewrittenAfterSwitchover();
+            v = outcome.verify(s.verify(), 1);
+            if (guest != null && s.verify() != Verifier.Mode.NONE) check = guest.check(ends.destination().data());
+        } catch (MigrationException e) {
+            if (bar != null) bar.close();
+            if (guest != null) guest.stop();
+            throw new CliException("migration aborted: " + e.getMessage() + "; the source controller is resumed and its data intact, "
+                    + s.destinationName() + " is incomplete");
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException ignored) {
+                // already shutting down
+            }
+        }
+        boolean verified = v.ok() && (check == null || check.badBlocks() == 0) && s.verify() != Verifier.Mode.NONE;
+        String srcSha = s.verify() == Verifier.Mode.NONE || s.served() ? "" : sha256(s.source());
+        String dstSha = s.verify() == Verifier.Mode.NONE || s.served() ? "" : sha256(s.destination());
+        if (verified && incomplete != null) Files.deleteIfExists(incomplete);
+        report(r, v, check, rewritten, guest, size, srcSha, dstSha, verified);
+        return verified || s.verify() == Verifier.Mode.NONE ? 0 : 1;
     }
 
     private void report(MediaMigration.Report r, Verifier.Result v, Workload.Check check, long rewritten, Workload guest, long size,
@@ -137,6 +197,16 @@ final class MigrationRun {
             m.put("cdq_entries", r.cdqEntries);
             m.put("cdq_anomalies", r.anomalies);
             m.put("tracking_restarts", r.trackingRestarts);
+            m.put("bytes_ignored_ahead_of_bulk", r.bytesIgnoredAhead);
+            m.put("bytes_recopied_after_cdq_full", r.bytesRecopiedAfterCdqFull);
+            if (r.verdictDetail != null) {
+                Map<String, Object> vd = new LinkedHashMap<>();
+                vd.put("converged", r.verdictDetail.converged());
+                vd.put("dirty_rate_bytes_per_s", Math.round(r.verdictDetail.dirtyRateBps()));
+                vd.put("copy_rate_bytes_per_s", Math.round(r.verdictDetail.copyRateBps()));
+                vd.put("backlog_bytes", r.verdictDetail.backlogBytes());
+                m.put("verdict_detail", vd);
+            }
             m.put("guest_writes", guest == null ? 0 : guest.guestWrites());
             m.put("guest_bytes_rewritten_after_switchover", rewritten);
             m.put("throttle_iops", r.throttleIops);
@@ -151,7 +221,7 @@ final class MigrationRun {
             out.println(Json.pretty(m));
             return;
         }
-        out.printf("nvme-lm migrate: %s -> %s%n", s.source(), s.destination());
+        out.printf("nvme-lm migrate: %s -> %s%n", s.sourceName(), s.destinationName());
         out.printf("  verdict       %s%n", r.verdict);
         out.printf("  copied        %s (data %s in bulk, %s in %d dirty passes, %s in the stop; %s as zeroes/holes)%n",
                 human(r.bytesCopied + r.bytesZero), human(r.bytesBulk), human(r.bytesDirty - r.bytesFinal), r.passes, human(r.bytesFinal), human(r.bytesZero));
@@ -170,7 +240,7 @@ final class MigrationRun {
                     s.verify().name().toLowerCase(), human(v.bytesCompared()), human(v.bytesSkipped()),
                     check == null ? "" : "; workload oracle: " + check.blocksChecked() + " blocks, " + check.badBlocks() + " bad");
             if (!v.ok()) out.printf("  first mismatch at byte %d%n", v.firstMismatch());
-            out.printf("  sha256        source %s%n                destination %s%n", srcSha, dstSha);
+            if (!srcSha.isEmpty()) out.printf("  sha256        source %s%n                destination %s%n", srcSha, dstSha);
         }
     }
 

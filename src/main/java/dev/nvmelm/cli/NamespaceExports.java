@@ -31,7 +31,7 @@ final class NamespaceExports {
             DirtyTracker t = trackers.isEmpty() ? null : trackers.get(c - 1);
             for (int n = 1; n <= config.namespacesPerController(); n++) {
                 int nsid = n;
-                out.add(new BlockDeviceExport("c" + c + "n" + n, new NvmeBlockDevice(server.device(c), n), t == null ? null : () -> t.map(nsid)));
+                out.add(new BlockDeviceExport("c" + c + "n" + n, new LazyNamespace(server, c, n), t == null ? null : () -> t.map(nsid)));
             }
         }
         return out;

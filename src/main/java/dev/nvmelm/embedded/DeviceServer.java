@@ -165,6 +165,24 @@ public final class DeviceServer implements AutoCloseable {
         return devices[cntlid];
     }
 
+    /**
+     * The switchover, in the VMM's role: the server's driver of controller {@code from} — its I/O
+     * queues, the clients using them, NBD exports on them — continues on controller {@code to},
+     * which has received the queue state (Set Controller State) and is not yet resumed. Both
+     * controllers share this server's host memory, so the queues need not move.
+     */
+    public synchronized void handover(int from, int to) throws NvmeException {
+        if (from < 1 || to < 1 || from >= devices.length || to >= devices.length || from == to) {
+            throw new NvmeException("handover from controller " + from + " to " + to + ": both must be distinct migratable controllers of this subsystem");
+        }
+        PciNvmeDevice d = devices[from];
+        if (d == null) throw new NvmeException("handover: no host uses controller " + from + " (nothing to move)");
+        if (devices[to] != null) throw new NvmeException("handover: controller " + to + " already has a host driver");
+        d.moveTo(subsystem.controller(to));
+        devices[to] = d;
+        devices[from] = null;
+    }
+
     int controllerCount() {
         return devices.length;
     }

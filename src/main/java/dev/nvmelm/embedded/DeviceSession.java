@@ -108,6 +108,14 @@ final class DeviceSession {
             case SimMessage.CdqCreate c -> cdqCreate(c);
             case SimMessage.CdqAttach a -> cdqAttach(a);
             case SimMessage.CdqRelease r -> cdqRelease(r);
+            case SimMessage.Handover h -> {
+                try {
+                    server.handover(h.fromCntlid(), h.toCntlid());
+                    send(new SimMessage.Done(h.tag(), 0, 0, 0));
+                } catch (NvmeException e) {
+                    send(new SimMessage.Failed(h.tag(), e.getMessage()));
+                }
+            }
             default -> throw new IOException("a client may not send " + m.getClass().getSimpleName());
         }
     }
@@ -129,7 +137,8 @@ final class DeviceSession {
             throw new EOFException();
         }
         cntlid = h.cntlid();
-        send(new SimMessage.Welcome(0, SimMessage.VERSION, cntlid, memoryBytes(), server.memoryPath().toString()));
+        send(new SimMessage.Welcome(0, SimMessage.VERSION, cntlid, memoryBytes(), server.subsystem().config().namespacesPerController(),
+                server.memoryPath().toString()));
     }
 
     private long memoryBytes() {

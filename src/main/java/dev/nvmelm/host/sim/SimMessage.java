@@ -36,9 +36,19 @@ public sealed interface SimMessage {
     record CdqAttach(int tag, int cdqid) implements SimMessage {}
     /** Lets go of a CDQ: delete it, or keep it on the server with the reader's cursor. */
     record CdqRelease(int tag, int cdqid, boolean keep, int head, boolean stalePhase) implements SimMessage {}
+    /**
+     * The VMM's switchover step, which the server plays for its own drivers: the queues of
+     * controller {@code from} (and every client using them) continue on controller {@code to},
+     * which received their state and is not yet resumed.
+     */
+    record Handover(int tag, int fromCntlid, int toCntlid) implements SimMessage {}
 
     // server -> client
-    record Welcome(int tag, int version, int cntlid, long memorySizeBytes, String memoryPath) implements SimMessage {}
+    /**
+     * {@code namespacesPerController}: how the MMC's shared NSIDs map to the MCs' own (MC C's
+     * NSID n is shared NSID (C-1)*N+n), so a migration host can read a suspended MC's data.
+     */
+    record Welcome(int tag, int version, int cntlid, long memorySizeBytes, int namespacesPerController, String memoryPath) implements SimMessage {}
     record Allocated(int tag, long offset) implements SimMessage {}
     /** A completion: CQE DW0, DW1 and the 15-bit status field. */
     record Done(int tag, int dw0, int dw1, int statusField) implements SimMessage {}
@@ -56,6 +66,7 @@ public sealed interface SimMessage {
             case CdqCreate c -> 5;
             case CdqAttach c -> 6;
             case CdqRelease c -> 7;
+            case Handover h -> 8;
             case Welcome w -> 64;
             case Allocated a -> 65;
             case Done d -> 66;
@@ -77,7 +88,9 @@ public sealed interface SimMessage {
             case CdqCreate c -> b.putShort((short) c.cntlid()).putLong(c.sizeBytes()).put((byte) (c.contiguous() ? 1 : 0));
             case CdqAttach c -> b.putShort((short) c.cdqid());
             case CdqRelease c -> b.putShort((short) c.cdqid()).put((byte) (c.keep() ? 1 : 0)).putInt(c.head()).put((byte) (c.stalePhase() ? 1 : 0));
-            case Welcome w -> putString(b.putShort((short) w.version()).putShort((short) w.cntlid()).putLong(w.memorySizeBytes()), w.memoryPath());
+            case Handover h -> b.putShort((short) h.fromCntlid()).putShort((short) h.toCntlid());
+            case Welcome w -> putString(b.putShort((short) w.version()).putShort((short) w.cntlid()).putLong(w.memorySizeBytes())
+                    .putShort((short) w.namespacesPerController()), w.memoryPath());
             case Allocated a -> b.putLong(a.offset());
             case Done d -> b.putInt(d.dw0()).putInt(d.dw1()).putShort((short) d.statusField());
             case CdqInfo i -> b.putShort((short) i.cdqid()).putShort((short) i.cntlid()).putInt(i.entryCount()).putLong(i.ringOffset())
@@ -121,7 +134,8 @@ public sealed interface SimMessage {
                 case 5 -> new CdqCreate(tag, u16(b), b.getLong(), flag(b));
                 case 6 -> new CdqAttach(tag, u16(b));
                 case 7 -> new CdqRelease(tag, u16(b), flag(b), b.getInt(), flag(b));
-                case 64 -> new Welcome(tag, u16(b), u16(b), b.getLong(), getString(b));
+                case 8 -> new Handover(tag, u16(b), u16(b));
+                case 64 -> new Welcome(tag, u16(b), u16(b), b.getLong(), u16(b), getString(b));
                 case 65 -> new Allocated(tag, b.getLong());
                 case 66 -> new Done(tag, b.getInt(), b.getInt(), u16(b));
                 case 67 -> new CdqInfo(tag, u16(b), u16(b), b.getInt(), b.getLong(), b.getInt(), flag(b));

@@ -52,6 +52,7 @@ public final class SimNvmeDevice implements NvmeDevice {
     private final Map<Integer, SimCdqQueue> cdqs = new ConcurrentHashMap<>();
     private final List<Consumer<AsyncEventInfo>> listeners = new CopyOnWriteArrayList<>();
     private volatile String closedReason;
+    private final int namespacesPerController;
 
     public static boolean handles(String device) {
         return device.startsWith(PREFIX);
@@ -103,6 +104,7 @@ public final class SimNvmeDevice implements NvmeDevice {
             SimMessage reply = channel.receive();
             if (reply instanceof SimMessage.Failed f) throw new NvmeException(name + ": " + f.message());
             if (!(reply instanceof SimMessage.Welcome w)) throw new NvmeException(name + ": device server answered Hello with " + reply);
+            this.namespacesPerController = w.namespacesPerController();
             try (FileChannel fc = FileChannel.open(Path.of(w.memoryPath()), StandardOpenOption.READ, StandardOpenOption.WRITE)) {
                 this.shared = fc.map(FileChannel.MapMode.READ_WRITE, 0, w.memorySizeBytes(), arena);
             }
@@ -187,6 +189,14 @@ public final class SimNvmeDevice implements NvmeDevice {
     @Override
     public String name() {
         return name;
+    }
+
+    /** The MMC's shared NSID of MC {@code cntlid}'s namespace {@code nsid} (see SimMessage.Welcome). */
+    public int sharedNsid(int cntlid, int nsid) {
+        if (cntlid < 1 || nsid < 1 || nsid > namespacesPerController) {
+            throw new IllegalArgumentException("controller " + cntlid + " has no namespace " + nsid + " (it has 1.." + namespacesPerController + ")");
+        }
+        return (cntlid - 1) * namespacesPerController + nsid;
     }
 
     @Override
@@ -318,6 +328,11 @@ public final class SimNvmeDevice implements NvmeDevice {
         cdqs.remove(q.cdqid());
         Completion c = toCompletion(await(call(tag -> new SimMessage.CdqRelease(tag, q.cdqid(), keep, cursor.head(), cursor.stalePhase()))));
         c.orThrow(name + ": " + (keep ? "Detach" : "Delete") + " CDQ " + q.cdqid());
+    }
+
+    /** Asks the server to move its driver of controller {@code from} to controller {@code to} (see SimMessage.Handover). */
+    public void handover(int from, int to) throws NvmeException {
+        toCompletion(await(call(tag -> new SimMessage.Handover(tag, from, to)))).orThrow(name + ": handover from controller " + from + " to " + to);
     }
 
     @Override
