@@ -272,7 +272,7 @@ final class AdminHandler {
             case ControllerDataQueueCommand.Delete d -> {
                 Cdq q = c.subsystem.cdqs.remove(d.cdqid());
                 if (q == null) yield cs(StatusCodes.INVALID_CDQ);
-                q.stopLogging();
+                q.delete();   // from here on nothing is written into the ring: the host may free it
                 yield Result.ok();
             }
         };
@@ -317,13 +317,11 @@ final class AdminHandler {
         Cdq q = c.subsystem.cdqs.get(cmd.cdqid());
         if (q == null) return cs(StatusCodes.INVALID_CDQ);
         Controller mc = c.subsystem.controller(q.cntlid);
-        if (mc.state != Controller.State.ACTIVE) return cs(StatusCodes.CTRL_SUSPENDED);
         boolean start = cmd.lact() == TrackSendCommand.LACT_START;
-        // The marker must be ordered with the MC's own logging, so it is posted on the MC's thread.
-        mc.run(() -> {
-            boolean ok = q.setLogging(start);
-            c.completeLater(0, s.cid(), ok ? Result.ok() : cs(StatusCodes.CDQ_FULL));
-        });
+        Controller.Deferred done = c.defer(0, s.cid());
+        // The marker must be ordered with the MC's own logging and with Suspend/Resume, so the
+        // state is checked and the marker posted on the MC's thread.
+        mc.run(() -> c.finish(done, mc.state != Controller.State.ACTIVE ? cs(StatusCodes.CTRL_SUSPENDED) : Result.of(q.setLogging(start))));
         return Result.DEFERRED;
     }
 

@@ -13,6 +13,7 @@ import dev.nvmelm.spec.bus.InterruptLine;
 import dev.nvmelm.spec.bus.Registers;
 
 import java.util.ArrayDeque;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 
@@ -32,6 +33,13 @@ public final class Controller implements ControllerBar {
     private static final long CAP = MQES | 1L << 16 | 20L << 24 | 1L << 37;  // CQR, TO 10 s, CSS NVM, DSTRD 0, MPS 4K
 
     public enum State { ACTIVE, SUSPENDING, SUSPENDED }
+
+    /**
+     * A command whose completion comes later (from any thread, through {@link #finish}). It
+     * remembers the controller generation it was fetched in: a completion for a command from
+     * before a controller reset is dropped, never posted into the new admin queue.
+     */
+    record Deferred(int sqid, int cid, int generation) {}
 
     /** What a handler returns: a completion now, or {@link #DEFERRED} (completed later by the handler). */
     record Result(Status status, int dw0, int dw1) {
@@ -55,7 +63,17 @@ public final class Controller implements ControllerBar {
     private volatile long asq, acq;
     final SubmissionQueue[] sqs = new SubmissionQueue[MAX_IO_QUEUES + 1];
     final CompletionQueue[] cqs = new CompletionQueue[MAX_IO_QUEUES + 1];
-    volatile State state = State.ACTIVE;
+    volatile State state = State.ACTIVE;   // written only on this controller's thread
+    /**
+     * Suspends the MMC has accepted but this controller has not executed yet. Fetching stops as
+     * soon as it is non-zero, so a busy controller stops at its next command, not when its
+     * submission queues run dry; the state itself changes on this controller's thread, in
+     * order with everything else it does.
+     */
+    final AtomicInteger pendingSuspends = new AtomicInteger();
+    /** Runs once no completion waits for room in a CQ (a suspend waiting to finish). */
+    private Runnable whenCompletionsPosted;
+    private int generation;   // incremented by every controller reset
     private final ArrayDeque<int[]> pendingAers = new ArrayDeque<>();
     private final ArrayDeque<AsyncEvent> queuedEvents = new ArrayDeque<>();
     volatile long throttleWriteIops;
@@ -198,8 +216,13 @@ public final class Controller implements ControllerBar {
         }
     }
 
-    /** Controller reset: queues and pending events go; an MMC's CDQs are deleted and logging stops. */
+    /**
+     * Controller reset: queues and pending events go, deferred commands will not complete; an
+     * MMC's CDQs are deleted (logging stops). A suspend that waited for CQ room finishes now,
+     * there being no CQ left.
+     */
     private void reset() {
+        generation++;
         java.util.Arrays.fill(sqs, null);
         java.util.Arrays.fill(cqs, null);
         pendingAers.clear();
@@ -207,11 +230,14 @@ public final class Controller implements ControllerBar {
         incomingState = new byte[0];
         if (isMigrationManagement()) {
             for (Cdq q : subsystem.cdqs.all()) {
-                q.stopLogging();
                 subsystem.cdqs.remove(q.cdqid);
+                q.delete();
             }
         }
         csts = 0;
+        Runnable r = whenCompletionsPosted;
+        whenCompletionsPosted = null;
+        if (r != null) r.run();
     }
 
     private void fatal(String why) {
@@ -230,6 +256,30 @@ public final class Controller implements ControllerBar {
         if (cq == null || head < 0 || head >= cq.size) return;
         cq.head = head;
         if (cq.drainOverflow() > 0) interrupt(cq);
+        if (whenCompletionsPosted != null && !completionsWaiting()) {
+            Runnable r = whenCompletionsPosted;
+            whenCompletionsPosted = null;
+            r.run();
+        }
+    }
+
+    private boolean completionsWaiting() {
+        for (CompletionQueue cq : cqs) if (cq != null && !cq.overflow.isEmpty()) return true;
+        return false;
+    }
+
+    /**
+     * Runs {@code r} (on this thread) once every completion this controller produced is in host
+     * memory: now, or when the host has made room in its CQs. A command whose CQE is not posted
+     * yet is still in flight, and the controller state has no place for it.
+     */
+    void whenCompletionsPosted(Runnable r) {
+        if (!completionsWaiting()) {
+            r.run();
+        } else {
+            if (whenCompletionsPosted != null) throw new IllegalStateException("a suspend is already waiting");
+            whenCompletionsPosted = r;
+        }
     }
 
     /** Fetches and executes until every SQ is empty or this controller stops fetching. */
@@ -241,8 +291,8 @@ public final class Controller implements ControllerBar {
             for (int q = 0; q <= MAX_IO_QUEUES; q++) {
                 SubmissionQueue sq = sqs[q];
                 if (sq == null || sq.empty()) continue;
-                if (state != State.ACTIVE) return;
-                for (int budget = 32; budget > 0 && !sq.empty() && state == State.ACTIVE && sqs[q] == sq; budget--) {
+                if (!fetching()) return;
+                for (int budget = 32; budget > 0 && !sq.empty() && fetching() && sqs[q] == sq; budget--) {
                     Sqe sqe;
                     try {
                         sqe = sq.fetch();
@@ -256,6 +306,10 @@ public final class Controller implements ControllerBar {
                 if (!sq.empty()) more = true;
             }
         }
+    }
+
+    private boolean fetching() {
+        return state == State.ACTIVE && pendingSuspends.get() == 0;
     }
 
     /** Posts a completion for a command of SQ {@code sqid} (on this controller's thread). */
@@ -273,10 +327,20 @@ public final class Controller implements ControllerBar {
         interrupt(cq);
     }
 
-    /** Completes a deferred command from any thread. */
-    void completeLater(int sqid, int cid, Result r) {
+    /** Called while executing a command that will complete later (on this controller's thread). */
+    Deferred defer(int sqid, int cid) {
+        return new Deferred(sqid, cid, generation);
+    }
+
+    /** True if no reset happened since {@code d} was fetched (on this controller's thread). */
+    boolean current(Deferred d) {
+        return d.generation() == generation;
+    }
+
+    /** Completes a deferred command from any thread; dropped if the controller was reset meanwhile. */
+    void finish(Deferred d, Result r) {
         run(() -> {
-            complete(sqid, cid, r);
+            if (current(d)) complete(d.sqid(), d.cid(), r);
             process();
         });
     }

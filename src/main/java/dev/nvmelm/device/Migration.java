@@ -44,49 +44,82 @@ final class Migration {
         if (!mmc.subsystem.isMigratable(cmd.cntlid())) return Result.of(Disagreements.UNKNOWN_CNTLID);
         Controller mc = mmc.subsystem.controller(cmd.cntlid());
         return switch (cmd) {
-            case MigrationSendCommand.Suspend su -> suspend(s.cid(), su, mc);
-            case MigrationSendCommand.Resume r -> r.uidx() != 0 ? AdminHandler.invalidField() : resume(s.cid(), mc);
+            case MigrationSendCommand.Suspend su -> suspend(s, su, mc);
+            case MigrationSendCommand.Resume r -> r.uidx() != 0 ? AdminHandler.invalidField() : resume(s, mc);
             case MigrationSendCommand.SetControllerState st -> setState(s, st, mc);
         };
     }
 
-    private Result suspend(int cid, MigrationSendCommand.Suspend su, Controller mc) {
+    /**
+     * Suspend (STYPE 1): fetching stops at once; on the MC's thread, after what it was executing,
+     * the MC waits until every completion is in host memory, becomes SUSPENDED, posts ESA 3 and
+     * deletes its UDMQ when DUDMQ=1; only then does this command complete. No room for the ESA 3
+     * marker: 3Bh and the MC runs on. Already suspended: success (a DUDMQ still deletes).
+     */
+    private Result suspend(Sqe s, MigrationSendCommand.Suspend su, Controller mc) {
         if (su.uidx() != 0 || su.stype() > MigrationSendCommand.STYPE_SUSPEND) return AdminHandler.invalidField();
         if (su.stype() == MigrationSendCommand.STYPE_NOTIFICATION) return Result.ok();   // advisory: nothing changes yet
-        if (mc.state == State.SUSPENDING) return Result.of(Status.generic(StatusCodes.CMD_SEQ_ERROR));
-        boolean already = mc.state == State.SUSPENDED;
-        mc.state = State.SUSPENDING;   // the MC's fetch loop stops at its next command
+        Controller.Deferred done = mmc.defer(0, s.cid());
+        mc.pendingSuspends.incrementAndGet();   // the MC's fetch loop stops at its next command
         mc.run(() -> {
-            Cdq q = mmc.subsystem.cdqs.forController(mc.cntlid);
-            if (!already && q != null && q.logging() && !q.roomForMarker()) {
-                mc.state = State.ACTIVE;   // no room for the "suspended" marker: refuse, change nothing
-                mc.process();
-                mmc.completeLater(0, cid, AdminHandler.cs(StatusCodes.CDQ_FULL));
-                return;
+            try {
+                switch (mc.state) {
+                    case SUSPENDED -> {
+                        deleteUdmqIf(su.dudmq(), mc);
+                        mmc.finish(done, Result.ok());
+                    }
+                    case SUSPENDING -> mmc.finish(done, Result.of(Status.generic(StatusCodes.CMD_SEQ_ERROR)));
+                    case ACTIVE -> {
+                        mc.state = State.SUSPENDING;
+                        mc.whenCompletionsPosted(() -> finishSuspend(mc, su.dudmq(), done));
+                    }
+                }
+            } finally {
+                mc.pendingSuspends.decrementAndGet();
             }
-            mc.state = State.SUSPENDED;
-            if (q != null && !already) q.markerIfLogging(LbaMigrationEntry.ESA_SUSPENDED);
-            if (q != null && su.dudmq()) {
-                q.stopLogging();
-                mmc.subsystem.cdqs.remove(q.cdqid);
-            }
-            mmc.completeLater(0, cid, Result.ok());
+            mc.process();   // fetches again only if the suspend was refused
         });
         return Result.DEFERRED;
     }
 
-    private Result resume(int cid, Controller mc) {
-        if (mc.state != State.SUSPENDED) return AdminHandler.cs(StatusCodes.CTRL_NOT_SUSPENDED);
+    /** On the MC's thread, with every completion posted. */
+    private void finishSuspend(Controller mc, boolean dudmq, Controller.Deferred done) {
+        Cdq q = mmc.subsystem.cdqs.forController(mc.cntlid);
+        if (q != null && q.suspendedMarker().equals(Cdq.CDQ_FULL)) {
+            mc.state = State.ACTIVE;   // no room for the "suspended" marker: refuse, change nothing
+            mmc.finish(done, AdminHandler.cs(StatusCodes.CDQ_FULL));
+            return;
+        }
+        mc.state = State.SUSPENDED;
+        deleteUdmqIf(dudmq, mc);
+        mmc.finish(done, Result.ok());
+    }
+
+    private void deleteUdmqIf(boolean dudmq, Controller mc) {
+        if (!dudmq) return;
+        Cdq q = mmc.subsystem.cdqs.forController(mc.cntlid);
+        if (q != null) {
+            mmc.subsystem.cdqs.remove(q.cdqid);
+            q.delete();
+        }
+    }
+
+    /** Resume: checked on the MC's thread, so two Resumes in a row cannot both succeed. */
+    private Result resume(Sqe s, Controller mc) {
+        Controller.Deferred done = mmc.defer(0, s.cid());
         mc.run(() -> {
-            Cdq q = mmc.subsystem.cdqs.forController(mc.cntlid);
-            if (q != null && q.logging() && !q.roomForMarker()) {
-                mmc.completeLater(0, cid, AdminHandler.cs(StatusCodes.CDQ_FULL));
+            if (mc.state != State.SUSPENDED) {
+                mmc.finish(done, AdminHandler.cs(StatusCodes.CTRL_NOT_SUSPENDED));
                 return;
             }
-            if (q != null) q.markerIfLogging(LbaMigrationEntry.ESA_FIRST);
+            Cdq q = mmc.subsystem.cdqs.forController(mc.cntlid);
+            if (q != null && q.resumedMarker().equals(Cdq.CDQ_FULL)) {
+                mmc.finish(done, AdminHandler.cs(StatusCodes.CDQ_FULL));   // stays suspended
+                return;
+            }
             mc.state = State.ACTIVE;
             mc.process();   // commands that waited in the SQs run now
-            mmc.completeLater(0, cid, Result.ok());
+            mmc.finish(done, Result.ok());
         });
         return Result.DEFERRED;
     }
@@ -99,13 +132,13 @@ final class Migration {
         try (Arena a = Arena.ofConfined()) {
             chunk = Dma.fromHost(mmc.memory(), s, len, a).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
         }
-        int cid = s.cid();
+        Controller.Deferred done = mmc.defer(0, s.cid());
         mc.run(() -> {
             Result r;
             if (mc.state != State.SUSPENDED) r = AdminHandler.cs(StatusCodes.CTRL_NOT_SUSPENDED);
             else if (mc.hasIoQueues()) r = AdminHandler.invalidField();
             else r = accept(mc, st, chunk);
-            mmc.completeLater(0, cid, r);
+            mmc.finish(done, r);
         });
         return Result.DEFERRED;
     }
@@ -174,24 +207,28 @@ final class Migration {
             return AdminHandler.invalidField();
         }
         Controller mc = mmc.subsystem.controller(cmd.cntlid());
-        int cid = s.cid();
+        Controller.Deferred done = mmc.defer(0, s.cid());
         mc.run(() -> {
             byte[] state = snapshot(mc, cmd.csvi());
             boolean suspended = mc.state == State.SUSPENDED;
             mmc.run(() -> {
+                if (!mmc.current(done)) return;   // reset meanwhile: the data buffer is no longer the host's
+                Result r;
                 if (cmd.offsetBytes() >= state.length) {
-                    mmc.complete(0, cid, AdminHandler.invalidField());
-                    return;
+                    r = AdminHandler.invalidField();
+                } else {
+                    int n = (int) Math.min(state.length - cmd.offsetBytes(), cmd.lengthBytes());
+                    try {
+                        // the PRPs describe (NUMD+1)*4 bytes; only what exists is transferred
+                        Dma.toHost(mmc.memory(), s, MemorySegment.ofArray(state).asSlice(cmd.offsetBytes(), n));
+                        r = Result.ok(suspended ? MigrationReceiveCommand.CSUP : 0);
+                    } catch (DmaFault e) {
+                        r = Result.of(Status.generic(StatusCodes.DATA_TRANSFER_ERROR));
+                    } catch (IllegalArgumentException e) {
+                        r = AdminHandler.invalidField();   // a PRP the walk rejects, as for every other command
+                    }
                 }
-                int n = (int) Math.min(state.length - cmd.offsetBytes(), cmd.lengthBytes());
-                try {
-                    // the PRPs describe (NUMD+1)*4 bytes; only what exists is transferred
-                    Dma.toHost(mmc.memory(), s, MemorySegment.ofArray(state).asSlice(cmd.offsetBytes(), n));
-                    mmc.complete(0, cid, Result.ok(suspended ? MigrationReceiveCommand.CSUP : 0));
-                } catch (DmaFault | IllegalArgumentException e) {
-                    mmc.complete(0, cid, Result.of(Status.generic(StatusCodes.DATA_TRANSFER_ERROR)));
-                }
-                mmc.process();
+                mmc.finish(done, r);
             });
         });
         return Result.DEFERRED;

@@ -84,11 +84,14 @@ final class Sim implements AutoCloseable {
         boolean phase = true;
         final Map<Integer, Cqe> done = new HashMap<>();
 
-        Queue(int qid, int depth) {
+        final int cqDepth;
+
+        Queue(int qid, int depth, int cqDepth) {
             this.qid = qid;
             this.depth = depth;
+            this.cqDepth = cqDepth;
             this.sq = alloc((long) depth * Sqe.SIZE);
-            this.cq = alloc((long) depth * Cqe.SIZE);
+            this.cq = alloc((long) cqDepth * Cqe.SIZE);
         }
 
         int outstanding() {
@@ -98,7 +101,7 @@ final class Sim implements AutoCloseable {
 
     /** A register-level driver for one controller. */
     final class Host {
-        final Controller c;
+        Controller c;
         final Queue admin;
         final Map<Integer, Queue> io = new HashMap<>();
         final List<Integer> interrupts = new ArrayList<>();
@@ -107,7 +110,7 @@ final class Sim implements AutoCloseable {
         Host(Controller c) {
             this.c = c;
             c.connectInterrupts(interrupts::add);
-            admin = new Queue(0, ADMIN_DEPTH);
+            admin = new Queue(0, ADMIN_DEPTH, ADMIN_DEPTH);
             enable();
         }
 
@@ -124,6 +127,16 @@ final class Sim implements AutoCloseable {
             c.write32(Registers.CC, Registers.CC_EN | 6 << 16 | 4 << 20);
             run();
             if ((csts() & Registers.CSTS_RDY) == 0) throw new AssertionError("controller " + c.cntlid() + " not ready: CSTS " + csts());
+        }
+
+        /**
+         * Switchover in the VMM's role: the I/O queues (in the same memory) now belong to
+         * {@code target}, which received their state; the admin queue starts afresh there.
+         */
+        void moveTo(Controller target) {
+            c = target;
+            c.connectInterrupts(interrupts::add);
+            enable();
         }
 
         /** CC.EN 1 -> 0: a controller reset. */
@@ -144,8 +157,12 @@ final class Sim implements AutoCloseable {
 
         /** Creates I/O CQ and SQ {@code qid} (vector = qid) and asserts success. */
         Queue createIoQueues(int qid, int depth) {
-            Queue q = new Queue(qid, depth);
-            Cqe cq = admin(new AdminCommands.CreateIoCq(qid, depth - 1, true, true, qid, q.cq.iova()).toSqe());
+            return createIoQueues(qid, depth, depth);
+        }
+
+        Queue createIoQueues(int qid, int depth, int cqDepth) {
+            Queue q = new Queue(qid, depth, cqDepth);
+            Cqe cq = admin(new AdminCommands.CreateIoCq(qid, cqDepth - 1, true, true, qid, q.cq.iova()).toSqe());
             if (!cq.status().isSuccess()) throw new AssertionError("Create I/O CQ " + qid + ": " + cq.status());
             Cqe sq = admin(new AdminCommands.CreateIoSq(qid, depth - 1, true, 0, qid, q.sq.iova()).toSqe());
             if (!sq.status().isSuccess()) throw new AssertionError("Create I/O SQ " + qid + ": " + sq.status());
@@ -180,7 +197,7 @@ final class Sim implements AutoCloseable {
             List<Cqe> out = new ArrayList<>();
             while (out.size() < max && Cqe.phaseAt(q.cq.seg(), (long) q.cqHead * Cqe.SIZE) == q.phase) {
                 Cqe e = Cqe.decode(q.cq.seg(), (long) q.cqHead * Cqe.SIZE);
-                q.cqHead = (q.cqHead + 1) % q.depth;
+                q.cqHead = (q.cqHead + 1) % q.cqDepth;
                 if (q.cqHead == 0) q.phase = !q.phase;
                 if (e.sqId() != qid) throw new AssertionError("CQE for SQ " + e.sqId() + " on CQ " + qid);
                 q.sqHead = e.sqHead();
