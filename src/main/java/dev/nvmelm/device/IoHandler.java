@@ -37,15 +37,18 @@ final class IoHandler {
 
     Result execute(Sqe s, int sqid) {
         try {
-            if (s.opcode() == Opcodes.FLUSH) return flush(s.nsid());
+            int op = s.opcode();
+            if (op == Opcodes.FLUSH) return flush(s.nsid());
+            // an unsupported opcode is Invalid Opcode whatever its NSID says
+            if (op != Opcodes.READ && op != Opcodes.WRITE && op != Opcodes.WRITE_ZEROES && op != Opcodes.DATASET_MANAGEMENT
+                    && op != Opcodes.COPY) return st(StatusCodes.INVALID_OPCODE);
             Namespace ns = c.subsystem.namespace(c.cntlid, s.nsid());
             if (ns == null) return st(StatusCodes.INVALID_NS);
-            return switch (s.opcode()) {
+            return switch (op) {
                 case Opcodes.READ, Opcodes.WRITE -> readWrite(ns, IoCommands.ReadWrite.decode(s), s);
                 case Opcodes.WRITE_ZEROES -> writeZeroes(ns, IoCommands.WriteZeroes.decode(s));
                 case Opcodes.DATASET_MANAGEMENT -> dsm(ns, IoCommands.DatasetManagement.decode(s), s);
-                case Opcodes.COPY -> copy(ns, IoCommands.Copy.decode(s), s);
-                default -> st(StatusCodes.INVALID_OPCODE);
+                default -> copy(ns, IoCommands.Copy.decode(s), s);
             };
         } catch (IllegalArgumentException e) {
             return st(StatusCodes.INVALID_FIELD);
