@@ -300,7 +300,8 @@ public final class Controller implements ControllerBar {
                         fatal("SQ " + q + " fetch failed: " + e);
                         return;
                     }
-                    Result r = q == 0 ? admin.execute(sqe) : io.execute(sqe, q);
+                    // CDW0 flags: FUSE and PSDT must be 0 (no fused operations, no SGLs: PRPs only), 5:2 reserved
+                    Result r = sqe.flags() != 0 ? AdminHandler.invalidField() : q == 0 ? admin.execute(sqe) : io.execute(sqe, q);
                     if (r != Result.DEFERRED) complete(q, sqe.cid(), r);
                 }
                 if (!sq.empty()) more = true;
