@@ -76,6 +76,8 @@ final class AdminHandler {
                 }
                 default -> Result.of(Status.generic(StatusCodes.INVALID_OPCODE));
             };
+        } catch (Dma.InvalidPrpOffset e) {
+            return Result.of(Status.generic(StatusCodes.INVALID_PRP_OFFSET));
         } catch (IllegalArgumentException e) {
             return invalidField();
         } catch (DmaFault e) {

@@ -50,6 +50,8 @@ final class IoHandler {
                 case Opcodes.DATASET_MANAGEMENT -> dsm(ns, IoCommands.DatasetManagement.decode(s), s);
                 default -> copy(ns, IoCommands.Copy.decode(s), s);
             };
+        } catch (Dma.InvalidPrpOffset e) {
+            return st(StatusCodes.INVALID_PRP_OFFSET);
         } catch (IllegalArgumentException e) {
             return st(StatusCodes.INVALID_FIELD);
         } catch (DmaFault e) {

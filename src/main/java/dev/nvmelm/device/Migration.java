@@ -224,8 +224,8 @@ final class Migration {
                         r = Result.ok(suspended ? MigrationReceiveCommand.CSUP : 0);
                     } catch (DmaFault e) {
                         r = Result.of(Status.generic(StatusCodes.DATA_TRANSFER_ERROR));
-                    } catch (IllegalArgumentException e) {
-                        r = AdminHandler.invalidField();   // a PRP the walk rejects, as for every other command
+                    } catch (Dma.InvalidPrpOffset e) {
+                        r = Result.of(Status.generic(StatusCodes.INVALID_PRP_OFFSET));
                     }
                 }
                 mmc.finish(done, r);
