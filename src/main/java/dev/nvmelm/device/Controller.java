@@ -78,7 +78,7 @@ public final class Controller implements ControllerBar {
     private final ArrayDeque<AsyncEvent> queuedEvents = new ArrayDeque<>();
     volatile long throttleWriteIops;
     long nextWriteNanos;
-    byte[] incomingState = new byte[0];   // Set Controller State chunks so far
+    byte[] incomingState;   // Set Controller State chunks so far; null: no sequence open
 
     Controller(int cntlid, Subsystem subsystem, ExecutorService executor) {
         this.cntlid = cntlid;
@@ -227,7 +227,7 @@ public final class Controller implements ControllerBar {
         java.util.Arrays.fill(cqs, null);
         pendingAers.clear();
         queuedEvents.clear();
-        incomingState = new byte[0];
+        incomingState = null;
         if (isMigrationManagement()) {
             for (Cdq q : subsystem.cdqs.all()) {
                 subsystem.cdqs.remove(q.cdqid);

@@ -143,12 +143,18 @@ final class Migration {
         return Result.DEFERRED;
     }
 
-    /** Appends a chunk (SEQIND 1 first, 0 middle, 2 last, 3 entire) and applies the state at the end. */
+    /**
+     * Appends a chunk (SEQIND 1 first, 0 middle, 2 last, 3 entire) and applies the state at the
+     * end. Chunks arrive in order without gaps (offset = bytes received so far); a first chunk
+     * restarts the sequence; a middle or last chunk with no sequence open is a Command Sequence
+     * Error; a gap drops the sequence.
+     */
     private static Result accept(Controller mc, MigrationSendCommand.SetControllerState st, byte[] chunk) {
         int seq = st.seqind();
         if (seq == MigrationSendCommand.SEQIND_FIRST || seq == MigrationSendCommand.SEQIND_ENTIRE) mc.incomingState = new byte[0];
-        if (st.offsetBytes() != mc.incomingState.length) {   // chunks arrive in order, without gaps
-            mc.incomingState = new byte[0];
+        else if (mc.incomingState == null) return Result.of(Status.generic(StatusCodes.CMD_SEQ_ERROR));
+        if (st.offsetBytes() != mc.incomingState.length) {
+            mc.incomingState = null;
             return AdminHandler.invalidField();
         }
         byte[] grown = java.util.Arrays.copyOf(mc.incomingState, mc.incomingState.length + chunk.length);
@@ -156,7 +162,7 @@ final class Migration {
         mc.incomingState = grown;
         if (seq == MigrationSendCommand.SEQIND_MIDDLE || seq == MigrationSendCommand.SEQIND_FIRST) return Result.ok();
         byte[] all = mc.incomingState;
-        mc.incomingState = new byte[0];
+        mc.incomingState = null;
         return apply(mc, all);
     }
 
@@ -172,7 +178,7 @@ final class Migration {
         try {
             for (IoCqState q : cs.cqs()) {
                 if (q.qid() < 1 || q.qid() > Controller.MAX_IO_QUEUES || mc.cqs[q.qid()] != null || !q.physicallyContiguous()
-                        || q.qsizeZeroBased() < 1 || q.qsizeZeroBased() > Controller.MQES
+                        || (q.prp1() & 0xfff) != 0 || q.qsizeZeroBased() < 1 || q.qsizeZeroBased() > Controller.MQES
                         || q.head() > q.qsizeZeroBased() || q.tail() > q.qsizeZeroBased()) throw new IllegalArgumentException("bad CQ " + q);
                 CompletionQueue cq = new CompletionQueue(q.qid(), q.qsizeZeroBased() + 1, q.interruptsEnabled(), q.interruptVector(), q.prp1(), mc.memory());
                 cq.head = q.head();
@@ -182,7 +188,7 @@ final class Migration {
             }
             for (IoSqState q : cs.sqs()) {
                 if (q.qid() < 1 || q.qid() > Controller.MAX_IO_QUEUES || mc.sqs[q.qid()] != null || !q.physicallyContiguous()
-                        || q.cqid() < 1 || q.cqid() > Controller.MAX_IO_QUEUES || mc.cqs[q.cqid()] == null
+                        || (q.prp1() & 0xfff) != 0 || q.cqid() < 1 || q.cqid() > Controller.MAX_IO_QUEUES || mc.cqs[q.cqid()] == null
                         || q.qsizeZeroBased() < 1 || q.qsizeZeroBased() > Controller.MQES
                         || q.head() > q.qsizeZeroBased() || q.tail() > q.qsizeZeroBased()) throw new IllegalArgumentException("bad SQ " + q);
                 SubmissionQueue sq = new SubmissionQueue(q.qid(), q.cqid(), q.qsizeZeroBased() + 1, q.qprio(), q.prp1(), mc.memory());
