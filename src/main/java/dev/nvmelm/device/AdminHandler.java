@@ -101,7 +101,8 @@ final class AdminHandler {
                     used = ns.lbaCount();
                 }
                 yield new IdentifyNamespace(ns.lbaCount(), ns.lbaCount(), used, IdentifyNamespace.NSFEAT_THIN,
-                        Integer.numberOfTrailingZeros(ns.lbaSizeBytes()), 65535, 1 << 20, 127).encode();
+                        Integer.numberOfTrailingZeros(ns.lbaSizeBytes()), IoHandler.mssrl(ns), IoHandler.mcl(ns),
+                        IoHandler.MAX_COPY_RANGES - 1).encode();
             }
             case AdminCommands.CNS_CS_NAMESPACE -> c.subsystem.namespace(c.cntlid, id.nsid()) == null ? null
                     : IdentifyControllerNvm.nvmNamespace(1);

@@ -22,6 +22,7 @@ import java.util.List;
  */
 final class Fx implements AutoCloseable {
     static final int LBA = 512;
+    static final long NS_BYTES = 4 << 20;   // 8192 LBAs
     final Sim sim;
     final Sim.Host mmc;
     final Sim.Host mc;
@@ -31,7 +32,7 @@ final class Fx implements AutoCloseable {
     }
 
     Fx(Path dir, int migratable) throws IOException {
-        sim = new Sim(dir, migratable, 1 << 20, LBA);
+        sim = new Sim(dir, migratable, NS_BYTES, LBA);
         mmc = sim.host(0);
         mc = sim.host(1);
         mc.createIoQueues(1, 64);
