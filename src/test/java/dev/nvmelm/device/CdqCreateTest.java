@@ -94,7 +94,7 @@ class CdqCreateTest {
             assertThat(field(c)).isEqualTo(0x4137);
             assertThat(c.status().toNvmeCliString()).isEqualTo("NVMe status: Invalid Controller Data Queue: This error indicates that the"
                     + " specified Controller Data Queue Identifier is invalid for the controller processing the command(0x4137)");
-            Fx.Ring ring = fx.createCdq(1, 8);
+            Ring ring = fx.createCdq(1, 8);
             assertThat(field(fx.mmc.admin(new ControllerDataQueueCommand.Delete(ring.cdqid).toSqe()))).isZero();
             assertThat(field(fx.mmc.admin(new ControllerDataQueueCommand.Delete(ring.cdqid).toSqe()))).as("twice").isEqualTo(INVALID_CDQ);
             Sqe reserved = new ControllerDataQueueCommand.Delete(0).toSqe();
@@ -155,7 +155,7 @@ class CdqCreateTest {
             region.seg().asSlice(160).fill((byte) 0xa5);
             Cqe c = fx.mmc.admin(create(0, true, 1, 43, region.iova()));
             assertThat(field(c)).isZero();
-            Fx.Ring ring = fx.new Ring(new Sim.Buf(region.seg().asSlice(0, 160), region.iova()), 5, c.dw0());
+            Ring ring = new Ring(fx.mmc, new Sim.Buf(region.seg().asSlice(0, 160), region.iova()), 5, c.dw0());
             fx.trackStart(ring);
             for (int i = 0; i < 300; i++) {
                 fx.write(1, i, 1);

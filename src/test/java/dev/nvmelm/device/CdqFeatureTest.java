@@ -23,7 +23,7 @@ class CdqFeatureTest {
     static final Status INVALID_FIELD = Status.generic(StatusCodes.INVALID_FIELD);
 
     /** Get Features 21h: {DW0, HP, TPT}. */
-    static int[] get(Fx fx, Fx.Ring ring) {
+    static int[] get(Fx fx, Ring ring) {
         Sim.Buf buf = fx.sim.alloc(8);
         Cqe c = fx.mmc.admin(fx.mmc.withData(new CdqFeature.GetCdq(ring.cdqid).toSqe(), buf));
         assertThat(c.status()).isEqualTo(Status.SUCCESS);
@@ -31,7 +31,7 @@ class CdqFeatureTest {
         return new int[]{c.dw0(), d.headPointer(), d.tailPointerTrigger()};
     }
 
-    static void assertTpt(Cqe event, Fx.Ring ring) {
+    static void assertTpt(Cqe event, Ring ring) {
         assertThat(event).as("Tail Pointer Trigger event").isNotNull();
         assertThat(event.status()).isEqualTo(Status.SUCCESS);
         assertThat(AsyncEvent.decode(event.dw0(), event.dw1())).isEqualTo(AsyncEvent.cdqTailPointer(ring.cdqid));
@@ -43,7 +43,7 @@ class CdqFeatureTest {
     void theTriggerFiresOnceDisarmsAndFiresAgainWhenReArmed(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
             fx.createCdq(2, 8);   // CDQID 0 belongs to MC 2: the events must name CDQ 1
-            Fx.Ring ring = fx.createCdq(1, 16);
+            Ring ring = fx.createCdq(1, 16);
             assertThat(ring.cdqid).isEqualTo(1);
             fx.trackStart(ring);
             ring.poll();
@@ -81,7 +81,7 @@ class CdqFeatureTest {
     @Test
     void theTriggerFiresAcrossTheWrapAndReportingWithoutEtptDisarms(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
-            Fx.Ring ring = fx.createCdq(1, 4);
+            Ring ring = fx.createCdq(1, 4);
             fx.trackStart(ring);
             fx.write(1, 1, 1);
             ring.drain();                                        // head 2, tail 2
@@ -105,7 +105,7 @@ class CdqFeatureTest {
     @Test
     void theHeadMustLieInTheOccupiedRegion(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
-            Fx.Ring ring = fx.createCdq(1, 8);
+            Ring ring = fx.createCdq(1, 8);
             fx.trackStart(ring);
             for (int i = 0; i < 3; i++) fx.write(1, i, 1);   // slots 0..3 hold entries: head 0, tail 4
             for (int hp : new int[]{5, 7, 8, 9, -1, Integer.MIN_VALUE}) {
@@ -135,7 +135,7 @@ class CdqFeatureTest {
     @Test
     void feature21hStatusCodes(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
-            Fx.Ring ring = fx.createCdq(1, 8);
+            Ring ring = fx.createCdq(1, 8);
             Cqe unknown = fx.mmc.admin(new CdqFeature.SetCdq(7, 0, false, 0).toSqe());
             assertThat(unknown.status()).isEqualTo(Status.commandSpecific(StatusCodes.INVALID_CDQ));
             assertThat(unknown.status().field()).isEqualTo(0x4137);

@@ -50,7 +50,7 @@ class CdqProducerTest {
     void phaseStartsAtOneAndFlipsExactlyOnEachWrapOverThousandsOfEntries(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
             int n = 8;
-            Fx.Ring ring = fx.createCdq(1, n);
+            Ring ring = fx.createCdq(1, n);
             assertThat(fx.trackStart(ring)).isEqualTo(Status.SUCCESS);
             assertThat(ring.drain()).containsExactly(marker(ESA_FIRST, true));
             long produced = 1;
@@ -83,7 +83,7 @@ class CdqProducerTest {
     void theEntryThatFillsTheRingGetsEsa7AndOneCdqFullEventAndNothingIsWrittenAfterIt(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
             int n = 8;
-            Fx.Ring ring = fx.createCdq(1, n);
+            Ring ring = fx.createCdq(1, n);
             int aer = fx.mmc.submit(0, AdminCommands.asyncEventRequest());
             int aer2 = fx.mmc.submit(0, AdminCommands.asyncEventRequest());
             fx.sim.run();
@@ -128,7 +128,7 @@ class CdqProducerTest {
     @Test
     void afterEsa7TrackingCanBeStoppedOnceTheHostMadeRoomAndDeleteAndRecreateStartsClean(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
-            Fx.Ring ring = fx.createCdq(1, 4);
+            Ring ring = fx.createCdq(1, 4);
             fx.trackStart(ring);
             fx.write(1, 1, 1);
             fx.write(1, 2, 1);   // fills: ESA 7
@@ -139,7 +139,7 @@ class CdqProducerTest {
             assertThat(ring.drain()).containsExactly(marker(ESA_STOPPED, true));
 
             assertThat(fx.mmc.admin(new ControllerDataQueueCommand.Delete(ring.cdqid).toSqe()).status()).isEqualTo(Status.SUCCESS);
-            Fx.Ring again = fx.createCdq(1, 4);
+            Ring again = fx.createCdq(1, 4);
             assertThat(again.cdqid).as("lowest free CDQID is reused").isEqualTo(ring.cdqid);
             fx.trackStart(again);
             fx.write(2, 77, 3);
@@ -150,7 +150,7 @@ class CdqProducerTest {
     @Test
     void markersFollowStartStopSuspendAndResume(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
-            Fx.Ring ring = fx.createCdq(1, 64);
+            Ring ring = fx.createCdq(1, 64);
             assertThat(fx.trackStart(ring)).isEqualTo(Status.SUCCESS);
             assertThat(fx.trackStart(ring)).as("start while started: success, no marker").isEqualTo(Status.SUCCESS);
             fx.write(1, 5, 1);
@@ -183,7 +183,7 @@ class CdqProducerTest {
     void aMarkerNeverTakesTheLastFreeSlotTheCommandFailsWith3Bh(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
             int n = 8;
-            Fx.Ring ring = fx.createCdq(1, n);
+            Ring ring = fx.createCdq(1, n);
             fx.trackStart(ring);                               // slot 0
             for (int i = 1; i <= 5; i++) fx.write(1, i, 1);   // slots 1..5: one free slot left
             assertThat(fx.trackStop(ring)).isEqualTo(CDQ_FULL);
@@ -197,7 +197,7 @@ class CdqProducerTest {
             assertThat(got.getLast()).isEqualTo(range(6, 1, true).withEsa(ESA_QUEUE_FULL));
 
             // Resume with no room for its ESA 1 fails and leaves the MC suspended, its SQs unfetched
-            Fx.Ring r2 = fx.createCdq(2, n);
+            Ring r2 = fx.createCdq(2, n);
             Sim.Host mc2 = fx.sim.host(2);
             mc2.createIoQueues(1, 16);
             fx.trackStart(r2);                                                        // slot 0

@@ -1,6 +1,5 @@
 package dev.nvmelm.device;
 
-import dev.nvmelm.spec.CdqFeature;
 import dev.nvmelm.spec.ControllerDataQueueCommand;
 import dev.nvmelm.spec.Cqe;
 import dev.nvmelm.spec.IoCommands;
@@ -12,8 +11,6 @@ import dev.nvmelm.spec.bus.Registers;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * The usual deterministic set-up: a {@link Sim} with the MMC's driver and MC 1's driver (two
@@ -45,7 +42,7 @@ final class Fx implements AutoCloseable {
         Cqe c = mmc.admin(new ControllerDataQueueCommand.Create(ControllerDataQueueCommand.QT_USER_DATA_MIGRATION, true, cntlid,
                 entries * 8L, buf.iova()).toSqe());
         if (!c.status().isSuccess()) throw new AssertionError("Create CDQ: " + c.status());
-        return new Ring(buf, entries, c.dw0() & 0xffff);
+        return new Ring(mmc, buf, entries, c.dw0() & 0xffff);
     }
 
     Status trackStart(Ring r) {
@@ -85,70 +82,5 @@ final class Fx implements AutoCloseable {
     @Override
     public void close() throws IOException {
         sim.close();
-    }
-
-    /** A CDQ ring as a host consumer sees it: read in place by phase tag, head reported with Set Features 21h. */
-    final class Ring {
-        final Sim.Buf buf;
-        final int entries;
-        final int cdqid;
-        /** Entries consumed so far (all passes); the head is this mod N. */
-        long consumed;
-
-        Ring(Sim.Buf buf, int entries, int cdqid) {
-            this.buf = buf;
-            this.entries = entries;
-            this.cdqid = cdqid;
-        }
-
-        int slot(long k) {
-            return (int) (k % entries);
-        }
-
-        /** The phase the controller writes during the pass containing entry number {@code k}. */
-        boolean phaseOfPass(long k) {
-            return (k / entries) % 2 == 0;
-        }
-
-        LbaMigrationEntry at(int slot) {
-            return LbaMigrationEntry.decode(buf.seg(), (long) slot * LbaMigrationEntry.SIZE);
-        }
-
-        boolean isNew(long k) {
-            return LbaMigrationEntry.phaseAt(buf.seg(), (long) slot(k) * LbaMigrationEntry.SIZE) == phaseOfPass(k);
-        }
-
-        /** Entries the controller produced that the consumer has not read yet (does not report the head). */
-        List<LbaMigrationEntry> poll() {
-            List<LbaMigrationEntry> out = new ArrayList<>();
-            while (isNew(consumed) && out.size() < entries) {
-                out.add(at(slot(consumed)));
-                consumed++;
-            }
-            return out;
-        }
-
-        int head() {
-            return slot(consumed);
-        }
-
-        /** Reports the consumer's head (no trigger). */
-        Status reportHead() {
-            return setHead(head(), false, 0);
-        }
-
-        Status setHead(int hp, boolean etpt, int tpt) {
-            return mmc.admin(new CdqFeature.SetCdq(cdqid, hp, etpt, tpt).toSqe()).status();
-        }
-
-        /** Polls and reports the head. */
-        List<LbaMigrationEntry> drain() {
-            List<LbaMigrationEntry> l = poll();
-            if (!l.isEmpty()) {
-                Status s = reportHead();
-                if (!s.isSuccess()) throw new AssertionError("head report " + head() + " failed: " + s);
-            }
-            return l;
-        }
     }
 }

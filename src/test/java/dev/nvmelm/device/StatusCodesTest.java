@@ -51,7 +51,7 @@ class StatusCodesTest {
     @Test
     void trackSend(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
-            Fx.Ring ring = fx.createCdq(1, 16);
+            Ring ring = fx.createCdq(1, 16);
             assertThat(field(fx.mmc.admin(TrackSendCommand.start(5).toSqe()))).as("unknown CDQID").isEqualTo(INVALID_CDQ);
             assertThat(field(fx.mc.admin(TrackSendCommand.start(ring.cdqid).toSqe()))).as("sent to the MC").isEqualTo(INVALID_OPCODE);
             assertThat(field(fx.mmc.admin(new TrackSendCommand(TrackSendCommand.SEL_TRACK_MEMORY, 1, ring.cdqid).toSqe())))

@@ -63,7 +63,7 @@ class SuspendResumeTest {
     @Test
     void suspendArrivingMidStreamStopsFetchingDrainsThenMarksAndTheRestRunsAfterResume(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
-            Fx.Ring ring = fx.createCdq(1, 64);
+            Ring ring = fx.createCdq(1, 64);
             fx.trackStart(ring);
             clockEveryWrite(fx, 1);
             List<Integer> cids = new ArrayList<>();
@@ -109,7 +109,7 @@ class SuspendResumeTest {
     @Test
     void suspendCompletesOnlyAfterTheMcDrainedAndDudmqDeletesTheQueue(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
-            Fx.Ring ring = fx.createCdq(1, 64);
+            Ring ring = fx.createCdq(1, 64);
             fx.trackStart(ring);
             int w = fx.mc.submit(2, ioWrite(fx, 5));
             int s = fx.mmc.submit(0, suspendSqe(1, true));
@@ -131,7 +131,7 @@ class SuspendResumeTest {
     @Test
     void suspendWaitsForCompletionsThatDidNotFitTheCompletionQueue(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
-            Fx.Ring ring = fx.createCdq(1, 64);
+            Ring ring = fx.createCdq(1, 64);
             fx.trackStart(ring);
             fx.mc.createIoQueues(3, 8, 2);   // a CQ with room for one completion
             List<Integer> cids = new ArrayList<>();
@@ -157,7 +157,7 @@ class SuspendResumeTest {
     @Test
     void twoPipelinedResumesGiveOneEsa1AndControllerNotSuspended(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
-            Fx.Ring ring = fx.createCdq(1, 64);
+            Ring ring = fx.createCdq(1, 64);
             fx.trackStart(ring);
             fx.suspend(1, false);
             int r1 = fx.mmc.submit(0, new MigrationSendCommand.Resume(1, 0).toSqe());
@@ -172,7 +172,7 @@ class SuspendResumeTest {
     @Test
     void aSuspendPipelinedBehindAResumeSuspendsAgainWithItsMarker(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
-            Fx.Ring ring = fx.createCdq(1, 64);
+            Ring ring = fx.createCdq(1, 64);
             fx.trackStart(ring);
             fx.suspend(1, false);
             int r = fx.mmc.submit(0, new MigrationSendCommand.Resume(1, 0).toSqe());
@@ -188,7 +188,7 @@ class SuspendResumeTest {
     @Test
     void trackSendPipelinedBehindASuspendSeesTheSuspendedController(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
-            Fx.Ring ring = fx.createCdq(1, 64);
+            Ring ring = fx.createCdq(1, 64);
             int s = fx.mmc.submit(0, suspendSqe(1, false));
             int t = fx.mmc.submit(0, TrackSendCommand.start(ring.cdqid).toSqe());
             fx.sim.run();
@@ -201,7 +201,7 @@ class SuspendResumeTest {
     @Test
     void aDeferredCompletionDoesNotOutliveAControllerReset(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
-            Fx.Ring ring = fx.createCdq(1, 64);
+            Ring ring = fx.createCdq(1, 64);
             fx.mmc.submit(0, TrackSendCommand.start(ring.cdqid).toSqe());
             fx.sim.steps.runOnly(0);   // Track Send taken; its marker is queued on MC 1
             fx.mmc.c.write32(dev.nvmelm.spec.bus.Registers.CC, 0);
@@ -217,7 +217,7 @@ class SuspendResumeTest {
     @Test
     void aMarkerQueuedBeforeADeleteIsNeverWrittenIntoTheFreedRing(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
-            Fx.Ring ring = fx.createCdq(1, 64);
+            Ring ring = fx.createCdq(1, 64);
             int t = fx.mmc.submit(0, TrackSendCommand.start(ring.cdqid).toSqe());
             int d = fx.mmc.submit(0, new dev.nvmelm.spec.ControllerDataQueueCommand.Delete(ring.cdqid).toSqe());
             fx.sim.steps.runOnly(0);   // both taken by the MMC; Delete completes at once
@@ -232,7 +232,7 @@ class SuspendResumeTest {
     @Test
     void stateMovesInChunksToASecondControllerWhereTheUnfetchedCommandsRun(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
-            Fx.Ring ring = fx.createCdq(1, 64);
+            Ring ring = fx.createCdq(1, 64);
             fx.trackStart(ring);
             fx.write(1, 0, 1);
             assertThat(fx.suspend(1, true)).isEqualTo(Status.SUCCESS);
