@@ -187,10 +187,11 @@ final class AdminHandler {
             default -> null;
         };
         if (page == null) return cs(StatusCodes.INVALID_LOG_PAGE);
+        // the offset (CDW12/13, 64 bits: "negative" when bit 63 is set) must be dword aligned and inside the page
+        long off = lp.offsetBytes();
+        if (off < 0 || off % 4 != 0 || off >= page.length) return invalidField();
         byte[] out = new byte[(int) len];
-        if (lp.offsetBytes() < page.length) {
-            System.arraycopy(page, (int) lp.offsetBytes(), out, 0, (int) Math.min(len, page.length - lp.offsetBytes()));
-        }
+        System.arraycopy(page, (int) off, out, 0, (int) Math.min(len, page.length - off));
         Dma.toHost(c.memory(), s, MemorySegment.ofArray(out));
         return Result.ok();
     }

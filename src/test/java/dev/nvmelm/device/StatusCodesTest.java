@@ -332,6 +332,15 @@ class StatusCodesTest {
             assertThat(field(fx.mc.admin(fx.mc.withData(new AdminCommands.Identify(AdminCommands.CNS_NAMESPACE, 0, 5, 0).toSqe(), b))))
                     .isEqualTo(INVALID_NS);
             assertThat(field(fx.mmc.admin(fx.mmc.withData(AdminCommands.GetLogPage.forBytes(0x80, 0, 512).toSqe(), b)))).isEqualTo(INVALID_LOG_PAGE);
+            for (long offset : new long[]{Long.MIN_VALUE, -4, 2, 4096, 1L << 40}) {   // bit 63 set, unaligned, past the page
+                Sqe log = new AdminCommands.GetLogPage(AdminCommands.LID_COMMANDS_SUPPORTED, 0, 127, 0).toSqe()
+                        .withCdw12((int) offset).withCdw13((int) (offset >>> 32));
+                assertThat(field(fx.mmc.admin(fx.mmc.withData(log, b)))).as("log page offset %x", offset).isEqualTo(INVALID_FIELD);
+            }
+            Sqe tail = new AdminCommands.GetLogPage(AdminCommands.LID_COMMANDS_SUPPORTED, 0, 1, 4 * 0x3d).toSqe();
+            b.seg().fill((byte) 0);
+            assertThat(field(fx.mmc.admin(fx.mmc.withData(tail, b)))).isZero();
+            assertThat(b.seg().get(LittleEndian.U32, 0)).as("Track Send supported, read at an offset").isEqualTo(1);
             Sqe setFeatures = AdminCommands.setFeatures(AdminCommands.FID_NUMBER_OF_QUEUES, 0);
             assertThat(field(fx.mmc.admin(setFeatures.withCdw10(setFeatures.cdw10() | 1 << 31)))).isEqualTo(FEATURE_NOT_SAVEABLE);
             assertThat(field(fx.mmc.admin(AdminCommands.setFeatures(0x7e, 0)))).isEqualTo(INVALID_FIELD);
