@@ -71,8 +71,6 @@ public final class Controller implements ControllerBar {
      * order with everything else it does.
      */
     final AtomicInteger pendingSuspends = new AtomicInteger();
-    /** Runs once no completion waits for room in a CQ (a suspend waiting to finish). */
-    private Runnable whenCompletionsPosted;
     private int generation;   // incremented by every controller reset
     private final ArrayDeque<int[]> pendingAers = new ArrayDeque<>();
     private final ArrayDeque<AsyncEvent> queuedEvents = new ArrayDeque<>();
@@ -218,8 +216,7 @@ public final class Controller implements ControllerBar {
 
     /**
      * Controller reset: queues and pending events go, deferred commands will not complete; an
-     * MMC's CDQs are deleted (logging stops). A suspend that waited for CQ room finishes now,
-     * there being no CQ left.
+     * MMC's CDQs are deleted (logging stops).
      */
     private void reset() {
         generation++;
@@ -235,9 +232,6 @@ public final class Controller implements ControllerBar {
             }
         }
         csts = 0;
-        Runnable r = whenCompletionsPosted;
-        whenCompletionsPosted = null;
-        if (r != null) r.run();
     }
 
     private void fatal(String why) {
@@ -256,30 +250,7 @@ public final class Controller implements ControllerBar {
         if (cq == null || head < 0 || head >= cq.size) return;
         cq.head = head;
         if (cq.drainOverflow() > 0) interrupt(cq);
-        if (whenCompletionsPosted != null && !completionsWaiting()) {
-            Runnable r = whenCompletionsPosted;
-            whenCompletionsPosted = null;
-            r.run();
-        }
-    }
-
-    private boolean completionsWaiting() {
-        for (CompletionQueue cq : cqs) if (cq != null && !cq.overflow.isEmpty()) return true;
-        return false;
-    }
-
-    /**
-     * Runs {@code r} (on this thread) once every completion this controller produced is in host
-     * memory: now, or when the host has made room in its CQs. A command whose CQE is not posted
-     * yet is still in flight, and the controller state has no place for it.
-     */
-    void whenCompletionsPosted(Runnable r) {
-        if (!completionsWaiting()) {
-            r.run();
-        } else {
-            if (whenCompletionsPosted != null) throw new IllegalStateException("a suspend is already waiting");
-            whenCompletionsPosted = r;
-        }
+        process();   // SQs that stopped at a full CQ go on
     }
 
     /** Fetches and executes until every SQ is empty or this controller stops fetching. */
@@ -292,7 +263,7 @@ public final class Controller implements ControllerBar {
                 SubmissionQueue sq = sqs[q];
                 if (sq == null || sq.empty()) continue;
                 if (!fetching()) return;
-                for (int budget = 32; budget > 0 && !sq.empty() && fetching() && sqs[q] == sq; budget--) {
+                for (int budget = 32; budget > 0 && !sq.empty() && fetching() && sqs[q] == sq && roomFor(sq); budget--) {
                     Sqe sqe;
                     try {
                         sqe = sq.fetch();
@@ -304,9 +275,20 @@ public final class Controller implements ControllerBar {
                     Result r = sqe.flags() != 0 ? AdminHandler.invalidField() : q == 0 ? admin.execute(sqe) : io.execute(sqe, q);
                     if (r != Result.DEFERRED) complete(q, sqe.cid(), r);
                 }
-                if (!sq.empty()) more = true;
+                if (!sq.empty() && roomFor(sq)) more = true;
             }
         }
+    }
+
+    /**
+     * Flow control: nothing is fetched from an SQ whose CQ is full (or has completions waiting
+     * for room), so a host that stops reaping cannot make the controller hold an unbounded number
+     * of finished commands, and every fetched command's completion is in host memory by the time
+     * the next command runs: a suspend never leaves a finished command behind.
+     */
+    private boolean roomFor(SubmissionQueue sq) {
+        CompletionQueue cq = cqs[sq.cqid];
+        return cq != null && !cq.full() && cq.overflow.isEmpty();
     }
 
     private boolean fetching() {

@@ -51,8 +51,8 @@ final class Migration {
     }
 
     /**
-     * Suspend (STYPE 1): fetching stops at once; on the MC's thread, after what it was executing,
-     * the MC waits until every completion is in host memory, becomes SUSPENDED, posts ESA 3 and
+     * Suspend (STYPE 1): fetching stops at once; on the MC's thread, after what it was executing
+     * (whose completions are then in host memory), the MC becomes SUSPENDED, posts ESA 3 and
      * deletes its UDMQ when DUDMQ=1; only then does this command complete. No room for the ESA 3
      * marker: 3Bh and the MC runs on. Already suspended: success (a DUDMQ still deletes).
      */
@@ -69,10 +69,7 @@ final class Migration {
                         mmc.finish(done, Result.ok());
                     }
                     case SUSPENDING -> mmc.finish(done, Result.of(Status.generic(StatusCodes.CMD_SEQ_ERROR)));
-                    case ACTIVE -> {
-                        mc.state = State.SUSPENDING;
-                        mc.whenCompletionsPosted(() -> finishSuspend(mc, su.dudmq(), done));
-                    }
+                    case ACTIVE -> finishSuspend(mc, su.dudmq(), done);   // nothing in flight: see Controller.roomFor
                 }
             } finally {
                 mc.pendingSuspends.decrementAndGet();
@@ -82,7 +79,7 @@ final class Migration {
         return Result.DEFERRED;
     }
 
-    /** On the MC's thread, with every completion posted. */
+    /** On the MC's thread. */
     private void finishSuspend(Controller mc, boolean dudmq, Controller.Deferred done) {
         Cdq q = mmc.subsystem.cdqs.forController(mc.cntlid);
         if (q != null && q.suspendedMarker().equals(Cdq.CDQ_FULL)) {
