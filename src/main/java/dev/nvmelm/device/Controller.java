@@ -198,6 +198,7 @@ public final class Controller implements ControllerBar {
                 sqs[0] = new SubmissionQueue(0, 0, sqSize, 0, asq, memory());
                 cqs[0] = new CompletionQueue(0, cqSize, true, 0, acq, memory());
                 csts = Registers.CSTS_RDY;
+                process();   // I/O queues restored by Set Controller State may already hold commands
             } catch (DmaFault e) {
                 csts = Registers.CSTS_CFS;
             }

@@ -278,4 +278,23 @@ class SuspendResumeTest {
             assertThat(fx.write(2, 300, 4).status()).isEqualTo(Status.SUCCESS);
         }
     }
+    @Test
+    void restoredQueuesRunWhenTheDestinationIsEnabledAfterItsResume(@TempDir Path dir) throws Exception {
+        try (Fx fx = new Fx(dir)) {
+            assertThat(fx.suspend(1, false)).isEqualTo(Status.SUCCESS);
+            int pending = fx.mc.submit(1, ioWrite(fx, 7));
+            fx.sim.run();
+            byte[] state = getState(fx, 1);
+            assertThat(fx.suspend(2, false)).isEqualTo(Status.SUCCESS);
+            Sim.Buf out = fx.sim.alloc(state.length);
+            MemorySegment.copy(state, 0, out.seg(), ValueLayout.JAVA_BYTE, 0, state.length);
+            Sqe set = new MigrationSendCommand.SetControllerState(2, MigrationSendCommand.SEQIND_ENTIRE, 1, 0, 0, 0, state.length / 4).toSqe();
+            assertThat(fx.mmc.admin(fx.mmc.withData(set, out)).status()).isEqualTo(Status.SUCCESS);
+            // the VMM restores the device registers after resuming it: nothing can run before CC.EN
+            assertThat(fx.resume(2)).isEqualTo(Status.SUCCESS);
+            assertThat(fx.mc.completion(1, pending)).isNull();
+            fx.mc.moveTo(fx.sim.subsystem.controller(2));
+            assertThat(fx.mc.completion(1, pending)).as("the waiting write ran once the controller was ready").isNotNull();
+        }
+    }
 }
