@@ -32,6 +32,7 @@ public final class Controller implements ControllerBar {
     static final int AERL = 3;             // 0's based: 4 outstanding AERs
     private static final long CAP = MQES | 1L << 16 | 20L << 24 | 1L << 37;  // CQR, TO 10 s, CSS NVM, DSTRD 0, MPS 4K
 
+    /** SUSPENDING: a Suspend was accepted and fetching has stopped, but the MC has not finished suspending. */
     public enum State { ACTIVE, SUSPENDING, SUSPENDED }
 
     /**
@@ -63,7 +64,7 @@ public final class Controller implements ControllerBar {
     private volatile long asq, acq;
     final SubmissionQueue[] sqs = new SubmissionQueue[MAX_IO_QUEUES + 1];
     final CompletionQueue[] cqs = new CompletionQueue[MAX_IO_QUEUES + 1];
-    volatile State state = State.ACTIVE;   // written only on this controller's thread
+    volatile State state = State.ACTIVE;   // ACTIVE or SUSPENDED; written only on this controller's thread
     /**
      * Suspends the MMC has accepted but this controller has not executed yet. Fetching stops as
      * soon as it is non-zero, so a busy controller stops at its next command, not when its
@@ -90,7 +91,10 @@ public final class Controller implements ControllerBar {
 
     public boolean isMigrationManagement() { return cntlid == 0; }
 
-    public State migrationState() { return state; }
+    public State migrationState() {
+        State s = state;
+        return s == State.ACTIVE && pendingSuspends.get() > 0 ? State.SUSPENDING : s;
+    }
 
     /** Attaches the host memory this controller DMAs into (the host's or the guest's IOVA space). */
     public void attach(DmaMemory memory) {

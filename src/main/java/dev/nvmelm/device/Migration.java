@@ -8,7 +8,6 @@ import dev.nvmelm.spec.ControllerState;
 import dev.nvmelm.spec.Disagreements;
 import dev.nvmelm.spec.IoCqState;
 import dev.nvmelm.spec.IoSqState;
-import dev.nvmelm.spec.LbaMigrationEntry;
 import dev.nvmelm.spec.MigrationReceiveCommand;
 import dev.nvmelm.spec.MigrationSendCommand;
 import dev.nvmelm.spec.Sqe;
@@ -63,13 +62,11 @@ final class Migration {
         mc.pendingSuspends.incrementAndGet();   // the MC's fetch loop stops at its next command
         mc.run(() -> {
             try {
-                switch (mc.state) {
-                    case SUSPENDED -> {
-                        deleteUdmqIf(su.dudmq(), mc);
-                        mmc.finish(done, Result.ok());
-                    }
-                    case SUSPENDING -> mmc.finish(done, Result.of(Status.generic(StatusCodes.CMD_SEQ_ERROR)));
-                    case ACTIVE -> finishSuspend(mc, su.dudmq(), done);   // nothing in flight: see Controller.roomFor
+                if (mc.state == State.SUSPENDED) {
+                    deleteUdmqIf(su.dudmq(), mc);
+                    mmc.finish(done, Result.ok());
+                } else {
+                    finishSuspend(mc, su.dudmq(), done);   // nothing in flight: see Controller.roomFor
                 }
             } finally {
                 mc.pendingSuspends.decrementAndGet();

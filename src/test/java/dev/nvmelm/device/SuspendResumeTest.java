@@ -115,6 +115,7 @@ class SuspendResumeTest {
             int s = fx.mmc.submit(0, suspendSqe(1, true));
             fx.sim.steps.runOnly(0);   // the MMC has taken the command; MC 1 has not run yet
             assertThat(fx.mmc.completion(0, s)).as("deferred").isNull();
+            assertThat(fx.sim.subsystem.controller(1).migrationState()).isEqualTo(Controller.State.SUSPENDING);
             fx.sim.run();
             assertThat(fx.mmc.completion(0, s).status()).isEqualTo(Status.SUCCESS);
             // the MMC took the Suspend before MC 1 got to the doorbell: the write waits in the SQ
