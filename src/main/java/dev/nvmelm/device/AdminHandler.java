@@ -109,10 +109,14 @@ final class AdminHandler {
             case AdminCommands.CNS_CS_CONTROLLER -> new IdentifyControllerNvm(IdentifyControllerNvm.AOCS_RALBAS,
                     Disagreements.LBAMQF_TYPE0).encode();
             case AdminCommands.CNS_ACTIVE_NS_LIST -> {
+                // NSIDs greater than CDW1.NSID, compared unsigned; FFFFFFFEh and FFFFFFFFh are not a starting point
+                if (Integer.compareUnsigned(id.nsid(), 0xfffffffe) >= 0) yield null;
                 byte[] b = new byte[4096];
                 MemorySegment m = MemorySegment.ofArray(b);
                 int n = c.subsystem.namespacesOf(c.cntlid).size(), k = 0;
-                for (int nsid = 1; nsid <= n && k < 1024; nsid++) if (nsid > id.nsid()) m.set(dev.nvmelm.spec.LittleEndian.U32, 4L * k++, nsid);
+                for (int nsid = 1; nsid <= n && k < 1024; nsid++) {
+                    if (Integer.compareUnsigned(nsid, id.nsid()) > 0) m.set(dev.nvmelm.spec.LittleEndian.U32, 4L * k++, nsid);
+                }
                 yield b;
             }
             case AdminCommands.CNS_CONTROLLER_STATE_FORMATS -> Migration.FORMATS.encode();
@@ -120,7 +124,7 @@ final class AdminHandler {
         };
         if (data == null) {
             return id.cns() == AdminCommands.CNS_NAMESPACE || id.cns() == AdminCommands.CNS_CS_NAMESPACE
-                    ? Result.of(Status.generic(StatusCodes.INVALID_NS)) : invalidField();
+                    || id.cns() == AdminCommands.CNS_ACTIVE_NS_LIST ? Result.of(Status.generic(StatusCodes.INVALID_NS)) : invalidField();
         }
         byte[] out = java.util.Arrays.copyOf(data, 4096);
         Dma.toHost(c.memory(), s, MemorySegment.ofArray(out));

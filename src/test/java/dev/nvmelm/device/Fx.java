@@ -29,7 +29,12 @@ final class Fx implements AutoCloseable {
     }
 
     Fx(Path dir, int migratable) throws IOException {
-        sim = new Sim(dir, migratable, NS_BYTES, LBA);
+        this(new Sim(dir, migratable, NS_BYTES, LBA));
+    }
+
+    /** Drivers for the MMC and MC 1 of an existing {@link Sim}. */
+    Fx(Sim sim) {
+        this.sim = sim;
         mmc = sim.host(0);
         mc = sim.host(1);
         mc.createIoQueues(1, 64);

@@ -67,6 +67,26 @@ class IdentifyAndLbaStatusTest {
         }
     }
 
+    static int[] activeNamespaces(Fx fx, Sim.Host h, int after) {
+        Sim.Buf b = fx.sim.alloc(4096);
+        dev.nvmelm.spec.Cqe c = h.admin(h.withData(new AdminCommands.Identify(AdminCommands.CNS_ACTIVE_NS_LIST, 0, after, 0).toSqe(), b));
+        if (!c.status().isSuccess()) return new int[]{-c.status().field()};
+        return java.util.stream.IntStream.range(0, 1024).map(i -> b.seg().get(LittleEndian.U32, 4L * i)).filter(v -> v != 0).toArray();
+    }
+
+    @Test
+    void activeNamespaceListsCompareNsidsUnsigned(@TempDir Path dir) throws Exception {
+        try (Sim sim = new Sim(dir, 2, 3, Fx.NS_BYTES, Fx.LBA)) {
+            Fx fx = new Fx(sim);
+            assertThat(activeNamespaces(fx, fx.mc, 0)).containsExactly(1, 2, 3);
+            assertThat(activeNamespaces(fx, fx.mc, 2)).containsExactly(3);
+            assertThat(activeNamespaces(fx, fx.mmc, 0)).as("the MMC sees every MC's namespaces").containsExactly(1, 2, 3, 4, 5, 6);
+            assertThat(activeNamespaces(fx, fx.mmc, 0x7fffffff)).isEmpty();
+            assertThat(activeNamespaces(fx, fx.mc, 0xfffffffe)).containsExactly(-0x400b);
+            assertThat(activeNamespaces(fx, fx.mc, -1)).containsExactly(-0x400b);
+        }
+    }
+
     static List<GetLbaStatus.Descriptor> allocated(Fx fx, long slba, int rl) {
         Sim.Buf b = fx.sim.alloc(4096);
         assertThat(fx.mc.admin(fx.mc.withData(new GetLbaStatus.Command(1, slba, 1023, rl, GetLbaStatus.ATYPE_ALLOCATED).toSqe(), b))
