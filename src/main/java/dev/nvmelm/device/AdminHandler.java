@@ -76,6 +76,8 @@ final class AdminHandler {
                 }
                 default -> Result.of(Status.generic(StatusCodes.INVALID_OPCODE));
             };
+        } catch (Dma.InvalidPrpOffset e) {
+            return Result.of(Status.generic(StatusCodes.INVALID_PRP_OFFSET));
         } catch (IllegalArgumentException e) {
             return invalidField();
         } catch (DmaFault e) {
@@ -99,17 +101,22 @@ final class AdminHandler {
                     used = ns.lbaCount();
                 }
                 yield new IdentifyNamespace(ns.lbaCount(), ns.lbaCount(), used, IdentifyNamespace.NSFEAT_THIN,
-                        Integer.numberOfTrailingZeros(ns.lbaSizeBytes()), 65535, 1 << 20, 127).encode();
+                        Integer.numberOfTrailingZeros(ns.lbaSizeBytes()), IoHandler.mssrl(ns), IoHandler.mcl(ns),
+                        IoHandler.MAX_COPY_RANGES - 1).encode();
             }
             case AdminCommands.CNS_CS_NAMESPACE -> c.subsystem.namespace(c.cntlid, id.nsid()) == null ? null
                     : IdentifyControllerNvm.nvmNamespace(1);
             case AdminCommands.CNS_CS_CONTROLLER -> new IdentifyControllerNvm(IdentifyControllerNvm.AOCS_RALBAS,
                     Disagreements.LBAMQF_TYPE0).encode();
             case AdminCommands.CNS_ACTIVE_NS_LIST -> {
+                // NSIDs greater than CDW1.NSID, compared unsigned; FFFFFFFEh and FFFFFFFFh are not a starting point
+                if (Integer.compareUnsigned(id.nsid(), 0xfffffffe) >= 0) yield null;
                 byte[] b = new byte[4096];
                 MemorySegment m = MemorySegment.ofArray(b);
                 int n = c.subsystem.namespacesOf(c.cntlid).size(), k = 0;
-                for (int nsid = 1; nsid <= n && k < 1024; nsid++) if (nsid > id.nsid()) m.set(dev.nvmelm.spec.LittleEndian.U32, 4L * k++, nsid);
+                for (int nsid = 1; nsid <= n && k < 1024; nsid++) {
+                    if (Integer.compareUnsigned(nsid, id.nsid()) > 0) m.set(dev.nvmelm.spec.LittleEndian.U32, 4L * k++, nsid);
+                }
                 yield b;
             }
             case AdminCommands.CNS_CONTROLLER_STATE_FORMATS -> Migration.FORMATS.encode();
@@ -117,7 +124,7 @@ final class AdminHandler {
         };
         if (data == null) {
             return id.cns() == AdminCommands.CNS_NAMESPACE || id.cns() == AdminCommands.CNS_CS_NAMESPACE
-                    ? Result.of(Status.generic(StatusCodes.INVALID_NS)) : invalidField();
+                    || id.cns() == AdminCommands.CNS_ACTIVE_NS_LIST ? Result.of(Status.generic(StatusCodes.INVALID_NS)) : invalidField();
         }
         byte[] out = java.util.Arrays.copyOf(data, 4096);
         Dma.toHost(c.memory(), s, MemorySegment.ofArray(out));
@@ -184,10 +191,11 @@ final class AdminHandler {
             default -> null;
         };
         if (page == null) return cs(StatusCodes.INVALID_LOG_PAGE);
+        // the offset (CDW12/13, 64 bits: "negative" when bit 63 is set) must be dword aligned and inside the page
+        long off = lp.offsetBytes();
+        if (off < 0 || off % 4 != 0 || off >= page.length) return invalidField();
         byte[] out = new byte[(int) len];
-        if (lp.offsetBytes() < page.length) {
-            System.arraycopy(page, (int) lp.offsetBytes(), out, 0, (int) Math.min(len, page.length - lp.offsetBytes()));
-        }
+        System.arraycopy(page, (int) off, out, 0, (int) Math.min(len, page.length - off));
         Dma.toHost(c.memory(), s, MemorySegment.ofArray(out));
         return Result.ok();
     }
@@ -272,7 +280,7 @@ final class AdminHandler {
             case ControllerDataQueueCommand.Delete d -> {
                 Cdq q = c.subsystem.cdqs.remove(d.cdqid());
                 if (q == null) yield cs(StatusCodes.INVALID_CDQ);
-                q.stopLogging();
+                q.delete();   // from here on nothing is written into the ring: the host may free it
                 yield Result.ok();
             }
         };
@@ -317,13 +325,11 @@ final class AdminHandler {
         Cdq q = c.subsystem.cdqs.get(cmd.cdqid());
         if (q == null) return cs(StatusCodes.INVALID_CDQ);
         Controller mc = c.subsystem.controller(q.cntlid);
-        if (mc.state != Controller.State.ACTIVE) return cs(StatusCodes.CTRL_SUSPENDED);
         boolean start = cmd.lact() == TrackSendCommand.LACT_START;
-        // The marker must be ordered with the MC's own logging, so it is posted on the MC's thread.
-        mc.run(() -> {
-            boolean ok = q.setLogging(start);
-            c.completeLater(0, s.cid(), ok ? Result.ok() : cs(StatusCodes.CDQ_FULL));
-        });
+        Controller.Deferred done = c.defer(0, s.cid());
+        // The marker must be ordered with the MC's own logging and with Suspend/Resume, so the
+        // state is checked and the marker posted on the MC's thread.
+        mc.run(() -> c.finish(done, mc.state != Controller.State.ACTIVE ? cs(StatusCodes.CTRL_SUSPENDED) : Result.of(q.setLogging(start))));
         return Result.DEFERRED;
     }
 

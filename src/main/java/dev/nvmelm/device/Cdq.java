@@ -2,6 +2,8 @@ package dev.nvmelm.device;
 
 import dev.nvmelm.spec.AsyncEvent;
 import dev.nvmelm.spec.LbaMigrationEntry;
+import dev.nvmelm.spec.Status;
+import dev.nvmelm.spec.StatusCodes;
 
 import java.lang.foreign.MemorySegment;
 import java.util.function.Consumer;
@@ -15,6 +17,8 @@ import java.util.function.Consumer;
  * checked at creation, so nothing here can write outside it.
  */
 final class Cdq {
+    static final Status CDQ_FULL = Status.commandSpecific(StatusCodes.CDQ_FULL);
+    static final Status INVALID_CDQ = Status.commandSpecific(StatusCodes.INVALID_CDQ);
     final int cdqid;
     final int cntlid;
     final int entries;
@@ -27,6 +31,7 @@ final class Cdq {
     private int tpt;
     private boolean logging;
     private boolean broken;
+    private boolean deleted;
     private long entriesPosted;
 
     Cdq(int cdqid, int cntlid, int entries, MemorySegment[] pages, int pageSize, Consumer<AsyncEvent> events) {
@@ -58,42 +63,65 @@ final class Cdq {
 
     /** Logs a changed range if logging; called when the command completes. */
     synchronized void logRange(int nsid, long slba, long blockCount) {
-        if (!logging || broken) return;
+        if (deleted || !logging || broken) return;
         if (free() == 0) return;   // cannot happen: the entry that fills the ring breaks logging
         post(LbaMigrationEntry.range(nsid, slba, blockCount, phase));
     }
 
     /** Logs "all LBAs of the namespace changed" (Format, Sanitize, namespace-wide deallocate). */
     synchronized void logNamespace(int nsid) {
-        if (!logging || broken || free() == 0) return;
+        if (deleted || !logging || broken || free() == 0) return;
         post(new LbaMigrationEntry(nsid, 0, 0, phase, LbaMigrationEntry.ESA_MIDDLE, false, LbaMigrationEntry.LBACI_NAMESPACE));
     }
 
-    /** Track Send start/stop. Returns false if the marker has no room (the command fails with 3Bh). */
-    synchronized boolean setLogging(boolean start) {
-        if (start == logging && !(start && broken)) return true;   // no change: success, no marker
-        if (free() < 2) return false;
+    /**
+     * Track Send start/stop: SUCCESS (marker posted, or no change), Controller Data Queue Full
+     * when the marker has no room (it never takes the last free slot), or Invalid Controller
+     * Data Queue if the queue was deleted before the command reached the MC.
+     */
+    synchronized Status setLogging(boolean start) {
+        if (deleted) return INVALID_CDQ;
+        if (start == logging && !(start && broken)) return Status.SUCCESS;   // no change: success, no marker
+        if (free() < 2) return CDQ_FULL;
         post(LbaMigrationEntry.marker(start ? LbaMigrationEntry.ESA_FIRST : LbaMigrationEntry.ESA_STOPPED, phase));
         logging = start;
         broken = false;
-        return true;
+        return Status.SUCCESS;
     }
 
-    /** Posts a marker (ESA 1 on resume, ESA 3 on suspend) if logging; false if no room. */
-    synchronized boolean markerIfLogging(int esa) {
-        if (!logging) return true;
-        if (free() < 2) return false;
-        post(LbaMigrationEntry.marker(esa, phase));
-        return true;
+    /**
+     * The MC finished suspending: ESA 3, posted whenever the MC has this queue, logging or not
+     * (reference §8.1 step 2), so a host can always drain to it.
+     */
+    synchronized Status suspendedMarker() {
+        if (deleted) return INVALID_CDQ;
+        if (free() < 2) return CDQ_FULL;
+        post(LbaMigrationEntry.marker(LbaMigrationEntry.ESA_SUSPENDED, phase));
+        return Status.SUCCESS;
     }
 
-    /** Room for a marker (two free slots: a marker never takes the last one). */
-    synchronized boolean roomForMarker() {
-        return free() >= 2;
+    /**
+     * The MC resumed: ESA 1 if logging works. After an ESA 7 logging stays broken, and an
+     * ESA 1 would tell the host that changes are logged again when they are not; only Track
+     * Send start restarts it.
+     */
+    synchronized Status resumedMarker() {
+        if (deleted) return INVALID_CDQ;
+        if (!logging || broken) return Status.SUCCESS;
+        if (free() < 2) return CDQ_FULL;
+        post(LbaMigrationEntry.marker(LbaMigrationEntry.ESA_FIRST, phase));
+        return Status.SUCCESS;
     }
 
-    synchronized void stopLogging() {
+    /**
+     * Delete CDQ (or MMC reset, or Suspend with DUDMQ): nothing is written into the ring after
+     * this returns, so the host may free or reuse its memory at once, even if a command that
+     * would post a marker is still on its way to the MC.
+     */
+    synchronized void delete() {
+        deleted = true;
         logging = false;
+        etpt = false;
     }
 
     /**

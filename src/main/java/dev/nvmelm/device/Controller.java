@@ -13,6 +13,7 @@ import dev.nvmelm.spec.bus.InterruptLine;
 import dev.nvmelm.spec.bus.Registers;
 
 import java.util.ArrayDeque;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 
@@ -31,7 +32,15 @@ public final class Controller implements ControllerBar {
     static final int AERL = 3;             // 0's based: 4 outstanding AERs
     private static final long CAP = MQES | 1L << 16 | 20L << 24 | 1L << 37;  // CQR, TO 10 s, CSS NVM, DSTRD 0, MPS 4K
 
+    /** SUSPENDING: a Suspend was accepted and fetching has stopped, but the MC has not finished suspending. */
     public enum State { ACTIVE, SUSPENDING, SUSPENDED }
+
+    /**
+     * A command whose completion comes later (from any thread, through {@link #finish}). It
+     * remembers the controller generation it was fetched in: a completion for a command from
+     * before a controller reset is dropped, never posted into the new admin queue.
+     */
+    record Deferred(int sqid, int cid, int generation) {}
 
     /** What a handler returns: a completion now, or {@link #DEFERRED} (completed later by the handler). */
     record Result(Status status, int dw0, int dw1) {
@@ -55,12 +64,20 @@ public final class Controller implements ControllerBar {
     private volatile long asq, acq;
     final SubmissionQueue[] sqs = new SubmissionQueue[MAX_IO_QUEUES + 1];
     final CompletionQueue[] cqs = new CompletionQueue[MAX_IO_QUEUES + 1];
-    volatile State state = State.ACTIVE;
+    volatile State state = State.ACTIVE;   // ACTIVE or SUSPENDED; written only on this controller's thread
+    /**
+     * Suspends the MMC has accepted but this controller has not executed yet. Fetching stops as
+     * soon as it is non-zero, so a busy controller stops at its next command, not when its
+     * submission queues run dry; the state itself changes on this controller's thread, in
+     * order with everything else it does.
+     */
+    final AtomicInteger pendingSuspends = new AtomicInteger();
+    private int generation;   // incremented by every controller reset
     private final ArrayDeque<int[]> pendingAers = new ArrayDeque<>();
     private final ArrayDeque<AsyncEvent> queuedEvents = new ArrayDeque<>();
     volatile long throttleWriteIops;
     long nextWriteNanos;
-    byte[] incomingState = new byte[0];   // Set Controller State chunks so far
+    byte[] incomingState;   // Set Controller State chunks so far; null: no sequence open
 
     Controller(int cntlid, Subsystem subsystem, ExecutorService executor) {
         this.cntlid = cntlid;
@@ -74,7 +91,10 @@ public final class Controller implements ControllerBar {
 
     public boolean isMigrationManagement() { return cntlid == 0; }
 
-    public State migrationState() { return state; }
+    public State migrationState() {
+        State s = state;
+        return s == State.ACTIVE && pendingSuspends.get() > 0 ? State.SUSPENDING : s;
+    }
 
     /** Attaches the host memory this controller DMAs into (the host's or the guest's IOVA space). */
     public void attach(DmaMemory memory) {
@@ -182,6 +202,7 @@ public final class Controller implements ControllerBar {
                 sqs[0] = new SubmissionQueue(0, 0, sqSize, 0, asq, memory());
                 cqs[0] = new CompletionQueue(0, cqSize, true, 0, acq, memory());
                 csts = Registers.CSTS_RDY;
+                process();   // I/O queues restored by Set Controller State may already hold commands
             } catch (DmaFault e) {
                 csts = Registers.CSTS_CFS;
             }
@@ -198,17 +219,21 @@ public final class Controller implements ControllerBar {
         }
     }
 
-    /** Controller reset: queues and pending events go; an MMC's CDQs are deleted and logging stops. */
+    /**
+     * Controller reset: queues and pending events go, deferred commands will not complete; an
+     * MMC's CDQs are deleted (logging stops).
+     */
     private void reset() {
+        generation++;
         java.util.Arrays.fill(sqs, null);
         java.util.Arrays.fill(cqs, null);
         pendingAers.clear();
         queuedEvents.clear();
-        incomingState = new byte[0];
+        incomingState = null;
         if (isMigrationManagement()) {
             for (Cdq q : subsystem.cdqs.all()) {
-                q.stopLogging();
                 subsystem.cdqs.remove(q.cdqid);
+                q.delete();
             }
         }
         csts = 0;
@@ -230,6 +255,7 @@ public final class Controller implements ControllerBar {
         if (cq == null || head < 0 || head >= cq.size) return;
         cq.head = head;
         if (cq.drainOverflow() > 0) interrupt(cq);
+        process();   // SQs that stopped at a full CQ go on
     }
 
     /** Fetches and executes until every SQ is empty or this controller stops fetching. */
@@ -241,8 +267,8 @@ public final class Controller implements ControllerBar {
             for (int q = 0; q <= MAX_IO_QUEUES; q++) {
                 SubmissionQueue sq = sqs[q];
                 if (sq == null || sq.empty()) continue;
-                if (state != State.ACTIVE) return;
-                for (int budget = 32; budget > 0 && !sq.empty() && state == State.ACTIVE && sqs[q] == sq; budget--) {
+                if (!fetching()) return;
+                for (int budget = 32; budget > 0 && !sq.empty() && fetching() && sqs[q] == sq && roomFor(sq); budget--) {
                     Sqe sqe;
                     try {
                         sqe = sq.fetch();
@@ -250,12 +276,28 @@ public final class Controller implements ControllerBar {
                         fatal("SQ " + q + " fetch failed: " + e);
                         return;
                     }
-                    Result r = q == 0 ? admin.execute(sqe) : io.execute(sqe, q);
+                    // CDW0 flags: FUSE and PSDT must be 0 (no fused operations, no SGLs: PRPs only), 5:2 reserved
+                    Result r = sqe.flags() != 0 ? AdminHandler.invalidField() : q == 0 ? admin.execute(sqe) : io.execute(sqe, q);
                     if (r != Result.DEFERRED) complete(q, sqe.cid(), r);
                 }
-                if (!sq.empty()) more = true;
+                if (!sq.empty() && roomFor(sq)) more = true;
             }
         }
+    }
+
+    /**
+     * Flow control: nothing is fetched from an SQ whose CQ is full (or has completions waiting
+     * for room), so a host that stops reaping cannot make the controller hold an unbounded number
+     * of finished commands, and every fetched command's completion is in host memory by the time
+     * the next command runs: a suspend never leaves a finished command behind.
+     */
+    private boolean roomFor(SubmissionQueue sq) {
+        CompletionQueue cq = cqs[sq.cqid];
+        return cq != null && !cq.full() && cq.overflow.isEmpty();
+    }
+
+    private boolean fetching() {
+        return state == State.ACTIVE && pendingSuspends.get() == 0;
     }
 
     /** Posts a completion for a command of SQ {@code sqid} (on this controller's thread). */
@@ -273,10 +315,20 @@ public final class Controller implements ControllerBar {
         interrupt(cq);
     }
 
-    /** Completes a deferred command from any thread. */
-    void completeLater(int sqid, int cid, Result r) {
+    /** Called while executing a command that will complete later (on this controller's thread). */
+    Deferred defer(int sqid, int cid) {
+        return new Deferred(sqid, cid, generation);
+    }
+
+    /** True if no reset happened since {@code d} was fetched (on this controller's thread). */
+    boolean current(Deferred d) {
+        return d.generation() == generation;
+    }
+
+    /** Completes a deferred command from any thread; dropped if the controller was reset meanwhile. */
+    void finish(Deferred d, Result r) {
         run(() -> {
-            complete(sqid, cid, r);
+            if (current(d)) complete(d.sqid(), d.cid(), r);
             process();
         });
     }

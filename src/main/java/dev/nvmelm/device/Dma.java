@@ -11,8 +11,8 @@ import java.util.List;
 
 /**
  * Moves a command's data between host memory (through its PRPs) and a controller-side buffer.
- * Every access is bounds checked by {@link DmaMemory}; a bad PRP is a {@link DmaFault} or an
- * IllegalArgumentException (invalid PRP offset), which the caller turns into a status.
+ * Every access is bounds checked by {@link DmaMemory}; a bad PRP is a {@link DmaFault} (Data
+ * Transfer Error) or an {@link InvalidPrpOffset}, which the caller turns into a status.
  */
 final class Dma {
     private Dma() {}
@@ -40,6 +40,20 @@ final class Dma {
     }
 
     static List<Prp.Segment> segments(DmaMemory mem, Sqe sqe, long length) {
-        return Prp.walk(sqe.prp1(), sqe.prp2(), length, PAGE_SIZE, mem);
+        try {
+            return Prp.walk(sqe.prp1(), sqe.prp2(), length, PAGE_SIZE, mem);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidPrpOffset(e.getMessage());
+        }
+    }
+
+    /**
+     * A PRP entry the walk rejects (PRP1 not dword aligned, an offset in PRP2 or a list entry):
+     * the generic status PRP Offset Invalid (13h), not Invalid Field.
+     */
+    static final class InvalidPrpOffset extends RuntimeException {
+        InvalidPrpOffset(String message) {
+            super(message);
+        }
     }
 }

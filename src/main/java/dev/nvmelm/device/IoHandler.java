@@ -23,7 +23,11 @@ import java.util.concurrent.locks.LockSupport;
  */
 final class IoHandler {
     static final long MAX_TRANSFER_BYTES = 1 << 20;   // MDTS 8 with 4 KiB pages
+    /** MSRC + 1: most source ranges in one Copy. */
     static final int MAX_COPY_RANGES = 128;
+    static final long MAX_COPY_BYTES = 8 << 20;
+    /** NVM Command Set specific status 83h Command Size Limit Exceeded (SCT 1h), for Copy past MSRC/MSSRL/MCL. */
+    static final int CMD_SIZE_LIMIT_EXCEEDED = 0x83;
 
     private final Controller c;
 
@@ -37,16 +41,21 @@ final class IoHandler {
 
     Result execute(Sqe s, int sqid) {
         try {
-            if (s.opcode() == Opcodes.FLUSH) return flush(s.nsid());
+            int op = s.opcode();
+            if (op == Opcodes.FLUSH) return flush(s.nsid());
+            // an unsupported opcode is Invalid Opcode whatever its NSID says
+            if (op != Opcodes.READ && op != Opcodes.WRITE && op != Opcodes.WRITE_ZEROES && op != Opcodes.DATASET_MANAGEMENT
+                    && op != Opcodes.COPY) return st(StatusCodes.INVALID_OPCODE);
             Namespace ns = c.subsystem.namespace(c.cntlid, s.nsid());
             if (ns == null) return st(StatusCodes.INVALID_NS);
-            return switch (s.opcode()) {
+            return switch (op) {
                 case Opcodes.READ, Opcodes.WRITE -> readWrite(ns, IoCommands.ReadWrite.decode(s), s);
                 case Opcodes.WRITE_ZEROES -> writeZeroes(ns, IoCommands.WriteZeroes.decode(s));
                 case Opcodes.DATASET_MANAGEMENT -> dsm(ns, IoCommands.DatasetManagement.decode(s), s);
-                case Opcodes.COPY -> copy(ns, IoCommands.Copy.decode(s), s);
-                default -> st(StatusCodes.INVALID_OPCODE);
+                default -> copy(ns, IoCommands.Copy.decode(s), s);
             };
+        } catch (Dma.InvalidPrpOffset e) {
+            return st(StatusCodes.INVALID_PRP_OFFSET);
         } catch (IllegalArgumentException e) {
             return st(StatusCodes.INVALID_FIELD);
         } catch (DmaFault e) {
@@ -110,30 +119,49 @@ final class IoHandler {
         return Result.ok();
     }
 
+    /**
+     * Copy, source range format 0: limits as Identify Namespace reports them (MSRC, MSSRL, MCL;
+     * Command Size Limit Exceeded past them), then every source range is read before the
+     * destination is written, so overlapping ranges copy what was there before the command.
+     * The MCL byte budget bounds the buffer.
+     */
     private Result copy(Namespace ns, IoCommands.Copy cp, Sqe s) throws IOException {
-        if (cp.rangeCount() > MAX_COPY_RANGES) return st(StatusCodes.INVALID_FIELD);
+        if (cp.rangeCount() > MAX_COPY_RANGES) return Result.of(Status.commandSpecific(CMD_SIZE_LIMIT_EXCEEDED));
         List<IoCommands.CopyRange> ranges;
         try (Arena a = Arena.ofConfined()) {
             ranges = IoCommands.decodeCopyRanges(Dma.fromHost(c.memory(), s, (long) cp.rangeCount() * IoCommands.CopyRange.SIZE, a), cp.rangeCount());
         }
         long total = 0;
         for (IoCommands.CopyRange r : ranges) {
-            if (!ns.inRange(r.slba(), r.nlbZeroBased() + 1L)) return st(StatusCodes.LBA_RANGE);
+            if (r.nlbZeroBased() + 1L > mssrl(ns)) return Result.of(Status.commandSpecific(CMD_SIZE_LIMIT_EXCEEDED));
             total += r.nlbZeroBased() + 1L;
         }
+        if (total > mcl(ns)) return Result.of(Status.commandSpecific(CMD_SIZE_LIMIT_EXCEEDED));
+        for (IoCommands.CopyRange r : ranges) if (!ns.inRange(r.slba(), r.nlbZeroBased() + 1L)) return st(StatusCodes.LBA_RANGE);
         if (!ns.inRange(cp.sdlba(), total)) return st(StatusCodes.LBA_RANGE);
         throttleWrite();
-        long dst = cp.sdlba();
         try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(total * ns.lbaSizeBytes(), 8);
+            long at = 0;
             for (IoCommands.CopyRange r : ranges) {
-                MemorySegment buf = a.allocate((r.nlbZeroBased() + 1L) * ns.lbaSizeBytes(), 8);
-                ns.read(r.slba(), buf);
-                ns.write(dst, buf);
-                dst += r.nlbZeroBased() + 1L;
+                long bytes = (r.nlbZeroBased() + 1L) * ns.lbaSizeBytes();
+                ns.read(r.slba(), buf.asSlice(at, bytes));
+                at += bytes;
             }
+            ns.write(cp.sdlba(), buf);
         }
         log(ns, cp.sdlba(), total);
         return Result.ok();
+    }
+
+    /** MCL, Maximum Copy Length in LBAs: a byte budget, so a copy's buffer stays bounded. */
+    static int mcl(Namespace ns) {
+        return (int) (MAX_COPY_BYTES / ns.lbaSizeBytes());
+    }
+
+    /** MSSRL, Maximum Single Source Range Length in LBAs (a 16-bit field). */
+    static int mssrl(Namespace ns) {
+        return Math.min(0xffff, mcl(ns));
     }
 
     private Result flush(int nsid) throws IOException {

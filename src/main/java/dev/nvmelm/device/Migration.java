@@ -8,7 +8,6 @@ import dev.nvmelm.spec.ControllerState;
 import dev.nvmelm.spec.Disagreements;
 import dev.nvmelm.spec.IoCqState;
 import dev.nvmelm.spec.IoSqState;
-import dev.nvmelm.spec.LbaMigrationEntry;
 import dev.nvmelm.spec.MigrationReceiveCommand;
 import dev.nvmelm.spec.MigrationSendCommand;
 import dev.nvmelm.spec.Sqe;
@@ -44,49 +43,77 @@ final class Migration {
         if (!mmc.subsystem.isMigratable(cmd.cntlid())) return Result.of(Disagreements.UNKNOWN_CNTLID);
         Controller mc = mmc.subsystem.controller(cmd.cntlid());
         return switch (cmd) {
-            case MigrationSendCommand.Suspend su -> suspend(s.cid(), su, mc);
-            case MigrationSendCommand.Resume r -> r.uidx() != 0 ? AdminHandler.invalidField() : resume(s.cid(), mc);
+            case MigrationSendCommand.Suspend su -> suspend(s, su, mc);
+            case MigrationSendCommand.Resume r -> r.uidx() != 0 ? AdminHandler.invalidField() : resume(s, mc);
             case MigrationSendCommand.SetControllerState st -> setState(s, st, mc);
         };
     }
 
-    private Result suspend(int cid, MigrationSendCommand.Suspend su, Controller mc) {
+    /**
+     * Suspend (STYPE 1): fetching stops at once; on the MC's thread, after what it was executing
+     * (whose completions are then in host memory), the MC becomes SUSPENDED, posts ESA 3 and
+     * deletes its UDMQ when DUDMQ=1; only then does this command complete. No room for the ESA 3
+     * marker: 3Bh and the MC runs on. Already suspended: success (a DUDMQ still deletes).
+     */
+    private Result suspend(Sqe s, MigrationSendCommand.Suspend su, Controller mc) {
         if (su.uidx() != 0 || su.stype() > MigrationSendCommand.STYPE_SUSPEND) return AdminHandler.invalidField();
         if (su.stype() == MigrationSendCommand.STYPE_NOTIFICATION) return Result.ok();   // advisory: nothing changes yet
-        if (mc.state == State.SUSPENDING) return Result.of(Status.generic(StatusCodes.CMD_SEQ_ERROR));
-        boolean already = mc.state == State.SUSPENDED;
-        mc.state = State.SUSPENDING;   // the MC's fetch loop stops at its next command
+        Controller.Deferred done = mmc.defer(0, s.cid());
+        mc.pendingSuspends.incrementAndGet();   // the MC's fetch loop stops at its next command
         mc.run(() -> {
-            Cdq q = mmc.subsystem.cdqs.forController(mc.cntlid);
-            if (!already && q != null && q.logging() && !q.roomForMarker()) {
-                mc.state = State.ACTIVE;   // no room for the "suspended" marker: refuse, change nothing
-                mc.process();
-                mmc.completeLater(0, cid, AdminHandler.cs(StatusCodes.CDQ_FULL));
-                return;
+            try {
+                if (mc.state == State.SUSPENDED) {
+                    deleteUdmqIf(su.dudmq(), mc);
+                    mmc.finish(done, Result.ok());
+                } else {
+                    finishSuspend(mc, su.dudmq(), done);   // nothing in flight: see Controller.roomFor
+                }
+            } finally {
+                mc.pendingSuspends.decrementAndGet();
             }
-            mc.state = State.SUSPENDED;
-            if (q != null && !already) q.markerIfLogging(LbaMigrationEntry.ESA_SUSPENDED);
-            if (q != null && su.dudmq()) {
-                q.stopLogging();
-                mmc.subsystem.cdqs.remove(q.cdqid);
-            }
-            mmc.completeLater(0, cid, Result.ok());
+            mc.process();   // fetches again only if the suspend was refused
         });
         return Result.DEFERRED;
     }
 
-    private Result resume(int cid, Controller mc) {
-        if (mc.state != State.SUSPENDED) return AdminHandler.cs(StatusCodes.CTRL_NOT_SUSPENDED);
+    /** On the MC's thread. */
+    private void finishSuspend(Controller mc, boolean dudmq, Controller.Deferred done) {
+        Cdq q = mmc.subsystem.cdqs.forController(mc.cntlid);
+        if (q != null && q.suspendedMarker().equals(Cdq.CDQ_FULL)) {
+            mc.state = State.ACTIVE;   // no room for the "suspended" marker: refuse, change nothing
+            mmc.finish(done, AdminHandler.cs(StatusCodes.CDQ_FULL));
+            return;
+        }
+        mc.state = State.SUSPENDED;
+        deleteUdmqIf(dudmq, mc);
+        mmc.finish(done, Result.ok());
+    }
+
+    private void deleteUdmqIf(boolean dudmq, Controller mc) {
+        if (!dudmq) return;
+        Cdq q = mmc.subsystem.cdqs.forController(mc.cntlid);
+        if (q != null) {
+            mmc.subsystem.cdqs.remove(q.cdqid);
+            q.delete();
+        }
+    }
+
+    /** Resume: checked on the MC's thread, so two Resumes in a row cannot both succeed. */
+    private Result resume(Sqe s, Controller mc) {
+        Controller.Deferred done = mmc.defer(0, s.cid());
         mc.run(() -> {
-            Cdq q = mmc.subsystem.cdqs.forController(mc.cntlid);
-            if (q != null && q.logging() && !q.roomForMarker()) {
-                mmc.completeLater(0, cid, AdminHandler.cs(StatusCodes.CDQ_FULL));
+            if (mc.state != State.SUSPENDED) {
+                mmc.finish(done, AdminHandler.cs(StatusCodes.CTRL_NOT_SUSPENDED));
                 return;
             }
-            if (q != null) q.markerIfLogging(LbaMigrationEntry.ESA_FIRST);
+            Cdq q = mmc.subsystem.cdqs.forController(mc.cntlid);
+            if (q != null && q.resumedMarker().equals(Cdq.CDQ_FULL)) {
+                mmc.finish(done, AdminHandler.cs(StatusCodes.CDQ_FULL));   // stays suspended
+                return;
+            }
             mc.state = State.ACTIVE;
             mc.process();   // commands that waited in the SQs run now
-            mmc.completeLater(0, cid, Result.ok());
+            mmc.finish(done, Result.ok());
         });
         return Result.DEFERRED;
     }
@@ -99,23 +126,29 @@ final class Migration {
         try (Arena a = Arena.ofConfined()) {
             chunk = Dma.fromHost(mmc.memory(), s, len, a).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
         }
-        int cid = s.cid();
+        Controller.Deferred done = mmc.defer(0, s.cid());
         mc.run(() -> {
             Result r;
             if (mc.state != State.SUSPENDED) r = AdminHandler.cs(StatusCodes.CTRL_NOT_SUSPENDED);
             else if (mc.hasIoQueues()) r = AdminHandler.invalidField();
             else r = accept(mc, st, chunk);
-            mmc.completeLater(0, cid, r);
+            mmc.finish(done, r);
         });
         return Result.DEFERRED;
     }
 
-    /** Appends a chunk (SEQIND 1 first, 0 middle, 2 last, 3 entire) and applies the state at the end. */
+    /**
+     * Appends a chunk (SEQIND 1 first, 0 middle, 2 last, 3 entire) and applies the state at the
+     * end. Chunks arrive in order without gaps (offset = bytes received so far); a first chunk
+     * restarts the sequence; a middle or last chunk with no sequence open is a Command Sequence
+     * Error; a gap drops the sequence.
+     */
     private static Result accept(Controller mc, MigrationSendCommand.SetControllerState st, byte[] chunk) {
         int seq = st.seqind();
         if (seq == MigrationSendCommand.SEQIND_FIRST || seq == MigrationSendCommand.SEQIND_ENTIRE) mc.incomingState = new byte[0];
-        if (st.offsetBytes() != mc.incomingState.length) {   // chunks arrive in order, without gaps
-            mc.incomingState = new byte[0];
+        else if (mc.incomingState == null) return Result.of(Status.generic(StatusCodes.CMD_SEQ_ERROR));
+        if (st.offsetBytes() != mc.incomingState.length) {
+            mc.incomingState = null;
             return AdminHandler.invalidField();
         }
         byte[] grown = java.util.Arrays.copyOf(mc.incomingState, mc.incomingState.length + chunk.length);
@@ -123,7 +156,7 @@ final class Migration {
         mc.incomingState = grown;
         if (seq == MigrationSendCommand.SEQIND_MIDDLE || seq == MigrationSendCommand.SEQIND_FIRST) return Result.ok();
         byte[] all = mc.incomingState;
-        mc.incomingState = new byte[0];
+        mc.incomingState = null;
         return apply(mc, all);
     }
 
@@ -139,7 +172,7 @@ final class Migration {
         try {
             for (IoCqState q : cs.cqs()) {
                 if (q.qid() < 1 || q.qid() > Controller.MAX_IO_QUEUES || mc.cqs[q.qid()] != null || !q.physicallyContiguous()
-                        || q.qsizeZeroBased() < 1 || q.qsizeZeroBased() > Controller.MQES
+                        || (q.prp1() & 0xfff) != 0 || q.qsizeZeroBased() < 1 || q.qsizeZeroBased() > Controller.MQES
                         || q.head() > q.qsizeZeroBased() || q.tail() > q.qsizeZeroBased()) throw new IllegalArgumentException("bad CQ " + q);
                 CompletionQueue cq = new CompletionQueue(q.qid(), q.qsizeZeroBased() + 1, q.interruptsEnabled(), q.interruptVector(), q.prp1(), mc.memory());
                 cq.head = q.head();
@@ -149,7 +182,7 @@ final class Migration {
             }
             for (IoSqState q : cs.sqs()) {
                 if (q.qid() < 1 || q.qid() > Controller.MAX_IO_QUEUES || mc.sqs[q.qid()] != null || !q.physicallyContiguous()
-                        || q.cqid() < 1 || q.cqid() > Controller.MAX_IO_QUEUES || mc.cqs[q.cqid()] == null
+                        || (q.prp1() & 0xfff) != 0 || q.cqid() < 1 || q.cqid() > Controller.MAX_IO_QUEUES || mc.cqs[q.cqid()] == null
                         || q.qsizeZeroBased() < 1 || q.qsizeZeroBased() > Controller.MQES
                         || q.head() > q.qsizeZeroBased() || q.tail() > q.qsizeZeroBased()) throw new IllegalArgumentException("bad SQ " + q);
                 SubmissionQueue sq = new SubmissionQueue(q.qid(), q.cqid(), q.qsizeZeroBased() + 1, q.qprio(), q.prp1(), mc.memory());
@@ -174,24 +207,28 @@ final class Migration {
             return AdminHandler.invalidField();
         }
         Controller mc = mmc.subsystem.controller(cmd.cntlid());
-        int cid = s.cid();
+        Controller.Deferred done = mmc.defer(0, s.cid());
         mc.run(() -> {
             byte[] state = snapshot(mc, cmd.csvi());
             boolean suspended = mc.state == State.SUSPENDED;
             mmc.run(() -> {
+                if (!mmc.current(done)) return;   // reset meanwhile: the data buffer is no longer the host's
+                Result r;
                 if (cmd.offsetBytes() >= state.length) {
-                    mmc.complete(0, cid, AdminHandler.invalidField());
-                    return;
+                    r = AdminHandler.invalidField();
+                } else {
+                    int n = (int) Math.min(state.length - cmd.offsetBytes(), cmd.lengthBytes());
+                    try {
+                        // the PRPs describe (NUMD+1)*4 bytes; only what exists is transferred
+                        Dma.toHost(mmc.memory(), s, MemorySegment.ofArray(state).asSlice(cmd.offsetBytes(), n));
+                        r = Result.ok(suspended ? MigrationReceiveCommand.CSUP : 0);
+                    } catch (DmaFault e) {
+                        r = Result.of(Status.generic(StatusCodes.DATA_TRANSFER_ERROR));
+                    } catch (Dma.InvalidPrpOffset e) {
+                        r = Result.of(Status.generic(StatusCodes.INVALID_PRP_OFFSET));
+                    }
                 }
-                int n = (int) Math.min(state.length - cmd.offsetBytes(), cmd.lengthBytes());
-                try {
-                    // the PRPs describe (NUMD+1)*4 bytes; only what exists is transferred
-                    Dma.toHost(mmc.memory(), s, MemorySegment.ofArray(state).asSlice(cmd.offsetBytes(), n));
-                    mmc.complete(0, cid, Result.ok(suspended ? MigrationReceiveCommand.CSUP : 0));
-                } catch (DmaFault | IllegalArgumentException e) {
-                    mmc.complete(0, cid, Result.of(Status.generic(StatusCodes.DATA_TRANSFER_ERROR)));
-                }
-                mmc.process();
+                mmc.finish(done, r);
             });
         });
         return Result.DEFERRED;

@@ -3,6 +3,7 @@ package dev.nvmelm.device;
 import dev.nvmelm.util.FileHoles;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -33,13 +34,18 @@ public final class Namespace implements AutoCloseable {
         this.lbaSizeBytes = lbaSizeBytes;
         this.lbaCount = sizeBytes / lbaSizeBytes;
         boolean existed = Files.exists(file);
-        this.ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
-        if (existed && ch.size() != sizeBytes) {
+        if (!existed) {
+            // ftruncate extends with a hole: no block is allocated, so Get LBA Status reports
+            // nothing for a fresh namespace (writing its last byte allocated the last block)
+            try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+                raf.setLength(sizeBytes);
+            }
+        }
+        this.ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        if (ch.size() != sizeBytes) {
             ch.close();
             throw new IOException(file + " exists with " + Files.size(file) + " bytes, not the requested " + sizeBytes);
         }
-        if (!existed) ch.truncate(sizeBytes);
-        if (ch.size() < sizeBytes) ch.write(ByteBuffer.wrap(new byte[1]), sizeBytes - 1);  // sparse, full length
     }
 
     public int nsid() { return nsid; }

@@ -19,11 +19,15 @@ final class Rig implements AutoCloseable {
     final PciNvmeDevice guest;
 
     Rig(Path dir, long nsBytes, int migratable) throws Exception {
+        this(dir, nsBytes, migratable, PciNvmeDevice.Options.defaults("guest"));
+    }
+
+    Rig(Path dir, long nsBytes, int migratable, PciNvmeDevice.Options guestOptions) throws Exception {
         subsystem = Subsystem.open(new Subsystem.Config(dir, nsBytes, 1, migratable, 4096));
         subsystem.controller(0).attach(hostMem);
         for (int c = 1; c <= migratable; c++) subsystem.controller(c).attach(guestMem);
         mmc = new PciNvmeDevice(subsystem.controller(0), hostMem, PciNvmeDevice.Options.defaults("mmc"));
-        guest = new PciNvmeDevice(subsystem.controller(1), guestMem, PciNvmeDevice.Options.defaults("guest"));
+        guest = new PciNvmeDevice(subsystem.controller(1), guestMem, guestOptions);
     }
 
     @Override
