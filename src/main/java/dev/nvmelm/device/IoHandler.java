@@ -27,7 +27,7 @@ final class IoHandler {
     static final int MAX_COPY_RANGES = 128;
     static final long MAX_COPY_BYTES = 8 << 20;
     /** NVM Command Set specific status 83h Command Size Limit Exceeded (SCT 1h), for Copy past MSRC/MSSRL/MCL. */
-    static final int CMD_SIZE_LIMIT_EXCEEDED = 0x83;
+    static final int CMD_SIZE_LIMIT_EXCEEDED = StatusCodes.CMD_SIZE_LIMIT_EXCEEDED;
 
     private final Controller c;
 

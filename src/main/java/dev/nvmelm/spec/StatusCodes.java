@@ -21,6 +21,8 @@ public final class StatusCodes {
             FEATURE_NOT_CHANGEABLE = 0x0e, INVALID_QUEUE_DELETION = 0x0c, INVALID_CTRL_ID = 0x1f,
             INVALID_CDQ = 0x37, NOT_ENOUGH_RESOURCES = 0x38, CTRL_SUSPENDED = 0x39, CTRL_NOT_SUSPENDED = 0x3a,
             CDQ_FULL = 0x3b;
+    // Command Specific Status, NVM Command Set (SCT 1h, SC 80h-): libnvme prints a name only
+    public static final int CMD_SIZE_LIMIT_EXCEEDED = 0x83;
 
     private record Text(String name, String description) {}
 
@@ -57,7 +59,8 @@ public final class StatusCodes {
             Map.entry(0x38, new Text("Not Enough Resources", "This error indicates that there is not enough resources in the controller to process the command")),
             Map.entry(0x39, new Text("Controller Suspended", "The operation requested is not allowed if the specified controller is suspended")),
             Map.entry(0x3a, new Text("Controller Not Suspended", "The operation requested is not allowed if the specified controller is not suspended")),
-            Map.entry(0x3b, new Text("Controller Data Queue Full", "The controller detected that a Controller Data Queue became full")));
+            Map.entry(0x3b, new Text("Controller Data Queue Full", "The controller detected that a Controller Data Queue became full")),
+            Map.entry(0x83, new Text("Command Size Limit Exceeded", "")));
 
     private static Text lookup(int sct, int sc) {
         Text t = switch (sct) {
@@ -75,6 +78,6 @@ public final class StatusCodes {
     /** "Name: Description", the text between "NVMe status: " and the hex value. */
     public static String text(int sct, int sc) {
         Text t = lookup(sct, sc);
-        return t.name() + ": " + t.description();
+        return t.description().isEmpty() ? t.name() : t.name() + ": " + t.description();
     }
 }
