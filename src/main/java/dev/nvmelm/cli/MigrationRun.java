@@ -164,7 +164,7 @@ final class MigrationRun {
             if (bar != null) bar.close();
             if (guest != null) guest.stop();
             throw new CliException("migration aborted: " + e.getMessage() + "; the source controller is resumed and its data intact, "
-                    + s.destinationName() + " is incomplete");
+                    + s.destinationName() + " is incomplete", e);
         } finally {
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);

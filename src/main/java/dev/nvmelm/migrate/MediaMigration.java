@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.LongPredicate;
 import java.util.function.LongSupplier;
 
 /**
@@ -704,22 +705,32 @@ public final class MediaMigration {
 
         /**
          * Compares source and destination except the exact LBAs the guest rewrote after
-         * switchover. Stops tracking on the destination first and drains to the ESA 2 marker,
-         * so every write the guest made there is known (call it once the guest is quiet).
+         * switchover. The guest may keep running: destination tracking stays on while comparing,
+         * and a differing block is excused only if the destination's CDQ logged a write to it —
+         * that write completed before the compare read it, so its entry is already in the ring
+         * (logged on completion, §6.5) and one more poll finds it. Tracking stops afterwards.
          */
         public Verifier.Result verify(Verifier.Mode mode, long seed) throws IOException {
+            int lba = src.data().blockSizeBytes();
+            java.util.TreeMap<Long, Long> rewritten = new java.util.TreeMap<>();   // slba -> end
+            LongPredicate wasRewritten = block -> {
+                var e = rewritten.floorEntry(block);
+                return e != null && block < e.getValue();
+            };
+            Verifier.Result result = Verifier.verify(src.data(), dst.data(), mode, seed, off -> {
+                long block = off / lba;
+                if (wasRewritten.test(block)) return true;
+                dstTrack.pollNow();
+                rewritten.clear();
+                for (LbaRange r : afterResume.snapshot()) rewritten.put(r.slba(), r.end());
+                return wasRewritten.test(block);
+            });
             try {
                 dstTrack.stopLogging();
             } catch (NvmeException | InterruptedException e) {
-                throw new IOException("cannot drain destination tracking before verifying: " + e.getMessage(), e);
+                throw new IOException("cannot drain destination tracking after verifying: " + e.getMessage(), e);
             }
-            java.util.TreeMap<Long, Long> rewritten = new java.util.TreeMap<>();   // slba -> end
-            for (LbaRange r : afterResume.snapshot()) rewritten.put(r.slba(), r.end());
-            int lba = src.data().blockSizeBytes();
-            return Verifier.verify(src.data(), dst.data(), mode, seed, off -> {
-                var e = rewritten.floorEntry(off / lba);
-                return e != null && off / lba < e.getValue();
-            });
+            return result;
         }
 
         /** Writes the guest made on the destination after switchover, as tracked by its CDQ. */

@@ -115,6 +115,11 @@ final class Tracking implements AutoCloseable {
         awaitMarker(CdqMarker.Kind.STOPPED, before, Duration.ofSeconds(10));
     }
 
+    /** Consumes what the controller has logged so far, now (the loop would get to it shortly). */
+    void pollNow() {
+        consumer.pollOnce();
+    }
+
     boolean broken() {
         return consumer.trackingBroken();
     }

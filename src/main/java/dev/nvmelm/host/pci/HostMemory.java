@@ -70,10 +70,11 @@ public final class HostMemory implements DmaMemory, AutoCloseable {
 
     private long carve(long size) {
         for (Map.Entry<Long, Long> run : freeRuns.entrySet()) {
-            if (run.getValue() >= size) {
-                long off = run.getKey();
+            // copy before removing: TreeMap may reuse the removed entry's node for its successor
+            long off = run.getKey(), length = run.getValue();
+            if (length >= size) {
                 freeRuns.remove(off);
-                if (run.getValue() > size) freeRuns.put(off + size, run.getValue() - size);
+                if (length > size) freeRuns.put(off + size, length - size);
                 return off;
             }
         }

@@ -27,6 +27,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.IntFunction;
@@ -52,6 +53,12 @@ public final class SimNvmeDevice implements NvmeDevice {
     private final Map<Integer, SimCdqQueue> cdqs = new ConcurrentHashMap<>();
     private final List<Consumer<AsyncEventInfo>> listeners = new CopyOnWriteArrayList<>();
     private volatile String closedReason;
+    /**
+     * Requests go out through one writer thread: a caller interrupted in the middle of a
+     * blocking socket write would close the channel for everyone (NIO channels are interruptible).
+     */
+    private final LinkedBlockingQueue<SimMessage> outbox = new LinkedBlockingQueue<>();
+    private Thread writer;
     private final int namespacesPerController;
 
     public static boolean handles(String device) {
@@ -116,6 +123,17 @@ public final class SimNvmeDevice implements NvmeDevice {
             throw e;
         }
         Thread.ofVirtual().name("sim-reader").start(this::readLoop);
+        writer = Thread.ofVirtual().name("sim-writer").start(this::writeLoop);
+    }
+
+    private void writeLoop() {
+        try {
+            while (true) channel.send(outbox.take());
+        } catch (InterruptedException e) {
+            // closing
+        } catch (IOException e) {
+            fail("cannot send to the device server: " + e.getMessage());
+        }
     }
 
     private void readLoop() {
@@ -156,11 +174,7 @@ public final class SimNvmeDevice implements NvmeDevice {
             fail(closedReason);
             return f;
         }
-        try {
-            channel.send(request.apply(tag));
-        } catch (IOException e) {
-            fail("cannot send to the device server: " + e.getMessage());
-        }
+        outbox.add(request.apply(tag));
         return f;
     }
 
@@ -348,6 +362,7 @@ public final class SimNvmeDevice implements NvmeDevice {
     }
 
     private void closeQuietly() {
+        if (writer != null) writer.interrupt();
         try {
             channel.close();
         } catch (IOException ignored) {
