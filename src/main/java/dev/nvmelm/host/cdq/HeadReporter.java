@@ -3,6 +3,7 @@ package dev.nvmelm.host.cdq;
 import dev.nvmelm.host.Completion;
 import dev.nvmelm.host.NvmeDevice;
 import dev.nvmelm.host.NvmeStatusException;
+import dev.nvmelm.spec.CdqFeature;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -94,7 +95,7 @@ final class HeadReporter {
         }
         CompletableFuture<Completion> f;
         try {
-            f = device.submitAdmin(SpecBridge.setCdq(cdqid, c.head(), c.arm(), c.tpt()), null);
+            f = device.submitAdmin(new CdqFeature.SetCdq(cdqid, c.head(), c.arm(), c.arm() ? c.tpt() : 0).toSqe(), null);
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
         }
