@@ -81,6 +81,9 @@ public final class DirtyExtents {
     private long[] stStarts = new long[INITIAL_CAPACITY];
     private long[] stEnds = new long[INITIAL_CAPACITY];
     private int m;
+    // Radix sort buffers for large merges, allocated on first use and dropped with the staging.
+    private long[] scratch;
+    private int[] counts;
     // Bitmap mode.
     private long[] bits;
     private long setGranules;
@@ -145,6 +148,8 @@ public final class DirtyExtents {
         ends = new long[INITIAL_CAPACITY];
         stStarts = new long[INITIAL_CAPACITY];
         stEnds = new long[INITIAL_CAPACITY];
+        scratch = null;
+        counts = null;
         m = 0;
         lo = 0;
         n = 1;
@@ -199,14 +204,32 @@ public final class DirtyExtents {
     /** Merges the staging buffer into the extents; degrades to the bitmap if over budget. */
     private void flush() {
         if (m == 0) return;
-        Arrays.sort(stStarts, 0, m);
-        Arrays.sort(stEnds, 0, m);
-        int need = lo + n + m;
+        sortStaged();
+        // 1. The union of the staged ranges. With starts and ends sorted separately, the union
+        //    of half-open ranges breaks exactly where the k-th end lies before the (k+1)-th
+        //    start (a point is covered iff more starts than ends lie at or before it); equal
+        //    values join adjacent ranges. Written in place: slot k <= t is already read.
+        final long[] ss = stStarts, se = stEnds;
+        int k = 0;
+        long runStart = ss[0];
+        for (int t = 0, last = m - 1; t < last; t++) {
+            long end = se[t], next = ss[t + 1];
+            if (end < next) {
+                ss[k] = runStart;
+                se[k] = end;
+                k++;
+                runStart = next;
+            }
+        }
+        ss[k] = runStart;
+        se[k] = se[m - 1];
+        k++;
+        int need = lo + n + k;
         if (need > starts.length) {
-            if (n + m <= starts.length) {
+            if (n + k <= starts.length) {
                 compact();
             } else {
-                int cap = (int) Math.min(Integer.MAX_VALUE - 8, Math.max(n + m, (long) starts.length * 3 / 2));
+                int cap = (int) Math.min(Integer.MAX_VALUE - 8, Math.max(n + k, (long) starts.length * 3 / 2));
                 long[] s2 = new long[cap], e2 = new long[cap];
                 System.arraycopy(starts, lo, s2, 0, n);
                 System.arraycopy(ends, lo, e2, 0, n);
@@ -215,30 +238,44 @@ public final class DirtyExtents {
                 lo = 0;
             }
         }
-        // Backward sweep. Streams: extents' starts/ends at [lo, lo+n), staged starts/ends at [0, m).
-        final long[] s = starts, e = ends, ss = stStarts, se = stEnds;
-        int i = lo + n - 1, p = lo + n - 1, j = m - 1, q = m - 1;
-        int w = lo + n + m;
-        int depth = 0;
-        long curEnd = 0, total = 0;
+        // 2. Merge two sorted lists of disjoint ranges (extents at [lo, lo+n), staged at [0, k))
+        //    backwards by descending end, into the top of the extent arrays, coalescing
+        //    overlapping and adjacent ranges (the mirror image of the usual forward merge by
+        //    start: a range taken later can only reach down, never past an emitted one). The
+        //    write index stays above every unread extent: each output consumed at least one
+        //    input, and k staged inputs were counted as room.
+        final long[] s = starts, e = ends;
+        int i = lo + n - 1, j = k - 1, w = lo + n + k;
+        long curStart = 0, curEnd = -1, total = 0;
         while (i >= lo || j >= 0) {
-            long maxStart = i < lo ? (j < 0 ? Long.MIN_VALUE : ss[j]) : (j < 0 ? s[i] : Math.max(s[i], ss[j]));
-            boolean haveEnd = p >= lo || q >= 0;
-            long maxEnd = !haveEnd ? Long.MIN_VALUE : p < lo ? se[q] : q < 0 ? e[p] : Math.max(e[p], se[q]);
-            if (haveEnd && maxEnd >= maxStart) {
-                // Ends first at equal coordinates when going backwards, so [a,x) and [x,b) merge.
-                if (depth++ == 0) curEnd = maxEnd;
-                if (p >= lo && (q < 0 || e[p] >= se[q])) p--; else q--;
+            long xs, xe;
+            if (j < 0 || i >= lo && e[i] >= se[j]) {
+                xs = s[i];
+                xe = e[i];
+                i--;
             } else {
-                if (i >= lo && (j < 0 || s[i] >= ss[j])) i--; else j--;
-                if (--depth == 0) {
+                xs = ss[j];
+                xe = se[j];
+                j--;
+            }
+            if (xe >= curStart && curEnd >= 0) {   // overlaps or touches the range being built
+                if (xs < curStart) curStart = xs;    // ends arrive in descending order
+            } else {
+                if (curEnd >= 0) {
                     w--;
-                    s[w] = maxStart;
+                    s[w] = curStart;
                     e[w] = curEnd;
-                    total += curEnd - maxStart;
+                    total += curEnd - curStart;
                 }
+                curStart = xs;
+                curEnd = xe;
             }
         }
+        w--;
+        s[w] = curStart;
+        e[w] = curEnd;
+        total += curEnd - curStart;
+        m = k;   // inputs counted for the bookkeeping below
         n = lo + n + m - w;
         lo = w;
         m = 0;
@@ -247,9 +284,23 @@ public final class DirtyExtents {
         if (stStarts.length > 2 * want && stStarts.length > INITIAL_CAPACITY) {
             stStarts = new long[Math.max(INITIAL_CAPACITY, want)];
             stEnds = new long[stStarts.length];
+            scratch = null;
         }
         notePeak();
         if (n > config.extentBudget()) degrade();
+    }
+
+    private void sortStaged() {
+        if (m < LongRadixSort.SMALL) {
+            Arrays.sort(stStarts, 0, m);
+            Arrays.sort(stEnds, 0, m);
+            return;
+        }
+        if (scratch == null || scratch.length < m) scratch = new long[stStarts.length];
+        if (counts == null) counts = new int[LongRadixSort.COUNTS];
+        notePeak();
+        LongRadixSort.sort(stStarts, m, scratch, counts);
+        LongRadixSort.sort(stEnds, m, scratch, counts);
     }
 
     private void compact() {
@@ -268,6 +319,8 @@ public final class DirtyExtents {
         ends = new long[INITIAL_CAPACITY];
         stStarts = new long[INITIAL_CAPACITY];
         stEnds = new long[INITIAL_CAPACITY];
+        scratch = null;
+        counts = null;
         lo = n = m = 0;
         extentLbas = 0;
         degradations++;
@@ -525,6 +578,8 @@ public final class DirtyExtents {
         long bytes = OBJECT_BYTES;
         bytes += 4L * ARRAY_HEADER_BYTES + 8L * (starts.length + ends.length + stStarts.length + stEnds.length);
         if (bits != null) bytes += ARRAY_HEADER_BYTES + 8L * bits.length;
+        if (scratch != null) bytes += ARRAY_HEADER_BYTES + 8L * scratch.length;
+        if (counts != null) bytes += ARRAY_HEADER_BYTES + 4L * counts.length;
         return bytes;
     }
 
