@@ -105,6 +105,11 @@ public final class DirtyExtents {
         this.config = config;
         this.granuleShift = Math.max(0, Long.numberOfTrailingZeros(config.granularityBytes()) - Integer.numberOfTrailingZeros(lbaSizeBytes));
         this.granuleCount = ((lbaCount - 1) >>> granuleShift) + 1;
+        if ((granuleCount + 63) >>> 6 > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("NSID " + nsid + ": " + lbaCount + " LBAs of " + lbaSizeBytes + " bytes need a bitmap of "
+                    + granuleCount + " granules of " + config.granularityBytes() + " bytes, more than a Java array holds;"
+                    + " configure a coarser granularity");
+        }
         this.peakMemory = memoryBytes();
     }
 

@@ -40,6 +40,17 @@ class DirtyExtentsTest {
     }
 
     @Test
+    void aBitmapTooLargeForAnArrayIsRefusedUpFront() {
+        // 2^62 LBAs of 4 KiB at 64 KiB granules: 2^58 granules, 2^52 words.
+        assertThatThrownBy(() -> new DirtyExtents(3, 1L << 62, 4096))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("NSID 3").hasMessageContaining("coarser granularity");
+        // A coarse enough granularity makes it acceptable (2^62 LBAs / 2^50 per granule = 2^12 granules).
+        var d = new DirtyExtents(3, 1L << 62, 4096, new DirtyExtents.Config(4, 1L << 62, 16));
+        d.add((1L << 62) - 1, 1);
+        assertThat(d.snapshot()).containsExactly(new LbaRange((1L << 62) - 1, 1));
+    }
+
+    @Test
     void takeSplitsAtTheByteLimitAndContinuesFromTheCursor() {
         var d = new DirtyExtents(1, 1_000, 512);
         d.add(100, 10);
