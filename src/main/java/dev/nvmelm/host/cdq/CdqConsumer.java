@@ -108,7 +108,7 @@ public final class CdqConsumer implements AutoCloseable {
         consumeLock.lock();
         try {
             int n = reader.drain(config.maxBatchEntries());
-            if (n > 0) reporter.headMoved(reader.head());
+            if (n > 0) reporter.headMoved(reader.head(), reader.sequence());
             else reporter.kick();
             return n;
         } finally {
@@ -250,6 +250,16 @@ public final class CdqConsumer implements AutoCloseable {
     /** The head the controller has acknowledged. */
     public int reportedHead() {
         return reporter.ackedHead();
+    }
+
+    /**
+     * Entries consumed and acknowledged by the controller (a successful Set Features FID 21h
+     * covered them), counted since the consumer started. A producer's backlog in the ring is
+     * at most "entries logged" minus this, which lets a caller pace work so the ring never
+     * fills.
+     */
+    public long acknowledgedEntries() {
+        return reporter.ackedSequence();
     }
 
     public CdqCounters counters() {
