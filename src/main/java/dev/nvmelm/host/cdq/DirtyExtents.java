@@ -388,10 +388,10 @@ public final class DirtyExtents {
         long budget = maxBytes / lbaSizeBytes;   // in LBAs
         List<LbaRange> out = new ArrayList<>();
         if (mode == Mode.EXTENTS) {
-            // Take from the merged extents; merge the staged ones only when those run out.
-            // Merging on every take would cost O(extents) per take, and merging in the middle
-            // of a batch could return a staged range overlapping one already in the batch.
-            if (n == 0) flush();
+            // Merge what is staged first (O(extents), so take in batches): a take sees every
+            // range added before it, and a staged rewrite of a range taken now cannot make it
+            // come back a second time.
+            flush();
             if (mode == Mode.EXTENTS) {
                 takeExtents(out, budget, maxRanges);
                 return out;
