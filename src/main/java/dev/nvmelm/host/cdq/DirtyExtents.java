@@ -37,8 +37,7 @@ public final class DirtyExtents {
      * @param extentBudget     extents kept exactly before degrading to the bitmap
      * @param granularityBytes bitmap granule, a power of two of at least 4096 bytes so that the
      *                         bitmap never exceeds 32 MiB per TiB
-     * @param minStaging       smallest staging buffer (ranges); it grows to a quarter of the
-     *                         extent count
+     * @param minStaging       smallest staging buffer (ranges); it grows to half the extent count
      */
     public record Config(int extentBudget, long granularityBytes, int minStaging) {
         public static final Config DEFAULT = new Config(1 << 18, 64 << 10, 4096);
@@ -63,6 +62,8 @@ public final class DirtyExtents {
     private static final int INITIAL_CAPACITY = 64;
     private static final int ARRAY_HEADER_BYTES = 16;
     private static final int OBJECT_BYTES = 128;
+    /** The staging buffer grows to extents >> 1: each merge then moves at most ~3 values per staged range. */
+    private static final int STAGING_SHIFT = 1;
 
     private final int nsid;
     private final long lbaCount;
@@ -139,8 +140,23 @@ public final class DirtyExtents {
      * {@code [from, from + count)}. Every range is checked before any is applied.
      */
     public synchronized void addAll(long[] slbas, long[] endsExclusive, int from, int count) {
-        for (int i = from; i < from + count; i++) checkRange(slbas[i], endsExclusive[i] - slbas[i]);
-        for (int i = from; i < from + count; i++) addUnchecked(slbas[i], endsExclusive[i]);
+        int end = from + count;
+        for (int i = from; i < end; i++) checkRange(slbas[i], endsExclusive[i] - slbas[i]);
+        // Bulk copy into the staging buffer: the merge's sort and union coalesce anyway (the
+        // CDQ reader already joined sequential streams), so per-range probing buys nothing here.
+        for (int i = from; i < end; ) {
+            int room = mode == Mode.EXTENTS ? stStarts.length - m : 0;
+            if (room == 0) {   // grows, flushes or goes to the bitmap
+                addUnchecked(slbas[i], endsExclusive[i]);
+                i++;
+                continue;
+            }
+            int c = Math.min(room, end - i);
+            System.arraycopy(slbas, i, stStarts, m, c);
+            System.arraycopy(endsExclusive, i, stEnds, m, c);
+            m += c;
+            i += c;
+        }
     }
 
     /** Every LBA of the namespace is dirty (LBACI 1, or tracking broken). */
@@ -185,7 +201,7 @@ public final class DirtyExtents {
             }
         }
         if (m == stStarts.length) {
-            int want = Math.max(config.minStaging(), n >>> 2);
+            int want = Math.max(config.minStaging(), n >>> STAGING_SHIFT);
             if (m < want) {
                 int cap = (int) Math.min(want, Math.max(2L * m, INITIAL_CAPACITY));
                 stStarts = Arrays.copyOf(stStarts, cap);
@@ -285,7 +301,7 @@ public final class DirtyExtents {
         lo = w;
         m = 0;
         extentLbas = total;
-        int want = Math.max(config.minStaging(), n >>> 2);
+        int want = Math.max(config.minStaging(), n >>> STAGING_SHIFT);
         if (stStarts.length > 2 * want && stStarts.length > INITIAL_CAPACITY) {
             stStarts = new long[Math.max(INITIAL_CAPACITY, want)];
             stEnds = new long[stStarts.length];

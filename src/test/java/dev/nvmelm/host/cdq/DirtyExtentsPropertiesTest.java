@@ -204,7 +204,9 @@ class DirtyExtentsPropertiesTest {
                 case Add a -> {
                     long slba = (long) (a.at() * (w.lbaCount() - 1));
                     int count = (int) Math.min(a.count(), w.lbaCount() - slba);
-                    d.add(slba, count);
+                    // Both entry points: add() probes the staged ranges, addAll() copies in bulk.
+                    if (count % 2 == 0) d.add(slba, count);
+                    else d.addAll(new long[]{-1, slba}, new long[]{-1, slba + count}, 1, 1);
                     pending.set((int) slba, (int) slba + count);
                 }
                 case Take t -> take(d, t.maxLbas(), w, pending, exact);
