@@ -164,7 +164,8 @@ class CdqConsumerOnControllerTest {
             // With k = 1 the safety poll is an hour: only the trigger and the re-scan wake the
             // consumer, so a missed §5.5 race would stall the test into its timeout.
             Duration safety = k == 1 ? Duration.ofHours(1) : Duration.ofMillis(20);
-            var consumer = CdqConsumer.builder(rig.mmc, cdq).namespaces(extents).listener(rec)
+            var dev = new WatchedMmc(rig.mmc, k, ringEntries);
+            var consumer = CdqConsumer.builder(dev, cdq).namespaces(extents).listener(rec)
                     .config(new CdqConsumer.Config(batch, k, safety, Duration.ofSeconds(10))).build();
             var pacer = new RingPacer(consumer, ringEntries - 3);   // a marker always finds 2 free slots
             consumer.start();
@@ -222,6 +223,9 @@ class CdqConsumerOnControllerTest {
             assertThat(rec.anomalies).as(why).isEmpty();
             assertThat(rec.headReportFailures).as(why).isEmpty();
             assertThat(consumer.trackingBroken()).as(why).isFalse();
+            assertThat(dev.maxInFlight).as(why + ": Set Features FID 21h in flight").isEqualTo(1);
+            assertThat(dev.violations).as(why).isEmpty();
+            assertThat(dev.arms).as(why).isPositive();
             assertThat(rec.markers).extracting(CdqMarker::kind).as(why).containsExactly(
                     CdqMarker.Kind.FIRST, CdqMarker.Kind.SUSPENDED, CdqMarker.Kind.FIRST,
                     CdqMarker.Kind.SUSPENDED, CdqMarker.Kind.FIRST, CdqMarker.Kind.STOPPED);
@@ -251,7 +255,8 @@ class CdqConsumerOnControllerTest {
             CdqQueue cdq = rig.mmc.createCdq(1, ringEntries * 32L);
             List<DirtyExtents> extents = rig.extents(DirtyExtents.Config.DEFAULT);
             var rec = new Recorder();
-            var consumer = CdqConsumer.builder(rig.mmc, cdq).namespaces(extents).listener(rec)
+            var dev = new WatchedMmc(rig.mmc, 1, ringEntries);
+            var consumer = CdqConsumer.builder(dev, cdq).namespaces(extents).listener(rec)
                     .config(new CdqConsumer.Config(3, 1, Duration.ofHours(1), Duration.ofSeconds(10))).build();
             var pacer = new RingPacer(consumer, ringEntries - 3);
             consumer.start();
@@ -285,6 +290,8 @@ class CdqConsumerOnControllerTest {
             var k = consumer.counters();
             assertThat(k.ringPasses()).as(why).isGreaterThanOrEqualTo(passes);
             assertThat(k.notifications()).as(why + ": the trigger woke the consumer").isPositive();
+            assertThat(dev.maxInFlight).as(why).isEqualTo(1);
+            assertThat(dev.violations).as(why).isEmpty();
             assertThat(k.entries()).as(why).isEqualTo(pacer.reserved());
             assertThat(rec.anomalies).as(why).isEmpty();
             assertThat(rec.markers).extracting(CdqMarker::kind).as(why).containsExactly(CdqMarker.Kind.FIRST, CdqMarker.Kind.STOPPED);
@@ -294,26 +301,38 @@ class CdqConsumerOnControllerTest {
     }
 
     /**
-     * Forwards to the MMC, but runs a hook just before a Set Features FID 21h that arms the
-     * trigger reaches the controller: changes written in that window move the tail past the
-     * TPT before it is armed (§5.5).
+     * Forwards to the MMC and watches the consumer's Set Features FID 21h: at most one in flight,
+     * and an armed trigger always at (HP + k) mod N. It can also run a hook just before a
+     * command that arms the trigger reaches the controller: changes written in that window move
+     * the tail past the TPT before it is armed (§5.5).
      */
-    static final class ArmWindow implements NvmeDevice {
+    static final class WatchedMmc implements NvmeDevice {
         private final NvmeDevice mmc;
+        private final int k, entries;
         volatile Runnable beforeArm = () -> {};
         volatile int arms;
+        private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+        volatile int maxInFlight;
+        final List<String> violations = new CopyOnWriteArrayList<>();
 
-        ArmWindow(NvmeDevice mmc) {
+        WatchedMmc(NvmeDevice mmc, int k, int entries) {
             this.mmc = mmc;
+            this.k = k;
+            this.entries = entries;
         }
 
         @Override
         public CompletableFuture<Completion> submitAdmin(Sqe sqe, MemorySegment data) {
-            if (sqe.opcode() == Opcodes.SET_FEATURES && (sqe.cdw10() & 0xff) == CdqFeature.FID && CdqFeature.SetCdq.decode(sqe).etpt()) {
+            if (sqe.opcode() != Opcodes.SET_FEATURES || (sqe.cdw10() & 0xff) != CdqFeature.FID) return mmc.submitAdmin(sqe, data);
+            var cmd = CdqFeature.SetCdq.decode(sqe);
+            int now = inFlight.incrementAndGet();
+            maxInFlight = Math.max(maxInFlight, now);
+            if (cmd.etpt()) {
                 arms++;
+                if (cmd.tailPointerTrigger() != (cmd.headPointer() + k) % entries) violations.add("TPT " + cmd);
                 beforeArm.run();
             }
-            return mmc.submitAdmin(sqe, data);
+            return mmc.submitAdmin(sqe, data).whenComplete((c, t) -> inFlight.decrementAndGet());
         }
 
         @Override public String name() { return mmc.name(); }
@@ -335,7 +354,7 @@ class CdqConsumerOnControllerTest {
     void changesLandingBetweenTheHeadReportAndTheTriggerAreFoundByTheRescan() throws Exception {
         try (var rig = new ControllerRig(dir, 16 << 20, 1, 2)) {
             CdqQueue cdq = rig.mmc.createCdq(1, 64 * 32L);
-            var dev = new ArmWindow(rig.mmc);
+            var dev = new WatchedMmc(rig.mmc, 1, 64);
             var ns = rig.extents(DirtyExtents.Config.DEFAULT).getFirst();
             var rec = new Recorder();
             // No safety poll worth the name: a consumer that sleeps here sleeps for an hour.
