@@ -4,6 +4,7 @@ import dev.nvmelm.host.cdq.CdqListener;
 import dev.nvmelm.host.cdq.CdqRingReader;
 import dev.nvmelm.host.cdq.DirtyExtents;
 import dev.nvmelm.spec.LbaMigrationEntry;
+import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -19,6 +20,8 @@ import org.openjdk.jmh.annotations.TearDown;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
@@ -35,8 +38,11 @@ import java.util.concurrent.TimeUnit;
  * <ul>
  *   <li>{@code random}: random 4 KiB writes over the whole namespace, one DirtyExtents for the
  *       whole run: exact extents until the default budget (262144) is exceeded, then the bitmap;</li>
- *   <li>{@code randomExact}: the same writes into a fresh DirtyExtents each pass, so every
- *       entry is a new extent in exact mode (the merge-heavy case);</li>
+ *   <li>{@code randomCopied}: the same writes, but between passes (not timed) the copier takes
+ *       everything, as a migration's dirty passes do: exact mode, 65536 new extents per pass
+ *       (the merge-heavy steady state);</li>
+ *   <li>{@code randomFresh}: the same into a new DirtyExtents each pass, so the timed part
+ *       also grows its arrays from nothing;</li>
  *   <li>{@code hot}: random 4 KiB writes in a 64 MiB hot set (rewrites, exact mode);</li>
  *   <li>{@code sequential}: a stream of 32 KiB writes (coalescing).</li>
  * </ul>
@@ -50,7 +56,7 @@ public class CdqConsumerBench {
     static final long LBAS = (1L << 40) / 4096;
     static final long HOT_LBAS = (64L << 20) / 4096;
 
-    @Param({"random", "randomExact", "hot", "sequential"})
+    @Param({"random", "randomCopied", "randomFresh", "hot", "sequential"})
     public String workload;
 
     private Arena arena;
@@ -78,17 +84,20 @@ public class CdqConsumerBench {
     /** The controller's next pass: new entries with the flipped phase. */
     @Setup(Level.Invocation)
     public void produce() {
-        if (workload.equals("randomExact")) {
+        if (workload.equals("randomFresh")) {
             // A fresh structure and reader each pass; a new reader expects phase 1 first.
             newReader();
             phase = true;
         } else {
+            if (workload.equals("randomCopied")) {
+                while (!extents.isEmpty()) extents.takeBatch(Long.MAX_VALUE);
+            }
             phase = !phase;
         }
         for (int i = 0; i < ENTRIES; i++) {
             long slba, count;
             switch (workload) {
-                case "random", "randomExact" -> { slba = rnd.nextLong(LBAS); count = 1; }
+                case "random", "randomCopied", "randomFresh" -> { slba = rnd.nextLong(LBAS); count = 1; }
                 case "hot" -> { slba = rnd.nextLong(HOT_LBAS); count = 1; }
                 case "sequential" -> {
                     if (nextLba + 8 > LBAS) nextLba = 0;
@@ -102,9 +111,30 @@ public class CdqConsumerBench {
         }
     }
 
+    /**
+     * The consuming thread's CPU time beside the wall-clock score: on a machine shared with
+     * other work, entries / CPU time is what one core does. JMH sums EVENTS over iterations,
+     * so the ratio of the two sums is the overall rate.
+     */
+    @AuxCounters(AuxCounters.Type.EVENTS)
+    @State(Scope.Thread)
+    public static class Cpu {
+        public long cpuNanos, entries;
+
+        @Setup(Level.Iteration)
+        public void reset() {
+            cpuNanos = entries = 0;
+        }
+    }
+
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
     @Benchmark
-    public int consumePass() {
+    public int consumePass(Cpu cpu) {
+        long t0 = THREADS.getCurrentThreadCpuTime();
         int n = reader.drain(ENTRIES);
+        cpu.cpuNanos += THREADS.getCurrentThreadCpuTime() - t0;
+        cpu.entries += n;
         if (n != ENTRIES) throw new IllegalStateException("consumed " + n + " of " + ENTRIES);
         return n;
     }
