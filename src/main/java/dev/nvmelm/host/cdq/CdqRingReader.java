@@ -20,10 +20,11 @@ import java.util.List;
  * the ring) and flips whenever the head wraps to slot 0. The phase byte is read first with
  * acquire semantics (the host's dma_rmb), then the rest of the entry.
  *
- * <p>Nothing in an entry is trusted (kernel-vfio.md §6.4): an entry with an unknown NSID, a
- * range past the end of its namespace, reserved bits, ESA 4-6 or LBACI 3 is counted and
- * reported, never used as an index, and every tracked namespace it names is marked entirely
- * dirty so that no data is skipped because of it.
+ * <p>Nothing in an entry is trusted (kernel-vfio.md §6, item 4): an entry with an unknown
+ * NSID, a range past the end of its namespace, reserved bits, ESA 4-6, LBACI 3 or fields that
+ * contradict each other is counted and reported as a {@link CdqAnomaly}, never used as an
+ * index, and if it claims a change every tracked namespace it names is marked entirely dirty,
+ * so that no data is skipped because of it.
  *
  * <p>Single consumer: not thread-safe. Ranges are batched per namespace and handed to
  * {@link DirtyExtents#addAll} at the end of each {@link #drain}, and before any marker or
