@@ -204,9 +204,10 @@ public final class DirtyExtents {
             int want = Math.max(config.minStaging(), n >>> STAGING_SHIFT);
             if (m < want) {
                 int cap = (int) Math.min(want, Math.max(2L * m, INITIAL_CAPACITY));
+                long replaced = arrayBytes(stStarts) + arrayBytes(stEnds);
                 stStarts = Arrays.copyOf(stStarts, cap);
                 stEnds = Arrays.copyOf(stEnds, cap);
-                notePeak();
+                notePeak(replaced);
             } else {
                 flush();
                 if (mode == Mode.BITMAP) {
@@ -254,9 +255,11 @@ public final class DirtyExtents {
                 long[] s2 = new long[cap], e2 = new long[cap];
                 System.arraycopy(starts, lo, s2, 0, n);
                 System.arraycopy(ends, lo, e2, 0, n);
+                long replaced = arrayBytes(starts) + arrayBytes(ends);
                 starts = s2;
                 ends = e2;
                 lo = 0;
+                notePeak(replaced);   // old and new arrays were both alive during the copy
             }
         }
         // 2. Merge two sorted lists of disjoint ranges (extents at [lo, lo+n), staged at [0, k))
@@ -302,12 +305,14 @@ public final class DirtyExtents {
         m = 0;
         extentLbas = total;
         int want = Math.max(config.minStaging(), n >>> STAGING_SHIFT);
+        long replaced = 0;
         if (stStarts.length > 2 * want && stStarts.length > INITIAL_CAPACITY) {
+            replaced = arrayBytes(stStarts) + arrayBytes(stEnds) + (scratch == null ? 0 : arrayBytes(scratch));
             stStarts = new long[Math.max(INITIAL_CAPACITY, want)];
             stEnds = new long[stStarts.length];
             scratch = null;
         }
-        notePeak();
+        notePeak(replaced);
         if (n > config.extentBudget()) degrade();
     }
 
@@ -605,7 +610,16 @@ public final class DirtyExtents {
     }
 
     private void notePeak() {
-        peakMemory = Math.max(peakMemory, memoryBytes());
+        notePeak(0);
+    }
+
+    /** @param transientBytes arrays just replaced, which were alive together with their successors */
+    private void notePeak(long transientBytes) {
+        peakMemory = Math.max(peakMemory, memoryBytes() + transientBytes);
+    }
+
+    private static long arrayBytes(long[] a) {
+        return ARRAY_HEADER_BYTES + 8L * a.length;
     }
 
     /**
