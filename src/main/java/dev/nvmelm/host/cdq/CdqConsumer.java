@@ -108,7 +108,7 @@ public final class CdqConsumer implements AutoCloseable {
         consumeLock.lock();
         try {
             int n = reader.drain(config.maxBatchEntries());
-            if (n > 0) reporter.headMoved(reader.head());
+            if (n > 0) reporter.headMoved(reader.head(), reader.sequence());
             else reporter.kick();
             return n;
         } finally {
@@ -197,7 +197,8 @@ public final class CdqConsumer implements AutoCloseable {
                 if (pollOnce() == 0 && !stopping) awaitEntries(config.safetyPoll());
             }
         } catch (InterruptedException e) {
-            // close() interrupts a sleeping loop
+            // close() interrupts a sleeping loop; any other interrupt ends it too, visibly
+            if (!stopping) failure = e;
         } catch (RuntimeException | Error e) {
             failure = e;
         } finally {
@@ -251,11 +252,21 @@ public final class CdqConsumer implements AutoCloseable {
         return reporter.ackedHead();
     }
 
+    /**
+     * Entries consumed and acknowledged by the controller (a successful Set Features FID 21h
+     * covered them), counted since the consumer started. A producer's backlog in the ring is
+     * at most "entries logged" minus this, which lets a caller pace work so the ring never
+     * fills.
+     */
+    public long acknowledgedEntries() {
+        return reporter.ackedSequence();
+    }
+
     public CdqCounters counters() {
         consumeLock.lock();
         try {
             CdqRingReader r = reader;
-            return new CdqCounters(r.entries, r.changeEntries, r.namespaceWideEntries, r.markers, r.anomalies,
+            return new CdqCounters(r.entries, r.changeEntries, r.namespaceWideEntries, r.dlbaEntries, r.markers, r.anomalies,
                     r.bytesDirtied, r.queueFullMarkers, r.ringPasses, reporter.sent(), reporter.failures(),
                     notifications, timedWakeups);
         } finally {
@@ -271,7 +282,9 @@ public final class CdqConsumer implements AutoCloseable {
         private Config config = Config.DEFAULT;
         private Clock clock = Clock.systemUTC();
         private Executor loopExecutor = r -> Thread.ofPlatform().name("cdq-consumer").daemon().start(r);
-        private Executor completionExecutor = Runnable::run;
+        // Not the completing thread: a resend from a driver's completion thread could block
+        // on a full admin queue that only that thread can drain.
+        private Executor completionExecutor = r -> Thread.ofVirtual().name("cdq-head-report").start(r);
 
         private Builder(NvmeDevice device, CdqQueue queue) {
             this.device = Objects.requireNonNull(device);
@@ -290,7 +303,7 @@ public final class CdqConsumer implements AutoCloseable {
         /** Runs the loop started by {@link #start()}. */
         public Builder loopExecutor(Executor v) { loopExecutor = Objects.requireNonNull(v); return this; }
 
-        /** Runs Set Features completion handling (and any resend); direct by default. */
+        /** Runs Set Features completion handling (and any resend); a virtual thread by default. */
         public Builder completionExecutor(Executor v) { completionExecutor = Objects.requireNonNull(v); return this; }
 
         public CdqConsumer build() {

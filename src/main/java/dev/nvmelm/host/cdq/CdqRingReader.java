@@ -1,5 +1,7 @@
 package dev.nvmelm.host.cdq;
 
+import dev.nvmelm.spec.LbaMigrationEntry;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
@@ -18,17 +20,18 @@ import java.util.List;
  * the ring) and flips whenever the head wraps to slot 0. The phase byte is read first with
  * acquire semantics (the host's dma_rmb), then the rest of the entry.
  *
- * <p>Nothing in an entry is trusted (kernel-vfio.md §6.4): an entry with an unknown NSID, a
- * range past the end of its namespace, reserved bits, ESA 4-6 or LBACI 3 is counted and
- * reported, never used as an index, and every tracked namespace it names is marked entirely
- * dirty so that no data is skipped because of it.
+ * <p>Nothing in an entry is trusted (kernel-vfio.md §6, item 4): an entry with an unknown
+ * NSID, a range past the end of its namespace, reserved bits, ESA 4-6, LBACI 3 or fields that
+ * contradict each other is counted and reported as a {@link CdqAnomaly}, never used as an
+ * index, and if it claims a change every tracked namespace it names is marked entirely dirty,
+ * so that no data is skipped because of it.
  *
  * <p>Single consumer: not thread-safe. Ranges are batched per namespace and handed to
  * {@link DirtyExtents#addAll} at the end of each {@link #drain}, and before any marker or
  * anomaly is reported, so listeners see every earlier range already applied.
  */
 public final class CdqRingReader {
-    public static final int ENTRY_BYTES = SpecBridge.ENTRY_BYTES;
+    public static final int ENTRY_BYTES = LbaMigrationEntry.SIZE;
     /** NSID FFFFFFFFh: with LBACI 1 it marks every tracked namespace. */
     public static final int BROADCAST_NSID = 0xffffffff;
 
@@ -46,7 +49,7 @@ public final class CdqRingReader {
     private long sequence;
 
     // Counters (single writer).
-    long entries, changeEntries, namespaceWideEntries, markers, anomalies, bytesDirtied, queueFullMarkers, ringPasses;
+    long entries, changeEntries, namespaceWideEntries, dlbaEntries, markers, anomalies, bytesDirtied, queueFullMarkers, ringPasses;
 
     /**
      * @param ring           the CDQ memory, at least {@code entryCount * 32} bytes, zeroed before Create
@@ -100,22 +103,22 @@ public final class CdqRingReader {
         int done = 0;
         try {
             while (done < max) {
-                int attr = (byte) BYTE.getAcquire(r, off + 31) & 0xff;
-                if ((attr & 1) == stalePhase) break;
-                int nsid = SpecBridge.nsid(r, off);
-                long nlb = SpecBridge.nlb(r, off);
-                long slba = SpecBridge.slba(r, off);
-                boolean reserved = SpecBridge.reservedBytesSet(r, off);
+                // §5.2: the phase tag first, with acquire semantics (dma_rmb), then the rest.
+                int attributes = (byte) BYTE.getAcquire(r, off + LbaMigrationEntry.PHASE_OFFSET) & 0xff;
+                if ((attributes & 1) == stalePhase) break;
+                LbaMigrationEntry e = LbaMigrationEntry.decode(r, off);
+                boolean reserved = LbaMigrationEntry.reservedBitsSet(r, off);
                 boolean stop = false;
                 // Fast path: ESA 0, LBACI 0, no DLBA, nothing reserved, a tracked namespace, in range.
-                Namespace ns = (attr & 0xfe) == 0 && !reserved ? lookup(nsid) : null;
-                long count = SpecBridge.blockCount(nlb);
-                if (ns != null && slba >= 0 && count <= ns.lbaCount && slba <= ns.lbaCount - count) {
-                    ns.stage(slba, slba + count);
+                Namespace ns = e.esa() == LbaMigrationEntry.ESA_MIDDLE && e.lbaci() == LbaMigrationEntry.LBACI_RANGE
+                        && !e.dlba() && !reserved ? lookup(e.nsid()) : null;
+                long count = e.blockCount();
+                if (ns != null && ns.contains(e.slba(), count)) {
+                    ns.stage(e.slba(), e.slba() + count);
                     changeEntries++;
                     bytesDirtied += count * ns.lbaSizeBytes;
                 } else {
-                    stop = slowPath(h, nsid, nlb, slba, attr, reserved);
+                    stop = slowPath(h, e, attributes, reserved);
                 }
                 sequence++;
                 done++;
@@ -137,48 +140,67 @@ public final class CdqRingReader {
         return done;
     }
 
-    /** Everything but a plain in-range change. Returns true if the entry is a marker. */
-    private boolean slowPath(int slot, int nsid, long nlb, long slba, int attr, boolean reservedBytes) {
-        int esa = SpecBridge.esa(attr), lbaci = SpecBridge.lbaci(attr);
+    /**
+     * Everything but a plain in-range change: markers, namespace-wide changes, DLBA, and
+     * anomalies. Returns true if the entry is a marker (the batch ends after it).
+     */
+    private boolean slowPath(int slot, LbaMigrationEntry e, int attributes, boolean reserved) {
+        int esa = e.esa(), lbaci = e.lbaci(), nsid = e.nsid();
+        CdqMarker.Kind markerKind = CdqMarker.Kind.ofEsa(esa);
         EnumSet<CdqAnomaly.Kind> kinds = EnumSet.noneOf(CdqAnomaly.Kind.class);
-        if (reservedBytes || SpecBridge.reservedAttributeBit(attr)) kinds.add(CdqAnomaly.Kind.RESERVED_BITS);
+        if (reserved) kinds.add(CdqAnomaly.Kind.RESERVED_BITS);
         if (esa >= 4 && esa <= 6) kinds.add(CdqAnomaly.Kind.RESERVED_ESA);
+        if (lbaci > LbaMigrationEntry.LBACI_NONE) kinds.add(CdqAnomaly.Kind.RESERVED_LBACI);
+        if (impossibleCombination(e)) kinds.add(CdqAnomaly.Kind.IMPOSSIBLE_COMBINATION);
         Namespace ns = lookup(nsid);
-        switch (lbaci) {
-            case SpecBridge.LBACI_RANGE -> {
-                long count = SpecBridge.blockCount(nlb);
-                if (ns == null) kinds.add(CdqAnomaly.Kind.UNKNOWN_NSID);
-                else if (slba < 0 || count > ns.lbaCount || slba > ns.lbaCount - count) kinds.add(CdqAnomaly.Kind.RANGE_OUT_OF_BOUNDS);
-                if (kinds.isEmpty()) {
-                    ns.stage(slba, slba + count);
-                    changeEntries++;
-                    bytesDirtied += count * ns.lbaSizeBytes;
-                }
+        if (lbaci == LbaMigrationEntry.LBACI_RANGE) {
+            long count = e.blockCount();
+            if (ns == null) kinds.add(CdqAnomaly.Kind.UNKNOWN_NSID);
+            else if (!ns.contains(e.slba(), count)) kinds.add(CdqAnomaly.Kind.RANGE_OUT_OF_BOUNDS);
+            if (kinds.isEmpty()) {
+                ns.stage(e.slba(), e.slba() + count);
+                changeEntries++;
+                bytesDirtied += count * ns.lbaSizeBytes;
+                if (e.dlba()) dlbaEntries++;
             }
-            case SpecBridge.LBACI_ALL -> {
-                if (ns == null && nsid != BROADCAST_NSID) kinds.add(CdqAnomaly.Kind.UNKNOWN_NSID);
-                if (kinds.isEmpty()) {
-                    markAllNamed(nsid);
-                    namespaceWideEntries++;
-                }
+        } else if (lbaci == LbaMigrationEntry.LBACI_NAMESPACE) {
+            if (ns == null && nsid != BROADCAST_NSID) kinds.add(CdqAnomaly.Kind.UNKNOWN_NSID);
+            if (kinds.isEmpty()) {
+                markAllNamed(nsid);
+                namespaceWideEntries++;
             }
-            case SpecBridge.LBACI_NONE -> { }
-            default -> kinds.add(CdqAnomaly.Kind.RESERVED_LBACI);
         }
         if (!kinds.isEmpty()) {
             anomalies++;
-            // Conservative: a refused entry that claims a change makes what it names fully dirty.
-            List<Integer> marked = lbaci == SpecBridge.LBACI_NONE ? List.of() : markAllNamed(nsid);
+            // Conservative: a refused entry that claims a change (LBACI 0, 1 or 3) makes every
+            // tracked namespace it names wholly dirty; its SLBA and NLB are never used.
+            List<Integer> marked = lbaci == LbaMigrationEntry.LBACI_NONE ? List.of() : markAllNamed(nsid);
             flushAll();
-            listener.onAnomaly(new CdqAnomaly(kinds, sequence, slot, nsid, slba, nlb, attr, marked));
+            listener.onAnomaly(new CdqAnomaly(kinds, sequence, slot, nsid, e.slba(), e.nlb(), attributes, marked));
         }
-        CdqMarker.Kind kind = CdqMarker.Kind.ofEsa(esa);
-        if (kind == null) return false;
+        if (markerKind == null) return false;
         markers++;
-        if (kind == CdqMarker.Kind.QUEUE_FULL) queueFullMarkers++;
+        if (markerKind == CdqMarker.Kind.QUEUE_FULL) queueFullMarkers++;
         flushAll();
-        listener.onMarker(new CdqMarker(kind, sequence, slot));
+        listener.onMarker(new CdqMarker(markerKind, sequence, slot));
         return true;
+    }
+
+    /**
+     * Combinations no controller writes (§6.2, §6.3): a sequence marker (ESA 1, 2, 3) that
+     * claims an LBA change or carries NSID, NLB or SLBA; a "no LBA change" entry that is no
+     * marker (ESA 0); DLBA on anything but a range change. ESA 7 may carry LBACI 0, 1 or 2:
+     * whichever entry filled the queue gets ESA 7 (§5.7).
+     */
+    private static boolean impossibleCombination(LbaMigrationEntry e) {
+        int esa = e.esa(), lbaci = e.lbaci();
+        boolean sequenceMarker = esa >= LbaMigrationEntry.ESA_FIRST && esa <= LbaMigrationEntry.ESA_SUSPENDED;
+        if (sequenceMarker && lbaci != LbaMigrationEntry.LBACI_NONE) return true;
+        if (lbaci == LbaMigrationEntry.LBACI_NONE) {
+            if (esa == LbaMigrationEntry.ESA_MIDDLE) return true;
+            if (e.nsid() != 0 || e.nlb() != 0 || e.slba() != 0) return true;
+        }
+        return e.dlba() && lbaci != LbaMigrationEntry.LBACI_RANGE;
     }
 
     /** Marks the named namespace (or every one for FFFFFFFFh) dirty; returns their NSIDs. */
@@ -222,6 +244,11 @@ public final class CdqRingReader {
             this.lbaSizeBytes = extents.lbaSizeBytes();
             this.starts = new long[capacity];
             this.ends = new long[capacity];
+        }
+
+        /** True if [slba, slba + count) lies inside the namespace; written so no overflow passes. */
+        boolean contains(long slba, long count) {
+            return slba >= 0 && count <= lbaCount && slba <= lbaCount - count;
         }
 
         void stage(long start, long end) {

@@ -37,8 +37,7 @@ public final class DirtyExtents {
      * @param extentBudget     extents kept exactly before degrading to the bitmap
      * @param granularityBytes bitmap granule, a power of two of at least 4096 bytes so that the
      *                         bitmap never exceeds 32 MiB per TiB
-     * @param minStaging       smallest staging buffer (ranges); it grows to a quarter of the
-     *                         extent count
+     * @param minStaging       smallest staging buffer (ranges); it grows to half the extent count
      */
     public record Config(int extentBudget, long granularityBytes, int minStaging) {
         public static final Config DEFAULT = new Config(1 << 18, 64 << 10, 4096);
@@ -63,6 +62,8 @@ public final class DirtyExtents {
     private static final int INITIAL_CAPACITY = 64;
     private static final int ARRAY_HEADER_BYTES = 16;
     private static final int OBJECT_BYTES = 128;
+    /** The staging buffer grows to extents >> 1: each merge then moves at most ~3 values per staged range. */
+    private static final int STAGING_SHIFT = 1;
 
     private final int nsid;
     private final long lbaCount;
@@ -81,6 +82,9 @@ public final class DirtyExtents {
     private long[] stStarts = new long[INITIAL_CAPACITY];
     private long[] stEnds = new long[INITIAL_CAPACITY];
     private int m;
+    // Radix sort buffers for large merges, allocated on first use and dropped with the staging.
+    private long[] scratch;
+    private int[] counts;
     // Bitmap mode.
     private long[] bits;
     private long setGranules;
@@ -102,6 +106,11 @@ public final class DirtyExtents {
         this.config = config;
         this.granuleShift = Math.max(0, Long.numberOfTrailingZeros(config.granularityBytes()) - Integer.numberOfTrailingZeros(lbaSizeBytes));
         this.granuleCount = ((lbaCount - 1) >>> granuleShift) + 1;
+        if ((granuleCount + 63) >>> 6 > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("NSID " + nsid + ": " + lbaCount + " LBAs of " + lbaSizeBytes + " bytes need a bitmap of "
+                    + granuleCount + " granules of " + config.granularityBytes() + " bytes, more than a Java array holds;"
+                    + " configure a coarser granularity");
+        }
         this.peakMemory = memoryBytes();
     }
 
@@ -131,8 +140,23 @@ public final class DirtyExtents {
      * {@code [from, from + count)}. Every range is checked before any is applied.
      */
     public synchronized void addAll(long[] slbas, long[] endsExclusive, int from, int count) {
-        for (int i = from; i < from + count; i++) checkRange(slbas[i], endsExclusive[i] - slbas[i]);
-        for (int i = from; i < from + count; i++) addUnchecked(slbas[i], endsExclusive[i]);
+        int end = from + count;
+        for (int i = from; i < end; i++) checkRange(slbas[i], endsExclusive[i] - slbas[i]);
+        // Bulk copy into the staging buffer: the merge's sort and union coalesce anyway (the
+        // CDQ reader already joined sequential streams), so per-range probing buys nothing here.
+        for (int i = from; i < end; ) {
+            int room = mode == Mode.EXTENTS ? stStarts.length - m : 0;
+            if (room == 0) {   // grows, flushes or goes to the bitmap
+                addUnchecked(slbas[i], endsExclusive[i]);
+                i++;
+                continue;
+            }
+            int c = Math.min(room, end - i);
+            System.arraycopy(slbas, i, stStarts, m, c);
+            System.arraycopy(endsExclusive, i, stEnds, m, c);
+            m += c;
+            i += c;
+        }
     }
 
     /** Every LBA of the namespace is dirty (LBACI 1, or tracking broken). */
@@ -145,6 +169,8 @@ public final class DirtyExtents {
         ends = new long[INITIAL_CAPACITY];
         stStarts = new long[INITIAL_CAPACITY];
         stEnds = new long[INITIAL_CAPACITY];
+        scratch = null;
+        counts = null;
         m = 0;
         lo = 0;
         n = 1;
@@ -175,12 +201,13 @@ public final class DirtyExtents {
             }
         }
         if (m == stStarts.length) {
-            int want = Math.max(config.minStaging(), n >>> 2);
+            int want = Math.max(config.minStaging(), n >>> STAGING_SHIFT);
             if (m < want) {
                 int cap = (int) Math.min(want, Math.max(2L * m, INITIAL_CAPACITY));
+                long replaced = arrayBytes(stStarts) + arrayBytes(stEnds);
                 stStarts = Arrays.copyOf(stStarts, cap);
                 stEnds = Arrays.copyOf(stEnds, cap);
-                notePeak();
+                notePeak(replaced);
             } else {
                 flush();
                 if (mode == Mode.BITMAP) {
@@ -199,57 +226,107 @@ public final class DirtyExtents {
     /** Merges the staging buffer into the extents; degrades to the bitmap if over budget. */
     private void flush() {
         if (m == 0) return;
-        Arrays.sort(stStarts, 0, m);
-        Arrays.sort(stEnds, 0, m);
-        int need = lo + n + m;
+        sortStaged();
+        // 1. The union of the staged ranges. With starts and ends sorted separately, the union
+        //    of half-open ranges breaks exactly where the k-th end lies before the (k+1)-th
+        //    start (a point is covered iff more starts than ends lie at or before it); equal
+        //    values join adjacent ranges. Written in place: slot k <= t is already read.
+        final long[] ss = stStarts, se = stEnds;
+        int k = 0;
+        long runStart = ss[0];
+        for (int t = 0, last = m - 1; t < last; t++) {
+            long end = se[t], next = ss[t + 1];
+            if (end < next) {
+                ss[k] = runStart;
+                se[k] = end;
+                k++;
+                runStart = next;
+            }
+        }
+        ss[k] = runStart;
+        se[k] = se[m - 1];
+        k++;
+        int need = lo + n + k;
         if (need > starts.length) {
-            if (n + m <= starts.length) {
+            if (n + k <= starts.length) {
                 compact();
             } else {
-                int cap = (int) Math.min(Integer.MAX_VALUE - 8, Math.max(n + m, (long) starts.length * 3 / 2));
+                int cap = (int) Math.min(Integer.MAX_VALUE - 8, Math.max(n + k, (long) starts.length * 3 / 2));
                 long[] s2 = new long[cap], e2 = new long[cap];
                 System.arraycopy(starts, lo, s2, 0, n);
                 System.arraycopy(ends, lo, e2, 0, n);
+                long replaced = arrayBytes(starts) + arrayBytes(ends);
                 starts = s2;
                 ends = e2;
                 lo = 0;
+                notePeak(replaced);   // old and new arrays were both alive during the copy
             }
         }
-        // Backward sweep. Streams: extents' starts/ends at [lo, lo+n), staged starts/ends at [0, m).
-        final long[] s = starts, e = ends, ss = stStarts, se = stEnds;
-        int i = lo + n - 1, p = lo + n - 1, j = m - 1, q = m - 1;
-        int w = lo + n + m;
-        int depth = 0;
-        long curEnd = 0, total = 0;
+        // 2. Merge two sorted lists of disjoint ranges (extents at [lo, lo+n), staged at [0, k))
+        //    backwards by descending end, into the top of the extent arrays, coalescing
+        //    overlapping and adjacent ranges (the mirror image of the usual forward merge by
+        //    start: a range taken later can only reach down, never past an emitted one). The
+        //    write index stays above every unread extent: each output consumed at least one
+        //    input, and k staged inputs were counted as room.
+        final long[] s = starts, e = ends;
+        int i = lo + n - 1, j = k - 1, w = lo + n + k;
+        long curStart = 0, curEnd = -1, total = 0;
         while (i >= lo || j >= 0) {
-            long maxStart = i < lo ? (j < 0 ? Long.MIN_VALUE : ss[j]) : (j < 0 ? s[i] : Math.max(s[i], ss[j]));
-            boolean haveEnd = p >= lo || q >= 0;
-            long maxEnd = !haveEnd ? Long.MIN_VALUE : p < lo ? se[q] : q < 0 ? e[p] : Math.max(e[p], se[q]);
-            if (haveEnd && maxEnd >= maxStart) {
-                // Ends first at equal coordinates when going backwards, so [a,x) and [x,b) merge.
-                if (depth++ == 0) curEnd = maxEnd;
-                if (p >= lo && (q < 0 || e[p] >= se[q])) p--; else q--;
+            long xs, xe;
+            if (j < 0 || i >= lo && e[i] >= se[j]) {
+                xs = s[i];
+                xe = e[i];
+                i--;
             } else {
-                if (i >= lo && (j < 0 || s[i] >= ss[j])) i--; else j--;
-                if (--depth == 0) {
+                xs = ss[j];
+                xe = se[j];
+                j--;
+            }
+            if (xe >= curStart && curEnd >= 0) {   // overlaps or touches the range being built
+                if (xs < curStart) curStart = xs;    // ends arrive in descending order
+            } else {
+                if (curEnd >= 0) {
                     w--;
-                    s[w] = maxStart;
+                    s[w] = curStart;
                     e[w] = curEnd;
-                    total += curEnd - maxStart;
+                    total += curEnd - curStart;
                 }
+                curStart = xs;
+                curEnd = xe;
             }
         }
+        w--;
+        s[w] = curStart;
+        e[w] = curEnd;
+        total += curEnd - curStart;
+        m = k;   // inputs counted for the bookkeeping below
         n = lo + n + m - w;
         lo = w;
         m = 0;
         extentLbas = total;
-        int want = Math.max(config.minStaging(), n >>> 2);
+        int want = Math.max(config.minStaging(), n >>> STAGING_SHIFT);
+        long replaced = 0;
         if (stStarts.length > 2 * want && stStarts.length > INITIAL_CAPACITY) {
+            replaced = arrayBytes(stStarts) + arrayBytes(stEnds) + (scratch == null ? 0 : arrayBytes(scratch));
             stStarts = new long[Math.max(INITIAL_CAPACITY, want)];
             stEnds = new long[stStarts.length];
+            scratch = null;
         }
-        notePeak();
+        notePeak(replaced);
         if (n > config.extentBudget()) degrade();
+    }
+
+    private void sortStaged() {
+        if (m < LongRadixSort.SMALL) {
+            Arrays.sort(stStarts, 0, m);
+            Arrays.sort(stEnds, 0, m);
+            return;
+        }
+        if (scratch == null || scratch.length < m) scratch = new long[stStarts.length];
+        if (counts == null) counts = new int[LongRadixSort.COUNTS];
+        notePeak();
+        LongRadixSort.sort(stStarts, m, scratch, counts);
+        LongRadixSort.sort(stEnds, m, scratch, counts);
     }
 
     private void compact() {
@@ -268,6 +345,8 @@ public final class DirtyExtents {
         ends = new long[INITIAL_CAPACITY];
         stStarts = new long[INITIAL_CAPACITY];
         stEnds = new long[INITIAL_CAPACITY];
+        scratch = null;
+        counts = null;
         lo = n = m = 0;
         extentLbas = 0;
         degradations++;
@@ -330,10 +409,10 @@ public final class DirtyExtents {
         long budget = maxBytes / lbaSizeBytes;   // in LBAs
         List<LbaRange> out = new ArrayList<>();
         if (mode == Mode.EXTENTS) {
-            // Take from the merged extents; merge the staged ones only when those run out.
-            // Merging on every take would cost O(extents) per take, and merging in the middle
-            // of a batch could return a staged range overlapping one already in the batch.
-            if (n == 0) flush();
+            // Merge what is staged first (O(extents), so take in batches): a take sees every
+            // range added before it, and a staged rewrite of a range taken now cannot make it
+            // come back a second time.
+            flush();
             if (mode == Mode.EXTENTS) {
                 takeExtents(out, budget, maxRanges);
                 return out;
@@ -525,11 +604,22 @@ public final class DirtyExtents {
         long bytes = OBJECT_BYTES;
         bytes += 4L * ARRAY_HEADER_BYTES + 8L * (starts.length + ends.length + stStarts.length + stEnds.length);
         if (bits != null) bytes += ARRAY_HEADER_BYTES + 8L * bits.length;
+        if (scratch != null) bytes += ARRAY_HEADER_BYTES + 8L * scratch.length;
+        if (counts != null) bytes += ARRAY_HEADER_BYTES + 4L * counts.length;
         return bytes;
     }
 
     private void notePeak() {
-        peakMemory = Math.max(peakMemory, memoryBytes());
+        notePeak(0);
+    }
+
+    /** @param transientBytes arrays just replaced, which were alive together with their successors */
+    private void notePeak(long transientBytes) {
+        peakMemory = Math.max(peakMemory, memoryBytes() + transientBytes);
+    }
+
+    private static long arrayBytes(long[] a) {
+        return ARRAY_HEADER_BYTES + 8L * a.length;
     }
 
     /**

@@ -3,6 +3,7 @@ package dev.nvmelm.host.cdq;
 import dev.nvmelm.host.Completion;
 import dev.nvmelm.host.NvmeDevice;
 import dev.nvmelm.host.NvmeStatusException;
+import dev.nvmelm.spec.CdqFeature;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -26,7 +27,9 @@ final class HeadReporter {
 
     // Guarded by this.
     private int wantedHead;
+    private long wantedSequence;           // entries consumed up to wantedHead, since the start
     private int ackedHead;
+    private long ackedSequence;
     private boolean inFlight;
     private boolean armRequested;
     private boolean armed;                 // a trigger at (ackedHead + k) is believed armed
@@ -42,12 +45,17 @@ final class HeadReporter {
         this.listener = listener;
     }
 
-    private record Command(int head, boolean arm, int tpt) {}
+    private record Command(int head, long sequence, boolean arm, int tpt) {}
 
-    /** The consumer moved its head; report it when no report is in flight. */
-    void headMoved(int head) {
+    /**
+     * The consumer moved its head; report it when no report is in flight.
+     *
+     * @param sequence entries consumed since the start, up to {@code head}
+     */
+    void headMoved(int head, long sequence) {
         synchronized (this) {
             wantedHead = head;
+            wantedSequence = sequence;
         }
         kick();
     }
@@ -82,10 +90,10 @@ final class HeadReporter {
         synchronized (this) {
             if (inFlight) return;
             if (armRequested) {
-                c = new Command(wantedHead, true, (int) ((wantedHead + (long) triggerDistance) % entryCount));
+                c = new Command(wantedHead, wantedSequence, true, (int) ((wantedHead + (long) triggerDistance) % entryCount));
                 armRequested = false;
             } else if (wantedHead != ackedHead) {
-                c = new Command(wantedHead, false, 0);
+                c = new Command(wantedHead, wantedSequence, false, 0);
             } else {
                 return;
             }
@@ -94,7 +102,7 @@ final class HeadReporter {
         }
         CompletableFuture<Completion> f;
         try {
-            f = device.submitAdmin(SpecBridge.setCdq(cdqid, c.head(), c.arm(), c.tpt()), null);
+            f = device.submitAdmin(new CdqFeature.SetCdq(cdqid, c.head(), c.arm(), c.arm() ? c.tpt() : 0).toSqe(), null);
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
         }
@@ -109,6 +117,7 @@ final class HeadReporter {
             inFlight = false;
             if (failure == null) {
                 ackedHead = c.head();
+                ackedSequence = c.sequence();
                 armed = c.arm();    // a report without ETPT disarms
             } else {
                 failures++;
@@ -139,6 +148,9 @@ final class HeadReporter {
     synchronized long failures() { return failures; }
 
     synchronized int ackedHead() { return ackedHead; }
+
+    /** Entries whose slots the controller has accepted as free (cumulative). */
+    synchronized long ackedSequence() { return ackedSequence; }
 
     synchronized boolean inFlight() { return inFlight; }
 }

@@ -47,7 +47,7 @@ class CdqConsumerTest {
     }
 
     private CdqConsumer consumer(ScriptedDevice dev, TestCdq q, CdqConsumer.Config cfg, DirtyExtents... ns) {
-        var c = CdqConsumer.builder(dev, q).namespaces(List.of(ns)).listener(recorder).config(cfg).build();
+        var c = CdqConsumer.builder(dev, q).namespaces(List.of(ns)).listener(recorder).config(cfg).completionExecutor(Runnable::run).build();
         closeMe.add(c);
         q.watchConsumer(c::head);
         return c;
@@ -274,6 +274,62 @@ class CdqConsumerTest {
     }
 
     @Test
+    void dlbaRangesAreDirtyAndContradictoryEntriesAreAnomalies() {
+        var q = ring(64);
+        var dev = device(q);
+        var ns1 = new DirtyExtents(1, 1000, 512);
+        var ns2 = new DirtyExtents(2, 1000, 512);
+        var c = consumer(dev, q, cfg(4096, 1), ns1, ns2);
+        q.post(TestCdq.entry(1, 3, 40, 0, 0, true));     // 0 DLBA range: deallocated LBAs 40..43 are dirty
+        q.post(TestCdq.entry(0, 0, 0, 0, 2, false));     // 1 "no change" that is no marker
+        q.post(TestCdq.entry(1, 0, 0, 1, 2, false));     // 2 ESA 1 naming NSID 1: anomaly, still a marker
+        assertThat(c.pollOnce()).as("the batch ends at the marker").isEqualTo(3);
+        q.post(TestCdq.entry(2, 0, 0, 0, 1, true));      // 3 DLBA on a namespace-wide change
+        q.post(TestCdq.entry(0, 0, 0, 7, 2, false));     // 4 a marker-shaped entry filled the queue: ESA 7, LBACI 2
+        assertThat(c.pollOnce()).isEqualTo(2);
+        q.post(TestCdq.change(1, 500, 1));
+        q.post(TestCdq.entry(1, 0, 77, 2, 0, false));    // 6 ESA 2 claiming a range: namespace 1 wholly dirty
+        assertThat(c.pollOnce()).isEqualTo(2);
+        assertThat(events).hasSize(7);
+        var a1 = (CdqAnomaly) events.get(0);
+        assertThat(a1.sequence()).isEqualTo(1);
+        assertThat(a1.kinds()).containsExactly(CdqAnomaly.Kind.IMPOSSIBLE_COMBINATION);
+        assertThat(a1.markedDirty()).isEmpty();
+        var a2 = (CdqAnomaly) events.get(1);
+        assertThat(a2.sequence()).isEqualTo(2);
+        assertThat(a2.kinds()).containsExactly(CdqAnomaly.Kind.IMPOSSIBLE_COMBINATION);
+        assertThat(a2.markedDirty()).as("LBACI 2 claims no change").isEmpty();
+        assertThat(events.get(2)).isEqualTo(new CdqMarker(CdqMarker.Kind.FIRST, 2, 2));
+        var a3 = (CdqAnomaly) events.get(3);
+        assertThat(a3.kinds()).containsExactly(CdqAnomaly.Kind.IMPOSSIBLE_COMBINATION);
+        assertThat(a3.markedDirty()).containsExactly(2);
+        assertThat(events.get(4)).isEqualTo(new CdqMarker(CdqMarker.Kind.QUEUE_FULL, 4, 4));
+        var a6 = (CdqAnomaly) events.get(5);
+        assertThat(a6.sequence()).isEqualTo(6);
+        assertThat(a6.markedDirty()).containsExactly(1);
+        assertThat(events.get(6)).isEqualTo(new CdqMarker(CdqMarker.Kind.STOPPED, 6, 6));
+        assertThat(ns1.snapshot()).containsExactly(new LbaRange(0, 1000));
+        assertThat(ns2.snapshot()).containsExactly(new LbaRange(0, 1000));
+        var k = c.counters();
+        assertThat(k.dlbaEntries()).isEqualTo(1);
+        assertThat(k.anomalies()).isEqualTo(4);
+        assertThat(k.markers()).isEqualTo(3);
+        assertThat(c.trackingBroken()).isTrue();
+    }
+
+    @Test
+    void aDlbaRangeIsExact() {
+        var q = ring(16);
+        var dev = device(q);
+        var ns = new DirtyExtents(1, 1000, 512);
+        var c = consumer(dev, q, cfg(4096, 1), ns);
+        q.post(TestCdq.entry(1, 3, 40, 0, 0, true));
+        assertThat(c.pollOnce()).isEqualTo(1);
+        assertThat(ns.snapshot()).containsExactly(new LbaRange(40, 4));
+        assertThat(events).isEmpty();
+    }
+
+    @Test
     void hostileBytesPokedIntoTheRingAreRefused() {
         // A ring rewritten behind the producer's back: phase set on a slot it never wrote.
         var q = ring(8);
@@ -284,7 +340,8 @@ class CdqConsumerTest {
         q.poke(0, 31, (byte) 0xff);    // phase 1, ESA 7, reserved bit 4, DLBA, LBACI 3
         assertThat(c.pollOnce()).isEqualTo(1);
         var a = (CdqAnomaly) events.getFirst();
-        assertThat(a.kinds()).containsExactlyInAnyOrder(CdqAnomaly.Kind.RESERVED_BITS, CdqAnomaly.Kind.RESERVED_LBACI);
+        assertThat(a.kinds()).containsExactlyInAnyOrder(CdqAnomaly.Kind.RESERVED_BITS, CdqAnomaly.Kind.RESERVED_LBACI,
+                CdqAnomaly.Kind.IMPOSSIBLE_COMBINATION);   // DLBA with LBACI 3
         assertThat(a.nsid()).isEqualTo(CdqRingReader.BROADCAST_NSID);
         // NSID FFFFFFFFh names every namespace: all are marked dirty, none is indexed.
         assertThat(a.markedDirty()).containsExactly(1);
@@ -318,7 +375,7 @@ class CdqConsumerTest {
         var ns = new DirtyExtents(1, 1 << 20, 512);
         var c = consumer(dev, q, cfg(4096, 1), ns);
         List<Boolean> appliedAtMarker = new ArrayList<>();
-        var c2 = CdqConsumer.builder(dev, q).namespaces(List.of(ns)).config(cfg(4096, 1)).listener(new CdqListener() {
+        var c2 = CdqConsumer.builder(dev, q).namespaces(List.of(ns)).config(cfg(4096, 1)).completionExecutor(Runnable::run).listener(new CdqListener() {
             @Override public void onMarker(CdqMarker m) {
                 events.add(m);
                 appliedAtMarker.add(ns.snapshot().contains(new LbaRange(40, 1)));

@@ -148,6 +148,100 @@ class DirtyExtentsPropertiesTest {
         assertThat(d.mode()).isEqualTo(DirtyExtents.Mode.EXTENTS);
     }
 
+    /** A copier's view: adds (the consumer) interleaved with takes (clear, then read and copy). */
+    record Workload(int lbaCount, int lbaSize, long granularityBytes, List<Op> ops) {}
+
+    @Provide
+    Arbitrary<Workload> workloads() {
+        Arbitrary<Op> add = Combinators.combine(Arbitraries.doubles().between(0, 1), Arbitraries.integers().between(1, 40)).as(Add::new);
+        Arbitrary<Op> take = Arbitraries.integers().between(1, 200).map(Take::new);
+        Arbitrary<Op> op = Arbitraries.frequencyOf(net.jqwik.api.Tuple.of(8, add), net.jqwik.api.Tuple.of(3, take),
+                net.jqwik.api.Tuple.of(1, Arbitraries.just(new Stats())));
+        return Combinators.combine(
+                Arbitraries.integers().between(64, 5000),
+                Arbitraries.of(512, 4096),
+                Arbitraries.of(4096L, 8192L, 65536L),
+                op.list().ofMinSize(20).ofMaxSize(500)).as(Workload::new);
+    }
+
+    /**
+     * The union of the ranges taken after an LBA was added contains it, for every LBA added;
+     * LBAs still pending at the end are taken by a final drain. Exact mode only: never a
+     * degradation, and nothing taken that was not pending.
+     */
+    @Property(tries = 300)
+    void takenExtentsCoverEveryAddedLbaWithoutDegradation(@ForAll("workloads") Workload w) {
+        var d = new DirtyExtents(1, w.lbaCount(), w.lbaSize(), new DirtyExtents.Config(Integer.MAX_VALUE, w.granularityBytes(), 16));
+        BitSet pending = run(w, d, true);
+        assertThat(pending.toString()).as("added, never taken afterwards").isEqualTo("{}");
+        assertThat(d.stats().degradations()).isZero();
+    }
+
+    /** The same with an extent budget of 1 to 8: the structure degrades and may over-approximate, never lose. */
+    @Property(tries = 300)
+    void takenExtentsCoverEveryAddedLbaWhenDegraded(@ForAll("workloads") Workload w, @ForAll @net.jqwik.api.constraints.IntRange(min = 1, max = 8) int budget) {
+        var d = new DirtyExtents(1, w.lbaCount(), w.lbaSize(), new DirtyExtents.Config(budget, w.granularityBytes(), 16));
+        // Force the degradation up front: budget + 1 disjoint extents.
+        BitSet pending = new BitSet();
+        long stride = Math.max(2, w.lbaCount() / (budget + 2));
+        for (int i = 0; i <= budget && (i * stride) < w.lbaCount(); i++) {
+            d.add(i * stride, 1);
+            pending.set((int) (i * stride));
+        }
+        assertThat(d.stats().degradations()).isEqualTo(budget + 1 <= (w.lbaCount() - 1) / stride + 1 ? 1 : 0);
+        BitSet rest = run(w, d, false, pending);
+        assertThat(rest.toString()).as("added, never taken afterwards").isEqualTo("{}");
+    }
+
+    private static BitSet run(Workload w, DirtyExtents d, boolean exact) {
+        return run(w, d, exact, new BitSet());
+    }
+
+    /** Applies the workload, then drains; returns the LBAs added and never taken afterwards. */
+    private static BitSet run(Workload w, DirtyExtents d, boolean exact, BitSet pending) {
+        for (Op op : w.ops()) {
+            switch (op) {
+                case Add a -> {
+                    long slba = (long) (a.at() * (w.lbaCount() - 1));
+                    int count = (int) Math.min(a.count(), w.lbaCount() - slba);
+                    // Both entry points: add() probes the staged ranges, addAll() copies in bulk.
+                    if (count % 2 == 0) d.add(slba, count);
+                    else d.addAll(new long[]{-1, slba}, new long[]{-1, slba + count}, 1, 1);
+                    pending.set((int) slba, (int) slba + count);
+                }
+                case Take t -> take(d, t.maxLbas(), w, pending, exact);
+                case Stats ignored -> {
+                    var st = d.stats();
+                    if (exact) assertThat(st.dirtyLbas()).isEqualTo(pending.cardinality());
+                    else assertThat(st.dirtyLbas()).isGreaterThanOrEqualTo(pending.cardinality());
+                }
+                default -> throw new IllegalStateException();
+            }
+        }
+        for (int guard = 0; !d.isEmpty(); guard++) {
+            assertThat(guard).isLessThan(100_000);
+            take(d, 1 + guard % 97, w, pending, exact);
+        }
+        return pending;
+    }
+
+    private static void take(DirtyExtents d, int maxLbas, Workload w, BitSet pending, boolean exact) {
+        List<LbaRange> got = d.takeBatch((long) maxLbas * w.lbaSize());
+        long total = 0;
+        for (LbaRange r : got) {
+            assertThat(r.end()).isLessThanOrEqualTo(w.lbaCount());
+            BitSet rb = new BitSet();
+            rb.set((int) r.slba(), (int) r.end());
+            if (exact) {
+                rb.andNot(pending);
+                assertThat(rb.toString()).as("took LBAs that were not pending: %s", r).isEqualTo("{}");
+            }
+            pending.clear((int) r.slba(), (int) r.end());
+            total += r.count();
+        }
+        assertThat(total).isLessThanOrEqualTo(maxLbas);
+    }
+
     static BitSet toBits(List<LbaRange> ranges) {
         BitSet b = new BitSet();
         for (LbaRange r : ranges) b.set((int) r.slba(), (int) r.end());

@@ -40,15 +40,25 @@ class DirtyExtentsTest {
     }
 
     @Test
+    void aBitmapTooLargeForAnArrayIsRefusedUpFront() {
+        // 2^62 LBAs of 4 KiB at 64 KiB granules: 2^58 granules, 2^52 words.
+        assertThatThrownBy(() -> new DirtyExtents(3, 1L << 62, 4096))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("NSID 3").hasMessageContaining("coarser granularity");
+        // A coarse enough granularity makes it acceptable (2^62 LBAs / 2^50 per granule = 2^12 granules).
+        var d = new DirtyExtents(3, 1L << 62, 4096, new DirtyExtents.Config(4, 1L << 62, 16));
+        d.add((1L << 62) - 1, 1);
+        assertThat(d.snapshot()).containsExactly(new LbaRange((1L << 62) - 1, 1));
+    }
+
+    @Test
     void takeSplitsAtTheByteLimitAndContinuesFromTheCursor() {
         var d = new DirtyExtents(1, 1_000, 512);
         d.add(100, 10);
         d.add(500, 10);
         assertThat(d.takeBatch(4 * 512)).containsExactly(new LbaRange(100, 4));
-        d.add(0, 3);   // staged: served once the merged extents run out
+        d.add(0, 3);   // behind the cursor: served after the cursor wraps
         assertThat(d.takeBatch(10 * 512)).containsExactly(new LbaRange(104, 6), new LbaRange(500, 4));
-        assertThat(d.takeBatch(100 * 512)).containsExactly(new LbaRange(504, 6));
-        assertThat(d.takeBatch(100 * 512)).containsExactly(new LbaRange(0, 3));
+        assertThat(d.takeBatch(100 * 512)).containsExactly(new LbaRange(504, 6), new LbaRange(0, 3));
         assertThat(d.isEmpty()).isTrue();
         assertThat(d.poll(512)).isNull();
     }
@@ -61,6 +71,43 @@ class DirtyExtentsTest {
         assertThat(copying).containsExactly(new LbaRange(0, 8));
         d.add(2, 2);   // written while its copy runs
         assertThat(d.takeBatch(1 << 20)).containsExactly(new LbaRange(2, 2));
+    }
+
+    @Test
+    void aCopierTakingConcurrentlyWithTheConsumerLosesNothing() throws Exception {
+        long seed = new SplittableRandom().nextLong();
+        var rnd = new SplittableRandom(seed);
+        final int lbas = 1 << 20;
+        // A small budget so the structure degrades and returns to exact mode along the way.
+        var d = new DirtyExtents(1, lbas, 4096, new DirtyExtents.Config(2048, 64 << 10, 64));
+        java.util.BitSet added = new java.util.BitSet(), taken = new java.util.BitSet();
+        for (int i = 0; i < 4096; i++) {   // more disjoint extents than the budget: bitmap mode to begin with
+            d.add(i * 200L, 1);
+            added.set(i * 200);
+        }
+        assertThat(d.stats().mode()).isEqualTo(DirtyExtents.Mode.BITMAP);
+        var done = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread producer = Thread.ofPlatform().start(() -> {
+            long[] s = new long[256], e = new long[256];
+            for (int batch = 0; batch < 400; batch++) {
+                for (int i = 0; i < s.length; i++) {
+                    int count = 1 + rnd.nextInt(16);
+                    s[i] = rnd.nextInt(lbas - count);
+                    e[i] = s[i] + count;
+                    added.set((int) s[i], (int) e[i]);
+                }
+                d.addAll(s, e, 0, s.length);
+            }
+            done.set(true);
+        });
+        var copierRnd = new SplittableRandom(seed + 1);
+        while (!done.get() || !d.isEmpty()) {
+            for (LbaRange r : d.takeBatch((1 + copierRnd.nextInt(256)) * 4096L)) taken.set((int) r.slba(), (int) r.end());
+        }
+        producer.join();
+        added.andNot(taken);
+        assertThat(added.toString()).as("seed %d: added, never taken", seed).isEqualTo("{}");
+        assertThat(d.mode()).as("drained: exact again").isEqualTo(DirtyExtents.Mode.EXTENTS);
     }
 
     @Test
