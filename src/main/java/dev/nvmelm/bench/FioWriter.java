@@ -24,7 +24,8 @@ public final class FioWriter implements AutoCloseable {
         this.output = output;
         List<String> cmd = new ArrayList<>(List.of("fio", "--name=guest", "--ioengine=nbd", "--uri=" + nbdUri,
                 "--size=" + sizeBytes, "--rw=randwrite", "--bs=4k", "--time_based", "--runtime=3600",
-                "--output-format=json", "--output=" + output));
+                "--output-format=json", "--output=" + output,
+                "--thread"));   // jobs as threads: stopping fio stops all of it (forked jobs outlive their parent)
         if (iops > 0) {
             cmd.add("--iodepth=4");
             cmd.add("--rate_iops=" + iops);
@@ -32,6 +33,12 @@ public final class FioWriter implements AutoCloseable {
             cmd.add("--iodepth=16");
         }
         process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    }
+
+    /** Kills fio and anything it started; forked fio jobs would otherwise keep writing with nobody reading. */
+    private void kill() throws InterruptedException {
+        process.descendants().forEach(ProcessHandle::destroyForcibly);
+        process.destroyForcibly().waitFor();
     }
 
     public boolean alive() {
@@ -42,7 +49,7 @@ public final class FioWriter implements AutoCloseable {
     @SuppressWarnings("unchecked")
     public double stopAndReportIops() throws IOException, InterruptedException {
         process.destroy();
-        if (!process.waitFor(30, TimeUnit.SECONDS)) process.destroyForcibly().waitFor();
+        if (!process.waitFor(30, TimeUnit.SECONDS)) kill();
         String text = Files.exists(output) ? Files.readString(output) : "";
         int start = text.indexOf('{');
         if (start < 0) return Double.NaN;
@@ -56,7 +63,7 @@ public final class FioWriter implements AutoCloseable {
     public void close() throws InterruptedException {
         if (process.isAlive()) {
             process.destroy();
-            if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly().waitFor();
+            if (!process.waitFor(10, TimeUnit.SECONDS)) kill();
         }
     }
 }

@@ -115,7 +115,9 @@ class SimMigrationTest {
             String uri = NamespaceExports.listen(nbd, "unix:" + dir.resolve("nbd.sock"), server).getFirst();
             Path log = dir.resolve("fio.log");
             Process fio = new ProcessBuilder("fio", "--name=guest", "--ioengine=nbd", "--uri=" + uri, "--rw=randwrite", "--bs=4k",
-                    "--size=8M", "--iodepth=4", "--rate_iops=400", "--verify=crc32c", "--verify_fatal=1", "--randseed=5", "--verify_state_save=0")
+                    "--size=8M", "--iodepth=4", "--rate_iops=400", "--verify=crc32c", "--verify_fatal=1", "--randseed=5", "--verify_state_save=0",
+                    // threads, not forked job processes: killing fio must kill all of it; and a hard cap
+                    "--thread", "--runtime=120")
                     .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
             try {
                 Thread.sleep(500);   // fio is writing
@@ -130,7 +132,9 @@ class SimMigrationTest {
                 assertThat(fio.exitValue()).as(out).isZero();
                 assertThat(out).doesNotContain("verify: bad").contains("guest: (groupid=0");
             } finally {
+                fio.descendants().forEach(ProcessHandle::destroyForcibly);
                 fio.destroyForcibly();
+                fio.waitFor(10, TimeUnit.SECONDS);
             }
         } finally {
             nbd.close();
