@@ -1,6 +1,8 @@
 package dev.nvmelm.cli;
 
+import dev.nvmelm.bench.BenchReport;
 import dev.nvmelm.bench.CopyScenario;
+import dev.nvmelm.bench.OurContenders;
 import dev.nvmelm.bench.MigrateScenario;
 import dev.nvmelm.migrate.MediaMigration;
 import dev.nvmelm.util.Json;
@@ -13,12 +15,13 @@ import picocli.CommandLine.Spec;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks side by side with the tools users would otherwise pick; results go to bench/results/",
-        subcommands = {BenchCommand.Copy.class, BenchCommand.Migrate.class})
+        subcommands = {BenchCommand.Copy.class, BenchCommand.Migrate.class, BenchCommand.Report.class})
 final class BenchCommand {
 
     /** Options every scenario shares. */
@@ -63,11 +66,17 @@ final class BenchCommand {
             Path dir = c.workDir != null ? Files.createDirectories(c.workDir) : Files.createTempDirectory("nvme-lm-bench");
             PrintWriter err = spec.commandLine().getErr();
             try {
-                var scenario = new CopyScenario(dir, size, runs, CopyScenario.peers(), err);
+                List<CopyScenario.Contender> contenders = new java.util.ArrayList<>(OurContenders.all(dir));
+                contenders.addAll(CopyScenario.peers());
+                var scenario = new CopyScenario(dir, size, runs, contenders, err);
                 Map<String, Object> result = scenario.run();
                 Path saved = CopyScenario.save(c.resultsDir, result);
-                if (g.format() == OutputFormat.JSON) spec.commandLine().getOut().println(Json.pretty(result));
-                else spec.commandLine().getOut().println("wrote " + saved);
+                if (g.format() == OutputFormat.JSON) {
+                    spec.commandLine().getOut().println(Json.pretty(result));
+                } else {
+                    spec.commandLine().getOut().print(BenchReport.copyTable(result));
+                    spec.commandLine().getOut().println("wrote " + saved);
+                }
             } catch (IllegalStateException e) {
                 throw new CliException(e.getMessage());
             } finally {
@@ -172,6 +181,34 @@ final class BenchCommand {
         if (!Files.exists(dir)) return;
         try (var s = Files.walk(dir)) {
             for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        }
+    }
+
+    @Command(name = "report", mixinStandardHelpOptions = true,
+            description = "Render docs/benchmarks.md (tables with ratios and goals, PNG plots) from the newest result of each scenario")
+    static final class Report implements Callable<Integer>, Main.HasGlobals {
+        @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Results to read (default: ${DEFAULT-VALUE})")
+        Path resultsDir;
+
+        @Option(names = "--out", paramLabel = "FILE", defaultValue = "docs/benchmarks.md", description = "Report to write (default: ${DEFAULT-VALUE}); plots go next to it in img/")
+        Path out;
+
+        @Mixin
+        GlobalOptions g;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public GlobalOptions globals() {
+            return g;
+        }
+
+        @Override
+        public Integer call() throws Exception {
+            if (!Files.isDirectory(resultsDir)) throw new CliException("no results in " + resultsDir + "; run nvme-lm bench copy / bench migrate first");
+            List<Path> written = BenchReport.write(resultsDir, out);
+            for (Path p : written) spec.commandLine().getOut().println("wrote " + p);
+            return 0;
         }
     }
 }

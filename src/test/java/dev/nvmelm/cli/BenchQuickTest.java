@@ -25,11 +25,16 @@ class BenchQuickTest {
         for (Object img : images) {
             List<Object> rows = (List<Object>) ((Map<String, Object>) img).get("results");
             assertThat(rows).extracting(x -> ((Map<String, Object>) x).get("tool"))
-                    .contains("cp", "qemu-img convert", "nbdcopy");
+                    .contains("nvme-lm copier", "nbdcopy (nvme-lm NBD source)", "cp", "qemu-img convert", "nbdcopy");
             for (Object row : rows) assertThat((Double) ((Map<String, Object>) row).get("median_s")).isPositive();
         }
         try (var files = Files.list(dir.resolve("results"))) {
             assertThat(files.toList()).singleElement().satisfies(p -> assertThat(p.getFileName().toString()).startsWith("copy-"));
         }
+        // the report renders it: table, goal lines, a plot per image
+        CliRunner rep = CliRunner.run("bench", "report", "--results", dir.resolve("results").toString(), "--out", dir.resolve("bench.md").toString());
+        assertThat(rep.exit()).as(rep.err()).isZero();
+        assertThat(Files.readString(dir.resolve("bench.md"))).contains("nvme-lm copier", "goal: nvme-lm copier <= 0.90x nbdcopy", "img/copy-dense.png");
+        assertThat(dir.resolve("img/copy-dense.png")).isNotEmptyFile();
     }
 }

@@ -1,0 +1,226 @@
+package dev.nvmelm.bench;
+
+import dev.nvmelm.util.Json;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.CategoryChart;
+import org.knowm.xchart.CategoryChartBuilder;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * {@code nvme-lm bench report}: docs/benchmarks.md from the newest result of each scenario in
+ * bench/results — tables with ratios against the peers, every goal with its measured value and
+ * whether it is met, and PNG plots (XChart). Nothing here measures; it only renders JSON.
+ */
+public final class BenchReport {
+    private BenchReport() {}
+
+    /** The copy scenario as a text table (for the terminal and the report). */
+    @SuppressWarnings("unchecked")
+    public static String copyTable(Map<String, Object> result) {
+        StringBuilder sb = new StringBuilder();
+        long size = ((Number) result.get("size_bytes")).longValue();
+        for (Object o : (List<Object>) result.get("images")) {
+            Map<String, Object> img = (Map<String, Object>) o;
+            Map<String, Double> med = medians(img);
+            double nbdcopy = med.getOrDefault("nbdcopy", Double.NaN), cp = med.getOrDefault("cp", Double.NaN);
+            sb.append(String.format("%n%s image, %s (%s of data), median of %s runs%n", img.get("image"), mib(size),
+                    mib(((Number) img.get("data_bytes")).longValue()), result.get("runs")));
+            sb.append(String.format("| %-30s | %9s | %9s | %11s | %7s | %14s |%n", "tool", "median s", "MiB/s", "vs nbdcopy", "vs cp", "dest allocated"));
+            sb.append("|").append("-".repeat(32)).append("|").append("-".repeat(11)).append("|").append("-".repeat(11)).append("|")
+                    .append("-".repeat(13)).append("|").append("-".repeat(9)).append("|").append("-".repeat(16)).append("|\n");
+            for (Object r : (List<Object>) img.get("results")) {
+                Map<String, Object> row = (Map<String, Object>) r;
+                double s = ((Number) row.get("median_s")).doubleValue();
+                sb.append(String.format("| %-30s | %9.3f | %9.0f | %10.2fx | %6.2fx | %14s |%n", row.get("tool"), s, size / 1048576.0 / s,
+                        s / nbdcopy, s / cp, mib(((Number) row.get("dest_allocated_bytes")).longValue())));
+            }
+            double ours = med.getOrDefault("nvme-lm copier", Double.NaN);
+            sb.append(String.format("goal: nvme-lm copier <= 0.90x nbdcopy: %.2fx %s; <= 1.10x cp: %.2fx %s%n",
+                    ours / nbdcopy, met(ours / nbdcopy <= 0.9), ours / cp, met(ours / cp <= 1.1)));
+        }
+        return sb.toString();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Double> medians(Map<String, Object> img) {
+        Map<String, Double> m = new LinkedHashMap<>();
+        for (Object r : (List<Object>) img.get("results")) {
+            Map<String, Object> row = (Map<String, Object>) r;
+            m.put((String) row.get("tool"), ((Number) row.get("median_s")).doubleValue());
+        }
+        return m;
+    }
+
+    private static String met(boolean ok) {
+        return ok ? "(met)" : "(NOT met)";
+    }
+
+    private static String mib(long bytes) {
+        return bytes >= 1L << 30 ? String.format("%.2f GiB", bytes / 1073741824.0) : String.format("%.1f MiB", bytes / 1048576.0);
+    }
+
+    /** The newest {@code <scenario>-<timestamp>.json}, if any. */
+    static Optional<Path> newest(Path dir, String scenario) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.filter(p -> p.getFileName().toString().matches(scenario + "-\\d{8}-\\d{6}\\.json"))
+                    .max(Comparator.comparing(p -> p.getFileName().toString()));
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> load(Path p) throws IOException {
+        return (Map<String, Object>) Json.parse(Files.readString(p));
+    }
+
+    /** Writes the report and its plots; returns the files written. */
+    public static List<Path> write(Path resultsDir, Path out) throws IOException {
+        List<Path> written = new ArrayList<>();
+        Path img = out.toAbsolutePath().getParent().resolve("img");
+        Files.createDirectories(img);
+        StringBuilder md = new StringBuilder();
+        md.append("# Benchmarks\n\n");
+        md.append("Rendered by `./nvme-lm bench report` from the newest result of each scenario in `bench/results/`;\n");
+        md.append("every number below comes from those JSON files, measured on the machine they name, with the\n");
+        md.append("peers run in the same process tree, on the same data, interleaved. Reproduce on a clean clone:\n\n");
+        md.append("```\n./scripts/install-deps.sh\n./nvme-lm bench copy --size 1G --runs 3\n./nvme-lm bench migrate --qemu\n./nvme-lm bench report\n```\n\n");
+        md.append("Speed is never asserted in unit tests; `bench copy --quick` and a tiny `bench migrate` run in the\n");
+        md.append("test suite only so the harness cannot rot. A goal that is not met is shown as such.\n");
+        Optional<Path> copy = newest(resultsDir, "copy");
+        if (copy.isPresent()) {
+            Map<String, Object> r = load(copy.get());
+            md.append("\n## Copy: nvme-lm's bulk copier and NBD server vs cp, dd, qemu-img convert, nbdcopy\n\n");
+            md.append("Source `").append(resultsDir.relativize(copy.get())).append("`; ").append(machine(r)).append("\n");
+            md.append("Dense: every block random data. Sparse: 10 % data in scattered extents, the rest holes.\n");
+            md.append("Every copy is checked byte for byte against its source before its time counts.\n");
+            md.append("\n```").append(copyTable(r)).append("```\n");
+            written.addAll(copyPlots(r, img));
+            for (Path p : written) md.append("\n![").append(p.getFileName()).append("](img/").append(p.getFileName()).append(")\n");
+        } else {
+            md.append("\n## Copy\n\nNo result yet: run `./nvme-lm bench copy`.\n");
+        }
+        Optional<Path> mig = newest(resultsDir, "migrate");
+        if (mig.isPresent()) {
+            Map<String, Object> r = load(mig.get());
+            md.append("\n## Live migration: nvme-lm vs QEMU's block mirror\n\n");
+            md.append("Source `").append(resultsDir.relativize(mig.get())).append("`; ").append(machine(r)).append("\n");
+            md.append(migrateSection(r));
+            Path p = migratePlot(r, img);
+            if (p != null) {
+                written.add(p);
+                md.append("\n![").append(p.getFileName()).append("](img/").append(p.getFileName()).append(")\n");
+            }
+        } else {
+            md.append("\n## Live migration\n\nNo result yet: run `./nvme-lm bench migrate --qemu`.\n");
+        }
+        md.append("\n## Not measured yet\n\n");
+        md.append("- `sparse` (1 TiB namespace with 1 GiB allocated vs the mirror), `tls` (agents over loopback with\n");
+        md.append("  and without TLS) and a `cdq` wrapper: the scenarios are not built. The CDQ consumer's own JMH\n");
+        md.append("  numbers are in docs/cdq.md.\n");
+        md.append("- Plots of bytes remaining over time and guest IOPS over time: the migrate result does not record\n");
+        md.append("  a timeline yet.\n");
+        Files.writeString(out, md.toString());
+        written.addFirst(out);
+        return written;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static String machine(Map<String, Object> r) {
+        Map<String, Object> m = (Map<String, Object>) r.get("machine");
+        if (m == null) return "machine not recorded.";
+        return String.format("%s cores, %.0f GiB, kernel %s, Java %s.", m.get("cores"), ((Number) m.get("memory_bytes")).doubleValue() / (1L << 30),
+                m.get("kernel"), m.get("java"));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Path> copyPlots(Map<String, Object> r, Path dir) throws IOException {
+        List<Path> out = new ArrayList<>();
+        long size = ((Number) r.get("size_bytes")).longValue();
+        for (Object o : (List<Object>) r.get("images")) {
+            Map<String, Object> img = (Map<String, Object>) o;
+            Map<String, Double> med = medians(img);
+            CategoryChart c = new CategoryChartBuilder().width(900).height(420).title("copy " + mib(size) + ", " + img.get("image") + " image (median)")
+                    .xAxisTitle("tool").yAxisTitle("MiB/s").build();
+            c.getStyler().setLegendVisible(false);
+            c.getStyler().setXAxisLabelRotation(20);
+            List<String> tools = new ArrayList<>(med.keySet());
+            List<Double> rates = tools.stream().map(t -> size / 1048576.0 / med.get(t)).toList();
+            c.addSeries("MiB/s", tools, rates);
+            Path p = dir.resolve("copy-" + img.get("image") + ".png");
+            BitmapEncoder.saveBitmap(c, p.toString(), BitmapEncoder.BitmapFormat.PNG);
+            out.add(p);
+        }
+        return out;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static String migrateSection(Map<String, Object> r) {
+        Map<String, Object> s = (Map<String, Object>) r.get("settings"), a = (Map<String, Object>) r.get("a"), b = (Map<String, Object>) r.get("b");
+        Map<String, Object> qm = (Map<String, Object>) r.getOrDefault("qemu_measured", Map.of());
+        Map<String, Object> qa = (Map<String, Object>) qm.getOrDefault("a", Map.of()), qb = (Map<String, Object>) qm.getOrDefault("b", Map.of());
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format("%nA %s namespace; copy rate capped at %s/s for both; downtime budget %s ms.%n", mib(num(s, "size_bytes").longValue()),
+                mib(num(s, "copy_rate_bytes_per_s").longValue()), s.get("max_downtime_ms")));
+        sb.append("\n### A: a 4 KiB random writer at ").append(a.get("guest_iops_requested")).append(" IOPS\n\n");
+        sb.append("| | nvme-lm | QEMU mirror (same run) | goal |\n|---|---|---|---|\n");
+        double ratio = num(a, "copied_per_size_plus_dirtied").doubleValue();
+        sb.append(String.format("| bytes copied / disk size | %.3f | %s | |%n", num(a, "copied_per_size").doubleValue(), qa.getOrDefault("copied_per_size", "–")));
+        sb.append(String.format("| bytes copied / (disk + bytes dirtied) | %.3f | – | <= 1.05 %s |%n", ratio, met(ratio <= 1.05)));
+        double down = num(a, "downtime_ms").doubleValue();
+        sb.append(String.format("| downtime (suspend to resume on the destination; the mirror: job-complete) | %.1f ms | %s | <= 20 ms %s |%n", down,
+                qa.containsKey("switchover_s") ? String.format("%.0f ms", num(qa, "switchover_s").doubleValue() * 1000) : "–", met(down <= 20)));
+        double total = num(a, "total_ms").doubleValue() / 1000;
+        String qTotal = qa.containsKey("total_s") ? String.format("%.2f s", num(qa, "total_s").doubleValue()) : "–";
+        String totalGoal = qa.containsKey("total_s") ? String.format("<= 0.6x: %.2fx %s", total / num(qa, "total_s").doubleValue(),
+                met(total / num(qa, "total_s").doubleValue() <= 0.6)) : "<= 0.6x the mirror";
+        sb.append(String.format("| total time | %.2f s | %s | %s |%n", total, qTotal, totalGoal));
+        sb.append(String.format("| dirty passes | %s | – | |%n", a.get("passes")));
+        sb.append(String.format("| verified | %s | %s | |%n", a.get("verified"), qa.getOrDefault("identical", "–")));
+        sb.append(String.format("| guest IOPS alone / during | %s / %s | %s | |%n", a.get("guest_iops_alone"), a.get("guest_iops_during_migration"), qa.getOrDefault("fio_iops", "–")));
+        Map<String, Object> br = (Map<String, Object>) a.get("downtime_breakdown_ms");
+        if (br != null) sb.append("\nDowntime breakdown (ms): ").append(br).append("\n");
+        sb.append("\n### B: an unthrottled writer (asked ").append(b.get("guest_iops_requested")).append(" IOPS)\n\n");
+        double verdictS = num(b, "time_to_verdict_ms").doubleValue() / 1000;
+        sb.append("| | nvme-lm | QEMU mirror (same run) | goal |\n|---|---|---|---|\n");
+        sb.append(String.format("| guest write IOPS achieved alone / during | %s / %s | %s | |%n", b.get("guest_iops_alone"), b.get("guest_iops_during_migration"), qb.getOrDefault("fio_iops", "–")));
+        sb.append(String.format("| outcome | %s | %s | |%n", Boolean.TRUE.equals(b.get("converged")) ? "converged" : "not converging, aborted, source kept running",
+                Boolean.TRUE.equals(qb.get("converged")) ? "converged" : "never ready"));
+        sb.append(String.format("| time to the verdict | %.1f s | %s | <= 10 s %s |%n", verdictS,
+                qb.containsKey("total_s") ? String.format("gave up at %.0f s", num(qb, "total_s").doubleValue()) : "–", met(verdictS <= 10)));
+        sb.append(String.format("| bytes copied / disk size | %.2f | %s | |%n", num(b, "copied_per_size").doubleValue(), qb.getOrDefault("copied_per_size", "–")));
+        sb.append("\nVerdict text: `").append(b.get("verdict")).append("`\n");
+        Object ref = r.get("qemu_reference");
+        if (ref != null) sb.append("\nThe reference's own mirror measurements (not this run): `").append(Json.compact(ref)).append("`\n");
+        return sb.toString();
+    }
+
+    private static Number num(Map<String, Object> m, String k) {
+        Object v = m.get(k);
+        return v instanceof Number n ? n : Double.NaN;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Path migratePlot(Map<String, Object> r, Path dir) throws IOException {
+        Map<String, Object> a = (Map<String, Object>) r.get("a");
+        Map<String, Object> qm = (Map<String, Object>) r.getOrDefault("qemu_measured", Map.of());
+        Map<String, Object> qa = (Map<String, Object>) qm.getOrDefault("a", Map.of());
+        if (a == null || !qa.containsKey("copied_per_size")) return null;
+        CategoryChart c = new CategoryChartBuilder().width(700).height(400).title("A: bytes copied per disk byte, 500 IOPS writer")
+                .xAxisTitle("").yAxisTitle("bytes copied / disk size").build();
+        c.getStyler().setLegendVisible(false);
+        c.addSeries("ratio", List.of("nvme-lm", "QEMU mirror"),
+                List.of(num(a, "copied_per_size").doubleValue(), num(qa, "copied_per_size").doubleValue()));
+        Path p = dir.resolve("migrate-bytes.png");
+        BitmapEncoder.saveBitmap(c, p.toString(), BitmapEncoder.BitmapFormat.PNG);
+        return p;
+    }
+}
