@@ -63,6 +63,7 @@ final class AdminHandler {
                 case Opcodes.ASYNC_EVENT_REQUEST -> c.asyncEventRequest(s.cid());
                 case Opcodes.ABORT -> Result.ok(1);   // bit 0 set: command not aborted
                 case Opcodes.GET_LBA_STATUS -> lbaStatus(s);
+                case Opcodes.FORMAT_NVM -> format(AdminCommands.FormatNvm.decode(s));
                 case Opcodes.CONTROLLER_DATA_QUEUE, Opcodes.TRACK_SEND, Opcodes.TRACK_RECEIVE,
                      Opcodes.MIGRATION_SEND, Opcodes.MIGRATION_RECEIVE -> {
                     if (!c.isMigrationManagement()) yield Result.of(Status.generic(StatusCodes.INVALID_OPCODE));
@@ -133,7 +134,7 @@ final class AdminHandler {
 
     IdentifyController identifyController() {
         boolean mmc = c.isMigrationManagement();
-        int oacs = IdentifyController.OACS_GET_LBA_STATUS | (mmc ? IdentifyController.OACS_HMLMS : 0);
+        int oacs = IdentifyController.OACS_FORMAT_NVM | IdentifyController.OACS_GET_LBA_STATUS | (mmc ? IdentifyController.OACS_HMLMS : 0);
         int k = c.subsystem.config().migratable();
         return new IdentifyController(0x1d1d, 0x1d1d, "NVMELM" + String.format("%04d", c.cntlid), "nvme-lm software controller",
                 "0.1", 8 /* MDTS 2^8 * 4 KiB = 1 MiB */, c.cntlid, 0x00020100, 0, oacs, Controller.AERL, 0x0c,
@@ -200,6 +201,41 @@ final class AdminHandler {
         return Result.ok();
     }
 
+    /**
+     * Format NVM: only the current format (LBAF 0, no metadata, no PI), with or without a user
+     * data erase — either way every LBA reads zeroes and is deallocated. A format is a change
+     * to every LBA, so it is logged as LBACI 1 in the owning MC's queue (§6.5), whichever
+     * controller (the MC, or the MMC through the shared NSID) sent it.
+     */
+    private Result format(AdminCommands.FormatNvm f) {
+        if (f.lbaf() != 0 || f.mset() || f.pi() != 0 || f.pil()) return cs(StatusCodes.INVALID_FORMAT);
+        if (f.ses() > AdminCommands.FormatNvm.SES_USER_DATA) return invalidField();
+        List<Namespace> targets;
+        if (f.nsid() == 0xffffffff) {
+            targets = c.subsystem.namespacesOf(c.cntlid);
+        } else {
+            Namespace ns = c.subsystem.namespace(c.cntlid, f.nsid());
+            if (ns == null) return Result.of(Status.generic(StatusCodes.INVALID_NS));
+            targets = List.of(ns);
+        }
+        for (Namespace ns : targets) {
+            try {
+                ns.writeZeroes(0, ns.lbaCount(), true);
+            } catch (java.io.IOException e) {
+                return Result.of(Status.generic(StatusCodes.INTERNAL));
+            }
+            int owner = c.isMigrationManagement() ? c.subsystem.ownerOf(globalNsidOf(ns))[0] : c.cntlid;
+            Cdq q = c.subsystem.cdqs.forController(owner);
+            if (q != null) q.logNamespace(ns.nsid());
+        }
+        return Result.ok();
+    }
+
+    /** The shared NSID the MMC uses for a namespace (its position in the MMC's list, 1-based). */
+    private int globalNsidOf(Namespace ns) {
+        return c.subsystem.namespacesOf(0).indexOf(ns) + 1;
+    }
+
     /** Commands Supported and Effects (LID 05h): CSUPP for what we execute, LBCC for writes. */
     private byte[] commandsSupported() {
         byte[] b = new byte[4096];
@@ -210,6 +246,7 @@ final class AdminHandler {
         if (c.isMigrationManagement()) admin.addAll(List.of(Opcodes.TRACK_SEND, Opcodes.TRACK_RECEIVE, Opcodes.MIGRATION_SEND,
                 Opcodes.MIGRATION_RECEIVE, Opcodes.CONTROLLER_DATA_QUEUE));
         for (int op : admin) m.set(dev.nvmelm.spec.LittleEndian.U32, 4L * op, 1);
+        m.set(dev.nvmelm.spec.LittleEndian.U32, 4L * Opcodes.FORMAT_NVM, 1 | 2);   // CSUPP | LBCC
         for (int op : List.of(Opcodes.FLUSH, Opcodes.READ)) m.set(dev.nvmelm.spec.LittleEndian.U32, 1024 + 4L * op, 1);
         for (int op : List.of(Opcodes.WRITE, Opcodes.WRITE_ZEROES, Opcodes.DATASET_MANAGEMENT, Opcodes.COPY)) {
             m.set(dev.nvmelm.spec.LittleEndian.U32, 1024 + 4L * op, 1 | 2);   // CSUPP | LBCC

@@ -119,4 +119,29 @@ public final class AdminCommands {
     public static Sqe asyncEventRequest() {
         return Sqe.of(Opcodes.ASYNC_EVENT_REQUEST);
     }
+
+    /**
+     * Format NVM (80h), NVMe Base 2.1 §5.1.10: CDW10 LBAFL 3:0, MSET 4, PI 7:5, PIL 8, SES 11:9
+     * (0 no secure erase, 1 user data erase, 2 cryptographic erase), LBAFU 13:12.
+     */
+    public record FormatNvm(int nsid, int lbaf, boolean mset, int pi, boolean pil, int ses) {
+        public static final int SES_NONE = 0, SES_USER_DATA = 1, SES_CRYPTO = 2;
+
+        public FormatNvm {
+            Fields.unsigned("LBAF", lbaf, 6);
+            Fields.unsigned("PI", pi, 3);
+            Fields.unsigned("SES", ses, 3);
+        }
+
+        public Sqe toSqe() {
+            return Sqe.of(Opcodes.FORMAT_NVM).withNsid(nsid).withCdw10((lbaf & 0xf) | (mset ? 1 << 4 : 0) | pi << 5 | (pil ? 1 << 8 : 0)
+                    | ses << 9 | (lbaf >>> 4) << 12);
+        }
+
+        public static FormatNvm decode(Sqe s) {
+            int d = s.cdw10();
+            Fields.reservedZero("Format NVM CDW10[31:14]", d, 0xffffc000);
+            return new FormatNvm(s.nsid(), (d & 0xf) | ((d >>> 12) & 3) << 4, (d & 1 << 4) != 0, (d >>> 5) & 7, (d & 1 << 8) != 0, (d >>> 9) & 7);
+        }
+    }
 }

@@ -17,7 +17,7 @@ public record IdentifyController(int vid, int ssvid, String serial, String model
                                  int nn, int oncs, int cmmrtd, int nmmrtd, int minmrtg, int maxmrtg, int trattr,
                                  int mcudmq, int mnsudmq, int mcmr, int nmcmr, int mcdqpc, String subnqn) {
     public static final int SIZE = 4096;
-    public static final int OACS_GET_LBA_STATUS = 1 << 9, OACS_HMLMS = 1 << 11;
+    public static final int OACS_FORMAT_NVM = 1 << 1, OACS_GET_LBA_STATUS = 1 << 9, OACS_HMLMS = 1 << 11;
     public static final int TRATTR_THMCS = 1, TRATTR_TUDCS = 2, TRATTR_MRTLL = 4;
     public static final int ONCS_DSM = 1 << 2, ONCS_WRITE_ZEROES = 1 << 3, ONCS_COPY = 1 << 8;
 

@@ -159,6 +159,21 @@ class SimDeviceCliTest {
         assertThat(ok("id-ctrl", mc1, "-o", "json").jsonLong("cntlid")).isEqualTo(1);
     }
 
+    /** format on a tracked MC: data gone, and cdq-read shows the namespace-wide entry (LBACI 1). */
+    @Test
+    void formatErasesAndIsTracked() {
+        ok("io", "write", mc1, "-n", "1", "-s", "3", "-c", "0", "--pattern=0x11");
+        long cdqid = ok("lm", "create-cdq", mmc, "--size=256", "--cntlid=1", "-o", "json").jsonLong("cdqid");
+        ok("lm", "track-send", mmc, "--sel=0", "--cdqid=" + cdqid, "--start");
+        assertThat(ok("format", mc1, "--namespace-id=1", "--ses=1").out()).contains("Success formatting namespace:1");
+        assertThat(ok("io", "read", mc1, "-n", "1", "-s", "3", "-c", "0").out()).startsWith("00000000: 0000 0000");
+        assertThat(ok("lm", "cdq-read", mmc, "--cdqid=" + cdqid).out()).contains("nsid 1: every LBA changed");
+        CliRunner bad = CliRunner.run("format", mc1, "--namespace-id=1", "--lbaf=3");
+        assertThat(bad.exit()).isEqualTo(1);
+        assertThat(bad.err()).contains("Invalid Format").contains("(0x410a)");
+        assertThat(ok("format", mc1, "--namespace-id=1", "--dry-run").out()).contains("opcode       : 80");
+    }
+
     @Test
     void badInputGetsOneLineAndExitOne() throws IOException {
         for (String[] args : new String[][]{
