@@ -150,6 +150,7 @@ final class MigrationRun {
         Verifier.Result v;
         Workload.Check check = null;
         long rewritten;
+        dev.nvmelm.migrate.copy.WriteLedger.Check crc;
         try (MediaMigration.Outcome outcome = m.run()) {
             if (bar != null) bar.close();
             if (guest != null) {
@@ -159,6 +160,7 @@ final class MigrationRun {
             r = outcome.report();
             rewritten = outcome.bytesRewrittenAfterSwitchover();
             v = outcome.verify(s.verify(), 1);
+            crc = outcome.writeCheck();
             if (guest != null && s.verify() != Verifier.Mode.NONE) check = guest.check(ends.destination().data());
         } catch (MigrationException e) {
             if (bar != null) bar.close();
@@ -176,11 +178,11 @@ final class MigrationRun {
         String srcSha = s.verify() == Verifier.Mode.NONE || s.served() ? "" : sha256(s.source());
         String dstSha = s.verify() == Verifier.Mode.NONE || s.served() ? "" : sha256(s.destination());
         if (verified && incomplete != null) Files.deleteIfExists(incomplete);
-        report(r, v, check, rewritten, guest, size, srcSha, dstSha, verified);
+        report(r, v, crc, check, rewritten, guest, size, srcSha, dstSha, verified);
         return verified || s.verify() == Verifier.Mode.NONE ? 0 : 1;
     }
 
-    private void report(MediaMigration.Report r, Verifier.Result v, Workload.Check check, long rewritten, Workload guest, long size,
+    private void report(MediaMigration.Report r, Verifier.Result v, dev.nvmelm.migrate.copy.WriteLedger.Check crc, Workload.Check check, long rewritten, Workload guest, long size,
                         String srcSha, String dstSha, boolean verified) {
         if (s.json()) {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -216,6 +218,11 @@ final class MigrationRun {
             m.put("verify_mode", s.verify().name().toLowerCase());
             m.put("verify_bytes_compared", v.bytesCompared());
             m.put("verify_first_mismatch", v.firstMismatch());
+            m.put("crc_extents_checked", crc.extentsChecked());
+            m.put("crc_bytes_checked", crc.bytesChecked());
+            m.put("crc_extents_skipped_rewritten", crc.extentsSkipped());
+            m.put("crc_mismatches", crc.mismatches());
+            m.put("crc_ledger_complete", crc.complete());
             m.put("workload_blocks_checked", check == null ? 0 : check.blocksChecked());
             m.put("workload_bad_blocks", check == null ? 0 : check.badBlocks());
             out.println(Json.pretty(m));
@@ -239,6 +246,8 @@ final class MigrationRun {
             out.printf("  verified      %s (%s: %s compared, %s rewritten by the guest skipped%s)%n", verified ? "yes" : "NO",
                     s.verify().name().toLowerCase(), human(v.bytesCompared()), human(v.bytesSkipped()),
                     check == null ? "" : "; workload oracle: " + check.blocksChecked() + " blocks, " + check.badBlocks() + " bad");
+            out.printf("  crc32c        %d written extents read back (%s), %d mismatches%s%n", crc.extentsChecked(), human(crc.bytesChecked()),
+                    crc.mismatches(), crc.complete() ? "" : " (ledger full: later writes not recorded)");
             if (!v.ok()) out.printf("  first mismatch at byte %d%n", v.firstMismatch());
             if (!srcSha.isEmpty()) out.printf("  sha256        source %s%n                destination %s%n", srcSha, dstSha);
         }

@@ -8,6 +8,7 @@ import dev.nvmelm.host.cdq.LbaRange;
 import dev.nvmelm.migrate.block.BlockDevice;
 import dev.nvmelm.migrate.copy.Copier;
 import dev.nvmelm.migrate.copy.Verifier;
+import dev.nvmelm.migrate.copy.WriteLedger;
 import dev.nvmelm.migrate.state.ControllerStateMachine;
 import dev.nvmelm.migrate.state.MigState;
 
@@ -119,6 +120,8 @@ public final class MediaMigration {
     private final LongSupplier clock;
     private final Listener listener;
     private final Copier.Progress progress = new Copier.Progress();
+    /** The destination as the copier writes it, with a CRC32C per extent for the read-back check. */
+    private final WriteLedger ledger;
     private final Report report = new Report();
     private volatile Phase phase = Phase.SETUP;
     private volatile int pass;
@@ -145,6 +148,7 @@ public final class MediaMigration {
         }
         this.src = src;
         this.dst = dst;
+        this.ledger = new WriteLedger(dst.data());
         this.handover = handover;
         this.options = options;
         this.clock = nanoClock;
@@ -213,7 +217,7 @@ public final class MediaMigration {
 
             checkCancelled();
             phase = Phase.BULK;
-            copier = new Copier(src.data(), dst.data(), options.copy().withDestinationIsZero(options.destinationIsZero()), progress, clock);
+            copier = new Copier(src.data(), ledger, options.copy().withDestinationIsZero(options.destinationIsZero()), progress, clock);
             if (cancelled) copier.cancel();
             long b0 = clock.getAsLong();
             try {
@@ -278,13 +282,13 @@ public final class MediaMigration {
             srcTrack = null;
             phase = Phase.DONE;
             finishReport();
-            return new Outcome(report, dstTrack, afterResume);
+            return new Outcome(report, dstTrack, afterResume, ledger);
         } catch (Exception e) {
             if (committed) {   // cannot happen with the code above; kept so a future edit cannot resume both sides
                 report.warnings.add("after switchover: " + e);
                 phase = Phase.DONE;
                 finishReport();
-                return new Outcome(report, dstTrack, afterResume);
+                return new Outcome(report, dstTrack, afterResume, ledger);
             }
             phase = Phase.ABORTED;
             if (copier != null) copier.cancel();
@@ -692,8 +696,11 @@ public final class MediaMigration {
         private final Report report;
         private final Tracking dstTrack;
         private final DirtyExtents afterResume;
+        private final WriteLedger ledger;
+        private volatile WriteLedger.Check writeCheck = WriteLedger.Check.NONE;
 
-        Outcome(Report report, Tracking dstTrack, DirtyExtents afterResume) {
+        Outcome(Report report, Tracking dstTrack, DirtyExtents afterResume, WriteLedger ledger) {
+            this.ledger = ledger;
             this.report = report;
             this.dstTrack = dstTrack;
             this.afterResume = afterResume;
@@ -717,20 +724,31 @@ public final class MediaMigration {
                 var e = rewritten.floorEntry(block);
                 return e != null && block < e.getValue();
             };
-            Verifier.Result result = Verifier.verify(src.data(), dst.data(), mode, seed, off -> {
+            LongPredicate rewrittenAt = off -> {
                 long block = off / lba;
                 if (wasRewritten.test(block)) return true;
                 dstTrack.pollNow();
                 rewritten.clear();
                 for (LbaRange r : afterResume.snapshot()) rewritten.put(r.slba(), r.end());
                 return wasRewritten.test(block);
-            });
+            };
+            Verifier.Result result = Verifier.verify(src.data(), dst.data(), mode, seed, rewrittenAt);
+            writeCheck = ledger.check(mode, rewrittenAt);
+            if (!writeCheck.ok()) {
+                result = new Verifier.Result(mode, false, result.bytesCompared(), result.bytesSkipped(),
+                        result.ok() ? writeCheck.firstMismatch() : result.firstMismatch());
+            }
             try {
                 dstTrack.stopLogging();
             } catch (NvmeException | InterruptedException e) {
                 throw new IOException("cannot drain destination tracking after verifying: " + e.getMessage(), e);
             }
             return result;
+        }
+
+        /** The CRC32C read-back of every extent the copier wrote (after {@link #verify}). */
+        public WriteLedger.Check writeCheck() {
+            return writeCheck;
         }
 
         /** Writes the guest made on the destination after switchover, as tracked by its CDQ. */

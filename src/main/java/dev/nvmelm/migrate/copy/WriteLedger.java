@@ -1,0 +1,192 @@
+package dev.nvmelm.migrate.copy;
+
+import dev.nvmelm.migrate.block.BlockDevice;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.LongPredicate;
+import java.util.zip.CRC32C;
+
+/**
+ * The destination as the copier sees it, with a CRC32C recorded for every extent as it is
+ * written (zeroed extents are recorded as zero), so after the switchover every extent can be
+ * read back and checked against what was sent — a lost or misplaced write on the destination is
+ * caught even where the source has changed since. An extent later overwritten in part is
+ * dropped from the ledger (the newer write covers it); two overlapping writes in flight at once
+ * are not recorded at all, since which one the device applied last is unknown.
+ */
+public final class WriteLedger implements BlockDevice {
+    public static final int DEFAULT_MAX_EXTENTS = 4 << 20;   // ~300 MiB of ledger at worst
+
+    private record Entry(long length, int crc, boolean zero) {}
+
+    /** What a check found. {@code complete} is false when the ledger outgrew its budget and stopped recording. */
+    public record Check(boolean ok, long extentsChecked, long bytesChecked, long extentsSkipped, long mismatches, long firstMismatch, boolean complete) {
+        public static final Check NONE = new Check(true, 0, 0, 0, 0, -1, true);
+    }
+
+    private final BlockDevice device;
+    private final int maxExtents;
+    private final TreeMap<Long, Entry> extents = new TreeMap<>();
+    private final TreeMap<Long, Long> inFlight = new TreeMap<>();   // offset -> end; ranges may repeat, so counted
+    private final Map<Long, Integer> inFlightCount = new java.util.HashMap<>();
+    private boolean overflow;
+
+    public WriteLedger(BlockDevice device, int maxExtents) {
+        this.device = device;
+        this.maxExtents = maxExtents;
+    }
+
+    public WriteLedger(BlockDevice device) {
+        this(device, DEFAULT_MAX_EXTENTS);
+    }
+
+    @Override public String name() { return device.name(); }
+
+    @Override public long sizeBytes() { return device.sizeBytes(); }
+
+    @Override public int blockSizeBytes() { return device.blockSizeBytes(); }
+
+    @Override public int maxRequestBytes() { return device.maxRequestBytes(); }
+
+    @Override public MemorySegment allocateBuffer(long sizeBytes) { return device.allocateBuffer(sizeBytes); }
+
+    @Override public void read(long offset, MemorySegment dst) throws IOException { device.read(offset, dst); }
+
+    @Override public void flush() throws IOException { device.flush(); }
+
+    @Override public List<Extent> allocated(long offset, long length) throws IOException { return device.allocated(offset, length); }
+
+    @Override public void close() throws IOException { device.close(); }
+
+    @Override
+    public void write(long offset, MemorySegment src) throws IOException {
+        int crc = crc(src);
+        begin(offset, src.byteSize());
+        boolean done = false;
+        try {
+            device.write(offset, src);
+            done = true;
+        } finally {
+            end(offset, src.byteSize(), done ? new Entry(src.byteSize(), crc, false) : null);
+        }
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean deallocate) throws IOException {
+        begin(offset, length);
+        boolean done = false;
+        try {
+            device.writeZeroes(offset, length, deallocate);
+            done = true;
+        } finally {
+            end(offset, length, done ? new Entry(length, 0, true) : null);
+        }
+    }
+
+    private synchronized void begin(long offset, long length) {
+        inFlightCount.merge(offset, 1, Integer::sum);
+        inFlight.merge(offset, offset + length, Math::max);
+    }
+
+    /** Records a finished write unless another write overlapping it is still in flight. */
+    private synchronized void end(long offset, long length, Entry e) {
+        if (inFlightCount.merge(offset, -1, Integer::sum) == 0) {
+            inFlightCount.remove(offset);
+            inFlight.remove(offset);
+        }
+        dropOverlapping(offset, offset + length);
+        if (e == null || overflow || overlapsInFlight(offset, offset + length)) return;
+        if (extents.size() >= maxExtents) {
+            overflow = true;
+            return;
+        }
+        extents.put(offset, e);
+    }
+
+    /** Requests in flight are few (the copier's window), so a scan is cheap and exact. */
+    private boolean overlapsInFlight(long start, long end) {
+        for (Map.Entry<Long, Long> r : inFlight.entrySet()) {
+            if (r.getKey() < end && r.getValue() > start) return true;
+        }
+        return false;
+    }
+
+    private void dropOverlapping(long start, long end) {
+        Map.Entry<Long, Entry> floor = extents.floorEntry(start);
+        if (floor != null && floor.getKey() + floor.getValue().length() > start) extents.remove(floor.getKey());
+        extents.subMap(start, true, end, false).clear();
+    }
+
+    private static int crc(MemorySegment data) {
+        CRC32C c = new CRC32C();
+        if (data.isNative()) {
+            c.update(data.asByteBuffer());
+        } else {
+            c.update(data.toArray(ValueLayout.JAVA_BYTE));
+        }
+        return (int) c.getValue();
+    }
+
+    public synchronized int size() {
+        return extents.size();
+    }
+
+    /**
+     * Reads back recorded extents ({@code FULL}: all; {@code SAMPLED}: every 64th) and compares
+     * them with their CRC32C. An extent containing a block the guest rewrote after switchover
+     * ({@code rewrittenAt}, by byte offset of the block) is skipped, not failed.
+     */
+    public Check check(Verifier.Mode mode, LongPredicate rewrittenAt) throws IOException {
+        if (mode == Verifier.Mode.NONE) return Check.NONE;
+        List<Map.Entry<Long, Entry>> todo;
+        boolean complete;
+        synchronized (this) {
+            todo = new ArrayList<>(extents.entrySet());
+            complete = !overflow;
+        }
+        int step = mode == Verifier.Mode.FULL ? 1 : 64;
+        int block = device.blockSizeBytes();
+        long checked = 0, bytes = 0, skipped = 0, mismatches = 0, first = -1;
+        MemorySegment buf = device.allocateBuffer(1 << 20);
+        for (int i = 0; i < todo.size(); i += step) {
+            long off = todo.get(i).getKey();
+            Entry e = todo.get(i).getValue();
+            boolean rewritten = false;
+            for (long b = off; b < off + e.length() && !rewritten; b += block) rewritten = rewrittenAt.test(b);
+            if (rewritten) {
+                skipped++;
+                continue;
+            }
+            CRC32C c = new CRC32C();
+            boolean allZero = true;
+            for (long at = 0; at < e.length(); at += buf.byteSize()) {
+                long n = Math.min(buf.byteSize(), e.length() - at);
+                MemorySegment piece = buf.asSlice(0, n);
+                device.read(off + at, piece);
+                if (e.zero()) {
+                    if (MemorySegment.mismatch(piece, 0, n, ZEROES, 0, n) != -1) allZero = false;
+                } else {
+                    ByteBuffer bb = piece.isNative() ? piece.asByteBuffer() : ByteBuffer.wrap(piece.toArray(ValueLayout.JAVA_BYTE));
+                    c.update(bb);
+                }
+            }
+            boolean ok = e.zero() ? allZero : (int) c.getValue() == e.crc();
+            if (!ok) {
+                mismatches++;
+                if (first < 0) first = off;
+            }
+            checked++;
+            bytes += e.length();
+        }
+        return new Check(mismatches == 0, checked, bytes, skipped, mismatches, first, complete);
+    }
+
+    private static final MemorySegment ZEROES = MemorySegment.ofArray(new byte[1 << 20]);
+}
