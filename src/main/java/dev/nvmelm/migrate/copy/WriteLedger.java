@@ -23,6 +23,8 @@ import java.util.zip.CRC32C;
  */
 public final class WriteLedger implements BlockDevice {
     public static final int DEFAULT_MAX_EXTENTS = 4 << 20;   // ~300 MiB of ledger at worst
+    /** Data is recorded in aligned chunks of this size, so a later small write drops only its chunk. */
+    static final long CHUNK_BYTES = 64 << 10;
 
     private record Entry(long length, int crc, boolean zero) {}
 
@@ -67,14 +69,19 @@ public final class WriteLedger implements BlockDevice {
 
     @Override
     public void write(long offset, MemorySegment src) throws IOException {
-        int crc = crc(src);
+        List<long[]> pieces = new ArrayList<>();   // {offset, length, crc}
+        for (long at = 0; at < src.byteSize(); ) {
+            long n = Math.min(src.byteSize() - at, CHUNK_BYTES - (offset + at) % CHUNK_BYTES);
+            pieces.add(new long[]{offset + at, n, crc(src.asSlice(at, n))});
+            at += n;
+        }
         begin(offset, src.byteSize());
         boolean done = false;
         try {
             device.write(offset, src);
             done = true;
         } finally {
-            end(offset, src.byteSize(), done ? new Entry(src.byteSize(), crc, false) : null);
+            end(offset, src.byteSize(), done ? pieces : null);
         }
     }
 
@@ -86,7 +93,7 @@ public final class WriteLedger implements BlockDevice {
             device.writeZeroes(offset, length, deallocate);
             done = true;
         } finally {
-            end(offset, length, done ? new Entry(length, 0, true) : null);
+            end(offset, length, done ? List.<long[]>of(new long[]{offset, length, ZERO}) : null);
         }
     }
 
@@ -95,19 +102,21 @@ public final class WriteLedger implements BlockDevice {
         inFlight.merge(offset, offset + length, Math::max);
     }
 
+    private static final long ZERO = -1;   // the "crc" of a zeroed range
+
     /** Records a finished write unless another write overlapping it is still in flight. */
-    private synchronized void end(long offset, long length, Entry e) {
+    private synchronized void end(long offset, long length, List<long[]> pieces) {
         if (inFlightCount.merge(offset, -1, Integer::sum) == 0) {
             inFlightCount.remove(offset);
             inFlight.remove(offset);
         }
         dropOverlapping(offset, offset + length);
-        if (e == null || overflow || overlapsInFlight(offset, offset + length)) return;
-        if (extents.size() >= maxExtents) {
+        if (pieces == null || overflow || overlapsInFlight(offset, offset + length)) return;
+        if (extents.size() + pieces.size() > maxExtents) {
             overflow = true;
             return;
         }
-        extents.put(offset, e);
+        for (long[] p : pieces) extents.put(p[0], new Entry(p[1], (int) p[2], p[2] == ZERO));
     }
 
     /** Requests in flight are few (the copier's window), so a scan is cheap and exact. */
@@ -118,10 +127,27 @@ public final class WriteLedger implements BlockDevice {
         return false;
     }
 
+    /**
+     * Forgets what a new write covers. Data chunks overlapped in part are dropped (their CRC no
+     * longer describes the device); zeroed ranges are trimmed, since any part of zeroes is zeroes.
+     */
     private void dropOverlapping(long start, long end) {
         Map.Entry<Long, Entry> floor = extents.floorEntry(start);
-        if (floor != null && floor.getKey() + floor.getValue().length() > start) extents.remove(floor.getKey());
-        extents.subMap(start, true, end, false).clear();
+        if (floor != null && floor.getKey() < start && floor.getKey() + floor.getValue().length() > start) {
+            Entry e = floor.getValue();
+            extents.remove(floor.getKey());
+            if (e.zero()) {
+                extents.put(floor.getKey(), new Entry(start - floor.getKey(), 0, true));
+                long tail = floor.getKey() + e.length();
+                if (tail > end) extents.put(end, new Entry(tail - end, 0, true));
+            }
+        }
+        var inside = extents.subMap(start, true, end, false);
+        Map.Entry<Long, Entry> last = inside.isEmpty() ? null : inside.lastEntry();
+        if (last != null && last.getValue().zero() && last.getKey() + last.getValue().length() > end) {
+            extents.put(end, new Entry(last.getKey() + last.getValue().length() - end, 0, true));
+        }
+        inside.clear();
     }
 
     private static int crc(MemorySegment data) {
