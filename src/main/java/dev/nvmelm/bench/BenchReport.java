@@ -51,6 +51,26 @@ public final class BenchReport {
         return sb.toString();
     }
 
+    /** The nbd scenario as a text table. */
+    @SuppressWarnings("unchecked")
+    public static String nbdTable(Map<String, Object> result) {
+        StringBuilder sb = new StringBuilder(String.format("%nfio randwrite 4 KiB, iodepth %s, %s s per run, median of %s runs, %s namespace%n",
+                result.get("iodepth"), result.get("seconds"), result.get("runs"), mib(((Number) result.get("size_bytes")).longValue())));
+        sb.append(String.format("| %-40s | %11s | %14s | %11s |%n", "target", "write IOPS", "mean lat (us)", "vs qemu-nbd"));
+        sb.append("|").append("-".repeat(42)).append("|").append("-".repeat(13)).append("|").append("-".repeat(16)).append("|").append("-".repeat(13)).append("|\n");
+        double qemu = Double.NaN;
+        for (Object o : (List<Object>) result.get("results")) {
+            Map<String, Object> r = (Map<String, Object>) o;
+            if (String.valueOf(r.get("target")).startsWith("qemu-nbd")) qemu = ((Number) r.get("median_write_iops")).doubleValue();
+        }
+        for (Object o : (List<Object>) result.get("results")) {
+            Map<String, Object> r = (Map<String, Object>) o;
+            double iops = ((Number) r.get("median_write_iops")).doubleValue();
+            sb.append(String.format("| %-40s | %11.0f | %14.1f | %10.2fx |%n", r.get("target"), iops, ((Number) r.get("median_write_lat_us")).doubleValue(), iops / qemu));
+        }
+        return sb.toString();
+    }
+
     @SuppressWarnings("unchecked")
     private static Map<String, Double> medians(Map<String, Object> img) {
         Map<String, Double> m = new LinkedHashMap<>();
@@ -121,6 +141,17 @@ public final class BenchReport {
             }
         } else {
             md.append("\n## Live migration\n\nNo result yet: run `./nvme-lm bench migrate --qemu`.\n");
+        }
+        Optional<Path> nbd = newest(resultsDir, "nbd");
+        if (nbd.isPresent()) {
+            Map<String, Object> r = load(nbd.get());
+            md.append("\n## NBD: fio through our exports vs qemu-nbd\n\n");
+            md.append("Source `").append(resultsDir.relativize(nbd.get())).append("`; ").append(machine(r)).append("\n");
+            md.append("The NVMe path turns every NBD request into a command on a migratable controller's I/O queue of the\n");
+            md.append("software subsystem (what a guest's writes cost while a migration could be tracking them).\n");
+            md.append("Note: the NVMe path writes a fresh sparse namespace file of a new subsystem each run, while the\n");
+            md.append("two file targets overwrite the dense image; part of the difference may be that, not the path.\n");
+            md.append("\n```").append(nbdTable(r)).append("```\n");
         }
         md.append("\n## Not measured yet\n\n");
         md.append("- `sparse` (1 TiB namespace with 1 GiB allocated vs the mirror), `tls` (agents over loopback with\n");

@@ -4,6 +4,7 @@ import dev.nvmelm.bench.BenchReport;
 import dev.nvmelm.bench.CopyScenario;
 import dev.nvmelm.bench.OurContenders;
 import dev.nvmelm.bench.MigrateScenario;
+import dev.nvmelm.bench.NbdScenario;
 import dev.nvmelm.migrate.MediaMigration;
 import dev.nvmelm.util.Json;
 import picocli.CommandLine.Command;
@@ -21,7 +22,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks side by side with the tools users would otherwise pick; results go to bench/results/",
-        subcommands = {BenchCommand.Copy.class, BenchCommand.Migrate.class, BenchCommand.Report.class})
+        subcommands = {BenchCommand.Copy.class, BenchCommand.Migrate.class, BenchCommand.Nbd.class, BenchCommand.Report.class})
 final class BenchCommand {
 
     /** Options every scenario shares. */
@@ -181,6 +182,48 @@ final class BenchCommand {
         if (!Files.exists(dir)) return;
         try (var s = Files.walk(dir)) {
             for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        }
+    }
+
+    @Command(name = "nbd", mixinStandardHelpOptions = true,
+            description = "fio random 4 KiB writes through device serve --nbd, our NBD server on a file, and qemu-nbd on the same file")
+    static final class Nbd implements Callable<Integer>, Main.HasGlobals {
+        @Mixin
+        Common c;
+
+        @Option(names = "--seconds", defaultValue = "10", description = "fio run time per target and run (default: ${DEFAULT-VALUE})")
+        int seconds;
+
+        @Option(names = "--iodepth", defaultValue = "16", description = "fio queue depth (default: ${DEFAULT-VALUE})")
+        int iodepth;
+
+        @Mixin
+        GlobalOptions g;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public GlobalOptions globals() {
+            return g;
+        }
+
+        @Override
+        public Integer call() throws Exception {
+            long size = c.quick ? 16L << 20 : c.sizeBytes;
+            int runs = c.quick ? 1 : c.runs, secs = c.quick ? 1 : seconds;
+            if (runs < 1 || secs < 1 || iodepth < 1) throw new CliException("--runs, --seconds and --iodepth must be at least 1");
+            Path dir = c.workDir != null ? Files.createDirectories(c.workDir) : Files.createTempDirectory("nvme-lm-bench");
+            try {
+                Map<String, Object> result = new NbdScenario(dir, size, runs, secs, iodepth, spec.commandLine().getErr()).run();
+                Path saved = CopyScenario.save(c.resultsDir, result);
+                if (g.format() == OutputFormat.JSON) spec.commandLine().getOut().println(Json.pretty(result));
+                else spec.commandLine().getOut().print(BenchReport.nbdTable(result) + "wrote " + saved + "\n");
+            } catch (IllegalStateException e) {
+                throw new CliException(e.getMessage());
+            } finally {
+                if (c.workDir == null) deleteTree(dir);
+            }
+            return 0;
         }
     }
 

@@ -37,4 +37,15 @@ class BenchQuickTest {
         assertThat(Files.readString(dir.resolve("bench.md"))).contains("nvme-lm copier", "goal: nvme-lm copier <= 0.90x nbdcopy", "img/copy-dense.png");
         assertThat(dir.resolve("img/copy-dense.png")).isNotEmptyFile();
     }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void nbdScenarioRunsFioAgainstEveryTarget(@TempDir Path dir) throws Exception {
+        CliRunner r = CliRunner.run("bench", "nbd", "--quick", "--results", dir.resolve("results").toString(), "-o", "json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        Map<String, Object> result = (Map<String, Object>) Json.parse(r.out());
+        assertThat((List<Object>) result.get("results")).extracting(x -> ((Map<String, Object>) x).get("target"))
+                .containsExactly("nvme-lm device serve --nbd (NVMe path)", "nvme-lm NBD server (file)", "qemu-nbd (file)");
+        for (Object row : (List<Object>) result.get("results")) assertThat((Double) ((Map<String, Object>) row).get("median_write_iops")).isPositive();
+    }
 }
