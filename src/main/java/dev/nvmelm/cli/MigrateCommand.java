@@ -3,6 +3,7 @@ package dev.nvmelm.cli;
 import dev.nvmelm.migrate.MediaMigration;
 import dev.nvmelm.migrate.copy.Copier;
 import dev.nvmelm.migrate.copy.Verifier;
+import dev.nvmelm.nbd.NbdUri;
 import dev.nvmelm.migrate.workload.WorkloadSpec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -27,7 +28,9 @@ final class MigrateCommand implements Callable<Integer>, Main.HasGlobals {
     @Option(names = "--source", paramLabel = "sim:PATH#C", description = "Source migratable controller of a served subsystem (nvme-lm device serve)")
     String sourceDevice;
 
-    @Option(names = "--dest", paramLabel = "sim:PATH#C", description = "Destination migratable controller of another (or the same) served subsystem")
+    @Option(names = "--dest", paramLabel = "sim:PATH#C|NBD-URI",
+            description = {"Destination migratable controller of the same served subsystem, or (with --source-image) an NBD export",
+                    "(nbd+unix:///EXPORT?socket=PATH, nbd://HOST:PORT/EXPORT) that receives the data only"})
     String destDevice;
 
     @Option(names = "--namespace-id", defaultValue = "1", description = "With --source/--dest: the MC's namespace to move (default: ${DEFAULT-VALUE})")
@@ -63,6 +66,16 @@ final class MigrateCommand implements Callable<Integer>, Main.HasGlobals {
             w = workload == null ? null : WorkloadSpec.parse(workload);
         } catch (IllegalArgumentException e) {
             throw new CliException("--workload: " + e.getMessage());
+        }
+        if (source != null && destDevice != null && NbdUri.looksLikeNbd(destDevice)) {
+            if (dest != null || sourceDevice != null) throw new CliException("--dest NBD-URI goes with --source-image only");
+            if (w != null) {
+                throw new CliException("--workload needs a destination controller for the guest to continue on; an NBD destination"
+                        + " receives data only (drive the guest from outside, e.g. fio through nvme-lm device serve --nbd)");
+            }
+            var settings = new MigrationRun.Settings(source, null, null, destDevice, nsid, lbaSize, null, engine.options(),
+                    engine.verifyMode(Verifier.Mode.FULL), f == OutputFormat.JSON, f != OutputFormat.JSON);
+            return new MigrationRun(settings, spec.commandLine().getOut(), spec.commandLine().getErr()).run();
         }
         boolean images = source != null || dest != null, devices = sourceDevice != null || destDevice != null;
         if (images == devices) throw new CliException("give either --source-image SRC --dest-image DST, or --source sim:PATH#C --dest sim:PATH#D");

@@ -2,6 +2,7 @@ package dev.nvmelm.cli;
 
 import dev.nvmelm.embedded.LiveMigrationRig;
 import dev.nvmelm.host.NvmeDevice;
+import dev.nvmelm.nbd.NbdBlockDevice;
 import dev.nvmelm.migrate.MediaMigration;
 import dev.nvmelm.migrate.MigrationException;
 import dev.nvmelm.migrate.copy.Verifier;
@@ -45,12 +46,17 @@ final class MigrationRun {
             return sourceDevice != null;
         }
 
+        /** Image source, NBD export destination: data only. */
+        boolean toNbd() {
+            return source != null && destDevice != null;
+        }
+
         String sourceName() {
             return served() ? sourceDevice : source.toString();
         }
 
         String destinationName() {
-            return served() ? destDevice : destination.toString();
+            return served() || toNbd() ? destDevice : destination.toString();
         }
     }
 
@@ -94,10 +100,25 @@ final class MigrationRun {
         if (!Files.isRegularFile(s.source())) throw new CliException("source image " + s.source() + " does not exist");
         long size = Files.size(s.source());
         if (size == 0 || size % s.lbaSize() != 0) throw new CliException("source image " + s.source() + " has " + size + " bytes, not a positive multiple of the LBA size " + s.lbaSize());
-        if (Files.exists(s.destination()) && Files.size(s.destination()) != size) {
+        if (!s.toNbd() && Files.exists(s.destination()) && Files.size(s.destination()) != size) {
             throw new CliException("destination image " + s.destination() + " exists with " + Files.size(s.destination()) + " bytes; the source has " + size);
         }
         Path work = Files.createTempDirectory("nvme-lm-migrate");
+        if (s.toNbd()) {
+            try (NbdBlockDevice nbd = openNbd(s.destDevice(), size);
+                 LiveMigrationRig rig = new LiveMigrationRig(s.source(), work.resolve("unused-destination.img"), work, size, s.lbaSize())) {
+                return migrate(new Endpoints() {
+                    @Override public MediaMigration.Side source() { return rig.sourceSide(); }
+                    @Override public MediaMigration.Side destination() { return MediaMigration.Side.storageOnly(nbd); }
+                    @Override public MediaMigration.GuestHandover handover() { return rig.handover(); }
+                    @Override public NvmeDevice guest() { return rig.guest(); }
+                    @Override public long sizeBytes() { return size; }
+                    @Override public void close() {}
+                }, null);
+            } finally {
+                BenchCommand.deleteTree(work);
+            }
+        }
         Path incomplete = s.destination().resolveSibling(s.destination().getFileName() + ".incomplete");
         Files.deleteIfExists(incomplete);
         Files.writeString(incomplete, "migration from " + s.source() + " in progress or failed\n");
@@ -113,6 +134,24 @@ final class MigrationRun {
         } finally {
             BenchCommand.deleteTree(work);
         }
+    }
+
+    private NbdBlockDevice openNbd(String uri, long size) {
+        NbdBlockDevice d;
+        try {
+            d = NbdBlockDevice.open(uri, s.lbaSize(), Duration.ofSeconds(60));
+        } catch (java.io.IOException | IllegalArgumentException e) {
+            throw new CliException("--dest " + uri + ": " + e.getMessage());
+        }
+        if (d.sizeBytes() != size) {
+            try {
+                d.close();
+            } catch (java.io.IOException ignored) {
+                // refusing anyway
+            }
+            throw new CliException("--dest " + uri + " has " + d.sizeBytes() + " bytes; the source has " + size);
+        }
+        return d;
     }
 
     private int migrate(Endpoints ends, Path incomplete) throws Exception {
@@ -175,8 +214,8 @@ final class MigrationRun {
             }
         }
         boolean verified = v.ok() && (check == null || check.badBlocks() == 0) && s.verify() != Verifier.Mode.NONE;
-        String srcSha = s.verify() == Verifier.Mode.NONE || s.served() ? "" : sha256(s.source());
-        String dstSha = s.verify() == Verifier.Mode.NONE || s.served() ? "" : sha256(s.destination());
+        String srcSha = s.verify() == Verifier.Mode.NONE || s.served() || s.toNbd() ? "" : sha256(s.source());
+        String dstSha = s.verify() == Verifier.Mode.NONE || s.served() || s.toNbd() ? "" : sha256(s.destination());
         if (verified && incomplete != null) Files.deleteIfExists(incomplete);
         report(r, v, crc, check, rewritten, guest, size, srcSha, dstSha, verified);
         return verified || s.verify() == Verifier.Mode.NONE ? 0 : 1;

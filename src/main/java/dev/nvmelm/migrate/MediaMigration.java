@@ -30,8 +30,20 @@ import java.util.function.LongSupplier;
  */
 public final class MediaMigration {
 
-    /** One side: the MMC to command, the MC's CNTLID and NSID, and the namespace data path. */
-    public record Side(NvmeDevice mmc, int cntlid, int nsid, BlockDevice data) {}
+    /**
+     * One side: the MMC to command, the MC's CNTLID and NSID, and the namespace data path. A
+     * destination with no controller ({@link #storageOnly}) receives only the data: an NBD export,
+     * say, that a VMM will point the guest at.
+     */
+    public record Side(NvmeDevice mmc, int cntlid, int nsid, BlockDevice data) {
+        public static Side storageOnly(BlockDevice data) {
+            return new Side(null, 0, 0, data);
+        }
+
+        public boolean hasController() {
+            return mmc != null;
+        }
+    }
 
     /**
      * The VMM's part: point the guest at the destination controller (which has its state and is
@@ -193,9 +205,9 @@ public final class MediaMigration {
         long lbaCount = src.data().sizeBytes() / lbaSize;
         incoming = new DirtyExtents(src.nsid(), lbaCount, lbaSize);
         dirty = new DirtyExtents(src.nsid(), lbaCount, lbaSize);
-        DirtyExtents afterResume = new DirtyExtents(dst.nsid(), lbaCount, lbaSize);
+        DirtyExtents afterResume = new DirtyExtents(Math.max(1, dst.nsid()), lbaCount, lbaSize);
         ControllerStateMachine srcState = new ControllerStateMachine(src.mmc(), src.cntlid(), MigState.RUNNING);
-        ControllerStateMachine dstState = new ControllerStateMachine(dst.mmc(), dst.cntlid(), MigState.RUNNING);
+        ControllerStateMachine dstState = dst.hasController() ? new ControllerStateMachine(dst.mmc(), dst.cntlid(), MigState.RUNNING) : null;
         report.sourceStates = srcState;
         report.destinationStates = dstState;
         Tracking srcTrack = null, dstTrack = null;
@@ -209,9 +221,11 @@ public final class MediaMigration {
             absorber = Thread.ofVirtual().name("migration-absorb").start(() -> absorbLoop(track));
             // The destination MC tracks too, so verification can tell the guest's writes after
             // switchover from migration errors; it must be active to start, then suspended.
-            dstTrack = new Tracking(dst.mmc(), dst.cntlid(), List.of(afterResume), options.cdqBytes());
-            dstTrack.startLogging();
-            dstState.transition(MigState.STOP);
+            if (dst.hasController()) {
+                dstTrack = new Tracking(dst.mmc(), dst.cntlid(), List.of(afterResume), options.cdqBytes());
+                dstTrack.startLogging();
+                dstState.transition(MigState.STOP);
+            }
             adminRoundTripNs = adminRoundTrip();   // a stop costs four of these, plus the copy
             srcState.transition(MigState.PRE_COPY);
 
@@ -260,6 +274,22 @@ public final class MediaMigration {
             dst.data().flush();
             stop.lap("flush");
             checkCancelled();
+            if (!dst.hasController()) {
+                // Storage only: the data is complete and durable at the destination. The source
+                // stays suspended; the guest continues wherever its VMM points it at that storage.
+                committed = true;
+                report.downtimeMs = (clock.getAsLong() - down0) / 1e6;
+                report.downtimeBreakdownMs.putAll(stop.laps);
+                afterCommit(srcState, srcTrack);
+                report.cdqEntries = srcTrack.entries();
+                report.anomalies = srcTrack.anomalies();
+                report.cdqBytesDirtied = srcTrack.counters().bytesDirtied();
+                closeQuietly(srcTrack);
+                srcTrack = null;
+                phase = Phase.DONE;
+                finishReport();
+                return new Outcome(report, null, afterResume, ledger);
+            }
             dstState.transition(MigState.RESUMING);
             dstState.load(srcState.savedState());
             dstState.transition(MigState.STOP);   // Set Controller State
@@ -727,6 +757,7 @@ public final class MediaMigration {
             LongPredicate rewrittenAt = off -> {
                 long block = off / lba;
                 if (wasRewritten.test(block)) return true;
+                if (dstTrack == null) return false;   // storage only: nobody writes the destination
                 dstTrack.pollNow();
                 rewritten.clear();
                 for (LbaRange r : afterResume.snapshot()) rewritten.put(r.slba(), r.end());
@@ -739,7 +770,7 @@ public final class MediaMigration {
                         result.ok() ? writeCheck.firstMismatch() : result.firstMismatch());
             }
             try {
-                dstTrack.stopLogging();
+                if (dstTrack != null) dstTrack.stopLogging();
             } catch (NvmeException | InterruptedException e) {
                 throw new IOException("cannot drain destination tracking after verifying: " + e.getMessage(), e);
             }
@@ -758,7 +789,7 @@ public final class MediaMigration {
 
         @Override
         public void close() throws NvmeException {
-            dstTrack.close();
+            if (dstTrack != null) dstTrack.close();
         }
     }
 
