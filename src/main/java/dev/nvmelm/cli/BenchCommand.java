@@ -9,16 +9,13 @@ import dev.nvmelm.migrate.MediaMigration;
 import dev.nvmelm.util.Json;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks side by side with the tools users would otherwise pick; results go to bench/results/",
@@ -45,18 +42,10 @@ final class BenchCommand {
 
     @Command(name = "copy", mixinStandardHelpOptions = true,
             description = "Dense and sparse images copied file to file: nvme-lm vs cp, dd, qemu-img convert, nbdcopy")
-    static final class Copy implements Callable<Integer>, Main.HasGlobals {
+    static final class Copy extends CliCommand {
         @Mixin
         Common c;
-        @Mixin
-        GlobalOptions g;
-        @Spec
-        CommandSpec spec;
 
-        @Override
-        public GlobalOptions globals() {
-            return g;
-        }
 
         @Override
         public Integer call() throws Exception {
@@ -92,7 +81,7 @@ final class BenchCommand {
                     "A: a 500 IOPS guest (bytes moved, passes, downtime and its breakdown, total time).",
                     "B: a 30k IOPS guest, or as fast as this machine drives it (convergence verdict, time to verdict).",
                     "Prints a table (or the JSON with -o json) and writes bench/results/migrate-<time>.json."})
-    static final class Migrate implements Callable<Integer>, Main.HasGlobals {
+    static final class Migrate extends CliCommand {
         @Option(names = "--size", converter = Numbers.Size.class, defaultValue = "1G", description = "Namespace size (default: ${DEFAULT-VALUE})")
         long sizeBytes;
 
@@ -131,15 +120,7 @@ final class BenchCommand {
         @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON result (default: ${DEFAULT-VALUE})")
         Path resultsDir;
 
-        @Mixin
-        GlobalOptions g;
-        @Spec
-        CommandSpec spec;
 
-        @Override
-        public GlobalOptions globals() {
-            return g;
-        }
 
         @Override
         public Integer call() throws Exception {
@@ -187,7 +168,7 @@ final class BenchCommand {
 
     @Command(name = "nbd", mixinStandardHelpOptions = true,
             description = "fio random 4 KiB writes through device serve --nbd, our NBD server on a file, and qemu-nbd on the same file")
-    static final class Nbd implements Callable<Integer>, Main.HasGlobals {
+    static final class Nbd extends CliCommand {
         @Mixin
         Common c;
 
@@ -197,15 +178,7 @@ final class BenchCommand {
         @Option(names = "--iodepth", defaultValue = "16", description = "fio queue depth (default: ${DEFAULT-VALUE})")
         int iodepth;
 
-        @Mixin
-        GlobalOptions g;
-        @Spec
-        CommandSpec spec;
 
-        @Override
-        public GlobalOptions globals() {
-            return g;
-        }
 
         @Override
         public Integer call() throws Exception {
@@ -229,22 +202,14 @@ final class BenchCommand {
 
     @Command(name = "report", mixinStandardHelpOptions = true,
             description = "Render docs/benchmarks.md (tables with ratios and goals, PNG plots) from the newest result of each scenario")
-    static final class Report implements Callable<Integer>, Main.HasGlobals {
+    static final class Report extends CliCommand {
         @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Results to read (default: ${DEFAULT-VALUE})")
         Path resultsDir;
 
         @Option(names = "--out", paramLabel = "FILE", defaultValue = "docs/benchmarks.md", description = "Report to write (default: ${DEFAULT-VALUE}); plots go next to it in img/")
         Path out;
 
-        @Mixin
-        GlobalOptions g;
-        @Spec
-        CommandSpec spec;
 
-        @Override
-        public GlobalOptions globals() {
-            return g;
-        }
 
         @Override
         public Integer call() throws Exception {

@@ -5,19 +5,16 @@ import dev.nvmelm.migrate.copy.Verifier;
 import dev.nvmelm.migrate.workload.WorkloadSpec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.Callable;
 
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {"The main job on the embedded controller: a source namespace with data, a guest writing to it,",
                 "a live migration to a destination subsystem with progress, verification, the report; then clean up."})
-final class DemoCommand implements Callable<Integer>, Main.HasGlobals {
+final class DemoCommand extends CliCommand {
     @Option(names = "--size", converter = Numbers.Size.class, defaultValue = "256M", description = "Namespace size (default: ${DEFAULT-VALUE})")
     long size;
 
@@ -33,16 +30,8 @@ final class DemoCommand implements Callable<Integer>, Main.HasGlobals {
     @Mixin
     MigrateCommand.EngineOptions engine;
 
-    @Mixin
-    GlobalOptions g;
 
-    @Spec
-    CommandSpec spec;
 
-    @Override
-    public GlobalOptions globals() {
-        return g;
-    }
 
     @Override
     public Integer call() throws Exception {

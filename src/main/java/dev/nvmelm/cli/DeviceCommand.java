@@ -5,40 +5,27 @@ import dev.nvmelm.host.Completion;
 import dev.nvmelm.host.NvmeDevice;
 import dev.nvmelm.spec.Fields;
 import dev.nvmelm.spec.Sqe;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.PrintWriter;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.concurrent.Callable;
 
 /**
  * A command that sends one admin command to a device: build the SQE (validating every field),
  * then either print it (--dry-run) or send it and report the completion.
  */
-abstract class DeviceCommand implements Callable<Integer>, Main.HasGlobals {
+abstract class DeviceCommand extends CliCommand {
     @Parameters(index = "0", paramLabel = "<device>",
             description = "NVMe device: /dev/nvmeX (Linux), sim:DIR/ctl.sock[#CNTLID] (served software controller)")
     String device;
 
-    @Mixin
-    GlobalOptions g;
 
-    @Spec
-    CommandSpec spec;
 
     /** The command to send, the length of its data buffer and what to put in it (null = zeroes). */
     record Prepared(Sqe sqe, long dataLen, byte[] input) {}
 
-    @Override
-    public GlobalOptions globals() {
-        return g;
-    }
 
     abstract Prepared prepare() throws IOException;
 
@@ -78,9 +65,6 @@ abstract class DeviceCommand implements Callable<Integer>, Main.HasGlobals {
         }
     }
 
-    PrintWriter out() {
-        return spec.commandLine().getOut();
-    }
 
     void writeBinary(byte[] bytes) throws IOException {
         out().flush();

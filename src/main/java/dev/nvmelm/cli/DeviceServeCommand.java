@@ -3,17 +3,13 @@ package dev.nvmelm.cli;
 import dev.nvmelm.device.Subsystem;
 import dev.nvmelm.embedded.DeviceServer;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 import dev.nvmelm.nbd.NbdServer;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
 /** {@code nvme-lm device serve}: the software subsystem as {@code sim:} devices on a Unix socket. */
@@ -24,7 +20,7 @@ final class DeviceServeCommand {
     @Command(name = "serve", mixinStandardHelpOptions = true,
             description = {"Serve a software NVM subsystem (MMC CNTLID 0, migratable controllers 1..K) on DIR/ctl.sock.",
                     "Prints its device string sim:DIR/ctl.sock first; runs until SIGINT/SIGTERM, then flushes and exits 0."})
-    static final class Serve implements Callable<Integer>, Main.HasGlobals {
+    static final class Serve extends CliCommand {
         @Option(names = "--dir", required = true, paramLabel = "DIR", description = "Namespace files (c<C>n<N>.img), the socket and host memory live here")
         Path dir;
 
@@ -52,16 +48,8 @@ final class DeviceServeCommand {
                 "(what changed since then). Takes each MC's User Data Migration Queue: migrations need a server without it"})
         boolean nbdDirty;
 
-        @Mixin
-        GlobalOptions g;
 
-        @Spec
-        CommandSpec spec;
 
-        @Override
-        public GlobalOptions globals() {
-            return g;
-        }
 
         @Override
         public Integer call() throws Exception {

@@ -17,11 +17,8 @@ import dev.nvmelm.spec.IdentifyNamespace;
 import dev.nvmelm.spec.TrackSendCommand;
 import dev.nvmelm.util.Json;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.lang.foreign.MemorySegment;
@@ -30,7 +27,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -42,7 +38,7 @@ import java.util.concurrent.TimeUnit;
  * ESA 2 marker and delete the queue.
  */
 @Command(name = "cdq-watch", mixinStandardHelpOptions = true, description = "Create a CDQ, track a controller's writes and print them until SIGINT or --duration")
-final class LmCdqWatch implements Callable<Integer>, Main.HasGlobals {
+final class LmCdqWatch extends CliCommand {
     @Parameters(index = "0", paramLabel = "<device>", description = "The migration management controller: /dev/nvmeX or sim:DIR/ctl.sock")
     String device;
 
@@ -61,16 +57,8 @@ final class LmCdqWatch implements Callable<Integer>, Main.HasGlobals {
     @Option(names = "--stats", description = "Print a line per second (entries/s, dirty bytes, extents) instead of the ranges")
     boolean stats;
 
-    @Mixin
-    GlobalOptions g;
 
-    @Spec
-    CommandSpec spec;
 
-    @Override
-    public GlobalOptions globals() {
-        return g;
-    }
 
     @Override
     public Integer call() throws Exception {

@@ -7,18 +7,15 @@ import dev.nvmelm.nbd.NbdUri;
 import dev.nvmelm.migrate.workload.WorkloadSpec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.Callable;
 
 @Command(name = "migrate", mixinStandardHelpOptions = true,
         description = {"Live-migrate a namespace: a source subsystem runs on SRC (namespace 1 of MC 1), a destination",
                 "subsystem on DST (created, or reused if the size matches); exits 0 only when DST is verified."})
-final class MigrateCommand implements Callable<Integer>, Main.HasGlobals {
+final class MigrateCommand extends CliCommand {
     @Option(names = "--source-image", paramLabel = "SRC", description = "Source namespace image (raw), run on the embedded controller")
     Path source;
 
@@ -46,16 +43,8 @@ final class MigrateCommand implements Callable<Integer>, Main.HasGlobals {
     @Mixin
     EngineOptions engine;
 
-    @Mixin
-    GlobalOptions g;
 
-    @Spec
-    CommandSpec spec;
 
-    @Override
-    public GlobalOptions globals() {
-        return g;
-    }
 
     @Override
     public Integer call() throws Exception {

@@ -2,15 +2,11 @@ package dev.nvmelm.cli;
 
 import dev.nvmelm.net.tls.CertificateGenerator;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
 
 @Command(name = "tls", mixinStandardHelpOptions = true, description = "TLS certificates for the migration agents",
         subcommands = TlsCommand.Gen.class)
@@ -18,7 +14,7 @@ final class TlsCommand {
 
     @Command(name = "gen", mixinStandardHelpOptions = true,
             description = "Create a CA and a server and client certificate (PEM: ca.crt, server.crt, server.key, client.crt, client.key)")
-    static final class Gen implements Callable<Integer>, Main.HasGlobals {
+    static final class Gen extends CliCommand {
         @Option(names = "--dir", required = true, paramLabel = "DIR", description = "Directory to write the PEM files into")
         Path dir;
 
@@ -31,16 +27,8 @@ final class TlsCommand {
         @Option(names = "--days", defaultValue = "365", description = "Validity in days (default: ${DEFAULT-VALUE})")
         int days;
 
-        @Mixin
-        GlobalOptions g;
 
-        @Spec
-        CommandSpec spec;
 
-        @Override
-        public GlobalOptions globals() {
-            return g;
-        }
 
         @Override
         public Integer call() throws Exception {

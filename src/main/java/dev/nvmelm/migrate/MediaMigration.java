@@ -278,17 +278,9 @@ public final class MediaMigration {
                 // Storage only: the data is complete and durable at the destination. The source
                 // stays suspended; the guest continues wherever its VMM points it at that storage.
                 committed = true;
-                report.downtimeMs = (clock.getAsLong() - down0) / 1e6;
-                report.downtimeBreakdownMs.putAll(stop.laps);
-                afterCommit(srcState, srcTrack);
-                report.cdqEntries = srcTrack.entries();
-                report.anomalies = srcTrack.anomalies();
-                report.cdqBytesDirtied = srcTrack.counters().bytesDirtied();
-                closeQuietly(srcTrack);
+                Tracking t = srcTrack;
                 srcTrack = null;
-                phase = Phase.DONE;
-                finishReport();
-                return new Outcome(report, null, afterResume, ledger);
+                return commit(srcState, t, down0, stop, new Outcome(report, null, afterResume, ledger));
             }
             dstState.transition(MigState.RESUMING);
             dstState.load(srcState.savedState());
@@ -301,18 +293,10 @@ public final class MediaMigration {
             dstState.transition(MigState.RUNNING);   // Resume: the guest runs on the destination
             committed = true;
             stop.lap("resume");
-            report.downtimeMs = (clock.getAsLong() - down0) / 1e6;
-            report.downtimeBreakdownMs.putAll(stop.laps);
             // From here on the destination owns the guest: nothing may resume the source.
-            afterCommit(srcState, srcTrack);
-            report.cdqEntries = srcTrack.entries();
-            report.anomalies = srcTrack.anomalies();
-            report.cdqBytesDirtied = srcTrack.counters().bytesDirtied();
-            closeQuietly(srcTrack);
+            Tracking t = srcTrack;
             srcTrack = null;
-            phase = Phase.DONE;
-            finishReport();
-            return new Outcome(report, dstTrack, afterResume, ledger);
+            return commit(srcState, t, down0, stop, new Outcome(report, dstTrack, afterResume, ledger));
         } catch (Exception e) {
             if (committed) {   // cannot happen with the code above; kept so a future edit cannot resume both sides
                 report.warnings.add("after switchover: " + e);
@@ -349,6 +333,20 @@ public final class MediaMigration {
         report.bytesZero = progress.bytesZero.get();
         report.bytesDirty = Math.max(0, report.bytesCopied - report.bytesBulk);
         report.throttleIops = throttleIops;
+    }
+
+    /** Books the downtime and the source's counters once the switchover is final, and closes the source's tracking. */
+    private Outcome commit(ControllerStateMachine srcState, Tracking srcTrack, long down0, StopTimer stop, Outcome outcome) {
+        report.downtimeMs = (clock.getAsLong() - down0) / 1e6;
+        report.downtimeBreakdownMs.putAll(stop.laps);
+        afterCommit(srcState, srcTrack);
+        report.cdqEntries = srcTrack.entries();
+        report.anomalies = srcTrack.anomalies();
+        report.cdqBytesDirtied = srcTrack.counters().bytesDirtied();
+        closeQuietly(srcTrack);
+        phase = Phase.DONE;
+        finishReport();
+        return outcome;
     }
 
     /** The source after the destination resumed: stopped for good, its tracking closed, unthrottled. */

@@ -61,11 +61,7 @@ class DeviceServeNbdTest {
     }
 
     static String run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
-        assertThat(p.exitValue()).as(String.join(" ", cmd) + "\n" + out).isZero();
-        return out;
+        return dev.nvmelm.Procs.run(cmd);
     }
 
     /** A thin image: 1 MiB of data at 0 and at 8 MiB, holes elsewhere. */

@@ -32,24 +32,15 @@ class NbdDestinationTest {
     }
 
     static Process start(List<String> cmd, Path socket) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        for (int i = 0; i < 500 && !Files.exists(socket); i++) Thread.sleep(10);
-        assertThat(socket).as(cmd.getFirst() + " started").exists();
-        return p;
+        return dev.nvmelm.Procs.start(cmd, socket);
     }
 
     static void stop(Process p) throws Exception {
-        p.descendants().forEach(ProcessHandle::destroyForcibly);
-        p.destroy();
-        if (!p.waitFor(5, TimeUnit.SECONDS)) p.destroyForcibly().waitFor();
+        dev.nvmelm.Procs.stop(p);
     }
 
     static String run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(p.exitValue()).as(String.join(" ", cmd) + "\n" + out).isZero();
-        return out;
+        return dev.nvmelm.Procs.run(cmd);
     }
 
     @Test
