@@ -64,6 +64,7 @@ final class AdminHandler {
                 case Opcodes.ABORT -> Result.ok(1);   // bit 0 set: command not aborted
                 case Opcodes.GET_LBA_STATUS -> lbaStatus(s);
                 case Opcodes.FORMAT_NVM -> format(AdminCommands.FormatNvm.decode(s));
+                case Opcodes.SANITIZE -> sanitize(AdminCommands.Sanitize.decode(s));
                 case Opcodes.CONTROLLER_DATA_QUEUE, Opcodes.TRACK_SEND, Opcodes.TRACK_RECEIVE,
                      Opcodes.MIGRATION_SEND, Opcodes.MIGRATION_RECEIVE -> {
                     if (!c.isMigrationManagement()) yield Result.of(Status.generic(StatusCodes.INVALID_OPCODE));
@@ -218,17 +219,60 @@ final class AdminHandler {
             if (ns == null) return Result.of(Status.generic(StatusCodes.INVALID_NS));
             targets = List.of(ns);
         }
+        return erase(targets);
+    }
+
+    /**
+     * Sanitize: block erase, crypto erase (both: every LBA reads zeroes) or overwrite with the
+     * pattern, on every namespace this controller reaches, each logged as LBACI 1. It completes
+     * at once (the Sanitize Status log is not modelled). Exit Failure Mode has nothing to exit.
+     */
+    private Result sanitize(AdminCommands.Sanitize s) {
+        return switch (s.sanact()) {
+            case AdminCommands.Sanitize.EXIT_FAILURE -> Result.ok();
+            case AdminCommands.Sanitize.BLOCK_ERASE, AdminCommands.Sanitize.CRYPTO_ERASE -> erase(c.subsystem.namespacesOf(c.cntlid));
+            case AdminCommands.Sanitize.OVERWRITE -> s.owpass() == 0 ? invalidField()
+                    : s.overwritePattern() == 0 ? erase(c.subsystem.namespacesOf(c.cntlid)) : overwrite(c.subsystem.namespacesOf(c.cntlid), s.overwritePattern());
+            default -> invalidField();
+        };
+    }
+
+    private Result overwrite(List<Namespace> targets, int pattern) {
+        java.nio.ByteBuffer p = java.nio.ByteBuffer.allocate(1 << 20).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        while (p.hasRemaining()) p.putInt(pattern);
+        MemorySegment chunk = MemorySegment.ofArray(p.array());
+        for (Namespace ns : targets) {
+            long per = chunk.byteSize() / ns.lbaSizeBytes();
+            try {
+                for (long lba = 0; lba < ns.lbaCount(); lba += per) {
+                    long n = Math.min(per, ns.lbaCount() - lba);
+                    ns.write(lba, chunk.asSlice(0, n * ns.lbaSizeBytes()));
+                }
+            } catch (java.io.IOException e) {
+                return Result.of(Status.generic(StatusCodes.INTERNAL));
+            }
+            logWholeNamespace(ns);
+        }
+        return Result.ok();
+    }
+
+    private Result erase(List<Namespace> targets) {
         for (Namespace ns : targets) {
             try {
                 ns.writeZeroes(0, ns.lbaCount(), true);
             } catch (java.io.IOException e) {
                 return Result.of(Status.generic(StatusCodes.INTERNAL));
             }
-            int owner = c.isMigrationManagement() ? c.subsystem.ownerOf(globalNsidOf(ns))[0] : c.cntlid;
-            Cdq q = c.subsystem.cdqs.forController(owner);
-            if (q != null) q.logNamespace(ns.nsid());
+            logWholeNamespace(ns);
         }
         return Result.ok();
+    }
+
+    /** LBACI 1 in the owning MC's queue, whichever controller changed the namespace. */
+    private void logWholeNamespace(Namespace ns) {
+        int owner = c.isMigrationManagement() ? c.subsystem.ownerOf(globalNsidOf(ns))[0] : c.cntlid;
+        Cdq q = c.subsystem.cdqs.forController(owner);
+        if (q != null) q.logNamespace(ns.nsid());
     }
 
     /** The shared NSID the MMC uses for a namespace (its position in the MMC's list, 1-based). */
@@ -247,6 +291,7 @@ final class AdminHandler {
                 Opcodes.MIGRATION_RECEIVE, Opcodes.CONTROLLER_DATA_QUEUE));
         for (int op : admin) m.set(dev.nvmelm.spec.LittleEndian.U32, 4L * op, 1);
         m.set(dev.nvmelm.spec.LittleEndian.U32, 4L * Opcodes.FORMAT_NVM, 1 | 2);   // CSUPP | LBCC
+        m.set(dev.nvmelm.spec.LittleEndian.U32, 4L * Opcodes.SANITIZE, 1 | 2);
         for (int op : List.of(Opcodes.FLUSH, Opcodes.READ)) m.set(dev.nvmelm.spec.LittleEndian.U32, 1024 + 4L * op, 1);
         for (int op : List.of(Opcodes.WRITE, Opcodes.WRITE_ZEROES, Opcodes.DATASET_MANAGEMENT, Opcodes.COPY)) {
             m.set(dev.nvmelm.spec.LittleEndian.U32, 1024 + 4L * op, 1 | 2);   // CSUPP | LBCC

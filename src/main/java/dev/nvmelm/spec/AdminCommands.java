@@ -144,4 +144,25 @@ public final class AdminCommands {
             return new FormatNvm(s.nsid(), (d & 0xf) | ((d >>> 12) & 3) << 4, (d & 1 << 4) != 0, (d >>> 5) & 7, (d & 1 << 8) != 0, (d >>> 9) & 7);
         }
     }
+
+    /** Sanitize (84h), NVMe Base 2.1 §5.1.22: CDW10 SANACT 2:0 (1 exit failure mode, 2 block erase, 3 overwrite, 4 crypto erase), AUSE 3, OWPASS 7:4, OIPBP 8, NDAS 9; CDW11 overwrite pattern. */
+    public record Sanitize(int sanact, boolean ause, int owpass, boolean oipbp, boolean ndas, int overwritePattern) {
+        public static final int EXIT_FAILURE = 1, BLOCK_ERASE = 2, OVERWRITE = 3, CRYPTO_ERASE = 4;
+
+        public Sanitize {
+            Fields.unsigned("SANACT", sanact, 3);
+            Fields.unsigned("OWPASS", owpass, 4);
+        }
+
+        public Sqe toSqe() {
+            return Sqe.of(Opcodes.SANITIZE).withCdw10(sanact | (ause ? 1 << 3 : 0) | owpass << 4 | (oipbp ? 1 << 8 : 0) | (ndas ? 1 << 9 : 0))
+                    .withCdw11(overwritePattern);
+        }
+
+        public static Sanitize decode(Sqe s) {
+            int d = s.cdw10();
+            Fields.reservedZero("Sanitize CDW10[31:10]", d, 0xfffffc00);
+            return new Sanitize(d & 7, (d & 1 << 3) != 0, (d >>> 4) & 0xf, (d & 1 << 8) != 0, (d & 1 << 9) != 0, s.cdw11());
+        }
+    }
 }

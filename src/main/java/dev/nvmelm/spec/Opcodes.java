@@ -12,7 +12,7 @@ public final class Opcodes {
     public static final int DELETE_IO_SQ = 0x00, CREATE_IO_SQ = 0x01, GET_LOG_PAGE = 0x02, DELETE_IO_CQ = 0x04,
             CREATE_IO_CQ = 0x05, IDENTIFY = 0x06, ABORT = 0x08, SET_FEATURES = 0x09, GET_FEATURES = 0x0a,
             ASYNC_EVENT_REQUEST = 0x0c, TRACK_SEND = 0x3d, TRACK_RECEIVE = 0x3e, MIGRATION_SEND = 0x41,
-            MIGRATION_RECEIVE = 0x42, CONTROLLER_DATA_QUEUE = 0x45, FORMAT_NVM = 0x80, GET_LBA_STATUS = 0x86;
+            MIGRATION_RECEIVE = 0x42, CONTROLLER_DATA_QUEUE = 0x45, FORMAT_NVM = 0x80, SANITIZE = 0x84, GET_LBA_STATUS = 0x86;
     // NVM I/O
     public static final int FLUSH = 0x00, WRITE = 0x01, READ = 0x02, WRITE_UNCORRECTABLE = 0x04, COMPARE = 0x05,
             WRITE_ZEROES = 0x08, DATASET_MANAGEMENT = 0x09, COPY = 0x19;
@@ -42,6 +42,7 @@ public final class Opcodes {
             case MIGRATION_RECEIVE -> "Migration Receive";
             case CONTROLLER_DATA_QUEUE -> "Controller Data Queue";
             case FORMAT_NVM -> "Format NVM";
+            case SANITIZE -> "Sanitize";
             case GET_LBA_STATUS -> "Get LBA Status";
             default -> "Unknown";
         };

@@ -17,7 +17,7 @@ import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Format NVM: erases and deallocates, is logged as LBACI 1 in the owning MC's queue, refuses other formats. */
+/** Format NVM and Sanitize: erase (or overwrite), logged as LBACI 1 in the owning MC's queue; other formats refused. */
 class FormatNvmTest {
     @TempDir
     Path dir;
@@ -81,5 +81,26 @@ class FormatNvmTest {
         var f = new AdminCommands.FormatNvm(0xffffffff, 0x21, true, 5, true, 1);
         assertThat(AdminCommands.FormatNvm.decode(f.toSqe())).isEqualTo(f);
         assertThat(f.toSqe().cdw10()).isEqualTo(0x1 | 1 << 4 | 5 << 5 | 1 << 8 | 1 << 9 | 2 << 12);
+    }
+
+    @Test
+    void sanitizeBlockEraseAndOverwriteAreLoggedAsEveryLbaChanged() throws Exception {
+        try (Rig rig = new Rig(dir, 8 << 20, 1)) {
+            MemorySegment buf = rig.guest.allocateBuffer(4096).fill((byte) 0x33);
+            rig.guest.io(IoCommands.write(1, 5, 1, false).toSqe(), buf).orThrow("write");
+            CdqQueue q = rig.mmc.createCdq(1, 64 * 32);
+            rig.mmc.admin(new TrackSendCommand(TrackSendCommand.SEL_LOG_USER_DATA, TrackSendCommand.LACT_START, q.cdqid()).toSqe(), null).orThrow("track");
+            rig.guest.admin(new AdminCommands.Sanitize(AdminCommands.Sanitize.OVERWRITE, false, 1, false, false, 0xdeadbeef).toSqe(), null).orThrow("overwrite");
+            rig.guest.io(IoCommands.read(1, 5, 1).toSqe(), buf).orThrow("read");
+            assertThat(buf.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 100)).isEqualTo(0xdeadbeef);
+            rig.guest.admin(new AdminCommands.Sanitize(AdminCommands.Sanitize.BLOCK_ERASE, false, 0, false, false, 0).toSqe(), null).orThrow("block erase");
+            rig.guest.io(IoCommands.read(1, 5, 1).toSqe(), buf).orThrow("read");
+            assertThat(buf.toArray(ValueLayout.JAVA_BYTE)).containsOnly((byte) 0);
+            assertThat(entries(q)).extracting(LbaMigrationEntry::lbaci).containsExactly(LbaMigrationEntry.LBACI_NONE,
+                    LbaMigrationEntry.LBACI_NAMESPACE, LbaMigrationEntry.LBACI_NAMESPACE);
+            assertThat(rig.guest.admin(new AdminCommands.Sanitize(7, false, 0, false, false, 0).toSqe(), null).status().field()).isEqualTo(0x4002);
+            assertThat(rig.guest.admin(new AdminCommands.Sanitize(AdminCommands.Sanitize.OVERWRITE, false, 0, false, false, 1).toSqe(), null)
+                    .status().field()).as("OWPASS 0").isEqualTo(0x4002);
+        }
     }
 }
