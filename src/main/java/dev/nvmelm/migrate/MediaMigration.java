@@ -756,10 +756,22 @@ public final class MediaMigration {
                 long block = off / lba;
                 if (wasRewritten.test(block)) return true;
                 if (dstTrack == null) return false;   // storage only: nobody writes the destination
-                dstTrack.pollNow();
-                rewritten.clear();
-                for (LbaRange r : afterResume.snapshot()) rewritten.put(r.slba(), r.end());
-                return wasRewritten.test(block);
+                // The controller writes the data, then logs the range as the command completes:
+                // a write seen half way through is logged within moments, so look a few times.
+                long deadline = System.nanoTime() + 200_000_000L;
+                while (true) {
+                    dstTrack.pollNow();
+                    rewritten.clear();
+                    for (LbaRange r : afterResume.snapshot()) rewritten.put(r.slba(), r.end());
+                    if (wasRewritten.test(block)) return true;
+                    if (System.nanoTime() > deadline) return false;
+                    try {
+                        Thread.sleep(2);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return false;
+                    }
+                }
             };
             Verifier.Result result = Verifier.verify(src.data(), dst.data(), mode, seed, rewrittenAt);
             writeCheck = ledger.check(mode, rewrittenAt);

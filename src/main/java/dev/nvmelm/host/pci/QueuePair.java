@@ -78,7 +78,12 @@ final class QueuePair {
             } catch (InterruptedException e) {
                 return;
             }
-            reap();
+            try {
+                reap();
+            } catch (IllegalStateException e) {
+                if (closed) return;   // the device closed and its memory with it while we were reaping
+                throw e;
+            }
         }
     }
 
