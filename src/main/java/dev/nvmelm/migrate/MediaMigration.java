@@ -748,13 +748,14 @@ public final class MediaMigration {
         public Verifier.Result verify(Verifier.Mode mode, long seed) throws IOException {
             int lba = src.data().blockSizeBytes();
             java.util.TreeMap<Long, Long> rewritten = new java.util.TreeMap<>();   // slba -> end
-            LongPredicate wasRewritten = block -> {
-                var e = rewritten.floorEntry(block);
-                return e != null && block < e.getValue();
+            // [first, end) blocks overlaps something the destination's CDQ logged after switchover
+            java.util.function.BiPredicate<Long, Long> logged = (first, end) -> {
+                var e = rewritten.lowerEntry(end);
+                return e != null && e.getValue() > first;
             };
-            LongPredicate rewrittenAt = off -> {
-                long block = off / lba;
-                if (wasRewritten.test(block)) return true;
+            WriteLedger.Rewritten rewrittenIn = (off, len) -> {
+                long first = off / lba, end = (off + len + lba - 1) / lba;
+                if (logged.test(first, end)) return true;
                 if (dstTrack == null) return false;   // storage only: nobody writes the destination
                 // The controller writes the data, then logs the range as the command completes:
                 // a write seen half way through is logged within moments, so look a few times.
@@ -763,7 +764,7 @@ public final class MediaMigration {
                     dstTrack.pollNow();
                     rewritten.clear();
                     for (LbaRange r : afterResume.snapshot()) rewritten.put(r.slba(), r.end());
-                    if (wasRewritten.test(block)) return true;
+                    if (logged.test(first, end)) return true;
                     if (System.nanoTime() > deadline) return false;
                     try {
                         Thread.sleep(2);
@@ -773,8 +774,9 @@ public final class MediaMigration {
                     }
                 }
             };
+            LongPredicate rewrittenAt = off -> rewrittenIn.any(off, lba);
             Verifier.Result result = Verifier.verify(src.data(), dst.data(), mode, seed, rewrittenAt);
-            writeCheck = ledger.check(mode, rewrittenAt);
+            writeCheck = ledger.check(mode, rewrittenIn);
             if (!writeCheck.ok()) {
                 result = new Verifier.Result(mode, false, result.bytesCompared(), result.bytesSkipped(),
                         result.ok() ? writeCheck.firstMismatch() : result.firstMismatch());

@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.function.LongPredicate;
 import java.util.zip.CRC32C;
 
 /**
@@ -167,9 +166,14 @@ public final class WriteLedger implements BlockDevice {
     /**
      * Reads back recorded extents ({@code FULL}: all; {@code SAMPLED}: every 64th) and compares
      * them with their CRC32C. A differing extent containing a block the guest rewrote after
-     * switchover ({@code rewrittenAt}, by byte offset of the block) is skipped, not failed.
+     * switchover ({@code rewritten}) is skipped, not failed.
      */
-    public Check check(Verifier.Mode mode, LongPredicate rewrittenAt) throws IOException {
+    /** Whether the guest rewrote any block of [offset, offset+length) after switchover. */
+    public interface Rewritten {
+        boolean any(long offset, long length);
+    }
+
+    public Check check(Verifier.Mode mode, Rewritten rewritten) throws IOException {
         if (mode == Verifier.Mode.NONE) return Check.NONE;
         List<Map.Entry<Long, Entry>> todo;
         boolean complete;
@@ -178,7 +182,6 @@ public final class WriteLedger implements BlockDevice {
             complete = !overflow;
         }
         int step = mode == Verifier.Mode.FULL ? 1 : 64;
-        int block = device.blockSizeBytes();
         long checked = 0, bytes = 0, skipped = 0, mismatches = 0, first = -1;
         MemorySegment buf = device.allocateBuffer(1 << 20);
         for (int i = 0; i < todo.size(); i += step) {
@@ -201,9 +204,7 @@ public final class WriteLedger implements BlockDevice {
             if (!ok) {
                 // Asked only after reading: a guest write that changed what we read has completed,
                 // so it is already logged (asking first would race a guest still writing).
-                boolean rewritten = false;
-                for (long b = off; b < off + e.length() && !rewritten; b += block) rewritten = rewrittenAt.test(b);
-                if (rewritten) {
+                if (rewritten.any(off, e.length())) {
                     skipped++;
                     continue;
                 }
