@@ -13,7 +13,7 @@ import java.util.Map;
 /** nvme-lm's command line, in nvme-cli's style: {@code nvme-lm <command> [<device>] [OPTIONS]}. */
 @Command(name = "nvme-lm", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Live migration of NVMe namespaces driven by the Controller Data Queue (NVMe 2.1 HMLM).",
-        subcommands = {DemoCommand.class, MigrateCommand.class, LmCommand.class, DeviceServeCommand.class, IdCtrlCommand.class, IoCommand.class, FormatCommand.class, TlsCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, MigrateCommand.class, LmCommand.class, DeviceServeCommand.class, IdCtrlCommand.class, IoCommand.class, FormatCommand.class, ServeCommand.class, TlsCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
 
     public static void main(String[] args) {

@@ -33,6 +33,16 @@ final class MigrateCommand extends CliCommand {
     @Option(names = "--namespace-id", defaultValue = "1", description = "With --source/--dest: the MC's namespace to move (default: ${DEFAULT-VALUE})")
     int nsid;
 
+    @Option(names = "--to", paramLabel = "HOST:PORT", description = "With --source-image: a destination agent (nvme-lm serve) on another host")
+    String to;
+
+    @Option(names = "--reconnect-window", paramLabel = "SECONDS", defaultValue = "60",
+            description = "How long a cut link may stay down before the migration gives up (default: ${DEFAULT-VALUE})")
+    long reconnectWindowSeconds;
+
+    @picocli.CommandLine.Mixin
+    TlsOptions tls;
+
     @Option(names = "--lba-size", defaultValue = "4096", description = "LBA size: 512 or 4096 (default: ${DEFAULT-VALUE})")
     int lbaSize;
 
@@ -55,6 +65,18 @@ final class MigrateCommand extends CliCommand {
             w = workload == null ? null : WorkloadSpec.parse(workload);
         } catch (IllegalArgumentException e) {
             throw new CliException("--workload: " + e.getMessage());
+        }
+        if (to != null) {
+            if (source == null || dest != null || sourceDevice != null || destDevice != null) throw new CliException("--to HOST:PORT goes with --source-image only");
+            if (w != null) {
+                throw new CliException("--workload needs the guest to continue on the destination controller, which lives in the agent's process;"
+                        + " drive the guest from outside");
+            }
+            if (reconnectWindowSeconds < 1) throw new CliException("--reconnect-window must be at least 1 second");
+            var remote = new MigrationRun.Remote(to, tls.transport(), java.time.Duration.ofSeconds(reconnectWindowSeconds));
+            var settings = new MigrationRun.Settings(source, null, null, null, nsid, lbaSize, null, engine.options(),
+                    Verifier.Mode.NONE, f == OutputFormat.JSON, f != OutputFormat.JSON, remote);
+            return new MigrationRun(settings, out(), spec.commandLine().getErr()).run();
         }
         if (source != null && destDevice != null && NbdUri.looksLikeNbd(destDevice)) {
             if (dest != null || sourceDevice != null) throw new CliException("--dest NBD-URI goes with --source-image only");

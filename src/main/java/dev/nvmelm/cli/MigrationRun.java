@@ -36,10 +36,15 @@ final class MigrationRun {
      * controllers of two served subsystems ({@code sourceDevice}/{@code destDevice}, sim:PATH#C).
      */
     record Settings(Path source, Path destination, String sourceDevice, String destDevice, int nsid, int lbaSize, WorkloadSpec workload,
-                    MediaMigration.Options options, Verifier.Mode verify, boolean json, boolean progressBar) {
+                    MediaMigration.Options options, Verifier.Mode verify, boolean json, boolean progressBar, Remote remote) {
         Settings(Path source, Path destination, int lbaSize, WorkloadSpec workload, MediaMigration.Options options,
                  Verifier.Mode verify, boolean json, boolean progressBar) {
-            this(source, destination, null, null, 1, lbaSize, workload, options, verify, json, progressBar);
+            this(source, destination, null, null, 1, lbaSize, workload, options, verify, json, progressBar, null);
+        }
+
+        Settings(Path source, Path destination, String sourceDevice, String destDevice, int nsid, int lbaSize, WorkloadSpec workload,
+                 MediaMigration.Options options, Verifier.Mode verify, boolean json, boolean progressBar) {
+            this(source, destination, sourceDevice, destDevice, nsid, lbaSize, workload, options, verify, json, progressBar, null);
         }
 
         boolean served() {
@@ -51,13 +56,21 @@ final class MigrationRun {
             return source != null && destDevice != null;
         }
 
+        String destinationNameOrAgent() {
+            return remote != null ? "agent " + remote.to() : destinationName();
+        }
+
         String sourceName() {
             return served() ? sourceDevice : source.toString();
         }
 
         String destinationName() {
-            return served() || toNbd() ? destDevice : destination.toString();
+            return remote != null ? "agent " + remote.to() : served() || toNbd() ? destDevice : destination.toString();
         }
+    }
+
+    /** A destination agent over the network ({@code migrate --to}). */
+    record Remote(String to, dev.nvmelm.net.agent.Transport transport, Duration reconnectWindow) {
     }
 
     /** The two sides of one run and how the guest moves between them. */
@@ -71,6 +84,21 @@ final class MigrationRun {
         /** The guest's device for a workload in this process, or null. */
         NvmeDevice guest();
 
+        /** Verification the destination does itself (an agent at commit): a line for the report, or null. */
+        default String finish(MediaMigration.Outcome outcome) throws Exception {
+            return null;
+        }
+
+        /** True when the destination cannot be read from here and verifies itself in {@link #finish}. */
+        default boolean verifiesRemotely() {
+            return false;
+        }
+
+        /** Report fields of the transport, if any. */
+        default Map<String, Object> transportReport() {
+            return Map.of();
+        }
+
         long sizeBytes();
 
         @Override
@@ -79,6 +107,8 @@ final class MigrationRun {
 
     private final Settings s;
     private final PrintWriter out, err;
+    private Map<String, Object> extra = Map.of();
+    private String remoteLine;
 
     MigrationRun(Settings s, PrintWriter out, PrintWriter err) {
         this.s = s;
@@ -100,10 +130,55 @@ final class MigrationRun {
         if (!Files.isRegularFile(s.source())) throw new CliException("source image " + s.source() + " does not exist");
         long size = Files.size(s.source());
         if (size == 0 || size % s.lbaSize() != 0) throw new CliException("source image " + s.source() + " has " + size + " bytes, not a positive multiple of the LBA size " + s.lbaSize());
-        if (!s.toNbd() && Files.exists(s.destination()) && Files.size(s.destination()) != size) {
+        if (s.destination() != null && Files.exists(s.destination()) && Files.size(s.destination()) != size) {
             throw new CliException("destination image " + s.destination() + " exists with " + Files.size(s.destination()) + " bytes; the source has " + size);
         }
         Path work = Files.createTempDirectory("nvme-lm-migrate");
+        if (s.remote() != null) {
+            java.net.InetSocketAddress addr;
+            try {
+                addr = dev.nvmelm.net.agent.Transport.parse(s.remote().to());
+            } catch (IllegalArgumentException e) {
+                throw new CliException("--to " + e.getMessage());
+            }
+            dev.nvmelm.net.agent.RemoteDestination remote;
+            try {
+                remote = new dev.nvmelm.net.agent.RemoteDestination(s.remote().transport(), addr, java.util.UUID.randomUUID(), size, s.lbaSize(),
+                        s.remote().reconnectWindow());
+            } catch (java.io.IOException e) {
+                BenchCommand.deleteTree(work);
+                throw new CliException("--to " + s.remote().to() + ": " + e.getMessage());
+            }
+            try (remote; LiveMigrationRig rig = new LiveMigrationRig(s.source(), work.resolve("unused-destination.img"), work, size, s.lbaSize())) {
+                return migrate(new Endpoints() {
+                    @Override public MediaMigration.Side source() { return rig.sourceSide(); }
+                    @Override public MediaMigration.Side destination() { return MediaMigration.Side.storageOnly(remote); }
+                    @Override public MediaMigration.GuestHandover handover() { return rig.handover(); }
+                    @Override public NvmeDevice guest() { return rig.guest(); }
+                    @Override public long sizeBytes() { return size; }
+                    @Override public boolean verifiesRemotely() { return true; }
+
+                    @Override
+                    public String finish(MediaMigration.Outcome outcome) throws Exception {
+                        remote.commit(outcome.sourceControllerState(), HexFormat.of().parseHex(sha256(s.source())), Duration.ofMinutes(30));
+                        return "destination agent: durable, SHA-256 of the whole namespace matches the source, controller state applied and resumed";
+                    }
+
+                    @Override
+                    public Map<String, Object> transportReport() {
+                        Map<String, Object> m = new LinkedHashMap<>();
+                        m.put("bytes_sent_wire", remote.bytesSentWire.get());
+                        m.put("reconnects", remote.reconnects.get());
+                        m.put("bytes_resent", remote.bytesResent.get());
+                        return m;
+                    }
+
+                    @Override public void close() {}
+                }, null);
+            } finally {
+                BenchCommand.deleteTree(work);
+            }
+        }
         if (s.toNbd()) {
             try (NbdBlockDevice nbd = openNbd(s.destDevice(), size);
                  LiveMigrationRig rig = new LiveMigrationRig(s.source(), work.resolve("unused-destination.img"), work, size, s.lbaSize())) {
@@ -190,7 +265,9 @@ final class MigrationRun {
         Workload.Check check = null;
         long rewritten;
         dev.nvmelm.migrate.copy.WriteLedger.Check crc;
+        MediaMigration.Outcome lastOutcome;
         try (MediaMigration.Outcome outcome = m.run()) {
+            lastOutcome = outcome;
             if (bar != null) bar.close();
             if (guest != null) {
                 if (s.workload().seconds() > 0) guest.awaitEnd();
@@ -198,7 +275,7 @@ final class MigrationRun {
             }
             r = outcome.report();
             rewritten = outcome.bytesRewrittenAfterSwitchover();
-            v = outcome.verify(s.verify(), 1);
+            v = outcome.verify(ends.verifiesRemotely() ? Verifier.Mode.NONE : s.verify(), 1);
             crc = outcome.writeCheck();
             if (guest != null && s.verify() != Verifier.Mode.NONE) check = guest.check(ends.destination().data());
         } catch (MigrationException e) {
@@ -213,7 +290,23 @@ final class MigrationRun {
                 // already shutting down
             }
         }
-        boolean verified = v.ok() && (check == null || check.badBlocks() == 0) && s.verify() != Verifier.Mode.NONE;
+        String remoteCheck = null;
+        if (ends.verifiesRemotely()) {
+            try {
+                long c0 = System.nanoTime();
+                remoteCheck = ends.finish(lastOutcome);
+                // the guest resumes only when the destination has committed: that wait is downtime too
+                double commitMs = (System.nanoTime() - c0) / 1e6;
+                r.downtimeMs += commitMs;
+                r.downtimeBreakdownMs.put("commit", Math.round(commitMs * 100) / 100.0);
+            } catch (Exception e) {
+                throw new CliException("migration not committed: " + e.getMessage() + "; the source controller is suspended with its data intact", e);
+            }
+        }
+        extra = ends.transportReport();
+        remoteLine = remoteCheck;
+        boolean verified = remoteCheck != null
+                || (v.ok() && (check == null || check.badBlocks() == 0) && s.verify() != Verifier.Mode.NONE);
         String srcSha = s.verify() == Verifier.Mode.NONE || s.served() || s.toNbd() ? "" : sha256(s.source());
         String dstSha = s.verify() == Verifier.Mode.NONE || s.served() || s.toNbd() ? "" : sha256(s.destination());
         if (verified && incomplete != null) Files.deleteIfExists(incomplete);
@@ -262,6 +355,8 @@ final class MigrationRun {
             m.put("crc_extents_skipped_rewritten", crc.extentsSkipped());
             m.put("crc_mismatches", crc.mismatches());
             m.put("crc_ledger_complete", crc.complete());
+            if (remoteLine != null) m.put("destination_verified", remoteLine);
+            m.putAll(extra);
             m.put("workload_blocks_checked", check == null ? 0 : check.blocksChecked());
             m.put("workload_bad_blocks", check == null ? 0 : check.badBlocks());
             out.println(Json.pretty(m));
@@ -279,7 +374,11 @@ final class MigrationRun {
         out.printf("  cdq entries   %d%s%n", r.cdqEntries, r.anomalies > 0 ? " (" + r.anomalies + " anomalies)" : "");
         if (guest != null) out.printf("  guest         %d writes (%d errors); %s rewritten on the destination after switchover%n",
                 guest.guestWrites(), guest.errors.get(), human(rewritten));
-        if (s.verify() == Verifier.Mode.NONE) {
+        if (remoteLine != null) {
+            out.printf("  verified      yes (%s)%n", remoteLine);
+            out.printf("  network       %s sent, %s resent after %s reconnects%n", human(((Number) extra.get("bytes_sent_wire")).longValue()),
+                    human(((Number) extra.get("bytes_resent")).longValue()), extra.get("reconnects"));
+        } else if (s.verify() == Verifier.Mode.NONE) {
             out.println("  verified      no (--verify none)");
         } else {
             out.printf("  verified      %s (%s: %s compared, %s rewritten by the guest skipped%s)%n", verified ? "yes" : "NO",

@@ -280,7 +280,9 @@ public final class MediaMigration {
                 committed = true;
                 Tracking t = srcTrack;
                 srcTrack = null;
-                return commit(srcState, t, down0, stop, new Outcome(report, null, afterResume, ledger));
+                Outcome o = new Outcome(report, null, afterResume, ledger);
+                o.sourceState = srcState.savedState();   // for whoever applies it at the destination (an agent)
+                return commit(srcState, t, down0, stop, o);
             }
             dstState.transition(MigState.RESUMING);
             dstState.load(srcState.savedState());
@@ -726,6 +728,12 @@ public final class MediaMigration {
         private final DirtyExtents afterResume;
         private final WriteLedger ledger;
         private volatile WriteLedger.Check writeCheck = WriteLedger.Check.NONE;
+        private byte[] sourceState;
+
+        /** The source controller's state (Get Controller State) after a storage-only switchover, else null. */
+        public byte[] sourceControllerState() {
+            return sourceState == null ? null : sourceState.clone();
+        }
 
         Outcome(Report report, Tracking dstTrack, DirtyExtents afterResume, WriteLedger ledger) {
             this.ledger = ledger;

@@ -95,6 +95,26 @@ public final class HostMemory implements DmaMemory, AutoCloseable {
         freeRuns.put(off, size);
     }
 
+    /**
+     * Maps fresh zeroed memory at a given IOVA (private memory only), as a VMM does when it
+     * recreates a migrated guest's memory at the addresses the guest's queues name.
+     */
+    public synchronized MemorySegment allocateAt(long iova, long sizeBytes) {
+        if (backing != null) throw new IllegalStateException("shared host memory places regions itself");
+        if (iova % PAGE != 0 || sizeBytes <= 0) throw new IllegalArgumentException("IOVA 0x" + Long.toHexString(iova) + " is not page aligned");
+        long size = (sizeBytes + PAGE - 1) / PAGE * PAGE;
+        Map.Entry<Long, Region> before = byIova.floorEntry(iova + size - 1);
+        if (before != null && before.getValue().end() > iova) {
+            throw new IllegalArgumentException("IOVA [0x" + Long.toHexString(iova) + ", +" + size + ") overlaps a mapped region");
+        }
+        Arena arena = Arena.ofShared();
+        Region r = new Region(iova, arena.allocate(size, PAGE), arena);
+        byIova.put(iova, r);
+        byAddress.put(r.segment().address(), r);
+        nextIova = Math.max(nextIova, iova + size + PAGE);
+        return r.segment().asSlice(0, sizeBytes);
+    }
+
     /** The IOVA of a segment inside mapped memory, or -1 if it is not DMA memory. */
     public long iovaOf(MemorySegment seg) {
         if (!seg.isNative()) return -1;

@@ -1,0 +1,52 @@
+package dev.nvmelm.cli;
+
+import dev.nvmelm.net.agent.DestinationAgent;
+import dev.nvmelm.net.agent.Transport;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+
+/** {@code nvme-lm serve}: the destination agent (docs/network.md). */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = {"Destination agent: accepts live migrations over TLS 1.3 (mutual authentication) into subsystems in DIR/<migration-id>/,",
+                "applies the controller state and resumes it at commit; runs until SIGINT/SIGTERM"})
+final class ServeCommand extends CliCommand {
+    @Option(names = "--listen", required = true, paramLabel = "HOST:PORT", description = "Address to listen on (port 0: any free port, printed)")
+    String listen;
+
+    @Option(names = "--dir", required = true, paramLabel = "DIR", description = "Where destination namespaces are created")
+    Path dir;
+
+    @Mixin
+    TlsOptions tls;
+
+    @Override
+    public Integer call() throws Exception {
+        Transport t = tls.transport();
+        InetSocketAddress address;
+        try {
+            address = Transport.parse(listen);
+        } catch (IllegalArgumentException e) {
+            throw new CliException("--listen " + e.getMessage());
+        }
+        DestinationAgent agent;
+        try {
+            agent = new DestinationAgent(t, address, AgentTarget.factory(dir), line -> { if (g.verbosity() > 0) System.err.println(line); });
+        } catch (IOException e) {
+            throw new CliException("serve: " + e.getMessage());
+        }
+        CountDownLatch stop = new CountDownLatch(1);
+        Signals.onTermination(stop::countDown);
+        InetSocketAddress a = agent.address();
+        out().println("listening on " + a.getAddress().getHostAddress() + ":" + a.getPort() + (tls.insecure ? " (plaintext, loopback)" : " (TLS 1.3, mutual authentication)"));
+        out().flush();
+        stop.await();
+        agent.close();
+        return 0;
+    }
+}

@@ -1,0 +1,271 @@
+package dev.nvmelm.net.agent;
+
+import dev.nvmelm.migrate.block.BlockDevice;
+import dev.nvmelm.net.proto.Frame;
+import dev.nvmelm.net.proto.FrameCodec;
+import dev.nvmelm.net.proto.ProtocolException;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+
+/**
+ * {@code nvme-lm serve}: the destination agent. A source connects (TLS 1.3, mutual
+ * authentication), says which migration and what geometry, and streams numbered frames; the
+ * agent applies them strictly in order, acknowledges them, makes them durable on Flush, and on
+ * Commit flushes, checks the whole namespace against the source's SHA-256, applies the
+ * controller state and resumes the controller before answering Committed. A connection that
+ * drops leaves the migration resumable: the source reconnects with the same migration id and
+ * continues after the last frame applied here.
+ */
+public final class DestinationAgent implements AutoCloseable {
+    private final Transport transport;
+    private final DestinationTarget.Factory factory;
+    private final Consumer<String> log;
+    private final ServerSocket listener;
+    private final Map<UUID, Session> sessions = new ConcurrentHashMap<>();
+    private volatile boolean closed;
+
+    /** One migration: its target, what has been applied, and the connection feeding it. */
+    private static final class Session {
+        final UUID id;
+        final long sizeBytes;
+        final int lbaSizeBytes;
+        final DestinationTarget target;
+        long applied;
+        byte[] state;
+        boolean committed;
+        volatile Socket connection;
+
+        Session(UUID id, long sizeBytes, int lbaSizeBytes, DestinationTarget target) {
+            this.id = id;
+            this.sizeBytes = sizeBytes;
+            this.lbaSizeBytes = lbaSizeBytes;
+            this.target = target;
+        }
+    }
+
+    public DestinationAgent(Transport transport, InetSocketAddress listen, DestinationTarget.Factory factory, Consumer<String> log) throws IOException {
+        this.transport = transport;
+        this.factory = factory;
+        this.log = log;
+        this.listener = transport.listen(listen);
+        Thread.ofPlatform().daemon().name("agent-accept").start(this::acceptLoop);
+    }
+
+    public InetSocketAddress address() {
+        return (InetSocketAddress) listener.getLocalSocketAddress();
+    }
+
+    private void acceptLoop() {
+        while (!closed) {
+            try {
+                Socket s = listener.accept();
+                Thread.ofVirtual().name("agent-conn").start(() -> serve(s));
+            } catch (IOException e) {
+                if (!closed) log.accept("agent: accept failed: " + e.getMessage());
+            }
+        }
+    }
+
+    private void serve(Socket socket) {
+        Session session = null;
+        try (socket) {
+            DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 1 << 20));
+            DataOutputStream out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 1 << 16));
+            Frame first = FrameCodec.read(in);
+            if (!(first instanceof Frame.Hello h)) {
+                refuse(out, Frame.REFUSE_PROTOCOL, "the first frame must be HELLO");
+                return;
+            }
+            session = admit(h, out);
+            if (session == null) return;
+            Socket previous = session.connection;
+            session.connection = socket;
+            if (previous != null && previous != socket) previous.close();   // a resumed source replaces a link we had not seen die
+            synchronized (session) {
+                FrameCodec.write(out, new Frame.Welcome(Frame.VERSION, session.applied));
+                // a source that lost the link after its Commit was applied still learns the outcome
+                if (session.committed) FrameCodec.write(out, new Frame.Committed(session.applied));
+                out.flush();
+            }
+            loop(session, socket, in, out);
+        } catch (EOFException e) {
+            // the source went away between frames: resumable
+        } catch (ProtocolException e) {
+            log.accept("agent: protocol error from " + socket.getRemoteSocketAddress() + ": " + e.getMessage());
+        } catch (IOException e) {
+            if (!closed) log.accept("agent: connection " + socket.getRemoteSocketAddress() + " ended: " + e.getMessage());
+        } finally {
+            if (session != null && session.connection == socket) session.connection = null;
+        }
+    }
+
+    /** Checks the HELLO, opens or finds the migration; null after a refusal. */
+    private Session admit(Frame.Hello h, DataOutputStream out) throws IOException {
+        if (h.version() != Frame.VERSION) {
+            refuse(out, Frame.REFUSE_VERSION, "protocol version " + h.version() + " is not served; this agent speaks " + Frame.VERSION);
+            return null;
+        }
+        if ((h.lbaSizeBytes() != 512 && h.lbaSizeBytes() != 4096) || h.sizeBytes() <= 0 || h.sizeBytes() % h.lbaSizeBytes() != 0) {
+            refuse(out, Frame.REFUSE_GEOMETRY, "namespace of " + h.sizeBytes() + " bytes with " + h.lbaSizeBytes() + "-byte LBAs is not a valid geometry");
+            return null;
+        }
+        Session existing = sessions.get(h.migrationId());
+        if (existing != null) {
+            if (existing.sizeBytes != h.sizeBytes() || existing.lbaSizeBytes != h.lbaSizeBytes()) {
+                refuse(out, Frame.REFUSE_GEOMETRY, "migration " + h.migrationId() + " is " + existing.sizeBytes + " bytes / " + existing.lbaSizeBytes
+                        + "-byte LBAs here, not " + h.sizeBytes() + " / " + h.lbaSizeBytes());
+                return null;
+            }
+            return existing;
+        }
+        if (h.resume()) {
+            refuse(out, Frame.REFUSE_UNKNOWN_MIGRATION, "no migration " + h.migrationId() + " on this agent (it restarted?): start the migration again");
+            return null;
+        }
+        DestinationTarget target;
+        try {
+            target = factory.open(h.migrationId(), h.sizeBytes(), h.lbaSizeBytes());
+        } catch (IOException e) {
+            String m = String.valueOf(e.getMessage());
+            refuse(out, m.contains("space") ? Frame.REFUSE_NO_SPACE : Frame.REFUSE_IO, m);
+            return null;
+        }
+        Session s = new Session(h.migrationId(), h.sizeBytes(), h.lbaSizeBytes(), target);
+        sessions.put(s.id, s);
+        log.accept("agent: migration " + s.id + " (" + s.sizeBytes + " bytes) started");
+        return s;
+    }
+
+    private static void refuse(DataOutputStream out, int code, String reason) throws IOException {
+        FrameCodec.write(out, new Frame.Refuse(code, reason));
+        out.flush();
+    }
+
+    private void loop(Session s, Socket socket, DataInputStream in, DataOutputStream out) throws IOException {
+        BlockDevice data = s.target.data();
+        long unacked = 0;
+        while (true) {
+            Frame f = FrameCodec.read(in);
+            synchronized (s) {
+                if (s.connection != socket) return;   // superseded by a newer connection of the same migration
+                long seq = seqOf(f);
+                if (seq <= s.applied) continue;   // a resent frame we already applied
+                if (seq != s.applied + 1) throw new ProtocolException("frame seq " + seq + " after " + s.applied + ": frames must arrive in order");
+                switch (f) {
+                    case Frame.Data d -> {
+                        check(s, d.offset(), d.data().length);
+                        data.write(d.offset(), MemorySegment.ofArray(d.data()));
+                    }
+                    case Frame.Zero z -> {
+                        check(s, z.offset(), z.length());
+                        data.writeZeroes(z.offset(), z.length(), z.deallocate());
+                    }
+                    case Frame.Flush fl -> data.flush();
+                    case Frame.ControllerStateBlob c -> s.state = c.state();
+                    case Frame.Commit c -> {
+                        commit(s, c, out);
+                        return;
+                    }
+                    default -> throw new ProtocolException("a source may not send " + f.getClass().getSimpleName());
+                }
+                s.applied = seq;
+                unacked++;
+                boolean durable = f instanceof Frame.Flush;
+                // ack a flush at once; otherwise when the source has nothing more queued, or every 64 frames
+                if (durable || unacked >= 64 || in.available() == 0) {
+                    FrameCodec.write(out, new Frame.Ack(seq, durable));
+                    out.flush();
+                    unacked = 0;
+                }
+            }
+        }
+    }
+
+    private static long seqOf(Frame f) throws ProtocolException {
+        return switch (f) {
+            case Frame.Data d -> d.seq();
+            case Frame.Zero z -> z.seq();
+            case Frame.Flush fl -> fl.seq();
+            case Frame.ControllerStateBlob c -> c.seq();
+            case Frame.Commit c -> c.seq();
+            default -> throw new ProtocolException("a source may not send " + f.getClass().getSimpleName());
+        };
+    }
+
+    private static void check(Session s, long offset, long length) throws ProtocolException {
+        if (offset < 0 || length < 0 || offset % s.lbaSizeBytes != 0 || length % s.lbaSizeBytes != 0 || offset + length > s.sizeBytes || offset + length < 0) {
+            throw new ProtocolException("range [" + offset + ", +" + length + ") is unaligned or outside the " + s.sizeBytes + "-byte namespace");
+        }
+    }
+
+    /** Durable, verified, controller state applied and resumed — only then Committed. */
+    private void commit(Session s, Frame.Commit c, DataOutputStream out) throws IOException {
+        if (!s.committed) {
+            s.target.data().flush();
+            byte[] sha = sha256(s.target.data(), s.sizeBytes);
+            if (!Arrays.equals(sha, c.sha256())) {
+                refuse(out, Frame.REFUSE_VERIFY, "the destination namespace does not match the source's SHA-256 after all frames were applied");
+                return;
+            }
+            try {
+                if (s.state != null) s.target.applyState(s.state);
+                s.target.resume();
+            } catch (IOException e) {
+                // permanent: a resent commit would fail the same way, so the source must stop retrying
+                refuse(out, Frame.REFUSE_IO, "switchover failed at the destination: " + e.getMessage());
+                return;
+            }
+            s.committed = true;
+            s.applied = c.seq();
+            log.accept("agent: migration " + s.id + " committed: durable, verified, controller resumed");
+        }
+        FrameCodec.write(out, new Frame.Committed(c.seq()));
+        out.flush();
+    }
+
+    static byte[] sha256(BlockDevice d, long size) throws IOException {
+        try (Arena a = Arena.ofShared()) {   // shared: a backend may complete the read on its own thread
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            MemorySegment buf = a.allocate(1 << 20, 4096);
+            byte[] chunk = new byte[(int) buf.byteSize()];
+            for (long off = 0; off < size; off += buf.byteSize()) {
+                int n = (int) Math.min(buf.byteSize(), size - off);
+                d.read(off, buf.asSlice(0, n));
+                MemorySegment.copy(buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, chunk, 0, n);
+                md.update(chunk, 0, n);
+            }
+            return md.digest();
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        closed = true;
+        listener.close();
+        for (Session s : sessions.values()) {
+            Socket c = s.connection;
+            if (c != null) c.close();
+            s.target.close();
+        }
+        sessions.clear();
+    }
+}

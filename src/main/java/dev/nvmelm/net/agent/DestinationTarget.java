@@ -1,0 +1,28 @@
+package dev.nvmelm.net.agent;
+
+import dev.nvmelm.migrate.block.BlockDevice;
+
+import java.io.IOException;
+
+/**
+ * What the destination agent migrates into: a namespace to write, and the migratable controller
+ * that receives the source's state and resumes the guest. Built by whoever hosts the agent (the
+ * CLI wires the software subsystem; a real host would wire its NVMe device).
+ */
+public interface DestinationTarget extends AutoCloseable {
+    BlockDevice data();
+
+    /** Applies the controller state (Set Controller State on a suspended MC with no I/O queues). */
+    void applyState(byte[] state) throws IOException;
+
+    /** Resumes the MC: the guest runs here from now on. */
+    void resume() throws IOException;
+
+    @Override
+    void close() throws IOException;
+
+    /** Opens (creating if new) the target for a migration of this geometry, or refuses with a reason. */
+    interface Factory {
+        DestinationTarget open(java.util.UUID migrationId, long sizeBytes, int lbaSizeBytes) throws IOException;
+    }
+}

@@ -1,0 +1,144 @@
+package dev.nvmelm.cli;
+
+import dev.nvmelm.net.FaultProxy;
+import dev.nvmelm.net.agent.DestinationAgent;
+import dev.nvmelm.net.agent.Transport;
+import dev.nvmelm.net.tls.TlsConfig;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.RandomAccessFile;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Two agents over TLS 1.3 with mutual authentication on loopback: a migration, a cut link, wrong certificates, a full disk. */
+class AgentTest {
+    @TempDir
+    Path dir;
+    Path tls, agentDir;
+    DestinationAgent agent;
+    final List<String> log = new ArrayList<>();
+
+    @BeforeEach
+    void start() throws Exception {
+        tls = dir.resolve("tls");
+        assertThat(CliRunner.run("tls", "gen", "--dir", tls.toString()).exit()).isZero();
+        agentDir = dir.resolve("agent");
+        Transport server = new Transport(new TlsConfig(tls.resolve("server.crt"), tls.resolve("server.key"), tls.resolve("ca.crt")), false);
+        agent = new DestinationAgent(server, new InetSocketAddress("127.0.0.1", 0), AgentTarget.factory(agentDir), log::add);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        agent.close();
+    }
+
+    Path source(long sizeBytes, int dataMiB) throws Exception {
+        Path src = dir.resolve("src.img");
+        byte[] mib = new byte[1 << 20];
+        Random r = new Random(9);
+        try (RandomAccessFile f = new RandomAccessFile(src.toFile(), "rw")) {
+            for (int i = 0; i < dataMiB; i++) {
+                r.nextBytes(mib);
+                f.seek((long) i * 2 << 20);   // data every other MiB, holes between
+                f.write(mib);
+            }
+            f.setLength(sizeBytes);
+        }
+        return src;
+    }
+
+    String[] client(String to, String... more) {
+        List<String> a = new ArrayList<>(List.of("--to", to, "--tls-cert", tls.resolve("client.crt").toString(),
+                "--tls-key", tls.resolve("client.key").toString(), "--tls-ca", tls.resolve("ca.crt").toString()));
+        a.addAll(List.of(more));
+        return a.toArray(String[]::new);
+    }
+
+    static String[] concat(String[] a, String[] b) {
+        return Stream.concat(Stream.of(a), Stream.of(b)).toArray(String[]::new);
+    }
+
+    Path destinationImage() throws Exception {
+        try (Stream<Path> ids = Files.list(agentDir)) {
+            return ids.filter(Files::isDirectory).findFirst().orElseThrow().resolve("c1n1.img");
+        }
+    }
+
+    @Test
+    void aMigrationOverTlsCommitsADurableVerifiedCopy() throws Exception {
+        Path src = source(64 << 20, 10);
+        CliRunner r = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "-o", "json"},
+                client("127.0.0.1:" + agent.address().getPort())));
+        assertThat(r.exit()).as(r.out() + r.err()).isZero();
+        assertThat(r.out()).contains("\"verified\": true").contains("\"reconnects\": 0").contains("\"commit\"");
+        assertThat(CliRunner.run("migrate", "--help").out()).contains("--to");
+        assertThat(Files.mismatch(src, destinationImage())).isEqualTo(-1);
+        assertThat(log).anyMatch(l -> l.contains("committed"));
+    }
+
+    @Test
+    void aCutLinkCostsAReconnectAndAResendNotARestart() throws Exception {
+        Path src = source(64 << 20, 24);
+        try (FaultProxy proxy = new FaultProxy(agent.address())) {
+            proxy.throttle(16 << 20);   // slow enough to cut in the middle
+            CompletableFuture<Void> outage = CompletableFuture.runAsync(() -> {
+                try {
+                    while (proxy.forwardedBytes() < (8 << 20)) Thread.sleep(5);
+                    proxy.cut();
+                    Thread.sleep(1500);
+                    proxy.up();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            CliRunner r = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "-o", "json"},
+                    client("127.0.0.1:" + proxy.port())));
+            outage.join();
+            assertThat(r.exit()).as(r.out() + r.err()).isZero();
+            assertThat(r.out()).contains("\"verified\": true").doesNotContain("\"reconnects\": 0");
+        }
+        assertThat(Files.mismatch(src, destinationImage())).isEqualTo(-1);
+    }
+
+    @Test
+    void aClientWithACertificateFromAnotherCaIsRefused() throws Exception {
+        Path other = dir.resolve("other");
+        assertThat(CliRunner.run("tls", "gen", "--dir", other.toString()).exit()).isZero();
+        Path src = source(8 << 20, 1);
+        CliRunner r = CliRunner.run("migrate", "--source-image", src.toString(), "--to", "127.0.0.1:" + agent.address().getPort(),
+                "--tls-cert", other.resolve("client.crt").toString(), "--tls-key", other.resolve("client.key").toString(),
+                "--tls-ca", other.resolve("ca.crt").toString(), "--reconnect-window", "2");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err().strip().lines()).hasSize(1);
+        assertThat(r.err()).doesNotContain("Exception:").contains("--to");
+        assertThat(agentDir).satisfiesAnyOf(d -> assertThat(d).doesNotExist(), d -> assertThat(d).isEmptyDirectory());
+    }
+
+    @Test
+    void plaintextOnlyOnLoopbackAndAFullDiskIsARefusal() throws Exception {
+        Path src = source(8 << 20, 1);
+        CliRunner insecure = CliRunner.run("migrate", "--source-image", src.toString(), "--to", "192.0.2.1:9", "--insecure");
+        assertThat(insecure.exit()).isEqualTo(1);
+        assertThat(insecure.err()).contains("only on loopback");
+        assertThat(CliRunner.run("migrate", "--source-image", src.toString(), "--to", "127.0.0.1:9").err()).contains("--tls-cert");
+        // a namespace larger than the agent's free space: refused with the reason, nothing left behind
+        Path huge = dir.resolve("huge.img");
+        try (RandomAccessFile f = new RandomAccessFile(huge.toFile(), "rw")) {
+            f.setLength(Files.getFileStore(dir).getUsableSpace() / 4096 * 4096 + (1L << 40));
+        }
+        CliRunner full = CliRunner.run(concat(new String[]{"migrate", "--source-image", huge.toString()}, client("127.0.0.1:" + agent.address().getPort())));
+        assertThat(full.exit()).isEqualTo(1);
+        assertThat(full.err()).contains("not enough space");
+    }
+}
