@@ -73,7 +73,7 @@ final class MigrateCommand extends CliCommand {
                         + " drive the guest from outside");
             }
             if (reconnectWindowSeconds < 1) throw new CliException("--reconnect-window must be at least 1 second");
-            var remote = new MigrationRun.Remote(to, tls.transport(), java.time.Duration.ofSeconds(reconnectWindowSeconds));
+            var remote = new MigrationRun.Remote(to, tls.transport(), java.time.Duration.ofSeconds(reconnectWindowSeconds), "full".equals(engine.verify));
             var settings = new MigrationRun.Settings(source, null, null, null, nsid, lbaSize, null, engine.options(),
                     Verifier.Mode.NONE, f == OutputFormat.JSON, f != OutputFormat.JSON, remote);
             return new MigrationRun(settings, out(), spec.commandLine().getErr()).run();

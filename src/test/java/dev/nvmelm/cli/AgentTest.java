@@ -78,10 +78,10 @@ class AgentTest {
     @Test
     void aMigrationOverTlsCommitsADurableVerifiedCopy() throws Exception {
         Path src = source(64 << 20, 10);
-        CliRunner r = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "-o", "json"},
+        CliRunner r = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--verify", "full", "-o", "json"},
                 client("127.0.0.1:" + agent.address().getPort())));
         assertThat(r.exit()).as(r.out() + r.err()).isZero();
-        assertThat(r.out()).contains("\"verified\": true").contains("\"reconnects\": 0").contains("\"commit\"");
+        assertThat(r.out()).contains("\"verified\": true").contains("\"reconnects\": 0").contains("\"commit\"").contains("SHA-256 of the whole namespace matches");
         assertThat(CliRunner.run("migrate", "--help").out()).contains("--to");
         assertThat(Files.mismatch(src, destinationImage())).isEqualTo(-1);
         assertThat(log).anyMatch(l -> l.contains("committed"));
@@ -106,7 +106,7 @@ class AgentTest {
                     client("127.0.0.1:" + proxy.port())));
             outage.join();
             assertThat(r.exit()).as(r.out() + r.err()).isZero();
-            assertThat(r.out()).contains("\"verified\": true").doesNotContain("\"reconnects\": 0");
+            assertThat(r.out()).contains("\"verified\": true").doesNotContain("\"reconnects\": 0").contains("read back and checked");
         }
         assertThat(Files.mismatch(src, destinationImage())).isEqualTo(-1);
     }
