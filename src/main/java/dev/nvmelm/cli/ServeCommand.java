@@ -36,7 +36,8 @@ final class ServeCommand extends CliCommand {
         }
         DestinationAgent agent;
         try {
-            agent = new DestinationAgent(t, address, AgentTarget.factory(dir), line -> { if (g.verbosity() > 0) System.err.println(line); });
+            agent = new DestinationAgent(t, address, AgentTarget.factory(dir), line -> { if (g.verbosity() > 0) System.err.println(line); },
+                    dir.resolve("journal"));
         } catch (IOException e) {
             throw new CliException("serve: " + e.getMessage());
         }

@@ -71,7 +71,7 @@ class AgentTest {
 
     Path destinationImage() throws Exception {
         try (Stream<Path> ids = Files.list(agentDir)) {
-            return ids.filter(Files::isDirectory).findFirst().orElseThrow().resolve("c1n1.img");
+            return ids.filter(d -> Files.isDirectory(d) && d.getFileName().toString().length() == 36).findFirst().orElseThrow().resolve("c1n1.img");
         }
     }
 
@@ -140,5 +140,49 @@ class AgentTest {
         CliRunner full = CliRunner.run(concat(new String[]{"migrate", "--source-image", huge.toString()}, client("127.0.0.1:" + agent.address().getPort())));
         assertThat(full.exit()).isEqualTo(1);
         assertThat(full.err()).contains("not enough space");
+    }
+
+    /** The agent in its own JVM, killed with SIGKILL mid-copy and restarted: the source resumes from its journal. */
+    @Test
+    void anAgentKilledMidCopyIsRestartedAndTheSourceResumes() throws Exception {
+        agent.close();
+        Path dir2 = dir.resolve("agent2");
+        int port;
+        try (var probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = probe.getLocalPort();
+        }
+        Path src = source(64 << 20, 24);
+        Process first = startAgent(port, dir2);
+        Process second = null;
+        try (FaultProxy slow = new FaultProxy(new InetSocketAddress("127.0.0.1", port))) {
+            slow.throttle(16 << 20);
+            CompletableFuture<CliRunner> run = CompletableFuture.supplyAsync(() -> CliRunner.run(concat(
+                    new String[]{"migrate", "--source-image", src.toString(), "--verify", "full", "-o", "json"}, client("127.0.0.1:" + slow.port()))));
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (slow.forwardedBytes() < (12 << 20) && System.nanoTime() < deadline) Thread.sleep(10);
+            first.destroyForcibly().waitFor();   // SIGKILL: no goodbye, no flush
+            second = startAgent(port, dir2);
+            CliRunner r = run.get(120, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(r.exit()).as(r.out() + r.err()).isZero();
+            assertThat(r.out()).contains("\"verified\": true").doesNotContain("\"reconnects\": 0");
+        } finally {
+            dev.nvmelm.Procs.stop(first);
+            if (second != null) dev.nvmelm.Procs.stop(second);
+        }
+        try (Stream<Path> ids = Files.list(dir2)) {
+            Path img = ids.filter(d -> d.getFileName().toString().length() == 36).findFirst().orElseThrow().resolve("c1n1.img");
+            assertThat(Files.mismatch(src, img)).isEqualTo(-1);
+        }
+    }
+
+    Process startAgent(int port, Path agentDir) throws Exception {
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve",
+                "--listen", "127.0.0.1:" + port, "--dir", agentDir.toString(), "--tls-cert", tls.resolve("server.crt").toString(),
+                "--tls-key", tls.resolve("server.key").toString(), "--tls-ca", tls.resolve("ca.crt").toString())
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        String line = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream())).readLine();
+        assertThat(line).as("agent started").startsWith("listening on 127.0.0.1:" + port);
+        return p;
     }
 }

@@ -38,6 +38,7 @@ public final class DestinationAgent implements AutoCloseable {
     private final DestinationTarget.Factory factory;
     private final Consumer<String> log;
     private final ServerSocket listener;
+    private final java.nio.file.Path journals;   // null: migrations live only as long as this process
     private final Map<UUID, Session> sessions = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
@@ -61,11 +62,58 @@ public final class DestinationAgent implements AutoCloseable {
     }
 
     public DestinationAgent(Transport transport, InetSocketAddress listen, DestinationTarget.Factory factory, Consumer<String> log) throws IOException {
+        this(transport, listen, factory, log, null);
+    }
+
+    /**
+     * With {@code journals}, every FLUSH records the migration and its last durable frame there
+     * (written to a temporary file, forced, then renamed), and a restarted agent picks its
+     * migrations up again, so a source can resume after the agent was killed.
+     */
+    public DestinationAgent(Transport transport, InetSocketAddress listen, DestinationTarget.Factory factory, Consumer<String> log,
+                            java.nio.file.Path journals) throws IOException {
         this.transport = transport;
         this.factory = factory;
         this.log = log;
+        this.journals = journals;
+        if (journals != null) recover();
         this.listener = transport.listen(listen);
         Thread.ofPlatform().daemon().name("agent-accept").start(this::acceptLoop);
+    }
+
+    private void recover() throws IOException {
+        java.nio.file.Files.createDirectories(journals);
+        try (var files = java.nio.file.Files.list(journals)) {
+            for (java.nio.file.Path p : files.filter(f -> f.getFileName().toString().endsWith(".journal")).toList()) {
+                String[] f = java.nio.file.Files.readString(p).trim().split(" ");
+                if (f.length != 5) {
+                    log.accept("agent: ignoring malformed journal " + p);
+                    continue;
+                }
+                UUID id = UUID.fromString(f[0]);
+                long size = Long.parseLong(f[1]), durable = Long.parseLong(f[3]);
+                int lba = Integer.parseInt(f[2]);
+                boolean committed = f[4].equals("committed");
+                Session s = new Session(id, size, lba, factory.open(id, size, lba));
+                s.applied = durable;
+                s.committed = committed;
+                sessions.put(id, s);
+                log.accept("agent: recovered migration " + id + " at frame " + durable + (committed ? " (committed)" : ""));
+            }
+        }
+    }
+
+    /** Records the migration's durable point: after this a restarted agent resumes from here. */
+    private void journal(Session s, long durableSeq) throws IOException {
+        if (journals == null) return;
+        java.nio.file.Path tmp = journals.resolve(s.id + ".journal.tmp"), dst = journals.resolve(s.id + ".journal");
+        try (var ch = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE,
+                java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
+            ch.write(java.nio.ByteBuffer.wrap((s.id + " " + s.sizeBytes + " " + s.lbaSizeBytes + " " + durableSeq + " "
+                    + (s.committed ? "committed" : "open") + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+            ch.force(true);
+        }
+        java.nio.file.Files.move(tmp, dst, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
 
     public InetSocketAddress address() {
@@ -148,6 +196,7 @@ public final class DestinationAgent implements AutoCloseable {
             return null;
         }
         Session s = new Session(h.migrationId(), h.sizeBytes(), h.lbaSizeBytes(), target);
+        journal(s, 0);   // known from the start: a restart before the first FLUSH resumes from frame 0
         sessions.put(s.id, s);
         log.accept("agent: migration " + s.id + " (" + s.sizeBytes + " bytes) started");
         return s;
@@ -178,7 +227,10 @@ public final class DestinationAgent implements AutoCloseable {
                         check(s, z.offset(), z.length());
                         data.writeZeroes(z.offset(), z.length(), z.deallocate());
                     }
-                    case Frame.Flush fl -> data.flush();
+                    case Frame.Flush fl -> {
+                        data.flush();
+                        journal(s, seq);
+                    }
                     case Frame.ControllerStateBlob c -> s.state = c.state();
                     case Frame.Commit c -> {
                         commit(s, c, out);
@@ -249,6 +301,7 @@ public final class DestinationAgent implements AutoCloseable {
             }
             s.committed = true;
             s.applied = c.seq();
+            journal(s, c.seq());
             log.accept("agent: migration " + s.id + " committed: durable, verified, controller resumed");
         }
         FrameCodec.write(out, new Frame.Committed(c.seq()));

@@ -24,9 +24,9 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The destination agent as the engine's block device: writes become numbered frames (data with
- * its CRC32C, zero ranges as ranges), kept until the agent acknowledges them so that a cut link
- * costs only a reconnect and a resend of what was in flight, never a restart. Frames in flight
- * are bounded ({@link #WINDOW_BYTES}). Reads are not offered: the destination verifies itself at
+ * its CRC32C, zero ranges as ranges), kept until the agent says they are durable, so a cut link
+ * or even a restarted agent costs only a reconnect and a resend, never a restart. What is kept is
+ * bounded ({@link #WINDOW_BYTES}): past half of it, a FLUSH asks the agent to make it durable. Reads are not offered: the destination verifies itself at
  * {@link #commit} against the source's SHA-256.
  */
 public final class RemoteDestination implements BlockDevice {
@@ -91,6 +91,7 @@ public final class RemoteDestination implements BlockDevice {
         int gen = ++generation;
         connected = true;
         ackApplied(w.durableSeq(), false);
+        // what the agent has applied (after a restart: what its journal says is durable) need not come again
         for (Map.Entry<Long, Frame> e : retained.tailMap(w.durableSeq(), false).entrySet()) {
             long n = write(e.getValue());
             if (resume) bytesResent.addAndGet(n);
@@ -125,9 +126,11 @@ public final class RemoteDestination implements BlockDevice {
     }
 
     private void ackApplied(long upTo, boolean isDurable) {
-        var head = retained.headMap(upTo, true);
-        for (Frame f : head.values()) retainedBytes.addAndGet(-sizeOf(f));
-        head.clear();
+        if (isDurable) {   // only durable frames are safe to forget: an agent may restart from its journal
+            var head = retained.headMap(upTo, true);
+            for (Frame f : head.values()) retainedBytes.addAndGet(-sizeOf(f));
+            head.clear();
+        }
         synchronized (acks) {
             if (upTo > acked) acked = upTo;
             if (isDurable && upTo > durable) durable = upTo;
@@ -152,27 +155,47 @@ public final class RemoteDestination implements BlockDevice {
         sendLock.lock();
         try {
             awaitWindow();
-            long n = ++seq;
-            Frame f = make.apply(n);
-            retained.put(n, f);
-            retainedBytes.addAndGet(sizeOf(f));
-            try {
-                ensureConnected();
-                write(f);
-                out.flush();
-            } catch (IOException e) {
-                if (refused != null) throw new IOException(refused, e);
-                reconnect(e);   // resends f with everything else unapplied
-            }
+            long n = transmit(make.apply(++seq));
+            if (retainedBytes.get() > WINDOW_BYTES / 2 && lastFlush <= durable) lastFlush = transmit(new Frame.Flush(++seq));
             return n;
         } finally {
             sendLock.unlock();
         }
     }
 
+    private long lastFlush;
+
+    /** Retains and writes one numbered frame. Holds sendLock. */
+    private long transmit(Frame f) throws IOException {
+        long n = seqOf(f);
+        retained.put(n, f);
+        retainedBytes.addAndGet(sizeOf(f));
+        try {
+            ensureConnected();
+            write(f);
+            out.flush();
+        } catch (IOException e) {
+            if (refused != null) throw new IOException(refused, e);
+            reconnect(e);   // resends f with everything else not yet durable
+        }
+        return n;
+    }
+
+    private static long seqOf(Frame f) {
+        return switch (f) {
+            case Frame.Data d -> d.seq();
+            case Frame.Zero z -> z.seq();
+            case Frame.Flush fl -> fl.seq();
+            case Frame.ControllerStateBlob c -> c.seq();
+            case Frame.Commit c -> c.seq();
+            default -> throw new IllegalArgumentException("not a numbered frame: " + f);
+        };
+    }
+
     private void awaitWindow() throws IOException {
         while (retainedBytes.get() > WINDOW_BYTES) {
             ensureConnected();
+            if (lastFlush <= durable) lastFlush = transmit(new Frame.Flush(++seq));   // make room
             synchronized (acks) {
                 if (retainedBytes.get() <= WINDOW_BYTES || !connected) continue;
                 try {
