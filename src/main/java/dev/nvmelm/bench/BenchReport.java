@@ -51,6 +51,25 @@ public final class BenchReport {
         return sb.toString();
     }
 
+    /** The net scenario as a text table with its goal line. */
+    @SuppressWarnings("unchecked")
+    public static String netTable(Map<String, Object> result) {
+        StringBuilder sb = new StringBuilder(String.format("%nagent data path over loopback, %s streamed, median of %s runs%n",
+                mib(((Number) result.get("size_bytes")).longValue()), result.get("runs")));
+        sb.append(String.format("| %-34s | %10s |%n", "transport", "MiB/s"));
+        sb.append("|").append("-".repeat(36)).append("|").append("-".repeat(12)).append("|\n");
+        double tls = Double.NaN, plain = Double.NaN;
+        for (Object o : (List<Object>) result.get("results")) {
+            Map<String, Object> r = (Map<String, Object>) o;
+            double v = ((Number) r.get("median_mib_per_s")).doubleValue();
+            if (String.valueOf(r.get("transport")).startsWith("TLS")) tls = v;
+            else plain = v;
+            sb.append(String.format("| %-34s | %10.0f |%n", r.get("transport"), v));
+        }
+        sb.append(String.format("goal: TLS >= 0.80x plaintext: %.2fx %s%n", tls / plain, met(tls / plain >= 0.8)));
+        return sb.toString();
+    }
+
     /** The nbd scenario as a text table. */
     @SuppressWarnings("unchecked")
     public static String nbdTable(Map<String, Object> result) {
@@ -112,7 +131,7 @@ public final class BenchReport {
         md.append("Rendered by `./nvme-lm bench report` from the newest result of each scenario in `bench/results/`;\n");
         md.append("every number below comes from those JSON files, measured on the machine they name, with the\n");
         md.append("peers run in the same process tree, on the same data, interleaved. Reproduce on a clean clone:\n\n");
-        md.append("```\n./scripts/install-deps.sh\n./nvme-lm bench copy --size 1G --runs 3\n./nvme-lm bench migrate --qemu\n./nvme-lm bench report\n```\n\n");
+        md.append("```\n./scripts/install-deps.sh\n./nvme-lm bench copy --size 1G --runs 3\n./nvme-lm bench migrate --qemu\n./nvme-lm bench nbd\n./nvme-lm bench net --size 1G --runs 3\n./nvme-lm bench report\n```\n\n");
         md.append("Speed is never asserted in unit tests; `bench copy --quick` and a tiny `bench migrate` run in the\n");
         md.append("test suite only so the harness cannot rot. A goal that is not met is shown as such.\n");
         Optional<Path> copy = newest(resultsDir, "copy");
@@ -153,10 +172,18 @@ public final class BenchReport {
             md.append("two file targets overwrite the dense image; part of the difference may be that, not the path.\n");
             md.append("\n```").append(nbdTable(r)).append("```\n");
         }
+        Optional<Path> net = newest(resultsDir, "net");
+        if (net.isPresent()) {
+            Map<String, Object> r = load(net.get());
+            md.append("\n## Agents: TLS 1.3 versus plaintext\n\n");
+            md.append("Source `").append(resultsDir.relativize(net.get())).append("`; ").append(machine(r)).append("\n");
+            md.append("Random data streamed through the source's remote device into an agent writing a file (every extent\n");
+            md.append("read back and CRC-checked as written), then FLUSH and COMMIT; no controller at the agent.\n");
+            md.append("\n```").append(netTable(r)).append("```\n");
+        }
         md.append("\n## Not measured yet\n\n");
-        md.append("- `sparse` (1 TiB namespace with 1 GiB allocated vs the mirror), `tls` (agents over loopback with\n");
-        md.append("  and without TLS) and a `cdq` wrapper: the scenarios are not built. The CDQ consumer's own JMH\n");
-        md.append("  numbers are in docs/cdq.md.\n");
+        md.append("- `sparse` (1 TiB namespace with 1 GiB allocated vs the mirror), the extra time a 3 s outage costs the\n");
+        md.append("  agents, and a `cdq` wrapper: not built. The CDQ consumer's own JMH numbers are in docs/cdq.md.\n");
         md.append("- Plots of bytes remaining over time and guest IOPS over time: the migrate result does not record\n");
         md.append("  a timeline yet.\n");
         Files.writeString(out, md.toString());

@@ -5,6 +5,7 @@ import dev.nvmelm.bench.CopyScenario;
 import dev.nvmelm.bench.OurContenders;
 import dev.nvmelm.bench.MigrateScenario;
 import dev.nvmelm.bench.NbdScenario;
+import dev.nvmelm.bench.NetScenario;
 import dev.nvmelm.migrate.MediaMigration;
 import dev.nvmelm.util.Json;
 import picocli.CommandLine.Command;
@@ -19,7 +20,7 @@ import java.util.Map;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks side by side with the tools users would otherwise pick; results go to bench/results/",
-        subcommands = {BenchCommand.Copy.class, BenchCommand.Migrate.class, BenchCommand.Nbd.class, BenchCommand.Report.class})
+        subcommands = {BenchCommand.Copy.class, BenchCommand.Migrate.class, BenchCommand.Nbd.class, BenchCommand.Net.class, BenchCommand.Report.class})
 final class BenchCommand {
 
     /** Options every scenario shares. */
@@ -193,6 +194,30 @@ final class BenchCommand {
                 else spec.commandLine().getOut().print(BenchReport.nbdTable(result) + "wrote " + saved + "\n");
             } catch (IllegalStateException e) {
                 throw new CliException(e.getMessage());
+            } finally {
+                if (c.workDir == null) deleteTree(dir);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "net", mixinStandardHelpOptions = true,
+            description = "The agents' data path over loopback: TLS 1.3 with mutual authentication versus plaintext")
+    static final class Net extends CliCommand {
+        @Mixin
+        Common c;
+
+        @Override
+        public Integer call() throws Exception {
+            long size = c.quick ? 32L << 20 : c.sizeBytes;
+            int runs = c.quick ? 1 : c.runs;
+            if (runs < 1 || size < 1 << 20) throw new CliException("--runs must be at least 1 and --size at least 1M");
+            Path dir = c.workDir != null ? Files.createDirectories(c.workDir) : Files.createTempDirectory("nvme-lm-bench");
+            try {
+                Map<String, Object> result = new NetScenario(dir, size / (1 << 20) * (1 << 20), runs, spec.commandLine().getErr()).run();
+                Path saved = CopyScenario.save(c.resultsDir, result);
+                if (g.format() == OutputFormat.JSON) out().println(Json.pretty(result));
+                else out().print(BenchReport.netTable(result) + "wrote " + saved + "\n");
             } finally {
                 if (c.workDir == null) deleteTree(dir);
             }
