@@ -209,7 +209,7 @@ class DeviceServerTest {
         write(mc, 42, 1, (byte) 0x42).orThrow("write");
         server.close();
         assertThat(Files.exists(server.socketPath())).isFalse();
-        assertThatThrownBy(() -> write(mc, 0, 1, (byte) 0)).hasMessageContaining("device server closed the connection");
+        assertThatThrownBy(() -> write(mc, 0, 1, (byte) 0)).hasMessageContaining("device server");   // closed the connection, or a broken pipe on send
         mc.close();
         assertThatThrownBy(() -> SimNvmeDevice.open(server.deviceString(), TIMEOUT)).hasMessageContaining("device serve");
         server = DeviceServer.start(new Subsystem.Config(dir, 16 << 20, 1, 2, 4096), 32 << 20, null);
