@@ -39,6 +39,31 @@ final class BenchCommand {
 
         @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON result (default: ${DEFAULT-VALUE})")
         Path resultsDir;
+
+        /** One measurement in a work directory: returns the JSON result. */
+        interface Scenario {
+            Map<String, Object> run(Path dir, long sizeBytes, int runs) throws Exception;
+        }
+
+        /** Runs a scenario (small and once with --quick) in --work-dir or a temporary directory, saves and prints the result. */
+        int run(CliCommand cmd, long quickSizeBytes, Scenario scenario, java.util.function.Function<Map<String, Object>, String> table) throws Exception {
+            long size = quick ? quickSizeBytes : sizeBytes;
+            int n = quick ? 1 : runs;
+            if (n < 1) throw new CliException("--runs must be at least 1");
+            if (size < 1 << 20) throw new CliException("--size must be at least 1M");
+            Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("nvme-lm-bench");
+            try {
+                Map<String, Object> result = scenario.run(dir, size, n);
+                Path saved = CopyScenario.save(resultsDir, result);
+                if (cmd.g.format() == OutputFormat.JSON) cmd.out().println(Json.pretty(result));
+                else cmd.out().print(table.apply(result) + "wrote " + saved + "\n");
+            } catch (IllegalStateException e) {
+                throw new CliException(e.getMessage());
+            } finally {
+                if (workDir == null) deleteTree(dir);
+            }
+            return 0;
+        }
     }
 
     @Command(name = "copy", mixinStandardHelpOptions = true,
@@ -47,33 +72,13 @@ final class BenchCommand {
         @Mixin
         Common c;
 
-
         @Override
         public Integer call() throws Exception {
-            long size = c.quick ? 16L << 20 : c.sizeBytes;
-            int runs = c.quick ? 1 : c.runs;
-            if (runs < 1) throw new CliException("--runs must be at least 1");
-            if (size < 1 << 20) throw new CliException("--size must be at least 1M");
-            Path dir = c.workDir != null ? Files.createDirectories(c.workDir) : Files.createTempDirectory("nvme-lm-bench");
-            PrintWriter err = spec.commandLine().getErr();
-            try {
+            return c.run(this, 16L << 20, (dir, size, runs) -> {
                 List<CopyScenario.Contender> contenders = new java.util.ArrayList<>(OurContenders.all(dir));
                 contenders.addAll(CopyScenario.peers());
-                var scenario = new CopyScenario(dir, size, runs, contenders, err);
-                Map<String, Object> result = scenario.run();
-                Path saved = CopyScenario.save(c.resultsDir, result);
-                if (g.format() == OutputFormat.JSON) {
-                    spec.commandLine().getOut().println(Json.pretty(result));
-                } else {
-                    spec.commandLine().getOut().print(BenchReport.copyTable(result));
-                    spec.commandLine().getOut().println("wrote " + saved);
-                }
-            } catch (IllegalStateException e) {
-                throw new CliException(e.getMessage());
-            } finally {
-                if (c.workDir == null) deleteTree(dir);
-            }
-            return 0;
+                return new CopyScenario(dir, size, runs, contenders, spec.commandLine().getErr()).run();
+            }, BenchReport::copyTable);
         }
     }
 
@@ -179,25 +184,11 @@ final class BenchCommand {
         @Option(names = "--iodepth", defaultValue = "16", description = "fio queue depth (default: ${DEFAULT-VALUE})")
         int iodepth;
 
-
-
         @Override
         public Integer call() throws Exception {
-            long size = c.quick ? 16L << 20 : c.sizeBytes;
-            int runs = c.quick ? 1 : c.runs, secs = c.quick ? 1 : seconds;
-            if (runs < 1 || secs < 1 || iodepth < 1) throw new CliException("--runs, --seconds and --iodepth must be at least 1");
-            Path dir = c.workDir != null ? Files.createDirectories(c.workDir) : Files.createTempDirectory("nvme-lm-bench");
-            try {
-                Map<String, Object> result = new NbdScenario(dir, size, runs, secs, iodepth, spec.commandLine().getErr()).run();
-                Path saved = CopyScenario.save(c.resultsDir, result);
-                if (g.format() == OutputFormat.JSON) spec.commandLine().getOut().println(Json.pretty(result));
-                else spec.commandLine().getOut().print(BenchReport.nbdTable(result) + "wrote " + saved + "\n");
-            } catch (IllegalStateException e) {
-                throw new CliException(e.getMessage());
-            } finally {
-                if (c.workDir == null) deleteTree(dir);
-            }
-            return 0;
+            if (seconds < 1 || iodepth < 1) throw new CliException("--seconds and --iodepth must be at least 1");
+            return c.run(this, 16L << 20, (dir, size, runs) ->
+                    new NbdScenario(dir, size, runs, c.quick ? 1 : seconds, iodepth, spec.commandLine().getErr()).run(), BenchReport::nbdTable);
         }
     }
 
@@ -209,19 +200,8 @@ final class BenchCommand {
 
         @Override
         public Integer call() throws Exception {
-            long size = c.quick ? 32L << 20 : c.sizeBytes;
-            int runs = c.quick ? 1 : c.runs;
-            if (runs < 1 || size < 1 << 20) throw new CliException("--runs must be at least 1 and --size at least 1M");
-            Path dir = c.workDir != null ? Files.createDirectories(c.workDir) : Files.createTempDirectory("nvme-lm-bench");
-            try {
-                Map<String, Object> result = new NetScenario(dir, size / (1 << 20) * (1 << 20), runs, spec.commandLine().getErr()).run();
-                Path saved = CopyScenario.save(c.resultsDir, result);
-                if (g.format() == OutputFormat.JSON) out().println(Json.pretty(result));
-                else out().print(BenchReport.netTable(result) + "wrote " + saved + "\n");
-            } finally {
-                if (c.workDir == null) deleteTree(dir);
-            }
-            return 0;
+            return c.run(this, 32L << 20, (dir, size, runs) ->
+                    new NetScenario(dir, size / (1 << 20) * (1 << 20), runs, spec.commandLine().getErr()).run(), BenchReport::netTable);
         }
     }
 

@@ -48,4 +48,14 @@ class BenchQuickTest {
                 .containsExactly("nvme-lm device serve --nbd (NVMe path)", "nvme-lm NBD server (file)", "qemu-nbd (file)");
         for (Object row : (List<Object>) result.get("results")) assertThat((Double) ((Map<String, Object>) row).get("median_write_iops")).isPositive();
     }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void netScenarioMeasuresTlsAndPlaintext(@TempDir Path dir) throws Exception {
+        CliRunner r = CliRunner.run("bench", "net", "--quick", "--results", dir.resolve("results").toString(), "-o", "json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        Map<String, Object> result = (Map<String, Object>) Json.parse(r.out());
+        assertThat((List<Object>) result.get("results")).extracting(x -> ((Map<String, Object>) x).get("transport"))
+                .containsExactly("TLS 1.3 (mutual authentication)", "plaintext TCP");
+    }
 }
