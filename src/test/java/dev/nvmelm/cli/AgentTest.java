@@ -142,6 +142,29 @@ class AgentTest {
         assertThat(full.err()).contains("not enough space");
     }
 
+    /** No certificate at all (plaintext at a TLS agent), and a hostile peer's oversized frame: refused, and the agent keeps serving. */
+    @Test
+    void noCertificateAndOversizedFramesAreRefusedAndTheAgentKeepsServing() throws Exception {
+        Path src = source(8 << 20, 2);
+        CliRunner plain = CliRunner.run("migrate", "--source-image", src.toString(), "--to", "127.0.0.1:" + agent.address().getPort(),
+                "--insecure", "--reconnect-window", "2");
+        assertThat(plain.exit()).isEqualTo(1);
+        assertThat(plain.err().strip().lines()).hasSize(1);
+        // a TLS peer with a valid certificate that then sends a 2 GiB frame length
+        Transport client = new Transport(new TlsConfig(tls.resolve("client.crt"), tls.resolve("client.key"), tls.resolve("ca.crt")), false);
+        try (java.net.Socket s = client.connect(agent.address(), 5000)) {
+            s.getOutputStream().write(new byte[]{0x7f, (byte) 0xff, (byte) 0xff, (byte) 0xff, 1});
+            s.getOutputStream().flush();
+            s.setSoTimeout(5000);
+            assertThat(s.getInputStream().read()).as("agent closes the connection").isEqualTo(-1);
+        } catch (java.net.SocketException closed) {
+            // reset: also a refusal
+        }
+        CliRunner ok = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString()}, client("127.0.0.1:" + agent.address().getPort())));
+        assertThat(ok.exit()).as(ok.err()).isZero();
+        assertThat(log).anyMatch(l -> l.contains("protocol error"));
+    }
+
     /** The agent in its own JVM, killed with SIGKILL mid-copy and restarted: the source resumes from its journal. */
     @Test
     void anAgentKilledMidCopyIsRestartedAndTheSourceResumes() throws Exception {
