@@ -66,8 +66,19 @@ public final class NetScenario {
             mibps.get("TLS 1.3 (mutual authentication)").add(once(new Transport(server, false), new Transport(client, false), run));
             mibps.get("plaintext TCP").add(once(new Transport(null, true), new Transport(null, true), run));
         }
+        // The outage: the same TLS stream through a fault-injecting proxy, cut for 3 s in the middle.
+        List<Double> extra = new ArrayList<>(), resent = new ArrayList<>();
+        for (int run = 0; run < runs; run++) {
+            double base = sizeBytes / 1048576.0 / mibps.get("TLS 1.3 (mutual authentication)").get(run);
+            double[] o = outage(new Transport(server, false), new Transport(client, false), run);
+            extra.add(o[0] - base);
+            resent.add(o[1]);
+        }
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("scenario", "net");
+        result.put("outage_seconds", 3.0);
+        result.put("median_extra_seconds_for_outage", Stats.median(extra));
+        result.put("median_bytes_resent", Stats.median(resent));
         result.put("size_bytes", sizeBytes);
         result.put("runs", runs);
         result.put("machine", Machine.probe(List.of()).toJson());
@@ -80,6 +91,46 @@ public final class NetScenario {
         }
         result.put("results", rows);
         return result;
+    }
+
+    /** Streams through a proxy that cuts the link for 3 s half way; returns {seconds, bytes resent}. */
+    private double[] outage(Transport serverSide, Transport clientSide, int run) throws Exception {
+        Path target = dir.resolve("outage-" + run + ".img");
+        DestinationTarget.Factory factory = (UUID id, long size, int lba) -> new FileTarget(FileBlockDevice.createOrReuse(target, size, lba));
+        try (DestinationAgent agent = new DestinationAgent(serverSide, new InetSocketAddress("127.0.0.1", 0), factory, line -> {});
+             FaultProxy proxy = new FaultProxy(agent.address());
+             Arena arena = Arena.ofShared()) {
+            MemorySegment buf = arena.allocate(1 << 20);
+            byte[] random = new byte[1 << 20];
+            new Random(run).nextBytes(random);
+            MemorySegment.copy(random, 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, random.length);
+            Thread cutter = Thread.ofVirtual().start(() -> {
+                try {
+                    while (proxy.forwardedBytes() < sizeBytes / 2) Thread.sleep(1);
+                    proxy.cut();
+                    Thread.sleep(3000);
+                    proxy.up();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            long t0 = System.nanoTime();
+            long resentBytes;
+            try (RemoteDestination remote = new RemoteDestination(clientSide, new InetSocketAddress("127.0.0.1", proxy.port()), UUID.randomUUID(),
+                    sizeBytes, 4096, Duration.ofSeconds(30))) {
+                for (long off = 0; off < sizeBytes; off += buf.byteSize()) remote.write(off, buf);
+                remote.flush();
+                remote.commit(null, new byte[32], Duration.ofMinutes(5));
+                resentBytes = remote.bytesResent.get();
+            }
+            cutter.join();
+            double s = (System.nanoTime() - t0) / 1e9;
+            log.printf("  run %d/%d  TLS with a 3 s cut %6.2f s, %d bytes resent%n", run + 1, runs, s, resentBytes);
+            log.flush();
+            return new double[]{s, resentBytes};
+        } finally {
+            Files.deleteIfExists(target);
+        }
     }
 
     private double once(Transport serverSide, Transport clientSide, int run) throws Exception {

@@ -1,6 +1,6 @@
 package dev.nvmelm.cli;
 
-import dev.nvmelm.net.FaultProxy;
+import dev.nvmelm.bench.FaultProxy;
 import dev.nvmelm.net.agent.DestinationAgent;
 import dev.nvmelm.net.agent.Transport;
 import dev.nvmelm.net.tls.TlsConfig;

@@ -1,5 +1,7 @@
 package dev.nvmelm.net;
 
+import dev.nvmelm.bench.FaultProxy;
+
 import org.junit.jupiter.api.Test;
 
 import java.io.DataInputStream;

@@ -1,4 +1,4 @@
-package dev.nvmelm.net;
+package dev.nvmelm.bench;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -13,7 +13,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A TCP proxy on loopback that injects link faults between a source and a destination (the
+ * A TCP proxy on loopback that injects link faults between a source and a destination, for tests
+ * and the outage benchmark (the
  * kernel here has no netem): added delay per chunk, a bandwidth cap, a stall (bytes held, the
  * connection stays open), a cut (every connection reset, new ones refused while down).
  */
