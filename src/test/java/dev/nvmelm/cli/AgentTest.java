@@ -111,6 +111,32 @@ class AgentTest {
         assertThat(Files.mismatch(src, destinationImage())).isEqualTo(-1);
     }
 
+    /** A stalled path (bytes held, connection open) and added delay slow the migration down; it still ends verified. */
+    @Test
+    void aStallAndDelayOnThePathStillEndVerified() throws Exception {
+        Path src = source(32 << 20, 12);
+        try (FaultProxy proxy = new FaultProxy(agent.address())) {
+            proxy.delay(2);
+            proxy.throttle(32 << 20);
+            CompletableFuture<Void> stall = CompletableFuture.runAsync(() -> {
+                try {
+                    while (proxy.forwardedBytes() < (6 << 20)) Thread.sleep(5);
+                    proxy.stall();
+                    Thread.sleep(2000);
+                    proxy.unstall();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            CliRunner r = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--verify", "full", "-o", "json"},
+                    client("127.0.0.1:" + proxy.port())));
+            stall.join();
+            assertThat(r.exit()).as(r.out() + r.err()).isZero();
+            assertThat(r.out()).contains("\"verified\": true");
+        }
+        assertThat(Files.mismatch(src, destinationImage())).isEqualTo(-1);
+    }
+
     @Test
     void aClientWithACertificateFromAnotherCaIsRefused() throws Exception {
         Path other = dir.resolve("other");
