@@ -217,26 +217,21 @@ public final class DestinationAgent implements AutoCloseable {
                 long seq = seqOf(f);
                 if (seq <= s.applied) continue;   // a resent frame we already applied
                 if (seq != s.applied + 1) throw new ProtocolException("frame seq " + seq + " after " + s.applied + ": frames must arrive in order");
-                switch (f) {
-                    case Frame.Data d -> {
-                        check(s, d.offset(), d.data().length);
-                        data.write(d.offset(), MemorySegment.ofArray(d.data()));
-                        readBack(s, data, d);
-                    }
-                    case Frame.Zero z -> {
-                        check(s, z.offset(), z.length());
-                        data.writeZeroes(z.offset(), z.length(), z.deallocate());
-                    }
-                    case Frame.Flush fl -> {
-                        data.flush();
-                        journal(s, seq);
-                    }
-                    case Frame.ControllerStateBlob c -> s.state = c.state();
-                    case Frame.Commit c -> {
-                        commit(s, c, out);
-                        return;
-                    }
-                    default -> throw new ProtocolException("a source may not send " + f.getClass().getSimpleName());
+                try {
+                    apply(s, data, f, seq);
+                } catch (ProtocolException e) {
+                    throw e;
+                } catch (IOException e) {
+                    // the destination's storage failed (a full disk, say): tell the source, which stops and resumes its controller
+                    String m = String.valueOf(e.getMessage());
+                    boolean full = m.contains("space") || m.contains("Capacity Exceeded");
+                    refuse(out, full ? Frame.REFUSE_NO_SPACE : Frame.REFUSE_IO, (full ? "the destination is out of space: " : "destination I/O failed: ") + m);
+                    return;
+                }
+                if (f instanceof Frame.ControllerStateBlob c) s.state = c.state();
+                if (f instanceof Frame.Commit c) {
+                    commit(s, c, out);
+                    return;
                 }
                 s.applied = seq;
                 unacked++;
@@ -260,6 +255,25 @@ public final class DestinationAgent implements AutoCloseable {
         data.read(d.offset(), MemorySegment.ofArray(back));
         if (FrameCodec.crc32c(back) != d.crc32c()) {
             throw new IOException("read-back of [" + d.offset() + ", +" + back.length + ") does not match what was written (CRC32C)");
+        }
+    }
+
+    private void apply(Session s, BlockDevice data, Frame f, long seq) throws IOException {
+        switch (f) {
+            case Frame.Data d -> {
+                check(s, d.offset(), d.data().length);
+                data.write(d.offset(), MemorySegment.ofArray(d.data()));
+                readBack(s, data, d);
+            }
+            case Frame.Zero z -> {
+                check(s, z.offset(), z.length());
+                data.writeZeroes(z.offset(), z.length(), z.deallocate());
+            }
+            case Frame.Flush fl -> {
+                data.flush();
+                journal(s, seq);
+            }
+            default -> { }
         }
     }
 
