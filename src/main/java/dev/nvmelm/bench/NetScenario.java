@@ -95,7 +95,25 @@ public final class NetScenario {
 
     /** Streams through a proxy that cuts the link for 3 s half way; returns {seconds, bytes resent}. */
     private double[] outage(Transport serverSide, Transport clientSide, int run) throws Exception {
-        Path target = dir.resolve("outage-" + run + ".img");
+        double[] r = stream(serverSide, clientSide, run, true);
+        log.printf("  run %d/%d  TLS with a 3 s cut %6.2f s, %.0f bytes resent%n", run + 1, runs, r[0], r[1]);
+        log.flush();
+        return r;
+    }
+
+    private double once(Transport serverSide, Transport clientSide, int run) throws Exception {
+        double rate = sizeBytes / 1048576.0 / stream(serverSide, clientSide, run, false)[0];
+        log.printf("  run %d/%d  %-5s %8.0f MiB/s%n", run + 1, runs, clientSide.insecure() ? "plain" : "TLS", rate);
+        log.flush();
+        return rate;
+    }
+
+    /**
+     * Streams {@code sizeBytes} of random data into a fresh agent, then FLUSH and COMMIT, directly or
+     * through a fault proxy that cuts the link for 3 s half way; returns {seconds, bytes resent}.
+     */
+    private double[] stream(Transport serverSide, Transport clientSide, int run, boolean cut) throws Exception {
+        Path target = dir.resolve("dst-" + run + (cut ? "-cut" : "") + ".img");
         DestinationTarget.Factory factory = (UUID id, long size, int lba) -> new FileTarget(FileBlockDevice.createOrReuse(target, size, lba));
         try (DestinationAgent agent = new DestinationAgent(serverSide, new InetSocketAddress("127.0.0.1", 0), factory, line -> {});
              FaultProxy proxy = new FaultProxy(agent.address());
@@ -105,6 +123,7 @@ public final class NetScenario {
             new Random(run).nextBytes(random);
             MemorySegment.copy(random, 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, random.length);
             Thread cutter = Thread.ofVirtual().start(() -> {
+                if (!cut) return;
                 try {
                     while (proxy.forwardedBytes() < sizeBytes / 2) Thread.sleep(1);
                     proxy.cut();
@@ -114,45 +133,18 @@ public final class NetScenario {
                     Thread.currentThread().interrupt();
                 }
             });
+            InetSocketAddress to = cut ? new InetSocketAddress("127.0.0.1", proxy.port()) : agent.address();
             long t0 = System.nanoTime();
-            long resentBytes;
-            try (RemoteDestination remote = new RemoteDestination(clientSide, new InetSocketAddress("127.0.0.1", proxy.port()), UUID.randomUUID(),
-                    sizeBytes, 4096, Duration.ofSeconds(30))) {
+            long resent;
+            try (RemoteDestination remote = new RemoteDestination(clientSide, to, UUID.randomUUID(), sizeBytes, 4096, Duration.ofSeconds(30))) {
                 for (long off = 0; off < sizeBytes; off += buf.byteSize()) remote.write(off, buf);
                 remote.flush();
                 remote.commit(null, new byte[32], Duration.ofMinutes(5));
-                resentBytes = remote.bytesResent.get();
+                resent = remote.bytesResent.get();
             }
+            double s = (System.nanoTime() - t0) / 1e9;
             cutter.join();
-            double s = (System.nanoTime() - t0) / 1e9;
-            log.printf("  run %d/%d  TLS with a 3 s cut %6.2f s, %d bytes resent%n", run + 1, runs, s, resentBytes);
-            log.flush();
-            return new double[]{s, resentBytes};
-        } finally {
-            Files.deleteIfExists(target);
-        }
-    }
-
-    private double once(Transport serverSide, Transport clientSide, int run) throws Exception {
-        Path target = dir.resolve("dst-" + run + ".img");
-        DestinationTarget.Factory factory = (UUID id, long size, int lba) -> new FileTarget(FileBlockDevice.createOrReuse(target, size, lba));
-        try (DestinationAgent agent = new DestinationAgent(serverSide, new InetSocketAddress("127.0.0.1", 0), factory, line -> {});
-             Arena arena = Arena.ofShared()) {
-            MemorySegment buf = arena.allocate(1 << 20);
-            byte[] random = new byte[1 << 20];
-            new Random(run).nextBytes(random);
-            MemorySegment.copy(random, 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, random.length);
-            long t0 = System.nanoTime();
-            try (RemoteDestination remote = new RemoteDestination(clientSide, agent.address(), UUID.randomUUID(), sizeBytes, 4096, Duration.ofSeconds(30))) {
-                for (long off = 0; off < sizeBytes; off += buf.byteSize()) remote.write(off, buf);
-                remote.flush();
-                remote.commit(null, new byte[32], Duration.ofMinutes(5));
-            }
-            double s = (System.nanoTime() - t0) / 1e9;
-            double rate = sizeBytes / 1048576.0 / s;
-            log.printf("  run %d/%d  %-5s %8.0f MiB/s%n", run + 1, runs, clientSide.insecure() ? "plain" : "TLS", rate);
-            log.flush();
-            return rate;
+            return new double[]{s, resent};
         } finally {
             Files.deleteIfExists(target);
         }
