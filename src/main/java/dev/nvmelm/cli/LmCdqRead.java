@@ -44,23 +44,13 @@ final class LmCdqRead extends DeviceCommand {
         CdqQueue.Cursor start = q.cursor();
         CdqQueue.Cursor end = start;
         try {
-            List<LbaMigrationEntry> entries = new ArrayList<>();
-            MemorySegment ring = q.ring();
-            int head = start.head();
-            boolean stale = start.stalePhase();
-            long limit = max == 0 ? q.entryCount() : Math.min(max, q.entryCount());
-            while (entries.size() < limit && LbaMigrationEntry.phaseAt(ring, (long) head * LbaMigrationEntry.SIZE) != stale) {
-                entries.add(LbaMigrationEntry.decode(ring, (long) head * LbaMigrationEntry.SIZE));
-                if (++head == q.entryCount()) {
-                    head = 0;
-                    stale = !stale;
-                }
-            }
+            CdqQueue.Entries read = q.readFrom(start, (int) (max == 0 ? q.entryCount() : Math.min(max, q.entryCount())));
+            int head = read.next().head();
             if (!noAdvance && head != start.head()) {
                 dev.admin(new CdqFeature.SetCdq(q.cdqid(), head, false, 0).toSqe(), null).orThrow("Set Features (CDQ head " + head + ")");
-                end = new CdqQueue.Cursor(head, stale);
+                end = read.next();
             }
-            print(q, end.head(), entries, format);
+            print(q, end.head(), read.entries(), format);
         } finally {
             q.detach(end);
         }

@@ -56,10 +56,6 @@ final class MigrationRun {
             return source != null && destDevice != null;
         }
 
-        String destinationNameOrAgent() {
-            return remote != null ? "agent " + remote.to() : destinationName();
-        }
-
         String sourceName() {
             return served() ? sourceDevice : source.toString();
         }

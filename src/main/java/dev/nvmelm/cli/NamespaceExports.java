@@ -52,17 +52,15 @@ final class NamespaceExports {
             nbd.listen(UnixDomainSocketAddress.of(p));
             for (String e : names) uris.add("nbd+unix:///" + e + "?socket=" + p);
         } else if (address.startsWith("tcp:")) {
-            String hp = address.substring(4);
-            int colon = hp.lastIndexOf(':');
-            if (colon < 0) throw new CliException("--nbd " + address + ": expected tcp:HOST:PORT");
-            String host = hp.substring(0, colon).replace("[", "").replace("]", "");
-            int port;
+            InetSocketAddress parsed;
             try {
-                port = Integer.parseInt(hp.substring(colon + 1));
-            } catch (NumberFormatException e) {
-                throw new CliException("--nbd " + address + ": '" + hp.substring(colon + 1) + "' is not a port");
+                parsed = dev.nvmelm.net.agent.Transport.parse(address.substring(4));
+            } catch (IllegalArgumentException e) {
+                throw new CliException("--nbd " + address + ": " + e.getMessage());
             }
-            InetAddress ip = InetAddress.getByName(host);
+            if (parsed.isUnresolved()) throw new CliException("--nbd " + address + ": cannot resolve " + parsed.getHostString());
+            int port = parsed.getPort();
+            InetAddress ip = parsed.getAddress();
             if (!ip.isLoopbackAddress()) {
                 throw new CliException("--nbd " + address + ": NBD is served without TLS, so only on loopback addresses; use unix:PATH or tcp:127.0.0.1:PORT");
             }

@@ -45,6 +45,7 @@ public final class DeviceServer implements AutoCloseable {
 
     private final Subsystem subsystem;
     private final Path socketPath, memoryPath;
+    private final long memoryBytes;
     private final Arena arena = Arena.ofShared();
     private final HostMemory memory;
     private final PciNvmeDevice[] devices;
@@ -73,6 +74,7 @@ public final class DeviceServer implements AutoCloseable {
         this.log = log;
         this.socketPath = dir.resolve(SOCKET_NAME).toAbsolutePath().normalize();
         this.memoryPath = dir.resolve(MEMORY_NAME).toAbsolutePath().normalize();
+        this.memoryBytes = memoryBytes;
         if (socketPath.toString().getBytes().length > 107) {
             throw new IOException("socket path " + socketPath + " is longer than the 107 bytes a Unix socket allows; use a shorter --dir");
         }
@@ -136,6 +138,10 @@ public final class DeviceServer implements AutoCloseable {
 
     Path memoryPath() {
         return memoryPath;
+    }
+
+    long memoryBytes() {
+        return memoryBytes;
     }
 
     void log(String line) {

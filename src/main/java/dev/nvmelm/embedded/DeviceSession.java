@@ -137,17 +137,10 @@ final class DeviceSession {
             throw new EOFException();
         }
         cntlid = h.cntlid();
-        send(new SimMessage.Welcome(0, SimMessage.VERSION, cntlid, memoryBytes(), server.subsystem().config().namespacesPerController(),
+        send(new SimMessage.Welcome(0, SimMessage.VERSION, cntlid, server.memoryBytes(), server.subsystem().config().namespacesPerController(),
                 server.memoryPath().toString()));
     }
 
-    private long memoryBytes() {
-        try {
-            return java.nio.file.Files.size(server.memoryPath());
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-    }
 
     private void alloc(SimMessage.Alloc a) {
         if (a.sizeBytes() <= 0 || a.sizeBytes() > DeviceServer.MAX_ALLOCATION_BYTES) {

@@ -42,6 +42,28 @@ public interface CdqQueue extends AutoCloseable {
         return false;
     }
 
+    /** New entries read in place, and the cursor after them. */
+    record Entries(java.util.List<dev.nvmelm.spec.LbaMigrationEntry> entries, Cursor next) {}
+
+    /**
+     * Reads the entries written since {@code from} (at most {@code max}) without reporting a head:
+     * an entry is new while its phase tag differs from the stale phase, which flips on wrap (§5.2).
+     */
+    default Entries readFrom(Cursor from, int max) {
+        java.util.List<dev.nvmelm.spec.LbaMigrationEntry> out = new java.util.ArrayList<>();
+        int head = from.head();
+        boolean stale = from.stalePhase();
+        long size = dev.nvmelm.spec.LbaMigrationEntry.SIZE;
+        while (out.size() < max && dev.nvmelm.spec.LbaMigrationEntry.phaseAt(ring(), head * size) != stale) {
+            out.add(dev.nvmelm.spec.LbaMigrationEntry.decode(ring(), head * size));
+            if (++head == entryCount()) {
+                head = 0;
+                stale = !stale;
+            }
+        }
+        return new Entries(out, new Cursor(head, stale));
+    }
+
     /** The cursor saved by the last process that let go of this CDQ, or {@link Cursor#START}. */
     default Cursor cursor() {
         return Cursor.START;

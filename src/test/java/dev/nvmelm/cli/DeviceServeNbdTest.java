@@ -99,8 +99,7 @@ class DeviceServeNbdTest {
 
             // every block nbdcopy wrote with data is in a logged range
             BitSet logged = new BitSet();
-            for (int slot = 0; slot < q.entryCount() && LbaMigrationEntry.phaseAt(q.ring(), slot * 32L); slot++) {
-                LbaMigrationEntry e = LbaMigrationEntry.decode(q.ring(), slot * 32L);
+            for (LbaMigrationEntry e : q.readFrom(CdqQueue.Cursor.START, q.entryCount()).entries()) {
                 if (e.lbaci() == LbaMigrationEntry.LBACI_RANGE) logged.set((int) e.slba(), (int) (e.slba() + e.blockCount()));
             }
             for (int lba : new int[]{0, 255, 2048, 2303}) assertThat(logged.get(lba)).as("LBA %d logged", lba).isTrue();

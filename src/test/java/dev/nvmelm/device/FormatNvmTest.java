@@ -23,11 +23,7 @@ class FormatNvmTest {
     Path dir;
 
     static List<LbaMigrationEntry> entries(CdqQueue q) {
-        List<LbaMigrationEntry> out = new ArrayList<>();
-        for (int slot = 0; slot < q.entryCount() && LbaMigrationEntry.phaseAt(q.ring(), slot * 32L); slot++) {
-            out.add(LbaMigrationEntry.decode(q.ring(), slot * 32L));
-        }
-        return out;
+        return q.readFrom(CdqQueue.Cursor.START, q.entryCount()).entries();
     }
 
     @Test

@@ -64,17 +64,7 @@ class DeviceServerTest {
     }
 
     static List<LbaMigrationEntry> read(CdqQueue q, CdqQueue.Cursor from, int max) {
-        List<LbaMigrationEntry> out = new ArrayList<>();
-        int head = from.head();
-        boolean stale = from.stalePhase();
-        while (out.size() < max && LbaMigrationEntry.phaseAt(q.ring(), head * 32L) != stale) {
-            out.add(LbaMigrationEntry.decode(q.ring(), head * 32L));
-            if (++head == q.entryCount()) {
-                head = 0;
-                stale = !stale;
-            }
-        }
-        return out;
+        return q.readFrom(from, max).entries();
     }
 
     @Test

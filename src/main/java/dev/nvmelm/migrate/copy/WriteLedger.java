@@ -71,7 +71,7 @@ public final class WriteLedger implements BlockDevice {
         List<long[]> pieces = new ArrayList<>();   // {offset, length, crc}
         for (long at = 0; at < src.byteSize(); ) {
             long n = Math.min(src.byteSize() - at, CHUNK_BYTES - (offset + at) % CHUNK_BYTES);
-            pieces.add(new long[]{offset + at, n, crc(src.asSlice(at, n))});
+            pieces.add(new long[]{offset + at, n, Integer.toUnsignedLong(crc(src.asSlice(at, n)))});   // unsigned: never equal to ZERO
             at += n;
         }
         begin(offset, src.byteSize());

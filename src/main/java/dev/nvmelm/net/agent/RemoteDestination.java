@@ -139,7 +139,7 @@ public final class RemoteDestination implements BlockDevice {
     }
 
     private static long sizeOf(Frame f) {
-        return f instanceof Frame.Data d ? d.data().length + 32 : 64;
+        return FrameCodec.wireBytes(f);
     }
 
     /** Writes one frame to the current connection; returns its size. Holds sendLock. */

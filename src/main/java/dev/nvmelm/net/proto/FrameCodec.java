@@ -22,9 +22,13 @@ public final class FrameCodec {
     public static final int MAX_FRAME_BYTES = MAX_DATA_BYTES + 64;
     private static final int MAX_REASON_BYTES = 1024;
 
-    public static void write(DataOutputStream out, Frame f) throws IOException {
-        byte[] reason = f instanceof Frame.Refuse r ? truncate(r.reason()) : null;
-        int payload = switch (f) {
+    /** Bytes the frame takes on the wire, length prefix included. */
+    public static long wireBytes(Frame f) {
+        return 4 + 1 + payloadBytes(f, f instanceof Frame.Refuse r ? truncate(r.reason()) : null);
+    }
+
+    private static int payloadBytes(Frame f, byte[] reason) {
+        return switch (f) {
             case Frame.Hello h -> 2 + 16 + 8 + 4 + 1;
             case Frame.Welcome w -> 2 + 8;
             case Frame.Refuse r -> 2 + 2 + reason.length;
@@ -36,6 +40,11 @@ public final class FrameCodec {
             case Frame.Commit c -> 8 + 32;
             case Frame.Committed c -> 8;
         };
+    }
+
+    public static void write(DataOutputStream out, Frame f) throws IOException {
+        byte[] reason = f instanceof Frame.Refuse r ? truncate(r.reason()) : null;
+        int payload = payloadBytes(f, reason);
         if (f instanceof Frame.Data d && d.data().length > MAX_DATA_BYTES) {
             throw new ProtocolException("DATA payload of " + d.data().length + " bytes exceeds the maximum " + MAX_DATA_BYTES);
         }
