@@ -51,19 +51,30 @@ final class BenchCommand {
             int n = quick ? 1 : runs;
             if (n < 1) throw new CliException("--runs must be at least 1");
             if (size < 1 << 20) throw new CliException("--size must be at least 1M");
-            Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("nvme-lm-bench");
-            try {
-                Map<String, Object> result = scenario.run(dir, size, n);
-                Path saved = CopyScenario.save(resultsDir, result);
-                if (cmd.g.format() == OutputFormat.JSON) cmd.out().println(Json.pretty(result));
-                else cmd.out().print(table.apply(result) + "wrote " + saved + "\n");
-            } catch (IllegalStateException e) {
-                throw new CliException(e.getMessage());
-            } finally {
-                if (workDir == null) deleteTree(dir);
-            }
-            return 0;
+            return runIn(cmd, workDir, resultsDir, dir -> scenario.run(dir, size, n), table);
         }
+    }
+
+    /** One measurement in a work directory (its own or a temporary one): returns the JSON result. */
+    interface InDir {
+        Map<String, Object> run(Path dir) throws Exception;
+    }
+
+    /** Runs a measurement in workDir or a temporary directory (deleted after), saves the result and prints it as JSON or a table. */
+    static int runIn(CliCommand cmd, Path workDir, Path resultsDir, InDir scenario,
+                     java.util.function.Function<Map<String, Object>, String> table) throws Exception {
+        Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("nvme-lm-bench");
+        try {
+            Map<String, Object> result = scenario.run(dir);
+            Path saved = CopyScenario.save(resultsDir, result);
+            if (cmd.g.format() == OutputFormat.JSON) cmd.out().println(Json.pretty(result));
+            else cmd.out().print(table.apply(result) + "wrote " + saved + "\n");
+        } catch (IllegalStateException e) {
+            throw new CliException(e.getMessage());
+        } finally {
+            if (workDir == null) deleteTree(dir);
+        }
+        return 0;
     }
 
     @Command(name = "copy", mixinStandardHelpOptions = true,
@@ -126,8 +137,6 @@ final class BenchCommand {
         @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON result (default: ${DEFAULT-VALUE})")
         Path resultsDir;
 
-
-
         @Override
         public Integer call() throws Exception {
             MediaMigration.OnStall stall = switch (onStallB) {
@@ -146,22 +155,7 @@ final class BenchCommand {
             } catch (IllegalArgumentException e) {
                 throw new CliException(e.getMessage());
             }
-            Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("nvme-lm-bench");
-            try {
-                Map<String, Object> result = new MigrateScenario(dir, settings, spec.commandLine().getErr()).run();
-                Path saved = CopyScenario.save(resultsDir, result);
-                if (g.format() == OutputFormat.JSON) {
-                    spec.commandLine().getOut().println(Json.pretty(result));
-                } else {
-                    spec.commandLine().getOut().print(MigrateScenario.table(result));
-                    spec.commandLine().getOut().println("wrote " + saved);
-                }
-            } catch (IllegalStateException e) {
-                throw new CliException(e.getMessage());
-            } finally {
-                if (workDir == null) deleteTree(dir);
-            }
-            return 0;
+            return runIn(this, workDir, resultsDir, dir -> new MigrateScenario(dir, settings, spec.commandLine().getErr()).run(), MigrateScenario::table);
         }
     }
 
@@ -213,8 +207,6 @@ final class BenchCommand {
 
         @Option(names = "--out", paramLabel = "FILE", defaultValue = "docs/benchmarks.md", description = "Report to write (default: ${DEFAULT-VALUE}); plots go next to it in img/")
         Path out;
-
-
 
         @Override
         public Integer call() throws Exception {

@@ -55,7 +55,6 @@ final class DeviceServeCommand {
         public Integer call() throws Exception {
             if (lbaSizeBytes != 512 && lbaSizeBytes != 4096) throw new CliException("--lba-size must be 512 or 4096, not " + lbaSizeBytes);
             if (nsSizeBytes <= 0 || nsSizeBytes % lbaSizeBytes != 0) throw new CliException("--ns-size must be a positive multiple of the LBA size " + lbaSizeBytes);
-            if (hostMemoryBytes < (1 << 20) || hostMemoryBytes % 4096 != 0) throw new CliException("--host-memory must be at least 1M, in 4 KiB pages");
             Subsystem.Config config;
             try {
                 config = new Subsystem.Config(dir, nsSizeBytes, namespaces, migratable, lbaSizeBytes);
@@ -65,7 +64,7 @@ final class DeviceServeCommand {
             DeviceServer server;
             try {
                 server = DeviceServer.start(config, hostMemoryBytes, g.verbosity() > 0 ? System.err : null);
-            } catch (java.io.IOException e) {
+            } catch (java.io.IOException | IllegalArgumentException e) {
                 throw new CliException("device serve: " + e.getMessage());
             }
             if (nbdDirty && nbd.isEmpty()) {
@@ -79,7 +78,7 @@ final class DeviceServeCommand {
                 if (!nbd.isEmpty()) {
                     if (nbdDirty) for (int c = 1; c <= migratable; c++) trackers.add(new DirtyTracker(server, c));
                     nbdServer = new NbdServer(NamespaceExports.of(server, trackers), line -> { if (g.verbosity() > 0) System.err.println(line); });
-                    for (String a : nbd) uris.addAll(NamespaceExports.listen(nbdServer, a, server));
+                    for (String a : nbd) uris.addAll(NamespaceExports.listen(nbdServer, a));
                 }
             } catch (CliException | java.io.IOException | dev.nvmelm.host.NvmeException e) {
                 if (nbdServer != null) nbdServer.close();

@@ -56,7 +56,7 @@ final class DirtyTracker implements AutoCloseable {
             consumer.pollOnce();   // what the controller logged up to this request
             List<BlockDevice.Extent> out = new ArrayList<>();
             long end = offset + length;
-            for (LbaRange r : d.snapshot()) {
+            for (LbaRange r : d.snapshot(offset / lbaBytes, (end + lbaBytes - 1) / lbaBytes)) {
                 long s = Math.max(r.slba() * lbaBytes, offset), e = Math.min((r.slba() + r.count()) * lbaBytes, end);
                 if (e > s) out.add(new BlockDevice.Extent(s, e - s));
             }

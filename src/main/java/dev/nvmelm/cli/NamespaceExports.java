@@ -42,10 +42,8 @@ final class NamespaceExports {
     }
 
     /** Listens on {@code unix:PATH} or {@code tcp:HOST:PORT} (loopback only) and returns the export URIs. */
-    static List<String> listen(NbdServer nbd, String address, DeviceServer server) throws IOException {
-        var config = server.subsystem().config();
-        List<String> names = new ArrayList<>();
-        for (int c = 1; c <= config.migratable(); c++) for (int n = 1; n <= config.namespacesPerController(); n++) names.add("c" + c + "n" + n);
+    static List<String> listen(NbdServer nbd, String address) throws IOException {
+        List<String> names = nbd.exportNames();
         List<String> uris = new ArrayList<>();
         if (address.startsWith("unix:")) {
             Path p = Path.of(address.substring(5)).toAbsolutePath();

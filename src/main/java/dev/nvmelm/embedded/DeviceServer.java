@@ -155,7 +155,7 @@ public final class DeviceServer implements AutoCloseable {
      */
     public synchronized PciNvmeDevice device(int cntlid) throws NvmeException {
         if (closed) throw new NvmeException("device server is shutting down");
-        if (cntlid < 0 || cntlid >= devices.length) throw new NvmeException("no controller with CNTLID " + cntlid);
+        if (cntlid < 0 || cntlid >= devices.length) throw new NvmeException("no controller with CNTLID " + cntlid + "; this subsystem has 0 (MMC) to " + (devices.length - 1));
         if (devices[cntlid] == null) {
             PciNvmeDevice d = new PciNvmeDevice(subsystem.controller(cntlid), memory,
                     new PciNvmeDevice.Options("sim#" + cntlid, 2, 256, Duration.ofHours(1), 4));

@@ -126,10 +126,6 @@ final class DeviceSession {
             channel.send(new SimMessage.Failed(0, "protocol version " + h.version() + " is not served (this server speaks " + SimMessage.VERSION + ")"));
             throw new EOFException();
         }
-        if (h.cntlid() >= server.controllerCount()) {
-            channel.send(new SimMessage.Failed(0, "no controller with CNTLID " + h.cntlid() + "; this subsystem has 0 (MMC) to " + (server.controllerCount() - 1)));
-            throw new EOFException();
-        }
         try {
             device = server.device(h.cntlid());
         } catch (NvmeException e) {

@@ -120,10 +120,6 @@ final class Tracking implements AutoCloseable {
         consumer.pollOnce();
     }
 
-    boolean broken() {
-        return consumer.trackingBroken();
-    }
-
     long entries() {
         return consumer.counters().entries();
     }

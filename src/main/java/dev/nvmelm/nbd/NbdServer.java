@@ -47,6 +47,11 @@ public final class NbdServer implements AutoCloseable {
         this.log = log;
     }
 
+    /** The export names, in the order they were given. */
+    public List<String> exportNames() {
+        return List.copyOf(exports.keySet());
+    }
+
     /** Starts listening; for a Unix socket, a stale socket file is replaced. */
     public SocketAddress listen(SocketAddress address) throws IOException {
         ServerSocketChannel ch;

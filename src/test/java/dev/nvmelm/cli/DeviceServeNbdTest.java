@@ -48,7 +48,7 @@ class DeviceServeNbdTest {
     void start() throws Exception {
         server = DeviceServer.start(new Subsystem.Config(dir, NS_BYTES, 1, 2, 4096), 32 << 20, null);
         nbd = new NbdServer(NamespaceExports.of(server), log::add);
-        List<String> uris = NamespaceExports.listen(nbd, "unix:" + dir.resolve("nbd.sock"), server);
+        List<String> uris = NamespaceExports.listen(nbd, "unix:" + dir.resolve("nbd.sock"));
         assertThat(uris).hasSize(2);
         uri = uris.getFirst();
         assertThat(uri).isEqualTo("nbd+unix:///c1n1?socket=" + dir.resolve("nbd.sock").toAbsolutePath());
@@ -145,7 +145,7 @@ class DeviceServeNbdTest {
         try {
             nbd = new NbdServer(NamespaceExports.of(server, trackers), log::add);
             Path sock = dir.resolve("nbd2.sock");
-            String u = NamespaceExports.listen(nbd, "unix:" + sock, server).getFirst();
+            String u = NamespaceExports.listen(nbd, "unix:" + sock).getFirst();
             assertThat(run("nbdinfo", u)).contains("nvme-lm:dirty");
             try (NbdClient client = NbdClient.connect(NbdUri.parse(u))) {
                 NbdClient.await(client.write(1 << 20, new byte[8192], false));
@@ -170,9 +170,9 @@ class DeviceServeNbdTest {
 
     @Test
     void tcpOnlyOnLoopback() {
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> NamespaceExports.listen(nbd, "tcp:8.8.8.8:10809", server))
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> NamespaceExports.listen(nbd, "tcp:8.8.8.8:10809"))
                 .hasMessageContaining("only on loopback");
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> NamespaceExports.listen(nbd, "udp:x", server))
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> NamespaceExports.listen(nbd, "udp:x"))
                 .hasMessageContaining("expected unix:PATH or tcp:HOST:PORT");
     }
 }

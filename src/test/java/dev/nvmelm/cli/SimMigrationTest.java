@@ -112,7 +112,7 @@ class SimMigrationTest {
     void fioThroughTheNbdExportVerifiesAcrossALiveMigration() throws Exception {
         NbdServer nbd = new NbdServer(NamespaceExports.of(server), line -> {});
         try {
-            String uri = NamespaceExports.listen(nbd, "unix:" + dir.resolve("nbd.sock"), server).getFirst();
+            String uri = NamespaceExports.listen(nbd, "unix:" + dir.resolve("nbd.sock")).getFirst();
             Path log = dir.resolve("fio.log");
             Process fio = new ProcessBuilder("fio", "--name=guest", "--ioengine=nbd", "--uri=" + uri, "--rw=randwrite", "--bs=4k",
                     "--size=8M", "--iodepth=4", "--rate_iops=400", "--verify=crc32c", "--verify_fatal=1", "--randseed=5", "--verify_state_save=0",

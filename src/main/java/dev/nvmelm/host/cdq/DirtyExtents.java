@@ -626,21 +626,35 @@ public final class DirtyExtents {
      * Every dirty range (merged, in LBA order) without taking anything. For tests and
      * diagnostics: it allocates one object per range.
      */
-    public synchronized List<LbaRange> snapshot() {
+    public List<LbaRange> snapshot() {
+        return snapshot(0, lbaCount);
+    }
+
+    /**
+     * The dirty LBAs in [fromLba, toLba) as merged ranges in LBA order, clipped to the window,
+     * without taking anything: a reader of a small window pays for that window, not the whole map.
+     */
+    public synchronized List<LbaRange> snapshot(long fromLba, long toLba) {
         flush();
         List<LbaRange> out = new ArrayList<>();
         if (mode == Mode.EXTENTS) {
-            for (int k = lo; k < lo + n; k++) out.add(new LbaRange(starts[k], ends[k] - starts[k]));
-            return out;
+            // extents are merged and sorted: the first one that ends after fromLba, by binary search
+            int a = lo, b = lo + n;
+            while (a < b) {
+                int mid = (a + b) >>> 1;
+                if (ends[mid] <= fromLba) a = mid + 1; else b = mid;
+            }
+            for (int k = a; k < lo + n && starts[k] < toLba; k++) out.add(new LbaRange(starts[k], ends[k] - starts[k]));
+            return clip(out, fromLba, toLba);
         }
-        long g = 0;
-        while ((g = nextSet(g)) >= 0) {
+        long g = Math.max(0, fromLba) >>> granuleShift;
+        while ((g = nextSet(g)) >= 0 && g << granuleShift < toLba) {
             long e = nextClear(g);
             long endLba = Math.min(e << granuleShift, lbaCount);
             out.add(new LbaRange(g << granuleShift, endLba - (g << granuleShift)));
             g = e;
         }
-        if (remStart != remEnd) {
+        if (remStart != remEnd && remStart < toLba && remEnd > fromLba) {
             out.add(new LbaRange(remStart, remEnd - remStart));
             out.sort(null);
             List<LbaRange> merged = new ArrayList<>();
@@ -652,7 +666,17 @@ public final class DirtyExtents {
                     merged.add(r);
                 }
             }
-            return merged;
+            out = merged;
+        }
+        return clip(out, fromLba, toLba);
+    }
+
+    /** Ranges that overlap [fromLba, toLba), cut to it (only the first and the last can stick out). */
+    private static List<LbaRange> clip(List<LbaRange> ranges, long fromLba, long toLba) {
+        List<LbaRange> out = new ArrayList<>(ranges.size());
+        for (LbaRange r : ranges) {
+            long s = Math.max(r.slba(), fromLba), e = Math.min(r.end(), toLba);
+            if (e > s) out.add(s == r.slba() && e == r.end() ? r : new LbaRange(s, e - s));
         }
         return out;
     }

@@ -43,16 +43,22 @@ final class CdqIoctl {
     /** Which CDQ ioctl the kernel offers on this descriptor: the 16-byte one first, then v1. */
     static CdqSupport probe(int fd) {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment cmd = a.allocate(NvmeIoctl.CDQ_CMD);
-            cmd.set(JAVA_SHORT, MC_ID, (short) PROBE_MC_ID);
-            cmd.set(JAVA_INT, SIZE_NBYTE, 0);
-            cmd.set(JAVA_INT, TPT_FD, -1);
-            cmd.set(JAVA_INT, CDQ_FD, -1);
+            MemorySegment cmd = cdqCmd(a, PROBE_MC_ID, 0, -1);
             if (answers(fd, NvmeIoctl.NVME_IOCTL_CDQ, cmd)) return CdqSupport.RFC_V2;
             MemorySegment v1 = a.allocate(NvmeIoctl.CDQ_CMD_V1);   // zeroed
             if (answers(fd, NvmeIoctl.NVME_IOCTL_ADMIN_CDQ_V1, v1)) return CdqSupport.RFC_V1;
             return CdqSupport.NONE;
         }
+    }
+
+    /** A struct nvme_cdq_cmd; cdq_fd is preset to -1 so that a kernel that does not fill it in is noticed. */
+    private static MemorySegment cdqCmd(Arena a, int mcId, int sizeNbyte, int tptFd) {
+        MemorySegment cmd = a.allocate(NvmeIoctl.CDQ_CMD);
+        cmd.set(JAVA_SHORT, MC_ID, (short) mcId);
+        cmd.set(JAVA_INT, SIZE_NBYTE, sizeNbyte);
+        cmd.set(JAVA_INT, TPT_FD, tptFd);
+        cmd.set(JAVA_INT, CDQ_FD, -1);
+        return cmd;
     }
 
     private static boolean answers(int fd, long request, MemorySegment arg) {
@@ -69,15 +75,10 @@ final class CdqIoctl {
 
     /**
      * NVME_IOCTL_CDQ create: mc_id = CNTLID, size_nbyte = entries * 32, tpt_fd = the eventfd.
-     * cdq_fd is preset to -1 so that a kernel that does not fill it in is noticed.
      */
     static Created createV2(int fd, int cntlid, long sizeBytes, int tptFd) throws LibcException {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment cmd = a.allocate(NvmeIoctl.CDQ_CMD);
-            cmd.set(JAVA_SHORT, MC_ID, (short) cntlid);
-            cmd.set(JAVA_INT, SIZE_NBYTE, (int) sizeBytes);
-            cmd.set(JAVA_INT, TPT_FD, tptFd);
-            cmd.set(JAVA_INT, CDQ_FD, -1);
+            MemorySegment cmd = cdqCmd(a, cntlid, (int) sizeBytes, tptFd);
             int rc = Libc.ioctl(fd, NvmeIoctl.NVME_IOCTL_CDQ, cmd, "NVME_IOCTL_CDQ");
             return new Created(rc, cmd.get(JAVA_INT, CDQ_FD), -1);
         }
@@ -86,11 +87,7 @@ final class CdqIoctl {
     /** NVME_IOCTL_CDQ delete: size_nbyte = 0 deletes the CDQ of mc_id (logging stops first). */
     static int deleteV2(int fd, int cntlid) throws LibcException {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment cmd = a.allocate(NvmeIoctl.CDQ_CMD);
-            cmd.set(JAVA_SHORT, MC_ID, (short) cntlid);
-            cmd.set(JAVA_INT, SIZE_NBYTE, 0);
-            cmd.set(JAVA_INT, TPT_FD, -1);
-            cmd.set(JAVA_INT, CDQ_FD, -1);
+            MemorySegment cmd = cdqCmd(a, cntlid, 0, -1);
             return Libc.ioctl(fd, NvmeIoctl.NVME_IOCTL_CDQ, cmd, "NVME_IOCTL_CDQ");
         }
     }

@@ -239,29 +239,25 @@ final class Libc {
 
     /** read(2) into native memory; returns the byte count (0 at end of file). */
     static long read(int fd, MemorySegment buf, long count) throws LibcException {
-        checkNative(buf, count);
-        MemorySegment cs = CAPTURED.get();
-        long n;
-        try {
-            n = (long) READ.invokeExact(cs, fd, buf, count);
-        } catch (Throwable t) {
-            throw linkage("read", t);
-        }
-        if (n < 0) throw new LibcException("read(fd " + fd + ")", errno(cs));
-        return n;
+        return transfer(READ, "read", fd, buf, count);
     }
 
     /** write(2) from native memory; returns the byte count. */
     static long write(int fd, MemorySegment buf, long count) throws LibcException {
+        return transfer(WRITE, "write", fd, buf, count);
+    }
+
+    /** read(2) and write(2) share one signature: (captured state, fd, buffer, count) -> ssize_t. */
+    private static long transfer(MethodHandle call, String name, int fd, MemorySegment buf, long count) throws LibcException {
         checkNative(buf, count);
         MemorySegment cs = CAPTURED.get();
         long n;
         try {
-            n = (long) WRITE.invokeExact(cs, fd, buf, count);
+            n = (long) call.invokeExact(cs, fd, buf, count);
         } catch (Throwable t) {
-            throw linkage("write", t);
+            throw linkage(name, t);
         }
-        if (n < 0) throw new LibcException("write(fd " + fd + ")", errno(cs));
+        if (n < 0) throw new LibcException(name + "(fd " + fd + ")", errno(cs));
         return n;
     }
 

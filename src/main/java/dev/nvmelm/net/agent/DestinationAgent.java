@@ -214,7 +214,8 @@ public final class DestinationAgent implements AutoCloseable {
             Frame f = FrameCodec.read(in);
             synchronized (s) {
                 if (s.connection != socket) return;   // superseded by a newer connection of the same migration
-                long seq = seqOf(f);
+                if (!(f instanceof Frame.Numbered numbered)) throw new ProtocolException("a source may not send " + f.getClass().getSimpleName());
+                long seq = numbered.seq();
                 if (seq <= s.applied) continue;   // a resent frame we already applied
                 if (seq != s.applied + 1) throw new ProtocolException("frame seq " + seq + " after " + s.applied + ": frames must arrive in order");
                 try {
@@ -275,17 +276,6 @@ public final class DestinationAgent implements AutoCloseable {
             }
             default -> { }
         }
-    }
-
-    private static long seqOf(Frame f) throws ProtocolException {
-        return switch (f) {
-            case Frame.Data d -> d.seq();
-            case Frame.Zero z -> z.seq();
-            case Frame.Flush fl -> fl.seq();
-            case Frame.ControllerStateBlob c -> c.seq();
-            case Frame.Commit c -> c.seq();
-            default -> throw new ProtocolException("a source may not send " + f.getClass().getSimpleName());
-        };
     }
 
     private static void check(Session s, long offset, long length) throws ProtocolException {

@@ -151,7 +151,7 @@ public final class RemoteDestination implements BlockDevice {
     }
 
     /** Numbers and sends a frame, retaining it until acknowledged; reconnects through a cut link. */
-    private long send(java.util.function.LongFunction<Frame> make) throws IOException {
+    private long send(java.util.function.LongFunction<Frame.Numbered> make) throws IOException {
         sendLock.lock();
         try {
             awaitWindow();
@@ -166,8 +166,8 @@ public final class RemoteDestination implements BlockDevice {
     private long lastFlush;
 
     /** Retains and writes one numbered frame. Holds sendLock. */
-    private long transmit(Frame f) throws IOException {
-        long n = seqOf(f);
+    private long transmit(Frame.Numbered f) throws IOException {
+        long n = f.seq();
         retained.put(n, f);
         retainedBytes.addAndGet(sizeOf(f));
         try {
@@ -179,17 +179,6 @@ public final class RemoteDestination implements BlockDevice {
             reconnect(e);   // resends f with everything else not yet durable
         }
         return n;
-    }
-
-    private static long seqOf(Frame f) {
-        return switch (f) {
-            case Frame.Data d -> d.seq();
-            case Frame.Zero z -> z.seq();
-            case Frame.Flush fl -> fl.seq();
-            case Frame.ControllerStateBlob c -> c.seq();
-            case Frame.Commit c -> c.seq();
-            default -> throw new IllegalArgumentException("not a numbered frame: " + f);
-        };
     }
 
     private void awaitWindow() throws IOException {

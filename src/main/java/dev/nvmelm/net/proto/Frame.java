@@ -15,6 +15,11 @@ public sealed interface Frame {
 
     byte type();
 
+    /** Source -> destination frames that the destination applies in seq order and acknowledges. */
+    sealed interface Numbered extends Frame {
+        long seq();
+    }
+
     /** Source -> destination, first frame: who is migrating what, and from where to resume. */
     record Hello(int version, UUID migrationId, long sizeBytes, int lbaSizeBytes, boolean resume) implements Frame {
         public byte type() { return 1; }
@@ -31,7 +36,7 @@ public sealed interface Frame {
     }
 
     /** Data for [offset, offset + data.length) with its CRC32C. */
-    record Data(long seq, long offset, int crc32c, byte[] data) implements Frame {
+    record Data(long seq, long offset, int crc32c, byte[] data) implements Numbered {
         public byte type() { return 4; }
 
         @Override
@@ -46,7 +51,7 @@ public sealed interface Frame {
     }
 
     /** A zero or unallocated range: travels as a range, never as bytes. */
-    record Zero(long seq, long offset, long length, boolean deallocate) implements Frame {
+    record Zero(long seq, long offset, long length, boolean deallocate) implements Numbered {
         public byte type() { return 5; }
     }
 
@@ -56,12 +61,12 @@ public sealed interface Frame {
     }
 
     /** Source -> destination: make everything up to seq durable (fsync) and ack it durable. */
-    record Flush(long seq) implements Frame {
+    record Flush(long seq) implements Numbered {
         public byte type() { return 7; }
     }
 
     /** The migratable controller's state (Get Controller State output) to apply at switchover. */
-    record ControllerStateBlob(long seq, byte[] state) implements Frame {
+    record ControllerStateBlob(long seq, byte[] state) implements Numbered {
         public byte type() { return 8; }
 
         @Override
@@ -79,7 +84,7 @@ public sealed interface Frame {
      * Source -> destination: the stream is complete at seq; the destination flushes, verifies
      * the whole namespace against {@code sha256} and answers Committed or Refuse.
      */
-    record Commit(long seq, byte[] sha256) implements Frame {
+    record Commit(long seq, byte[] sha256) implements Numbered {
         public byte type() { return 9; }
 
         @Override
