@@ -239,7 +239,9 @@ final class MigrationRun {
                 .setUnit(" MiB", 1).setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(200).continuousUpdate()
                 .setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build() : null;
         long[] shown = {0};
-        MediaMigration m = new MediaMigration(ends.source(), ends.destination(), ends.handover(), s.options(), System::nanoTime, snap -> {
+        // the CRC32C ledger is read back only by a local verify
+        MediaMigration.Options options = s.options().withRecordWrites(s.verify() != Verifier.Mode.NONE && !ends.verifiesRemotely());
+        MediaMigration m = new MediaMigration(ends.source(), ends.destination(), ends.handover(), options, System::nanoTime, snap -> {
             if (bar == null) return;
             long done = (snap.bytesCopied() + snap.bytesZero()) >> 20;
             long max = Math.max(snap.bytesTotal() >> 20, done + (snap.backlogBytes() >> 20));

@@ -69,9 +69,12 @@ public final class MediaMigration {
      * @param destinationIsZero the destination reads as zeroes already: holes need no writes
      * @param stallPasses  consecutive passes in which the guest dirtied at least 95 % of what the
      *                     pass copied before the verdict is "not converging"
+     * @param recordWrites keep the CRC32C ledger of every write for the read-back after the
+     *                     switchover; off where nobody reads it back (no verify, a remote
+     *                     destination that checks its own CRC32C and SHA-256)
      */
     public record Options(Duration maxDowntime, int maxPasses, Duration maxTime, OnStall onStall, Copier.Config copy,
-                          long cdqBytes, boolean destinationIsZero, int stallPasses) {
+                          long cdqBytes, boolean destinationIsZero, int stallPasses, boolean recordWrites) {
         public Options {
             if (maxDowntime.isNegative() || maxDowntime.isZero()) throw new IllegalArgumentException("the downtime budget must be positive");
             if (maxPasses < 1) throw new IllegalArgumentException("at least one dirty pass is needed, got maxPasses " + maxPasses);
@@ -81,26 +84,28 @@ public final class MediaMigration {
 
         public Options(Duration maxDowntime, int maxPasses, Duration maxTime, OnStall onStall, Copier.Config copy,
                        long cdqBytes, boolean destinationIsZero) {
-            this(maxDowntime, maxPasses, maxTime, onStall, copy, cdqBytes, destinationIsZero, 3);
+            this(maxDowntime, maxPasses, maxTime, onStall, copy, cdqBytes, destinationIsZero, 3, true);
         }
 
         public static Options defaults() {
-            return new Options(Duration.ofMillis(50), 30, Duration.ofMinutes(30), OnStall.ABORT, Copier.Config.defaults(), 1 << 20, false, 3);
+            return new Options(Duration.ofMillis(50), 30, Duration.ofMinutes(30), OnStall.ABORT, Copier.Config.defaults(), 1 << 20, false, 3, true);
         }
 
-        public Options withOnStall(OnStall v) { return new Options(maxDowntime, maxPasses, maxTime, v, copy, cdqBytes, destinationIsZero, stallPasses); }
+        public Options withOnStall(OnStall v) { return new Options(maxDowntime, maxPasses, maxTime, v, copy, cdqBytes, destinationIsZero, stallPasses, recordWrites); }
 
-        public Options withCopy(Copier.Config v) { return new Options(maxDowntime, maxPasses, maxTime, onStall, v, cdqBytes, destinationIsZero, stallPasses); }
+        public Options withCopy(Copier.Config v) { return new Options(maxDowntime, maxPasses, maxTime, onStall, v, cdqBytes, destinationIsZero, stallPasses, recordWrites); }
 
-        public Options withCdqBytes(long v) { return new Options(maxDowntime, maxPasses, maxTime, onStall, copy, v, destinationIsZero, stallPasses); }
+        public Options withCdqBytes(long v) { return new Options(maxDowntime, maxPasses, maxTime, onStall, copy, v, destinationIsZero, stallPasses, recordWrites); }
 
-        public Options withStallPasses(int v) { return new Options(maxDowntime, maxPasses, maxTime, onStall, copy, cdqBytes, destinationIsZero, v); }
+        public Options withStallPasses(int v) { return new Options(maxDowntime, maxPasses, maxTime, onStall, copy, cdqBytes, destinationIsZero, v, recordWrites); }
 
-        public Options withMaxDowntime(Duration v) { return new Options(v, maxPasses, maxTime, onStall, copy, cdqBytes, destinationIsZero, stallPasses); }
+        public Options withMaxDowntime(Duration v) { return new Options(v, maxPasses, maxTime, onStall, copy, cdqBytes, destinationIsZero, stallPasses, recordWrites); }
 
-        public Options withMaxPasses(int v) { return new Options(maxDowntime, v, maxTime, onStall, copy, cdqBytes, destinationIsZero, stallPasses); }
+        public Options withMaxPasses(int v) { return new Options(maxDowntime, v, maxTime, onStall, copy, cdqBytes, destinationIsZero, stallPasses, recordWrites); }
 
-        public Options withMaxTime(Duration v) { return new Options(maxDowntime, maxPasses, v, onStall, copy, cdqBytes, destinationIsZero, stallPasses); }
+        public Options withRecordWrites(boolean v) { return new Options(maxDowntime, maxPasses, maxTime, onStall, copy, cdqBytes, destinationIsZero, stallPasses, v); }
+
+        public Options withMaxTime(Duration v) { return new Options(maxDowntime, maxPasses, v, onStall, copy, cdqBytes, destinationIsZero, stallPasses, recordWrites); }
     }
 
     /**
@@ -133,7 +138,7 @@ public final class MediaMigration {
     private final Listener listener;
     private final Copier.Progress progress = new Copier.Progress();
     /** The destination as the copier writes it, with a CRC32C per extent for the read-back check. */
-    private final WriteLedger ledger;
+    private final WriteLedger ledger;   // null unless options.recordWrites()
     private final Report report = new Report();
     private volatile Phase phase = Phase.SETUP;
     private volatile int pass;
@@ -160,7 +165,7 @@ public final class MediaMigration {
         }
         this.src = src;
         this.dst = dst;
-        this.ledger = new WriteLedger(dst.data());
+        this.ledger = options.recordWrites() ? new WriteLedger(dst.data()) : null;
         this.handover = handover;
         this.options = options;
         this.clock = nanoClock;
@@ -231,7 +236,7 @@ public final class MediaMigration {
 
             checkCancelled();
             phase = Phase.BULK;
-            copier = new Copier(src.data(), ledger, options.copy().withDestinationIsZero(options.destinationIsZero()), progress, clock);
+            copier = new Copier(src.data(), ledger != null ? ledger : dst.data(), options.copy().withDestinationIsZero(options.destinationIsZero()), progress, clock);
             if (cancelled) copier.cancel();
             long b0 = clock.getAsLong();
             try {
@@ -784,7 +789,7 @@ public final class MediaMigration {
             };
             LongPredicate rewrittenAt = off -> rewrittenIn.any(off, lba);
             Verifier.Result result = Verifier.verify(src.data(), dst.data(), mode, seed, rewrittenAt);
-            writeCheck = ledger.check(mode, rewrittenIn);
+            writeCheck = ledger == null ? WriteLedger.Check.NONE : ledger.check(mode, rewrittenIn);
             if (!writeCheck.ok()) {
                 result = new Verifier.Result(mode, false, result.bytesCompared(), result.bytesSkipped(),
                         result.ok() ? writeCheck.firstMismatch() : result.firstMismatch());

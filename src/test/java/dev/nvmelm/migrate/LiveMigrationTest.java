@@ -44,4 +44,21 @@ class LiveMigrationTest {
             }
         }
     }
+
+    @Test
+    void theCrc32cLedgerIsKeptOnlyWhenAskedFor() throws Exception {
+        for (boolean record : new boolean[] {true, false}) {
+            Path work = dir.resolve("ledger-" + record), src = work.resolve("src.img"), dst = work.resolve("dst.img");
+            java.nio.file.Files.createDirectories(work);
+            Images.dense(src, 8 << 20, 12);
+            try (LiveMigrationRig rig = new LiveMigrationRig(src, dst, work.resolve("work"), 8 << 20, 4096)) {
+                MediaMigration m = new MediaMigration(rig.sourceSide(), rig.destinationSide(), rig.handover(),
+                        MediaMigration.Options.defaults().withRecordWrites(record), System::nanoTime, null);
+                try (MediaMigration.Outcome out = m.run()) {
+                    assertThat(out.verify(Verifier.Mode.FULL, 1).ok()).isTrue();
+                    assertThat(out.writeCheck().extentsChecked()).as("ledger on: %s", record).isEqualTo(record ? 128 : 0);
+                }
+            }
+        }
+    }
 }
