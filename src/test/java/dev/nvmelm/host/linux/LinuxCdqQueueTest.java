@@ -155,6 +155,10 @@ class LinuxCdqQueueTest {
         assertThat(consumer.counters().entries()).isEqualTo(all.size());
         assertThat(consumer.counters().headReportFailures()).isZero();
         assertThat(q.entriesRead()).isEqualTo(all.size());
+        // head reports complete asynchronously: let the last one land before comparing
+        long settle = System.nanoTime() + 5_000_000_000L;
+        while (consumer.reportedHead() != consumer.head() && System.nanoTime() < settle) Thread.sleep(1);
+        assertThat(consumer.reportedHead()).as("the last head was reported").isEqualTo(consumer.head());
         assertThat(q.reportedHead()).as("head reports went to the mirror through the device").isEqualTo(consumer.reportedHead());
         assertThat(consumer.head()).isEqualTo(all.size() % n);
         // Exactly the written LBAs are dirty
