@@ -156,6 +156,10 @@ public final class MediaMigration {
     private final Object absorbLock = new Object(), trackLock = new Object();
     private long fullMarkersHandled;
     private long throttleIops;
+    /** During the bulk: the distinct LBAs the guest dirtied in the current window (see {@link #judgeDuringBulk}). */
+    private DirtyExtents bulkWindow;
+    private long bulkWindowStartNs, bulkWindowCopied0;
+    private int bulkWindowsLosing;
     private long t0;
 
     public MediaMigration(Side src, Side dst, GuestHandover handover, Options options, LongSupplier nanoClock, Listener listener) {
@@ -210,6 +214,7 @@ public final class MediaMigration {
         long lbaCount = src.data().sizeBytes() / lbaSize;
         incoming = new DirtyExtents(src.nsid(), lbaCount, lbaSize);
         dirty = new DirtyExtents(src.nsid(), lbaCount, lbaSize);
+        bulkWindow = new DirtyExtents(src.nsid(), lbaCount, lbaSize);
         DirtyExtents afterResume = new DirtyExtents(Math.max(1, dst.nsid()), lbaCount, lbaSize);
         ControllerStateMachine srcState = new ControllerStateMachine(src.mmc(), src.cntlid(), MigState.RUNNING);
         ControllerStateMachine dstState = dst.hasController() ? new ControllerStateMachine(dst.mmc(), dst.cntlid(), MigState.RUNNING) : null;
@@ -397,12 +402,53 @@ public final class MediaMigration {
             long frontierLba = bulkDone ? Long.MAX_VALUE : ceilDiv(copier == null ? 0 : copier.bulkFrontier(), lba);
             long ignored = 0;
             for (LbaRange r : got) {
+                if (!bulkDone) bulkWindow.add(r.slba(), r.count());
                 long keepEnd = Math.min(r.end(), frontierLba);
                 if (keepEnd > r.slba()) dirty.add(r.slba(), keepEnd - r.slba());
                 ignored += r.end() - Math.max(r.slba(), Math.min(r.end(), frontierLba));
             }
             report.bytesIgnoredAhead += ignored * lba;
         }
+    }
+
+    /**
+     * A writer that dirties distinct blocks at least as fast as the copy moves them can never be
+     * caught by ~1 s dirty passes (the same 95 % test the passes apply), and waiting for the bulk
+     * to end to find out costs the whole bulk copy. So during the bulk, every {@link #PASS_SECONDS}
+     * window compares the distinct bytes the CDQ reported (anywhere: after the bulk every block is
+     * behind the frontier) with what the copy moved; after {@code stallPasses} losing windows in a
+     * row, {@code --on-stall abort} gives its verdict there. Force and throttle still need the
+     * passes: they act on what the passes measure.
+     */
+    private void judgeDuringBulk() throws MigrationException {
+        long now = clock.getAsLong();
+        long moved = progress.bytesCopied.get() + progress.bytesZero.get();
+        if (bulkWindowStartNs == 0) {
+            bulkWindowStartNs = now;
+            bulkWindowCopied0 = moved;
+            return;
+        }
+        long dt = now - bulkWindowStartNs;
+        if (dt < PASS_SECONDS * 1e9) return;
+        long distinct;
+        synchronized (absorbLock) {
+            distinct = bulkWindow.stats().dirtyBytes();
+            bulkWindow.takeBatch(Long.MAX_VALUE);
+        }
+        double d = rate(distinct, dt), c = rate(moved - bulkWindowCopied0, dt);
+        bulkWindowStartNs = now;
+        bulkWindowCopied0 = moved;
+        bulkWindowsLosing = c > 0 && d >= 0.95 * c ? bulkWindowsLosing + 1 : 0;
+        if (bulkWindowsLosing < options.stallPasses() || options.onStall() != OnStall.ABORT) return;
+        dirtyRate = d;
+        copyRate = c;
+        String text = String.format("not converging: the guest dirties %s/s of distinct blocks, the copy moves %s/s; %d windows of %.0f s in a row"
+                        + " during the bulk copy (%s of %s done), so no dirty pass could catch up; aborted (--on-stall abort)",
+                bytes((long) d), bytes((long) c), bulkWindowsLosing, PASS_SECONDS, bytes(moved), bytes(src.data().sizeBytes()));
+        long backlog = src.data().sizeBytes() - moved + distinct;   // what a stop now would still have to copy
+        decide(false, text, backlog, 0, backlog / c * 1e9);
+        report.verdictDuringBulk = true;
+        throw new MigrationException(text, null, report);
     }
 
     private static long ceilDiv(long a, long b) {
@@ -414,7 +460,10 @@ public final class MediaMigration {
         try {
             while (!Thread.currentThread().isInterrupted()) {
                 absorb();
-                if (!bulkDone && phase == Phase.BULK) recoverTracking(track);
+                if (!bulkDone && phase == Phase.BULK) {
+                    recoverTracking(track);
+                    judgeDuringBulk();
+                }
                 Thread.sleep(5);
             }
         } catch (InterruptedException done) {
@@ -693,6 +742,8 @@ public final class MediaMigration {
         public volatile long bytesRecopiedAfterCdqFull;
         public volatile int passes, trackingRestarts;
         public boolean forced, fullRecopyInStop;
+        /** The not-converging verdict came from the bulk copy's windows, before any dirty pass. */
+        public volatile boolean verdictDuringBulk;
         /** The guest's write rate (CDQ change entries per second) in the pass before throttling, and throttled. */
         public double guestWriteIopsBeforeThrottle, guestWriteIopsThrottled;
         public long bulkMs;

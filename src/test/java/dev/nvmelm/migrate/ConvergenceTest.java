@@ -59,6 +59,47 @@ class ConvergenceTest {
         }
     }
 
+    /**
+     * A bulk copy capped at 2 MiB/s over 16 MiB takes 8 s; a guest dirtying distinct blocks faster
+     * than that is judged from the bulk's one-second windows, without waiting for dirty passes.
+     */
+    @Test
+    void aHopelessWriterIsJudgedDuringTheBulkCopy() throws Exception {
+        var opts = options(MediaMigration.OnStall.ABORT).withCopy(new Copier.Config(1 << 20, 8, 1 << 20, false, 2L << 20));
+        try (Fixture fx = Fixture.dense(dir, 16 << 20); Workload guest = fx.workload(HEAVY + 34)) {
+            guest.start();
+            MigrationException e = catchThrowableOfType(MigrationException.class, () -> fx.migration(opts).run().close());
+            assertThat(e).isNotNull();
+            MediaMigration.Report r = e.report();
+            assertThat(r.verdictDuringBulk).isTrue();
+            assertThat(r.passes).as("no dirty pass was needed").isZero();
+            assertThat(r.bytesCopied + r.bytesZero).as("judged before the bulk ended").isLessThan(16L << 20);
+            assertThat(r.verdictDetail.converged()).isFalse();
+            assertThat(r.verdictDetail.dirtyRateBps()).isGreaterThanOrEqualTo(0.95 * r.verdictDetail.copyRateBps());
+            assertThat(e).hasMessageStartingWith("not converging: the guest dirties ").hasMessageContaining("during the bulk copy")
+                    .hasMessageContaining("aborted (--on-stall abort)");
+            assertThat(r.sourceStates.state()).isEqualTo(MigState.RUNNING);
+            guest.stop();
+            assertThat(guest.errors.get()).isZero();
+            fx.assertSourceIntact(guest);
+        }
+    }
+
+    /** The same capped bulk with a light writer: the windows see it losing nothing, so no early verdict. */
+    @Test
+    void aLightWriterIsNotJudgedDuringTheBulkCopy() throws Exception {
+        var opts = options(MediaMigration.OnStall.ABORT).withCopy(new Copier.Config(1 << 20, 8, 1 << 20, false, 2L << 20));
+        try (Fixture fx = Fixture.dense(dir, 8 << 20); Workload guest = fx.workload("random-write:iops=50,bs=4k,qd=1,seed=35")) {
+            guest.start();
+            try (MediaMigration.Outcome out = fx.migration(opts).run()) {
+                guest.stop();
+                assertThat(out.report().verdictDuringBulk).isFalse();
+                assertThat(out.report().verdictDetail.converged()).as(out.report().verdict).isTrue();
+                assertThat(out.verify(Verifier.Mode.FULL, 1).ok()).isTrue();
+            }
+        }
+    }
+
     @Test
     void forceSwitchesOverAnywayAndVerifies() throws Exception {
         try (Fixture fx = Fixture.dense(dir, SIZE); Workload guest = fx.workload(HEAVY + 32)) {
