@@ -74,6 +74,67 @@ public final class BenchReport {
         return sb.toString();
     }
 
+    /** The live scenario as text: one table per writer rate, nvme-lm beside the mirror, with the goal lines. */
+    @SuppressWarnings("unchecked")
+    public static String liveTable(Map<String, Object> result) {
+        Map<String, Object> st = (Map<String, Object>) result.get("settings");
+        StringBuilder sb = new StringBuilder(String.format("%nlive migration of a %s namespace under fio 4 KiB random writes, copy capped at %s/s for both%n",
+                mib(num(st, "size_bytes").longValue()), mib(num(st, "copy_rate_bytes_per_s").longValue())));
+        for (Object o : (List<Object>) result.get("levels")) {
+            Map<String, Object> lv = (Map<String, Object>) o;
+            Map<String, Object> a = (Map<String, Object>) lv.get("nvme_lm"), q = (Map<String, Object>) lv.get("qemu_mirror");
+            int iops = num(lv, "iops_requested").intValue();
+            sb.append(String.format("%nwriter: %s (iodepth %s)%n", iops == 0 ? "as fast as possible" : iops + " IOPS", lv.get("iodepth")));
+            sb.append(String.format("| %-36s | %-22s | %-22s |%n", "", "nvme-lm", "QEMU mirror"));
+            sb.append("|").append("-".repeat(38)).append("|").append("-".repeat(24)).append("|").append("-".repeat(24)).append("|\n");
+            String[][] rows = {{"converged", "converged"}, {"time to verdict / READY (s)", "time_to_verdict_s"}, {"switched over", "switched_over"},
+                    {"bytes moved / size", "copied_per_size"}, {"bytes moved / (size + dirtied)", "copied_per_size_plus_dirtied"},
+                    {"downtime (ms)", "downtime_ms"}, {"total (s)", "total_s"}, {"guest IOPS alone", "guest_iops_alone"},
+                    {"guest IOPS during migration", "guest_iops_during"}, {"destination equals source", "identical"}};
+            for (String[] r : rows) sb.append(String.format("| %-36s | %-22s | %-22s |%n", r[0], cell(a.get(r[1])), cell(q.get(r[1]))));
+            sb.append("nvme-lm verdict: ").append(a.get("verdict")).append("\n");
+            sb.append("QEMU: ").append(q.get("verdict")).append("\n");
+            for (String goal : liveGoals(iops, a, q)) sb.append("goal: ").append(goal).append("\n");
+        }
+        return sb.toString();
+    }
+
+    /** The goal lines that apply to one writer rate, each with the measured value and met or NOT met. */
+    static List<String> liveGoals(int iops, Map<String, Object> a, Map<String, Object> q) {
+        List<String> g = new ArrayList<>();
+        boolean ours = Boolean.TRUE.equals(a.get("switched_over")), theirs = Boolean.TRUE.equals(q.get("switched_over"));
+        if (ours) {
+            double r = num(a, "copied_per_size_plus_dirtied").doubleValue();
+            g.add(String.format("bytes moved <= 1.05x (disk + dirtied): %.3fx %s", r, met(r <= 1.05)));
+        }
+        if (iops > 0 && iops <= 500) {
+            double d = num(a, "downtime_ms").doubleValue();
+            g.add(ours ? String.format("downtime <= 20 ms at %d IOPS: %.1f ms %s", iops, d, met(d <= 20))
+                    : String.format("downtime <= 20 ms at %d IOPS: no switchover (NOT met)", iops));
+        }
+        if (ours && theirs) {
+            double r = num(a, "total_s").doubleValue() / num(q, "total_s").doubleValue();
+            g.add(String.format("total time <= 0.6x the mirror at the same cap: %.2fx %s", r, met(r <= 0.6)));
+        } else if (ours) {
+            g.add(String.format("total time <= 0.6x the mirror at the same cap: the mirror never switched over (nvme-lm %.1f s; met)", num(a, "total_s").doubleValue()));
+        }
+        if (iops == 0) {
+            if (!ours) {
+                double v = num(a, "time_to_verdict_s").doubleValue();
+                g.add(String.format("verdict within 10 s for a non-converging writer: %.1f s %s", v, met(v <= 10)));
+            } else {
+                g.add("verdict within 10 s for a non-converging writer: this writer converged, so the goal is not exercised");
+            }
+        }
+        return g;
+    }
+
+    private static String cell(Object v) {
+        if (v == null) return "–";
+        if (v instanceof Double d) return String.format("%.3f", d);
+        return String.valueOf(v);
+    }
+
     /** The nbd scenario as a text table. */
     @SuppressWarnings("unchecked")
     public static String nbdTable(Map<String, Object> result) {

@@ -2,6 +2,7 @@ package dev.nvmelm.cli;
 
 import dev.nvmelm.bench.BenchReport;
 import dev.nvmelm.bench.CopyScenario;
+import dev.nvmelm.bench.LiveScenario;
 import dev.nvmelm.bench.OurContenders;
 import dev.nvmelm.bench.MigrateScenario;
 import dev.nvmelm.bench.NbdScenario;
@@ -20,7 +21,8 @@ import java.util.Map;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks side by side with the tools users would otherwise pick; results go to bench/results/",
-        subcommands = {BenchCommand.Copy.class, BenchCommand.Migrate.class, BenchCommand.Nbd.class, BenchCommand.Net.class, BenchCommand.Report.class})
+        subcommands = {BenchCommand.Copy.class, BenchCommand.Migrate.class, BenchCommand.Live.class,
+                BenchCommand.Nbd.class, BenchCommand.Net.class, BenchCommand.Report.class})
 final class BenchCommand {
 
     /** Options every scenario shares. */
@@ -156,6 +158,57 @@ final class BenchCommand {
                 throw new CliException(e.getMessage());
             }
             return runIn(this, workDir, resultsDir, dir -> new MigrateScenario(dir, settings, spec.commandLine().getErr()).run(), MigrateScenario::table);
+        }
+    }
+
+    @Command(name = "live", mixinStandardHelpOptions = true,
+            description = {"Live migration under fio (nbd engine, 4 KiB random writes at each --iops rate) through the same kind of path for both:",
+                    "nvme-lm: device serve --nbd in process, MC 1 -> MC 2 of the served subsystem; QEMU: qemu-storage-daemon's NBD export, blockdev-mirror.",
+                    "The same copy-rate cap for both. Records bytes moved, total time, downtime, guest IOPS, the verdict and its time,",
+                    "timelines of bytes remaining and guest IOPS, and checks the destination equals the source (fio stopped)."})
+    static final class Live extends CliCommand {
+        @Option(names = "--size", converter = Numbers.Size.class, defaultValue = "1G", description = "Namespace size (default: ${DEFAULT-VALUE})")
+        long sizeBytes;
+
+        @Option(names = "--iops", split = ",", defaultValue = "500,5000,0", description = "fio write rates, 0 = as fast as possible (default: ${DEFAULT-VALUE})")
+        List<Integer> iops;
+
+        @Option(names = "--qd-unlimited", defaultValue = "16", description = "fio queue depth of the unlimited writer (default: ${DEFAULT-VALUE}; 4 for the rated ones)")
+        int qd;
+
+        @Option(names = "--max-rate", converter = Numbers.Size.class, defaultValue = "100M", description = "Copy rate cap for both tools, bytes/s (default: ${DEFAULT-VALUE})")
+        long rate;
+
+        @Option(names = "--max-downtime", paramLabel = "MS", defaultValue = "50", description = "nvme-lm's downtime budget in ms (default: ${DEFAULT-VALUE})")
+        long maxDowntimeMs;
+
+        @Option(names = "--verdict-timeout", paramLabel = "SECONDS", defaultValue = "60",
+                description = "nvme-lm: most seconds before the stall policy (abort) applies (default: ${DEFAULT-VALUE})")
+        long verdictTimeout;
+
+        @Option(names = "--mirror-timeout", paramLabel = "SECONDS", defaultValue = "60",
+                description = "QEMU: cancel the mirror when not READY by then (default: ${DEFAULT-VALUE})")
+        double mirrorTimeout;
+
+        @Option(names = "--quick", description = "16 MiB, 200 IOPS and unlimited, short timeouts: checks that the harness works, measures nothing")
+        boolean quick;
+
+        @Option(names = "--work-dir", paramLabel = "DIR", description = "Where to put the images (default: a temporary directory)")
+        Path workDir;
+
+        @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON result (default: ${DEFAULT-VALUE})")
+        Path resultsDir;
+
+        @Override
+        public Integer call() throws Exception {
+            LiveScenario.Settings settings;
+            try {
+                settings = quick ? LiveScenario.Settings.quick()
+                        : new LiveScenario.Settings(sizeBytes, iops, qd, rate, maxDowntimeMs, verdictTimeout, mirrorTimeout, 2000, 250);
+            } catch (IllegalArgumentException e) {
+                throw new CliException(e.getMessage());
+            }
+            return runIn(this, workDir, resultsDir, dir -> new LiveScenario(dir, settings, spec.commandLine().getErr()).run(), BenchReport::liveTable);
         }
     }
 
