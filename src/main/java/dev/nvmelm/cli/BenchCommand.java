@@ -2,6 +2,7 @@ package dev.nvmelm.cli;
 
 import dev.nvmelm.bench.BenchReport;
 import dev.nvmelm.bench.CopyScenario;
+import dev.nvmelm.bench.SparseScenario;
 import dev.nvmelm.bench.LiveScenario;
 import dev.nvmelm.bench.OurContenders;
 import dev.nvmelm.bench.MigrateScenario;
@@ -21,7 +22,7 @@ import java.util.Map;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks side by side with the tools users would otherwise pick; results go to bench/results/",
-        subcommands = {BenchCommand.Copy.class, BenchCommand.Migrate.class, BenchCommand.Live.class,
+        subcommands = {BenchCommand.Copy.class, BenchCommand.Migrate.class, BenchCommand.Live.class, BenchCommand.Sparse.class,
                 BenchCommand.Nbd.class, BenchCommand.Net.class, BenchCommand.Report.class})
 final class BenchCommand {
 
@@ -209,6 +210,41 @@ final class BenchCommand {
                 throw new CliException(e.getMessage());
             }
             return runIn(this, workDir, resultsDir, dir -> new LiveScenario(dir, settings, spec.commandLine().getErr()).run(), BenchReport::liveTable);
+        }
+    }
+
+    @Command(name = "sparse", mixinStandardHelpOptions = true,
+            description = {"A 1 TiB sparse namespace with 1 GiB of data in spread 1 MiB extents, migrated file to file by nvme-lm and by",
+                    "QEMU's blockdev-mirror (defaults, and with unmap): time and destination allocation; a 1 GiB dense image the same way",
+                    "for the goal \"1 TiB sparse <= 2x the time of 1 GiB dense\". Checks free space first."})
+    static final class Sparse extends CliCommand {
+        @Option(names = "--size", converter = Numbers.Size.class, defaultValue = "1T", description = "Sparse namespace size (default: ${DEFAULT-VALUE})")
+        long sizeBytes;
+
+        @Option(names = "--allocated", converter = Numbers.Size.class, defaultValue = "1G", description = "Data in it, and the dense image's size (default: ${DEFAULT-VALUE})")
+        long allocated;
+
+        @Option(names = "--mirror-timeout", paramLabel = "SECONDS", defaultValue = "900", description = "Cancel a mirror job after this long (default: ${DEFAULT-VALUE})")
+        double timeout;
+
+        @Option(names = "--quick", description = "1 GiB with 8 MiB of data: checks that the harness works, measures nothing")
+        boolean quick;
+
+        @Option(names = "--work-dir", paramLabel = "DIR", description = "Where to put the images (default: a temporary directory)")
+        Path workDir;
+
+        @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON result (default: ${DEFAULT-VALUE})")
+        Path resultsDir;
+
+        @Override
+        public Integer call() throws Exception {
+            SparseScenario.Settings settings;
+            try {
+                settings = quick ? SparseScenario.Settings.quick() : new SparseScenario.Settings(sizeBytes, allocated, timeout, 8);
+            } catch (IllegalArgumentException e) {
+                throw new CliException(e.getMessage());
+            }
+            return runIn(this, workDir, resultsDir, dir -> new SparseScenario(dir, settings, spec.commandLine().getErr()).run(), BenchReport::sparseTable);
         }
     }
 
