@@ -172,6 +172,41 @@ public final class BenchReport {
         return sb.toString();
     }
 
+    /** The cdq scenario as text, with the goal lines. */
+    @SuppressWarnings("unchecked")
+    public static String cdqTable(Map<String, Object> result) {
+        StringBuilder sb = new StringBuilder(String.format("%nCDQ consumer, one thread, a 2 MiB ring (65536 entries) per pass into the dirty extents of a 1 TiB namespace (JMH: %s)%n",
+                result.get("jmh_consumer_args")));
+        sb.append(String.format("| %-14s | %16s | %14s | %20s | %-9s |%n", "workload", "entries/s", "± (99.9 %)", "entries per CPU s", "goal"));
+        sb.append("|").append("-".repeat(16)).append("|").append("-".repeat(18)).append("|").append("-".repeat(16)).append("|")
+                .append("-".repeat(22)).append("|").append("-".repeat(11)).append("|\n");
+        boolean all = true;
+        double worst = Double.MAX_VALUE;
+        for (Object o : (List<Object>) result.get("consumer")) {
+            Map<String, Object> r = (Map<String, Object>) o;
+            double v = num(r, "entries_per_s").doubleValue();
+            worst = Math.min(worst, v);
+            all &= v >= 20e6;
+            sb.append(String.format("| %-14s | %14.1f M | %14s | %20s | %-9s |%n", r.get("workload"), v / 1e6,
+                    r.get("entries_per_s_error") instanceof Number e ? String.format("%.1f M", e.doubleValue() / 1e6) : "–",
+                    r.get("entries_per_cpu_s") instanceof Number c ? String.format("%.1f M", c.doubleValue() / 1e6) : "–", met(v >= 20e6)));
+        }
+        sb.append(String.format("goal: >= 20 M entries/s on one core (wall clock, every workload): slowest %.1f M %s%n", worst / 1e6, met(all)));
+        sb.append(String.format("%nDirtyExtents memory for a 1 TiB namespace after N random 4 KiB writes (JMH: %s)%n", result.get("jmh_memory_args")));
+        sb.append(String.format("| %12s | %-6s | %10s | %14s | %14s | %14s |%n", "writes", "mode", "extents", "estimate MiB", "retained MiB", "peak MiB"));
+        sb.append("|").append("-".repeat(14)).append("|").append("-".repeat(8)).append("|").append("-".repeat(12)).append("|")
+                .append("-".repeat(16)).append("|").append("-".repeat(16)).append("|").append("-".repeat(16)).append("|\n");
+        double most = 0;
+        for (Object o : (List<Object>) result.get("memory")) {
+            Map<String, Object> r = (Map<String, Object>) o;
+            double e = num(r, "estimate_mib_per_tib").doubleValue(), h = num(r, "retained_heap_mib_per_tib").doubleValue(), p = num(r, "peak_estimate_mib_per_tib").doubleValue();
+            most = Math.max(most, Math.max(e, Math.max(h, p)));
+            sb.append(String.format("| %12s | %-6s | %10s | %14.2f | %14.2f | %14.2f |%n", r.get("writes"), r.get("mode"), r.get("extents"), e, h, p));
+        }
+        sb.append(String.format("goal: <= 32 MiB per TiB (the largest of estimate, retained heap and peak while adding, every write count): %.2f MiB %s%n", most, met(most <= 32)));
+        return sb.toString();
+    }
+
     /** The nbd scenario as a text table. */
     @SuppressWarnings("unchecked")
     public static String nbdTable(Map<String, Object> result) {

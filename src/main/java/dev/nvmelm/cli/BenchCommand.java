@@ -2,6 +2,7 @@ package dev.nvmelm.cli;
 
 import dev.nvmelm.bench.BenchReport;
 import dev.nvmelm.bench.CopyScenario;
+import dev.nvmelm.bench.CdqScenario;
 import dev.nvmelm.bench.SparseScenario;
 import dev.nvmelm.bench.LiveScenario;
 import dev.nvmelm.bench.OurContenders;
@@ -22,8 +23,8 @@ import java.util.Map;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks side by side with the tools users would otherwise pick; results go to bench/results/",
-        subcommands = {BenchCommand.Copy.class, BenchCommand.Migrate.class, BenchCommand.Live.class, BenchCommand.Sparse.class,
-                BenchCommand.Nbd.class, BenchCommand.Net.class, BenchCommand.Report.class})
+        subcommands = {BenchCommand.Copy.class, BenchCommand.Migrate.class, BenchCommand.Live.class, BenchCommand.Sparse.class, BenchCommand.Cdq.class,
+                BenchCommand.Nbd.class, BenchCommand.Net.class, BenchCommand.All.class, BenchCommand.Report.class})
 final class BenchCommand {
 
     /** Options every scenario shares. */
@@ -248,6 +249,26 @@ final class BenchCommand {
         }
     }
 
+    @Command(name = "cdq", mixinStandardHelpOptions = true,
+            description = {"The CDQ consumer's JMH benchmarks (CdqConsumerBench, DirtyExtentsMemoryBench) as a bench result:",
+                    "entries/s per workload on one thread, and MiB per TiB of dirty extents at each write count, with their goals."})
+    static final class Cdq extends CliCommand {
+        @Option(names = "--quick", description = "One short iteration of two workloads, the smallest write count: checks that the harness works, measures nothing")
+        boolean quick;
+
+        @Option(names = "--work-dir", paramLabel = "DIR", description = "Where JMH writes its output (default: a temporary directory)")
+        Path workDir;
+
+        @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON result (default: ${DEFAULT-VALUE})")
+        Path resultsDir;
+
+        @Override
+        public Integer call() throws Exception {
+            CdqScenario.Settings settings = quick ? CdqScenario.Settings.quick() : CdqScenario.Settings.defaults();
+            return runIn(this, workDir, resultsDir, dir -> new CdqScenario(dir, settings, spec.commandLine().getErr()).run(), BenchReport::cdqTable);
+        }
+    }
+
     static void deleteTree(Path dir) throws java.io.IOException {
         if (!Files.exists(dir)) return;
         try (var s = Files.walk(dir)) {
@@ -275,8 +296,8 @@ final class BenchCommand {
         }
     }
 
-    @Command(name = "net", mixinStandardHelpOptions = true,
-            description = "The agents' data path over loopback: TLS 1.3 with mutual authentication versus plaintext")
+    @Command(name = "net", aliases = "tls", mixinStandardHelpOptions = true,
+            description = "The agents' data path over loopback: TLS 1.3 with mutual authentication versus plaintext (also named tls, as in issue 9)")
     static final class Net extends CliCommand {
         @Mixin
         Common c;
@@ -285,6 +306,56 @@ final class BenchCommand {
         public Integer call() throws Exception {
             return c.run(this, 32L << 20, (dir, size, runs) ->
                     new NetScenario(dir, size / (1 << 20) * (1 << 20), runs, spec.commandLine().getErr()).run(), BenchReport::netTable);
+        }
+    }
+
+    @Command(name = "all", mixinStandardHelpOptions = true,
+            description = {"Every scenario at full size, one after the other, then the report: what docs/benchmarks.md is rendered from.",
+                    "copy --size 1G --runs 3; migrate --qemu; live; sparse; cdq; nbd; tls --size 1G --runs 3; report.",
+                    "About 20 minutes on a quiet 2-core machine; stops at the first scenario that fails."})
+    static final class All extends CliCommand {
+        @Option(names = "--quick", description = "Every scenario in its quick mode (checks the harness, measures nothing)")
+        boolean quick;
+
+        @Option(names = "--work-dir", paramLabel = "DIR", description = "Where to put the images (default: a temporary directory per scenario)")
+        Path workDir;
+
+        @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON results (default: ${DEFAULT-VALUE})")
+        Path resultsDir;
+
+        @Option(names = "--out", paramLabel = "FILE", defaultValue = "docs/benchmarks.md", description = "Report to write (default: ${DEFAULT-VALUE})")
+        Path out;
+
+        /** The scenarios at full size, as docs/benchmarks.md documents them. */
+        static final List<List<String>> FULL = List.of(
+                List.of("copy", "--size", "1G", "--runs", "3"),
+                List.of("migrate", "--qemu"),
+                List.of("live"),
+                List.of("sparse"),
+                List.of("cdq"),
+                List.of("nbd"),
+                List.of("tls", "--size", "1G", "--runs", "3"));
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter err = spec.commandLine().getErr();
+            long start = System.nanoTime();
+            for (List<String> step : FULL) {
+                List<String> args = new java.util.ArrayList<>(List.of("bench"));
+                args.addAll(quick ? List.of(step.getFirst(), "--quick") : step);
+                args.addAll(List.of("--results", resultsDir.toString()));
+                if (workDir != null && !step.getFirst().equals("cdq")) args.addAll(List.of("--work-dir", workDir.resolve(step.getFirst()).toString()));
+                err.printf("== nvme-lm %s%n", String.join(" ", args));
+                err.flush();
+                long t0 = System.nanoTime();
+                int rc = Main.run(args.toArray(String[]::new), spec.commandLine().getOut(), err);
+                err.printf("== %s: exit %d after %.0f s%n", step.getFirst(), rc, (System.nanoTime() - t0) / 1e9);
+                err.flush();
+                if (rc != 0) throw new CliException("bench " + step.getFirst() + " failed; the results so far are in " + resultsDir);
+            }
+            int rc = Main.run(new String[]{"bench", "report", "--results", resultsDir.toString(), "--out", out.toString()}, spec.commandLine().getOut(), err);
+            err.printf("== all scenarios and the report in %.1f minutes%n", (System.nanoTime() - start) / 60e9);
+            return rc;
         }
     }
 
