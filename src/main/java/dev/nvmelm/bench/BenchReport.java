@@ -4,6 +4,8 @@ import dev.nvmelm.util.Json;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -268,9 +270,17 @@ public final class BenchReport {
         md.append("Rendered by `./nvme-lm bench report` from the newest result of each scenario in `bench/results/`;\n");
         md.append("every number below comes from those JSON files, measured on the machine they name, with the\n");
         md.append("peers run in the same process tree, on the same data, interleaved. Reproduce on a clean clone:\n\n");
-        md.append("```\n./scripts/install-deps.sh\n./nvme-lm bench copy --size 1G --runs 3\n./nvme-lm bench migrate --qemu\n./nvme-lm bench nbd\n./nvme-lm bench net --size 1G --runs 3\n./nvme-lm bench report\n```\n\n");
-        md.append("Speed is never asserted in unit tests; `bench copy --quick` and a tiny `bench migrate` run in the\n");
-        md.append("test suite only so the harness cannot rot. A goal that is not met is shown as such.\n");
+        md.append("```\n./scripts/install-deps.sh\n./nvme-lm bench all\n```\n\n");
+        md.append("`bench all` runs, one after the other, `bench copy --size 1G --runs 3`, `bench migrate --qemu`, `bench live`,\n");
+        md.append("`bench sparse`, `bench cdq`, `bench nbd` and `bench tls --size 1G --runs 3` (each writes\n");
+        md.append("`bench/results/<scenario>-<time>.json`), then `bench report`, which writes this file and the plots in\n");
+        md.append("`docs/img/`. It takes about 20 minutes on a quiet 2-core machine (live about 5, copy, migrate, cdq, nbd\n");
+        md.append("and tls 2-3 each, sparse about 1) and needs about 6 GiB free in the temporary directory\n");
+        md.append("(`--work-dir DIR` puts the images elsewhere). Any scenario can be run alone, then `bench report`.\n");
+        md.append("Every peer tool is checked first; a missing one is an error naming its package, never a skipped row.\n\n");
+        md.append("Speed is never asserted in unit tests; every scenario's `--quick` mode (small sizes, one run) runs\n");
+        md.append("in the test suite only so the harness cannot rot, and checks outcomes (results written with their\n");
+        md.append("fields, destinations equal to their sources). A goal that is not met is shown as such.\n");
         Optional<Path> copy = newest(resultsDir, "copy");
         if (copy.isPresent()) {
             Map<String, Object> r = load(copy.get());
@@ -312,17 +322,70 @@ public final class BenchReport {
         Optional<Path> net = newest(resultsDir, "net");
         if (net.isPresent()) {
             Map<String, Object> r = load(net.get());
-            md.append("\n## Agents: TLS 1.3 versus plaintext\n\n");
+            md.append("\n## Agents: TLS 1.3 versus plaintext (`bench tls`, also named `bench net`)\n\n");
             md.append("Source `").append(resultsDir.relativize(net.get())).append("`; ").append(machine(r)).append("\n");
             md.append("Random data streamed through the source's remote device into an agent writing a file (every extent\n");
             md.append("read back and CRC-checked as written), then FLUSH and COMMIT; no controller at the agent.\n");
             md.append("\n```").append(netTable(r)).append("```\n");
         }
-        md.append("\n## Not measured yet\n\n");
-        md.append("- `sparse` (1 TiB namespace with 1 GiB allocated vs the mirror) and a `cdq` wrapper: not built. The CDQ\n");
-        md.append("  consumer's own JMH numbers are in docs/cdq.md.\n");
-        md.append("- Plots of bytes remaining over time and guest IOPS over time: the migrate result does not record\n");
-        md.append("  a timeline yet.\n");
+        Optional<Path> live = newest(resultsDir, "live");
+        if (live.isPresent()) {
+            Map<String, Object> r = load(live.get());
+            md.append("\n## Live: nvme-lm vs QEMU's mirror under fio, same path, same cap\n\n");
+            md.append("Source `").append(resultsDir.relativize(live.get())).append("`; ").append(machine(r)).append(" ").append(tools(r)).append("\n\n");
+            md.append("The same seeded random namespace for both; fio's nbd engine writes random 4 KiB blocks (`--thread`,\n");
+            md.append("`--rate_iops` at each level, iodepth 4; unlimited at iodepth 16) through an NBD export. nvme-lm: `device serve`\n");
+            md.append("(in process) with two migratable controllers; fio writes through MC 1's namespace export (each request an\n");
+            md.append("NVMe command on MC 1's queues) and the engine migrates MC 1 to MC 2 over the sim: socket, as\n");
+            md.append("`migrate --source sim:D#1 --dest sim:D#2` does; the server hands fio's queues to MC 2 at the switchover.\n");
+            md.append("QEMU: qemu-storage-daemon exports the source; blockdev-mirror to a raw file with `speed` = the cap;\n");
+            md.append("job-complete as soon as READY, which pivots the export to the target. fio keeps writing through both\n");
+            md.append("switchovers and stops 250 ms after. Downtime: ours is suspend on the source to resume on the destination\n");
+            md.append("(the engine's report); the mirror's is job-complete to BLOCK_JOB_COMPLETED. Bytes remaining: ours is what the\n");
+            md.append("bulk pass has not reached plus the dirty backlog (sampled every 100 ms); the mirror's is `len - offset` of\n");
+            md.append("query-block-jobs (every 100 ms). Guest IOPS: fio's `--write_iops_log` averaged over each window.\n");
+            md.append("\"Destination equals source\": with fio stopped, every block compared except those the guest wrote\n");
+            md.append("after the switchover (ours: logged by the destination's CDQ; the mirror: a 4 KiB dirty bitmap added to the\n");
+            md.append("target node at READY, read with `nbdinfo --map`, which also leaves out the mirror's last copies).\n");
+            md.append("\n```").append(liveTable(r)).append("```\n");
+            for (Path p : livePlots(r, img)) {
+                written.add(p);
+                md.append("\n![").append(p.getFileName()).append("](img/").append(p.getFileName()).append(")\n");
+            }
+        } else {
+            md.append("\n## Live\n\nNo result yet: run `./nvme-lm bench live`.\n");
+        }
+        Optional<Path> sparse = newest(resultsDir, "sparse");
+        if (sparse.isPresent()) {
+            Map<String, Object> r = load(sparse.get());
+            md.append("\n## Sparse: a 1 TiB namespace with 1 GiB of data\n\n");
+            md.append("Source `").append(resultsDir.relativize(sparse.get())).append("`; ").append(machine(r)).append(" ").append(tools(r)).append("\n\n");
+            md.append("1 GiB of random data in 1 MiB extents at seeded random places of a 1 TiB file, the rest holes; and a 1 GiB\n");
+            md.append("dense image, migrated the same way in the same run. nvme-lm: the `migrate --source-image/--dest-image` path\n");
+            md.append("(embedded subsystems on both files, no guest, no rate cap), timed from opening to closing both.\n");
+            md.append("QEMU: blockdev-mirror through qemu-storage-daemon to a new sparse raw file, job-complete at READY, with\n");
+            md.append("its defaults and with `discard=unmap,detect-zeroes=unmap` on the target nodes (QEMU 7.2's blockdev-mirror\n");
+            md.append("has no `unmap` argument; it always unmaps where the target allows). The defaults write zeroes into every\n");
+            md.append("hole of the target (fallocate ZERO_RANGE: tens of GiB a second), so they run on the full size only where it\n");
+            md.append("fits in a quarter of the free space, otherwise on a smaller sparse image with the same data (labelled).\n");
+            md.append("Allocation is st_blocks x 512 of the destination; every completed copy is compared byte for byte.\n");
+            md.append("\n```").append(sparseTable(r)).append("```\n");
+        } else {
+            md.append("\n## Sparse\n\nNo result yet: run `./nvme-lm bench sparse`.\n");
+        }
+        Optional<Path> cdq = newest(resultsDir, "cdq");
+        if (cdq.isPresent()) {
+            Map<String, Object> r = load(cdq.get());
+            md.append("\n## CDQ consumer: entries/s and dirty-extent memory (JMH)\n\n");
+            md.append("Source `").append(resultsDir.relativize(cdq.get())).append("`; ").append(machine(r)).append("\n\n");
+            md.append("`bench cdq` runs the JMH benchmarks `CdqConsumerBench` and `DirtyExtentsMemoryBench` (docs/cdq.md describes\n");
+            md.append("them) and keeps their scores. Entries/s is wall clock on one thread; \"per CPU s\" divides by the consuming\n");
+            md.append("thread's CPU time, which stays put when other work shares the cores. Memory is for a 1 TiB namespace, so\n");
+            md.append("MiB is MiB per TiB.\n");
+            md.append("\n```").append(cdqTable(r)).append("```\n");
+        } else {
+            md.append("\n## CDQ consumer\n\nNo result yet: run `./nvme-lm bench cdq`.\n");
+        }
         Files.writeString(out, md.toString());
         written.addFirst(out);
         return written;
@@ -334,6 +397,79 @@ public final class BenchReport {
         if (m == null) return "machine not recorded.";
         return String.format("%s cores, %.0f GiB, kernel %s, Java %s.", m.get("cores"), ((Number) m.get("memory_bytes")).doubleValue() / (1L << 30),
                 m.get("kernel"), m.get("java"));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static String tools(Map<String, Object> r) {
+        Map<String, Object> m = (Map<String, Object>) r.get("machine");
+        if (m == null || !(m.get("tools") instanceof Map<?, ?> t) || t.isEmpty()) return "";
+        StringBuilder sb = new StringBuilder("Tools: ");
+        boolean first = true;
+        for (var e : ((Map<String, Object>) t).entrySet()) {
+            if (!first) sb.append("; ");
+            sb.append(e.getKey()).append(" `").append(e.getValue()).append("`");
+            first = false;
+        }
+        return sb.append(".").toString();
+    }
+
+    /** Per writer rate: bytes remaining over time and guest IOPS over time, both tools, switchovers marked. */
+    @SuppressWarnings("unchecked")
+    private static List<Path> livePlots(Map<String, Object> r, Path dir) throws IOException {
+        List<Path> out = new ArrayList<>();
+        for (Object o : (List<Object>) r.get("levels")) {
+            Map<String, Object> lv = (Map<String, Object>) o;
+            int iops = num(lv, "iops_requested").intValue();
+            String name = iops == 0 ? "unlimited" : iops + "iops";
+            String what = iops == 0 ? "writer as fast as possible" : iops + " IOPS writer";
+            Map<String, Object> a = (Map<String, Object>) lv.get("nvme_lm"), q = (Map<String, Object>) lv.get("qemu_mirror");
+            XYChart rem = new XYChartBuilder().width(900).height(420).title("bytes remaining, " + what)
+                    .xAxisTitle("seconds since the migration started").yAxisTitle("MiB remaining").build();
+            XYChart io = new XYChartBuilder().width(900).height(420).title("guest write IOPS (fio), " + what)
+                    .xAxisTitle("seconds since the migration started").yAxisTitle("IOPS").build();
+            for (XYChart c : List.of(rem, io)) {
+                c.getStyler().setMarkerSize(0);
+                c.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNE);
+            }
+            double maxRem = 1, maxIops = 1;
+            for (var tool : List.of(Map.entry("nvme-lm", a), Map.entry("QEMU mirror", q))) {
+                List<double[]> pr = series(tool.getValue().get("timeline_remaining"), 1.0 / (1 << 20));
+                List<double[]> pi = series(tool.getValue().get("timeline_iops"), 1);
+                if (!pr.isEmpty()) {
+                    rem.addSeries(tool.getKey(), pr.stream().mapToDouble(p -> p[0]).toArray(), pr.stream().mapToDouble(p -> p[1]).toArray());
+                    maxRem = Math.max(maxRem, pr.stream().mapToDouble(p -> p[1]).max().orElse(1));
+                }
+                if (!pi.isEmpty()) {
+                    io.addSeries(tool.getKey(), pi.stream().mapToDouble(p -> p[0]).toArray(), pi.stream().mapToDouble(p -> p[1]).toArray());
+                    maxIops = Math.max(maxIops, pi.stream().mapToDouble(p -> p[1]).max().orElse(1));
+                }
+            }
+            for (var tool : List.of(Map.entry("nvme-lm", a), Map.entry("QEMU mirror", q))) {
+                Object sw = tool.getValue().get("switchover_start_s");
+                String label = tool.getKey() + (sw instanceof Number ? " switchover" : " gave up");
+                double x = sw instanceof Number n ? n.doubleValue() : num(tool.getValue(), "end_s").doubleValue();
+                if (!Double.isFinite(x)) continue;
+                rem.addSeries(label, new double[]{x, x}, new double[]{0, maxRem}).setLineStyle(org.knowm.xchart.style.lines.SeriesLines.DASH_DASH);
+                io.addSeries(label, new double[]{x, x}, new double[]{0, maxIops}).setLineStyle(org.knowm.xchart.style.lines.SeriesLines.DASH_DASH);
+            }
+            Path pr = dir.resolve("live-remaining-" + name + ".png"), pi = dir.resolve("live-iops-" + name + ".png");
+            BitmapEncoder.saveBitmap(rem, pr.toString(), BitmapEncoder.BitmapFormat.PNG);
+            BitmapEncoder.saveBitmap(io, pi.toString(), BitmapEncoder.BitmapFormat.PNG);
+            out.add(pr);
+            out.add(pi);
+        }
+        return out;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<double[]> series(Object pts, double scale) {
+        List<double[]> out = new ArrayList<>();
+        if (!(pts instanceof List<?> l)) return out;
+        for (Object p : l) {
+            List<Object> xy = (List<Object>) p;
+            out.add(new double[]{((Number) xy.get(0)).doubleValue(), ((Number) xy.get(1)).doubleValue() * scale});
+        }
+        return out;
     }
 
     @SuppressWarnings("unchecked")
