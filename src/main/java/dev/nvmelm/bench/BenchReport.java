@@ -96,7 +96,7 @@ public final class BenchReport {
             for (String[] r : rows) sb.append(String.format("| %-36s | %-22s | %-22s |%n", r[0], cell(a.get(r[1])), cell(q.get(r[1]))));
             sb.append("nvme-lm verdict: ").append(a.get("verdict")).append("\n");
             sb.append("QEMU: ").append(q.get("verdict")).append("\n");
-            for (String goal : liveGoals(iops, a, q)) sb.append("goal: ").append(goal).append("\n");
+            for (String goal : liveGoals(iops, a, q)) sb.append("goal (").append(iops == 0 ? "unlimited writer" : iops + " IOPS").append("): ").append(goal).append("\n");
         }
         return sb.toString();
     }
@@ -297,7 +297,7 @@ public final class BenchReport {
         Optional<Path> mig = newest(resultsDir, "migrate");
         if (mig.isPresent()) {
             Map<String, Object> r = load(mig.get());
-            md.append("\n## Live migration: nvme-lm vs QEMU's block mirror\n\n");
+            md.append("\n## Live migration on the embedded controller (`bench migrate`): nvme-lm vs QEMU's block mirror\n\n");
             md.append("Source `").append(resultsDir.relativize(mig.get())).append("`; ").append(machine(r)).append("\n");
             md.append(migrateSection(r));
             Path p = migratePlot(r, img);
@@ -329,10 +329,9 @@ public final class BenchReport {
             md.append("\n```").append(netTable(r)).append("```\n");
         }
         Optional<Path> live = newest(resultsDir, "live");
-        if (live.isPresent()) {
-            Map<String, Object> r = load(live.get());
-            md.append("\n## Live: nvme-lm vs QEMU's mirror under fio, same path, same cap\n\n");
-            md.append("Source `").append(resultsDir.relativize(live.get())).append("`; ").append(machine(r)).append(" ").append(tools(r)).append("\n\n");
+        md.append("\n## Live: nvme-lm vs QEMU's mirror under fio, same path, same cap (`bench live`)\n\n");
+        {
+            md.append("A 1 GiB namespace, fio at 500, 5000 IOPS and as fast as it goes, copy capped at 100 MiB/s for both.\n");
             md.append("The same seeded random namespace for both; fio's nbd engine writes random 4 KiB blocks (`--thread`,\n");
             md.append("`--rate_iops` at each level, iodepth 4; unlimited at iodepth 16) through an NBD export. nvme-lm: `device serve`\n");
             md.append("(in process) with two migratable controllers; fio writes through MC 1's namespace export (each request an\n");
@@ -347,19 +346,21 @@ public final class BenchReport {
             md.append("\"Destination equals source\": with fio stopped, every block compared except those the guest wrote\n");
             md.append("after the switchover (ours: logged by the destination's CDQ; the mirror: a 4 KiB dirty bitmap added to the\n");
             md.append("target node at READY, read with `nbdinfo --map`, which also leaves out the mirror's last copies).\n");
+        }
+        if (live.isPresent()) {
+            Map<String, Object> r = load(live.get());
+            md.append("\nSource `").append(resultsDir.relativize(live.get())).append("`; ").append(machine(r)).append(" ").append(tools(r)).append("\n");
             md.append("\n```").append(liveTable(r)).append("```\n");
             for (Path p : livePlots(r, img)) {
                 written.add(p);
                 md.append("\n![").append(p.getFileName()).append("](img/").append(p.getFileName()).append(")\n");
             }
         } else {
-            md.append("\n## Live\n\nNo result yet: run `./nvme-lm bench live`.\n");
+            md.append("\nNo result yet: run `./nvme-lm bench live`.\n");
         }
         Optional<Path> sparse = newest(resultsDir, "sparse");
-        if (sparse.isPresent()) {
-            Map<String, Object> r = load(sparse.get());
-            md.append("\n## Sparse: a 1 TiB namespace with 1 GiB of data\n\n");
-            md.append("Source `").append(resultsDir.relativize(sparse.get())).append("`; ").append(machine(r)).append(" ").append(tools(r)).append("\n\n");
+        md.append("\n## Sparse: a 1 TiB namespace with 1 GiB of data (`bench sparse`)\n\n");
+        {
             md.append("1 GiB of random data in 1 MiB extents at seeded random places of a 1 TiB file, the rest holes; and a 1 GiB\n");
             md.append("dense image, migrated the same way in the same run. nvme-lm: the `migrate --source-image/--dest-image` path\n");
             md.append("(embedded subsystems on both files, no guest, no rate cap), timed from opening to closing both.\n");
@@ -369,23 +370,41 @@ public final class BenchReport {
             md.append("hole of the target (fallocate ZERO_RANGE: tens of GiB a second), so they run on the full size only where it\n");
             md.append("fits in a quarter of the free space, otherwise on a smaller sparse image with the same data (labelled).\n");
             md.append("Allocation is st_blocks x 512 of the destination; every completed copy is compared byte for byte.\n");
+        }
+        if (sparse.isPresent()) {
+            Map<String, Object> r = load(sparse.get());
+            md.append("\nSource `").append(resultsDir.relativize(sparse.get())).append("`; ").append(machine(r)).append(" ").append(tools(r)).append("\n");
             md.append("\n```").append(sparseTable(r)).append("```\n");
         } else {
-            md.append("\n## Sparse\n\nNo result yet: run `./nvme-lm bench sparse`.\n");
+            md.append("\nNo result yet: run `./nvme-lm bench sparse`.\n");
         }
         Optional<Path> cdq = newest(resultsDir, "cdq");
-        if (cdq.isPresent()) {
-            Map<String, Object> r = load(cdq.get());
-            md.append("\n## CDQ consumer: entries/s and dirty-extent memory (JMH)\n\n");
-            md.append("Source `").append(resultsDir.relativize(cdq.get())).append("`; ").append(machine(r)).append("\n\n");
+        md.append("\n## CDQ consumer: entries/s and dirty-extent memory (`bench cdq`, JMH)\n\n");
+        {
             md.append("`bench cdq` runs the JMH benchmarks `CdqConsumerBench` and `DirtyExtentsMemoryBench` (docs/cdq.md describes\n");
             md.append("them) and keeps their scores. Entries/s is wall clock on one thread; \"per CPU s\" divides by the consuming\n");
             md.append("thread's CPU time, which stays put when other work shares the cores. Memory is for a 1 TiB namespace, so\n");
-            md.append("MiB is MiB per TiB.\n");
+            md.append("MiB is MiB per TiB. Goals: >= 20 M entries/s on one core; <= 32 MiB per TiB.\n");
+        }
+        if (cdq.isPresent()) {
+            Map<String, Object> r = load(cdq.get());
+            md.append("\nSource `").append(resultsDir.relativize(cdq.get())).append("`; ").append(machine(r)).append("\n");
             md.append("\n```").append(cdqTable(r)).append("```\n");
         } else {
-            md.append("\n## CDQ consumer\n\nNo result yet: run `./nvme-lm bench cdq`.\n");
+            md.append("\nNo result yet: run `./nvme-lm bench cdq`.\n");
         }
+        // every goal line of the sections above, gathered after the introduction
+        StringBuilder goals = new StringBuilder("\n## Goals at a glance\n\nEvery goal line below, as measured in the newest result of its scenario:\n\n```\n");
+        int n = 0;
+        for (String line : md.toString().lines().toList()) {
+            if (line.startsWith("goal")) {
+                goals.append(line).append("\n");
+                n++;
+            }
+        }
+        goals.append(n == 0 ? "no results yet\n" : "").append("```\n");
+        int at = md.indexOf("\n## ");
+        md.insert(at < 0 ? md.length() : at, goals);
         Files.writeString(out, md.toString());
         written.addFirst(out);
         return written;
