@@ -91,7 +91,7 @@ public final class BenchReport {
             sb.append("|").append("-".repeat(38)).append("|").append("-".repeat(24)).append("|").append("-".repeat(24)).append("|\n");
             String[][] rows = {{"converged", "converged"}, {"time to verdict / READY (s)", "time_to_verdict_s"}, {"switched over", "switched_over"},
                     {"bytes moved / size", "copied_per_size"}, {"bytes moved / (size + dirtied)", "copied_per_size_plus_dirtied"},
-                    {"downtime (ms)", "downtime_ms"}, {"total (s)", "total_s"}, {"guest IOPS alone", "guest_iops_alone"},
+                    {"downtime (ms)", "downtime_ms"}, {"guest's longest write (ms)", "guest_max_write_latency_ms"}, {"total (s)", "total_s"}, {"guest IOPS alone", "guest_iops_alone"},
                     {"guest IOPS during migration", "guest_iops_during"}, {"destination equals source", "identical"}};
             for (String[] r : rows) sb.append(String.format("| %-36s | %-22s | %-22s |%n", r[0], cell(a.get(r[1])), cell(q.get(r[1]))));
             sb.append("nvme-lm verdict: ").append(a.get("verdict")).append("\n");
@@ -274,9 +274,10 @@ public final class BenchReport {
         md.append("`bench all` runs, one after the other, `bench copy --size 1G --runs 3`, `bench migrate --qemu`, `bench live`,\n");
         md.append("`bench sparse`, `bench cdq`, `bench nbd` and `bench tls --size 1G --runs 3` (each writes\n");
         md.append("`bench/results/<scenario>-<time>.json`), then `bench report`, which writes this file and the plots in\n");
-        md.append("`docs/img/`. It takes about 20 minutes on a quiet 2-core machine (live about 5, copy, migrate, cdq, nbd\n");
-        md.append("and tls 2-3 each, sparse about 1) and needs about 6 GiB free in the temporary directory\n");
-        md.append("(`--work-dir DIR` puts the images elsewhere). Any scenario can be run alone, then `bench report`.\n");
+        md.append("`docs/img/`. It takes about 15-20 minutes on a 2-core machine (live about 5, copy, migrate, cdq and nbd\n");
+        md.append("2-3 each, tls 1-2, sparse under 1) and needs up to 20 GiB free in the temporary directory, most of it\n");
+        md.append("for QEMU's defaults in `sparse`, which are sized to the free space (`--work-dir DIR` puts the images\n");
+        md.append("elsewhere). Any scenario can be run alone, then `bench report`.\n");
         md.append("Every peer tool is checked first; a missing one is an error naming its package, never a skipped row.\n\n");
         md.append("Speed is never asserted in unit tests; every scenario's `--quick` mode (small sizes, one run) runs\n");
         md.append("in the test suite only so the harness cannot rot, and checks outcomes (results written with their\n");
@@ -340,7 +341,9 @@ public final class BenchReport {
             md.append("QEMU: qemu-storage-daemon exports the source; blockdev-mirror to a raw file with `speed` = the cap;\n");
             md.append("job-complete as soon as READY, which pivots the export to the target. fio keeps writing through both\n");
             md.append("switchovers and stops 250 ms after. Downtime: ours is suspend on the source to resume on the destination\n");
-            md.append("(the engine's report); the mirror's is job-complete to BLOCK_JOB_COMPLETED. Bytes remaining: ours is what the\n");
+            md.append("(the engine's report); the mirror's is job-complete to BLOCK_JOB_COMPLETED, which includes up to one 100 ms\n");
+            md.append("idle slice of the job before it notices (the guest's pause is the drain and flush inside it). The guest's\n");
+            md.append("longest write (fio's latency max over the whole run) shows the stall as the guest saw it. Bytes remaining: ours is what the\n");
             md.append("bulk pass has not reached plus the dirty backlog (sampled every 100 ms); the mirror's is `len - offset` of\n");
             md.append("query-block-jobs (every 100 ms). Guest IOPS: fio's `--write_iops_log` averaged over each window.\n");
             md.append("\"Destination equals source\": with fio stopped, every block compared except those the guest wrote\n");
@@ -388,7 +391,8 @@ public final class BenchReport {
         }
         if (cdq.isPresent()) {
             Map<String, Object> r = load(cdq.get());
-            md.append("\nSource `").append(resultsDir.relativize(cdq.get())).append("`; ").append(machine(r)).append("\n");
+            md.append("\nSource `").append(resultsDir.relativize(cdq.get())).append("`; ").append(machine(r))
+                    .append(" JMH ").append(r.get("jmh_version")).append(" on ").append(r.get("benchmark_jvm")).append(".\n");
             md.append("\n```").append(cdqTable(r)).append("```\n");
         } else {
             md.append("\nNo result yet: run `./nvme-lm bench cdq`.\n");

@@ -61,8 +61,13 @@ public final class CdqScenario {
         result.put("jmh_memory_args", String.join(" ", s.memoryArgs()));
         result.put("goal_entries_per_s", GOAL_ENTRIES_PER_S);
         result.put("goal_mib_per_tib", GOAL_MIB_PER_TIB);
-        result.put("consumer", consumer(jmh(runner, s.consumerArgs(), "consumer")));
-        result.put("memory", memory(jmh(runner, s.memoryArgs(), "memory")));
+        List<Object> consumer = jmh(runner, s.consumerArgs(), "consumer"), memory = jmh(runner, s.memoryArgs(), "memory");
+        if (!consumer.isEmpty() && consumer.getFirst() instanceof Map<?, ?> first) {
+            result.put("jmh_version", first.get("jmhVersion"));
+            result.put("benchmark_jvm", first.get("vmName") + " " + first.get("vmVersion"));
+        }
+        result.put("consumer", consumer(consumer));
+        result.put("memory", memory(memory));
         return result;
     }
 

@@ -73,8 +73,17 @@ public final class FioWriter implements AutoCloseable {
         if (start < 0) return Double.NaN;
         Map<String, Object> json = (Map<String, Object>) Json.parse(text.substring(start));
         Map<String, Object> job = (Map<String, Object>) ((List<Object>) json.get("jobs")).getFirst();
-        Object iops = ((Map<String, Object>) job.get("write")).get("iops");
+        Map<String, Object> write = (Map<String, Object>) job.get("write");
+        if (write.get("lat_ns") instanceof Map<?, ?> lat && lat.get("max") instanceof Number max) maxWriteLatencyMs = max.doubleValue() / 1e6;
+        Object iops = write.get("iops");
         return iops instanceof Number n ? n.doubleValue() : Double.NaN;
+    }
+
+    private double maxWriteLatencyMs = Double.NaN;
+
+    /** The longest a write took (fio's lat max), after {@link #stopAndReportIops()}: the guest's worst stall. */
+    public double maxWriteLatencyMs() {
+        return maxWriteLatencyMs;
     }
 
     /**

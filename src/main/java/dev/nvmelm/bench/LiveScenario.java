@@ -341,6 +341,7 @@ public final class LiveScenario {
 
     /** Guest IOPS from fio's log: alone (before the migration, first window left out) and during it; the timeline on the migration's clock. */
     private static void guestIops(Map<String, Object> m, FioWriter fio, long migrationStartNanos, double migrationEndS) throws IOException {
+        m.put("guest_max_write_latency_ms", round3(fio.maxWriteLatencyMs()));
         double shift = (fio.startNanos() - migrationStartNanos) / 1e9;
         List<double[]> pts = new ArrayList<>();
         for (double[] p : fio.iopsTimeline()) pts.add(new double[]{p[0] + shift, p[1]});

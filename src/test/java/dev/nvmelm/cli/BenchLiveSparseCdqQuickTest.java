@@ -50,7 +50,7 @@ class BenchLiveSparseCdqQuickTest {
             for (String tool : List.of("nvme_lm", "qemu_mirror")) {
                 Map<String, Object> m = (Map<String, Object>) level.get(tool);
                 assertThat(m).as(tool).containsKeys("converged", "switched_over", "verdict", "bytes_moved", "copied_per_size", "total_s",
-                        "guest_iops_alone", "guest_iops_during", "fio_iops_overall", "timeline_remaining", "timeline_iops");
+                        "guest_iops_alone", "guest_iops_during", "fio_iops_overall", "guest_max_write_latency_ms", "timeline_remaining", "timeline_iops");
                 assertThat((List<Object>) m.get("timeline_remaining")).as(tool + " bytes remaining over time").isNotEmpty();
                 assertThat((List<Object>) m.get("timeline_iops")).as(tool + " guest IOPS over time").hasSizeGreaterThan(2);
                 assertThat(((Number) m.get("bytes_moved")).longValue()).as(tool).isPositive();
