@@ -406,7 +406,11 @@ public final class BenchReport {
                 n++;
             }
         }
-        goals.append(n == 0 ? "no results yet\n" : "").append("```\n");
+        goals.append(n == 0 ? "no results yet\n" : "");
+        for (String scenario : List.of("copy", "migrate", "live", "sparse", "cdq", "nbd", "net")) {
+            if (newest(resultsDir, scenario).isEmpty()) goals.append("bench ").append(scenario.equals("net") ? "tls" : scenario).append(": no result yet, its goals are not measured\n");
+        }
+        goals.append("```\n");
         int at = md.indexOf("\n## ");
         md.insert(at < 0 ? md.length() : at, goals);
         Files.writeString(out, md.toString());
