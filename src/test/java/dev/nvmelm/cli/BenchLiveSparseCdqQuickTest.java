@@ -56,7 +56,8 @@ class BenchLiveSparseCdqQuickTest {
                 assertThat(((Number) m.get("bytes_moved")).longValue()).as(tool).isPositive();
                 if (Boolean.TRUE.equals(m.get("switched_over"))) {
                     assertThat(m.get("identical")).as("%s at %s IOPS: destination equals source", tool, level.get("iops_requested")).isEqualTo(true);
-                    assertThat(((Number) m.get("compare_bytes")).longValue()).as(tool).isPositive();
+                    // the check is not empty: at most a few blocks are left out as written after the switchover
+                    assertThat(((Number) m.get("compare_bytes")).longValue()).as(tool).isGreaterThan((16L << 20) / 2);
                     assertThat(m).containsKeys("downtime_ms", "switchover_start_s", "switchover_end_s", "time_to_verdict_s");
                 } else {
                     assertThat(m).as(tool).containsKey("end_s");
