@@ -556,6 +556,17 @@ public final class BenchReport {
                 qb.containsKey("total_s") ? String.format("gave up at %.0f s", num(qb, "total_s").doubleValue()) : "–", met(verdictS <= 10)));
         sb.append(String.format("| bytes copied / disk size | %.2f | %s | |%n", num(b, "copied_per_size").doubleValue(), qb.getOrDefault("copied_per_size", "–")));
         sb.append("\nVerdict text: `").append(b.get("verdict")).append("`\n");
+        sb.append("\n```\n");
+        sb.append(String.format("goal (bench migrate A): bytes copied <= 1.05x (disk + dirtied): %.3fx %s%n", ratio, met(ratio <= 1.05)));
+        sb.append(String.format("goal (bench migrate A): downtime <= 20 ms at %s IOPS: %.1f ms %s%n", a.get("guest_iops_requested"), down, met(down <= 20)));
+        if (qa.containsKey("total_s")) {
+            double tr = total / num(qa, "total_s").doubleValue();
+            sb.append(String.format("goal (bench migrate A): total <= 0.6x the mirror: %.2fx %s%n", tr, met(tr <= 0.6)));
+        }
+        if (!Boolean.TRUE.equals(b.get("converged"))) {
+            sb.append(String.format("goal (bench migrate B): verdict within 10 s for a non-converging writer: %.1f s %s%n", verdictS, met(verdictS <= 10)));
+        }
+        sb.append("```\n");
         Object ref = r.get("qemu_reference");
         if (ref != null) sb.append("\nThe reference's own mirror measurements (not this run): `").append(Json.compact(ref)).append("`\n");
         return sb.toString();
