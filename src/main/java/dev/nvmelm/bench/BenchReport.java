@@ -4,6 +4,8 @@ import dev.nvmelm.util.Json;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -74,6 +76,139 @@ public final class BenchReport {
         return sb.toString();
     }
 
+    /** The live scenario as text: one table per writer rate, nvme-lm beside the mirror, with the goal lines. */
+    @SuppressWarnings("unchecked")
+    public static String liveTable(Map<String, Object> result) {
+        Map<String, Object> st = (Map<String, Object>) result.get("settings");
+        StringBuilder sb = new StringBuilder(String.format("%nlive migration of a %s namespace under fio 4 KiB random writes, copy capped at %s/s for both%n",
+                mib(num(st, "size_bytes").longValue()), mib(num(st, "copy_rate_bytes_per_s").longValue())));
+        for (Object o : (List<Object>) result.get("levels")) {
+            Map<String, Object> lv = (Map<String, Object>) o;
+            Map<String, Object> a = (Map<String, Object>) lv.get("nvme_lm"), q = (Map<String, Object>) lv.get("qemu_mirror");
+            int iops = num(lv, "iops_requested").intValue();
+            sb.append(String.format("%nwriter: %s (iodepth %s)%n", iops == 0 ? "as fast as possible" : iops + " IOPS", lv.get("iodepth")));
+            sb.append(String.format("| %-36s | %-22s | %-22s |%n", "", "nvme-lm", "QEMU mirror"));
+            sb.append("|").append("-".repeat(38)).append("|").append("-".repeat(24)).append("|").append("-".repeat(24)).append("|\n");
+            String[][] rows = {{"converged", "converged"}, {"time to verdict / READY (s)", "time_to_verdict_s"}, {"switched over", "switched_over"},
+                    {"bytes moved / size", "copied_per_size"}, {"bytes moved / (size + dirtied)", "copied_per_size_plus_dirtied"},
+                    {"downtime (ms)", "downtime_ms"}, {"guest's longest write (ms)", "guest_max_write_latency_ms"}, {"total (s)", "total_s"}, {"guest IOPS alone", "guest_iops_alone"},
+                    {"guest IOPS during migration", "guest_iops_during"}, {"destination equals source", "identical"}};
+            for (String[] r : rows) sb.append(String.format("| %-36s | %-22s | %-22s |%n", r[0], cell(a.get(r[1])), cell(q.get(r[1]))));
+            sb.append("nvme-lm verdict: ").append(a.get("verdict")).append("\n");
+            sb.append("QEMU: ").append(q.get("verdict")).append("\n");
+            for (String goal : liveGoals(iops, a, q)) sb.append("goal (").append(iops == 0 ? "unlimited writer" : iops + " IOPS").append("): ").append(goal).append("\n");
+        }
+        return sb.toString();
+    }
+
+    /** The goal lines that apply to one writer rate, each with the measured value and met or NOT met. */
+    static List<String> liveGoals(int iops, Map<String, Object> a, Map<String, Object> q) {
+        List<String> g = new ArrayList<>();
+        boolean ours = Boolean.TRUE.equals(a.get("switched_over")), theirs = Boolean.TRUE.equals(q.get("switched_over"));
+        if (ours) {
+            double r = num(a, "copied_per_size_plus_dirtied").doubleValue();
+            g.add(String.format("bytes moved <= 1.05x (disk + dirtied): %.3fx %s", r, met(r <= 1.05)));
+        }
+        if (iops > 0 && iops <= 500) {
+            double d = num(a, "downtime_ms").doubleValue();
+            g.add(ours ? String.format("downtime <= 20 ms at %d IOPS: %.1f ms %s", iops, d, met(d <= 20))
+                    : String.format("downtime <= 20 ms at %d IOPS: no switchover (NOT met)", iops));
+        }
+        if (ours && theirs) {
+            double r = num(a, "total_s").doubleValue() / num(q, "total_s").doubleValue();
+            g.add(String.format("total time <= 0.6x the mirror at the same cap: %.2fx %s", r, met(r <= 0.6)));
+        } else if (ours) {
+            g.add(String.format("total time <= 0.6x the mirror at the same cap: the mirror never switched over (nvme-lm %.1f s; met)", num(a, "total_s").doubleValue()));
+        }
+        if (iops == 0) {
+            if (!ours) {
+                double v = num(a, "time_to_verdict_s").doubleValue();
+                g.add(String.format("verdict within 10 s for a non-converging writer: %.1f s %s", v, met(v <= 10)));
+            } else {
+                g.add("verdict within 10 s for a non-converging writer: this writer converged, so the goal is not exercised");
+            }
+        }
+        return g;
+    }
+
+    private static String cell(Object v) {
+        if (v == null) return "–";
+        if (v instanceof Double d) return String.format("%.3f", d);
+        return String.valueOf(v);
+    }
+
+    /** The sparse scenario as text, with the goal line. */
+    @SuppressWarnings("unchecked")
+    public static String sparseTable(Map<String, Object> result) {
+        Map<String, Object> st = (Map<String, Object>) result.get("settings");
+        long sparse = num(st, "sparse_size_bytes").longValue(), alloc = num(st, "allocated_bytes").longValue();
+        StringBuilder sb = new StringBuilder(String.format("%nsparse: %s with %s of data in 1 MiB extents (source allocated %s); dense: %s of random data; file system %s%n",
+                mib(sparse), mib(alloc), mib(num(result, "source_allocated_bytes").longValue()), mib(alloc), st.get("file_system")));
+        sb.append(String.format("| %-24s | %-14s | %10s | %16s | %-9s |%n", "tool", "image", "seconds", "dest allocated", "identical"));
+        sb.append("|").append("-".repeat(26)).append("|").append("-".repeat(16)).append("|").append("-".repeat(12)).append("|")
+                .append("-".repeat(18)).append("|").append("-".repeat(11)).append("|\n");
+        Map<String, Map<String, Object>> by = new LinkedHashMap<>();
+        List<String> notes = new ArrayList<>();
+        for (Object o : (List<Object>) result.get("results")) {
+            Map<String, Object> r = (Map<String, Object>) o;
+            by.put(r.get("tool") + "/" + r.get("image"), r);
+            boolean done = Boolean.TRUE.equals(r.get("completed"));
+            sb.append(String.format("| %-24s | %-14s | %10s | %16s | %-9s |%n", r.get("tool"), r.get("image"),
+                    done ? String.format("%.3f", num(r, "seconds").doubleValue()) : "not done",
+                    mib(num(r, "dest_allocated_bytes").longValue()), done ? r.get("identical") : "–"));
+            if (!done) notes.add(r.get("tool") + ", " + r.get("image") + ": " + r.get("why"));
+            if (r.get("note") != null) notes.add(r.get("tool") + ", " + r.get("image") + ": " + r.get("note"));
+        }
+        for (String n : notes) sb.append(n).append("\n");
+        for (String tool : List.of("nvme-lm", "QEMU mirror, defaults", "QEMU mirror, unmap")) {
+            Map<String, Object> sp = by.getOrDefault(tool + "/sparse", by.get(tool + "/sparse-smaller")), de = by.get(tool + "/dense");
+            if (sp == null || de == null) continue;
+            String label = String.format("%s: %s sparse <= 2x the time of %s dense", tool, mib(num(sp, "size_bytes").longValue()), mib(alloc));
+            if (Boolean.TRUE.equals(sp.get("completed")) && Boolean.TRUE.equals(de.get("completed"))) {
+                double ratio = num(sp, "seconds").doubleValue() / num(de, "seconds").doubleValue();
+                sb.append(String.format("%s %s: %.2fx %s%n", tool.equals("nvme-lm") ? "goal:" : "for comparison,", label, ratio, met(ratio <= 2)));
+            } else {
+                sb.append(String.format("%s %s: did not complete (NOT met)%n", tool.equals("nvme-lm") ? "goal:" : "for comparison,", label));
+            }
+        }
+        return sb.toString();
+    }
+
+    /** The cdq scenario as text, with the goal lines. */
+    @SuppressWarnings("unchecked")
+    public static String cdqTable(Map<String, Object> result) {
+        StringBuilder sb = new StringBuilder(String.format("%nCDQ consumer, one thread, a 2 MiB ring (65536 entries) per pass into the dirty extents of a 1 TiB namespace (JMH: %s)%n",
+                result.get("jmh_consumer_args")));
+        sb.append(String.format("| %-14s | %16s | %14s | %20s | %-9s |%n", "workload", "entries/s", "± (99.9 %)", "entries per CPU s", "goal"));
+        sb.append("|").append("-".repeat(16)).append("|").append("-".repeat(18)).append("|").append("-".repeat(16)).append("|")
+                .append("-".repeat(22)).append("|").append("-".repeat(11)).append("|\n");
+        boolean all = true;
+        double worst = Double.MAX_VALUE;
+        for (Object o : (List<Object>) result.get("consumer")) {
+            Map<String, Object> r = (Map<String, Object>) o;
+            double v = num(r, "entries_per_s").doubleValue();
+            worst = Math.min(worst, v);
+            all &= v >= 20e6;
+            sb.append(String.format("| %-14s | %14.1f M | %14s | %20s | %-9s |%n", r.get("workload"), v / 1e6,
+                    r.get("entries_per_s_error") instanceof Number e ? String.format("%.1f M", e.doubleValue() / 1e6) : "–",
+                    r.get("entries_per_cpu_s") instanceof Number c ? String.format("%.1f M", c.doubleValue() / 1e6) : "–", met(v >= 20e6)));
+        }
+        sb.append(String.format("goal: >= 20 M entries/s on one core (wall clock, every workload): slowest %.1f M %s%n", worst / 1e6, met(all)));
+        sb.append(String.format("%nDirtyExtents memory for a 1 TiB namespace after N random 4 KiB writes (JMH: %s)%n", result.get("jmh_memory_args")));
+        sb.append(String.format("| %12s | %-6s | %10s | %14s | %14s | %14s |%n", "writes", "mode", "extents", "estimate MiB", "retained MiB", "peak MiB"));
+        sb.append("|").append("-".repeat(14)).append("|").append("-".repeat(8)).append("|").append("-".repeat(12)).append("|")
+                .append("-".repeat(16)).append("|").append("-".repeat(16)).append("|").append("-".repeat(16)).append("|\n");
+        double most = 0;
+        for (Object o : (List<Object>) result.get("memory")) {
+            Map<String, Object> r = (Map<String, Object>) o;
+            double e = num(r, "estimate_mib_per_tib").doubleValue(), h = num(r, "retained_heap_mib_per_tib").doubleValue(), p = num(r, "peak_estimate_mib_per_tib").doubleValue();
+            most = Math.max(most, Math.max(e, Math.max(h, p)));
+            sb.append(String.format("| %12s | %-6s | %10s | %14.2f | %14.2f | %14.2f |%n", r.get("writes"), r.get("mode"), r.get("extents"), e, h, p));
+        }
+        sb.append(String.format("goal: <= 32 MiB per TiB (the largest of estimate, retained heap and peak while adding, every write count): %.2f MiB %s%n", most, met(most <= 32)));
+        return sb.toString();
+    }
+
     /** The nbd scenario as a text table. */
     @SuppressWarnings("unchecked")
     public static String nbdTable(Map<String, Object> result) {
@@ -135,9 +270,18 @@ public final class BenchReport {
         md.append("Rendered by `./nvme-lm bench report` from the newest result of each scenario in `bench/results/`;\n");
         md.append("every number below comes from those JSON files, measured on the machine they name, with the\n");
         md.append("peers run in the same process tree, on the same data, interleaved. Reproduce on a clean clone:\n\n");
-        md.append("```\n./scripts/install-deps.sh\n./nvme-lm bench copy --size 1G --runs 3\n./nvme-lm bench migrate --qemu\n./nvme-lm bench nbd\n./nvme-lm bench net --size 1G --runs 3\n./nvme-lm bench report\n```\n\n");
-        md.append("Speed is never asserted in unit tests; `bench copy --quick` and a tiny `bench migrate` run in the\n");
-        md.append("test suite only so the harness cannot rot. A goal that is not met is shown as such.\n");
+        md.append("```\n./scripts/install-deps.sh\n./nvme-lm bench all\n```\n\n");
+        md.append("`bench all` runs, one after the other, `bench copy --size 1G --runs 3`, `bench migrate --qemu`, `bench live`,\n");
+        md.append("`bench sparse`, `bench cdq`, `bench nbd` and `bench tls --size 1G --runs 3` (each writes\n");
+        md.append("`bench/results/<scenario>-<time>.json`), then `bench report`, which writes this file and the plots in\n");
+        md.append("`docs/img/`. It takes about 15-20 minutes on a 2-core machine (live about 5, copy, migrate, cdq and nbd\n");
+        md.append("2-3 each, tls 1-2, sparse under 1) and needs up to 20 GiB free in the temporary directory, most of it\n");
+        md.append("for QEMU's defaults in `sparse`, which are sized to the free space (`--work-dir DIR` puts the images\n");
+        md.append("elsewhere). Any scenario can be run alone, then `bench report`.\n");
+        md.append("Every peer tool is checked first; a missing one is an error naming its package, never a skipped row.\n\n");
+        md.append("Speed is never asserted in unit tests; every scenario's `--quick` mode (small sizes, one run) runs\n");
+        md.append("in the test suite only so the harness cannot rot, and checks outcomes (results written with their\n");
+        md.append("fields, destinations equal to their sources). A goal that is not met is shown as such.\n");
         Optional<Path> copy = newest(resultsDir, "copy");
         if (copy.isPresent()) {
             Map<String, Object> r = load(copy.get());
@@ -154,7 +298,7 @@ public final class BenchReport {
         Optional<Path> mig = newest(resultsDir, "migrate");
         if (mig.isPresent()) {
             Map<String, Object> r = load(mig.get());
-            md.append("\n## Live migration: nvme-lm vs QEMU's block mirror\n\n");
+            md.append("\n## Live migration on the embedded controller (`bench migrate`): nvme-lm vs QEMU's block mirror\n\n");
             md.append("Source `").append(resultsDir.relativize(mig.get())).append("`; ").append(machine(r)).append("\n");
             md.append(migrateSection(r));
             Path p = migratePlot(r, img);
@@ -179,17 +323,96 @@ public final class BenchReport {
         Optional<Path> net = newest(resultsDir, "net");
         if (net.isPresent()) {
             Map<String, Object> r = load(net.get());
-            md.append("\n## Agents: TLS 1.3 versus plaintext\n\n");
+            md.append("\n## Agents: TLS 1.3 versus plaintext (`bench tls`, also named `bench net`)\n\n");
             md.append("Source `").append(resultsDir.relativize(net.get())).append("`; ").append(machine(r)).append("\n");
             md.append("Random data streamed through the source's remote device into an agent writing a file (every extent\n");
             md.append("read back and CRC-checked as written), then FLUSH and COMMIT; no controller at the agent.\n");
             md.append("\n```").append(netTable(r)).append("```\n");
         }
-        md.append("\n## Not measured yet\n\n");
-        md.append("- `sparse` (1 TiB namespace with 1 GiB allocated vs the mirror) and a `cdq` wrapper: not built. The CDQ\n");
-        md.append("  consumer's own JMH numbers are in docs/cdq.md.\n");
-        md.append("- Plots of bytes remaining over time and guest IOPS over time: the migrate result does not record\n");
-        md.append("  a timeline yet.\n");
+        Optional<Path> live = newest(resultsDir, "live");
+        md.append("\n## Live: nvme-lm vs QEMU's mirror under fio, same path, same cap (`bench live`)\n\n");
+        {
+            md.append("A 1 GiB namespace, fio at 500, 5000 IOPS and as fast as it goes, copy capped at 100 MiB/s for both.\n");
+            md.append("The same seeded random namespace for both; fio's nbd engine writes random 4 KiB blocks (`--thread`,\n");
+            md.append("`--rate_iops` at each level, iodepth 4; unlimited at iodepth 16) through an NBD export. nvme-lm: `device serve`\n");
+            md.append("(in process) with two migratable controllers; fio writes through MC 1's namespace export (each request an\n");
+            md.append("NVMe command on MC 1's queues) and the engine migrates MC 1 to MC 2 over the sim: socket, as\n");
+            md.append("`migrate --source sim:D#1 --dest sim:D#2` does; the server hands fio's queues to MC 2 at the switchover.\n");
+            md.append("QEMU: qemu-storage-daemon exports the source; blockdev-mirror to a raw file with `speed` = the cap;\n");
+            md.append("job-complete as soon as READY, which pivots the export to the target. fio keeps writing through both\n");
+            md.append("switchovers and stops 250 ms after. Downtime: ours is suspend on the source to resume on the destination\n");
+            md.append("(the engine's report); the mirror's is job-complete to BLOCK_JOB_COMPLETED, which includes up to one 100 ms\n");
+            md.append("idle slice of the job before it notices (the guest's pause is the drain and flush inside it). The guest's\n");
+            md.append("longest write (fio's latency max over the whole run) shows the stall as the guest saw it. Bytes remaining: ours is what the\n");
+            md.append("bulk pass has not reached plus the dirty backlog (sampled every 100 ms); the mirror's is `len - offset` of\n");
+            md.append("query-block-jobs (every 100 ms). Guest IOPS: fio's `--write_iops_log` averaged over each window.\n");
+            md.append("\"Destination equals source\": with fio stopped, every block compared except those the guest wrote\n");
+            md.append("after the switchover (ours: logged by the destination's CDQ; the mirror: a 4 KiB dirty bitmap added to the\n");
+            md.append("target node at READY, read with `nbdinfo --map`, which also leaves out the mirror's last copies).\n");
+        }
+        if (live.isPresent()) {
+            Map<String, Object> r = load(live.get());
+            md.append("\nSource `").append(resultsDir.relativize(live.get())).append("`; ").append(machine(r)).append(" ").append(tools(r)).append("\n");
+            md.append("\n```").append(liveTable(r)).append("```\n");
+            for (Path p : livePlots(r, img)) {
+                written.add(p);
+                md.append("\n![").append(p.getFileName()).append("](img/").append(p.getFileName()).append(")\n");
+            }
+        } else {
+            md.append("\nNo result yet: run `./nvme-lm bench live`.\n");
+        }
+        Optional<Path> sparse = newest(resultsDir, "sparse");
+        md.append("\n## Sparse: a 1 TiB namespace with 1 GiB of data (`bench sparse`)\n\n");
+        {
+            md.append("1 GiB of random data in 1 MiB extents at seeded random places of a 1 TiB file, the rest holes; and a 1 GiB\n");
+            md.append("dense image, migrated the same way in the same run. nvme-lm: the `migrate --source-image/--dest-image` path\n");
+            md.append("(embedded subsystems on both files, no guest, no rate cap), timed from opening to closing both.\n");
+            md.append("QEMU: blockdev-mirror through qemu-storage-daemon to a new sparse raw file, job-complete at READY, with\n");
+            md.append("its defaults and with `discard=unmap,detect-zeroes=unmap` on the target nodes (QEMU 7.2's blockdev-mirror\n");
+            md.append("has no `unmap` argument; it always unmaps where the target allows). The defaults write zeroes into every\n");
+            md.append("hole of the target (fallocate ZERO_RANGE: tens of GiB a second), so they run on the full size only where it\n");
+            md.append("fits in a quarter of the free space, otherwise on a smaller sparse image with the same data (labelled).\n");
+            md.append("Allocation is st_blocks x 512 of the destination; every completed copy is compared byte for byte.\n");
+        }
+        if (sparse.isPresent()) {
+            Map<String, Object> r = load(sparse.get());
+            md.append("\nSource `").append(resultsDir.relativize(sparse.get())).append("`; ").append(machine(r)).append(" ").append(tools(r)).append("\n");
+            md.append("\n```").append(sparseTable(r)).append("```\n");
+        } else {
+            md.append("\nNo result yet: run `./nvme-lm bench sparse`.\n");
+        }
+        Optional<Path> cdq = newest(resultsDir, "cdq");
+        md.append("\n## CDQ consumer: entries/s and dirty-extent memory (`bench cdq`, JMH)\n\n");
+        {
+            md.append("`bench cdq` runs the JMH benchmarks `CdqConsumerBench` and `DirtyExtentsMemoryBench` (docs/cdq.md describes\n");
+            md.append("them) and keeps their scores. Entries/s is wall clock on one thread; \"per CPU s\" divides by the consuming\n");
+            md.append("thread's CPU time, which stays put when other work shares the cores. Memory is for a 1 TiB namespace, so\n");
+            md.append("MiB is MiB per TiB. Goals: >= 20 M entries/s on one core; <= 32 MiB per TiB.\n");
+        }
+        if (cdq.isPresent()) {
+            Map<String, Object> r = load(cdq.get());
+            md.append("\nSource `").append(resultsDir.relativize(cdq.get())).append("`; ").append(machine(r))
+                    .append(" JMH ").append(r.get("jmh_version")).append(" on ").append(r.get("benchmark_jvm")).append(".\n");
+            md.append("\n```").append(cdqTable(r)).append("```\n");
+        } else {
+            md.append("\nNo result yet: run `./nvme-lm bench cdq`.\n");
+        }
+        // every goal line of the sections above, gathered after the introduction
+        StringBuilder goals = new StringBuilder("\n## Goals at a glance\n\nEvery goal line below, as measured in the newest result of its scenario:\n\n```\n");
+        int n = 0;
+        for (String line : md.toString().lines().toList()) {
+            if (line.startsWith("goal")) {
+                goals.append(line).append("\n");
+                n++;
+            }
+        }
+        goals.append(n == 0 ? "no results yet\n" : "");
+        for (String scenario : List.of("copy", "migrate", "live", "sparse", "cdq", "nbd", "net")) {
+            if (newest(resultsDir, scenario).isEmpty()) goals.append("bench ").append(scenario.equals("net") ? "tls" : scenario).append(": no result yet, its goals are not measured\n");
+        }
+        goals.append("```\n");
+        int at = md.indexOf("\n## ");
+        md.insert(at < 0 ? md.length() : at, goals);
         Files.writeString(out, md.toString());
         written.addFirst(out);
         return written;
@@ -201,6 +424,79 @@ public final class BenchReport {
         if (m == null) return "machine not recorded.";
         return String.format("%s cores, %.0f GiB, kernel %s, Java %s.", m.get("cores"), ((Number) m.get("memory_bytes")).doubleValue() / (1L << 30),
                 m.get("kernel"), m.get("java"));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static String tools(Map<String, Object> r) {
+        Map<String, Object> m = (Map<String, Object>) r.get("machine");
+        if (m == null || !(m.get("tools") instanceof Map<?, ?> t) || t.isEmpty()) return "";
+        StringBuilder sb = new StringBuilder("Tools: ");
+        boolean first = true;
+        for (var e : ((Map<String, Object>) t).entrySet()) {
+            if (!first) sb.append("; ");
+            sb.append(e.getKey()).append(" `").append(e.getValue()).append("`");
+            first = false;
+        }
+        return sb.append(".").toString();
+    }
+
+    /** Per writer rate: bytes remaining over time and guest IOPS over time, both tools, switchovers marked. */
+    @SuppressWarnings("unchecked")
+    private static List<Path> livePlots(Map<String, Object> r, Path dir) throws IOException {
+        List<Path> out = new ArrayList<>();
+        for (Object o : (List<Object>) r.get("levels")) {
+            Map<String, Object> lv = (Map<String, Object>) o;
+            int iops = num(lv, "iops_requested").intValue();
+            String name = iops == 0 ? "unlimited" : iops + "iops";
+            String what = iops == 0 ? "writer as fast as possible" : iops + " IOPS writer";
+            Map<String, Object> a = (Map<String, Object>) lv.get("nvme_lm"), q = (Map<String, Object>) lv.get("qemu_mirror");
+            XYChart rem = new XYChartBuilder().width(900).height(420).title("bytes remaining, " + what)
+                    .xAxisTitle("seconds since the migration started").yAxisTitle("MiB remaining").build();
+            XYChart io = new XYChartBuilder().width(900).height(420).title("guest write IOPS (fio), " + what)
+                    .xAxisTitle("seconds since the migration started").yAxisTitle("IOPS").build();
+            for (XYChart c : List.of(rem, io)) {
+                c.getStyler().setMarkerSize(0);
+                c.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNE);
+            }
+            double maxRem = 1, maxIops = 1;
+            for (var tool : List.of(Map.entry("nvme-lm", a), Map.entry("QEMU mirror", q))) {
+                List<double[]> pr = series(tool.getValue().get("timeline_remaining"), 1.0 / (1 << 20));
+                List<double[]> pi = series(tool.getValue().get("timeline_iops"), 1);
+                if (!pr.isEmpty()) {
+                    rem.addSeries(tool.getKey(), pr.stream().mapToDouble(p -> p[0]).toArray(), pr.stream().mapToDouble(p -> p[1]).toArray());
+                    maxRem = Math.max(maxRem, pr.stream().mapToDouble(p -> p[1]).max().orElse(1));
+                }
+                if (!pi.isEmpty()) {
+                    io.addSeries(tool.getKey(), pi.stream().mapToDouble(p -> p[0]).toArray(), pi.stream().mapToDouble(p -> p[1]).toArray());
+                    maxIops = Math.max(maxIops, pi.stream().mapToDouble(p -> p[1]).max().orElse(1));
+                }
+            }
+            for (var tool : List.of(Map.entry("nvme-lm", a), Map.entry("QEMU mirror", q))) {
+                Object sw = tool.getValue().get("switchover_start_s");
+                String label = tool.getKey() + (sw instanceof Number ? " switchover" : " gave up");
+                double x = sw instanceof Number n ? n.doubleValue() : num(tool.getValue(), "end_s").doubleValue();
+                if (!Double.isFinite(x)) continue;
+                rem.addSeries(label, new double[]{x, x}, new double[]{0, maxRem}).setLineStyle(org.knowm.xchart.style.lines.SeriesLines.DASH_DASH);
+                io.addSeries(label, new double[]{x, x}, new double[]{0, maxIops}).setLineStyle(org.knowm.xchart.style.lines.SeriesLines.DASH_DASH);
+            }
+            Path pr = dir.resolve("live-remaining-" + name + ".png"), pi = dir.resolve("live-iops-" + name + ".png");
+            BitmapEncoder.saveBitmap(rem, pr.toString(), BitmapEncoder.BitmapFormat.PNG);
+            BitmapEncoder.saveBitmap(io, pi.toString(), BitmapEncoder.BitmapFormat.PNG);
+            out.add(pr);
+            out.add(pi);
+        }
+        return out;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<double[]> series(Object pts, double scale) {
+        List<double[]> out = new ArrayList<>();
+        if (!(pts instanceof List<?> l)) return out;
+        for (Object p : l) {
+            List<Object> xy = (List<Object>) p;
+            out.add(new double[]{((Number) xy.get(0)).doubleValue(), ((Number) xy.get(1)).doubleValue() * scale});
+        }
+        return out;
     }
 
     @SuppressWarnings("unchecked")
@@ -260,6 +556,17 @@ public final class BenchReport {
                 qb.containsKey("total_s") ? String.format("gave up at %.0f s", num(qb, "total_s").doubleValue()) : "–", met(verdictS <= 10)));
         sb.append(String.format("| bytes copied / disk size | %.2f | %s | |%n", num(b, "copied_per_size").doubleValue(), qb.getOrDefault("copied_per_size", "–")));
         sb.append("\nVerdict text: `").append(b.get("verdict")).append("`\n");
+        sb.append("\n```\n");
+        sb.append(String.format("goal (bench migrate A): bytes copied <= 1.05x (disk + dirtied): %.3fx %s%n", ratio, met(ratio <= 1.05)));
+        sb.append(String.format("goal (bench migrate A): downtime <= 20 ms at %s IOPS: %.1f ms %s%n", a.get("guest_iops_requested"), down, met(down <= 20)));
+        if (qa.containsKey("total_s")) {
+            double tr = total / num(qa, "total_s").doubleValue();
+            sb.append(String.format("goal (bench migrate A): total <= 0.6x the mirror: %.2fx %s%n", tr, met(tr <= 0.6)));
+        }
+        if (!Boolean.TRUE.equals(b.get("converged"))) {
+            sb.append(String.format("goal (bench migrate B): verdict within 10 s for a non-converging writer: %.1f s %s%n", verdictS, met(verdictS <= 10)));
+        }
+        sb.append("```\n");
         Object ref = r.get("qemu_reference");
         if (ref != null) sb.append("\nThe reference's own mirror measurements (not this run): `").append(Json.compact(ref)).append("`\n");
         return sb.toString();

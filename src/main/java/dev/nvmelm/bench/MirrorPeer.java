@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
  * QEMU's live storage migration as a user runs it today: qemu-storage-daemon exports the source
@@ -40,25 +41,68 @@ public final class MirrorPeer implements AutoCloseable {
         return "nbd+unix:///src?socket=" + dir.resolve("nbd.sock");
     }
 
-    /** What a mirror run measured. */
+    /**
+     * What a mirror run measured. Times are System.nanoTime values ({@code startNanos} when
+     * blockdev-mirror was sent, {@code completeNanos} when job-complete was sent, 0 if never).
+     * {@code remainingTimeline}: {seconds since start, len - offset, offset} per poll of
+     * query-block-jobs. {@code stoppedEarly}: the job was cancelled because {@link Job#stopEarly} said so.
+     */
     public record Result(boolean converged, double readySeconds, double switchoverSeconds, double totalSeconds,
-                         long bytesCopied, List<double[]> remainingTimeline) {}
+                         long bytesCopied, List<double[]> remainingTimeline, long startNanos, long completeNanos,
+                         boolean stoppedEarly) {}
+
+    /**
+     * One blockdev-mirror to a raw file.
+     *
+     * @param speedBytes          cap in bytes/s, 0 = none
+     * @param readyTimeoutSeconds give up (cancel) when not READY by then: "not converging"
+     * @param targetOptions       extra options of both target nodes (file and raw), e.g. discard=unmap
+     * @param unmap               blockdev-mirror's "unmap" (null = not passed, QEMU's default)
+     * @param beforeComplete      run once READY, just before job-complete
+     * @param stopEarly           asked at every poll; true cancels the job (e.g. a disk guard)
+     * @param pollMillis          query-block-jobs period
+     */
+    public record Job(long speedBytes, double readyTimeoutSeconds, Map<String, Object> targetOptions, Boolean unmap,
+                      Runnable beforeComplete, BooleanSupplier stopEarly, long pollMillis) {
+        public static Job live(long speedBytes, double readyTimeoutSeconds, Runnable beforeComplete) {
+            return new Job(speedBytes, readyTimeoutSeconds, Map.of(), null, beforeComplete, () -> false, 100);
+        }
+    }
 
     /**
      * Mirrors to {@code target} (a raw file) at {@code speedBytes}/s (0 = unlimited), holds
      * {@code holdReadyMillis} once READY, runs {@code beforeComplete}, then job-complete.
      * Gives up after {@code readyTimeoutSeconds} without READY: "not converging".
      */
-    @SuppressWarnings("unchecked")
     public Result mirror(Path target, long speedBytes, long holdReadyMillis, double readyTimeoutSeconds,
                          Runnable beforeComplete) throws IOException {
-        qmp.command("blockdev-add", Map.of("driver", "file", "node-name", "dst-file", "filename", target.toString()));
-        qmp.command("blockdev-add", Map.of("driver", "raw", "node-name", "dst", "file", "dst-file"));
-        Map<String, Object> job = new LinkedHashMap<>(Map.of("job-id", "m0", "device", "src", "target", "dst", "sync", "full"));
-        if (speedBytes > 0) job.put("speed", speedBytes);
+        return mirror(target, Job.live(speedBytes, readyTimeoutSeconds, () -> {
+            long until = System.nanoTime() + holdReadyMillis * 1_000_000;
+            try {
+                while (System.nanoTime() < until) Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            beforeComplete.run();
+        }));
+    }
+
+    /** Runs one mirror job to {@code target}, polling its progress throughout (also during the switchover). */
+    @SuppressWarnings("unchecked")
+    public Result mirror(Path target, Job job) throws IOException {
+        Map<String, Object> file = new LinkedHashMap<>(Map.of("driver", "file", "node-name", "dst-file", "filename", target.toString()));
+        file.putAll(job.targetOptions());
+        qmp.command("blockdev-add", file);
+        Map<String, Object> raw = new LinkedHashMap<>(Map.of("driver", "raw", "node-name", "dst", "file", "dst-file"));
+        raw.putAll(job.targetOptions());
+        qmp.command("blockdev-add", raw);
+        Map<String, Object> args = new LinkedHashMap<>(Map.of("job-id", "m0", "device", "src", "target", "dst", "sync", "full"));
+        if (job.speedBytes() > 0) args.put("speed", job.speedBytes());
+        if (job.unmap() != null) args.put("unmap", job.unmap());
         long t0 = System.nanoTime();
-        qmp.command("blockdev-mirror", job);
+        qmp.command("blockdev-mirror", args);
         List<double[]> timeline = new ArrayList<>();
+        boolean[] stop = {false};
         Runnable sample = () -> {
             try {
                 List<Object> jobs = (List<Object>) qmp.command("query-block-jobs", Map.of());
@@ -67,30 +111,48 @@ public final class MirrorPeer implements AutoCloseable {
                     long len = ((Number) j.get("len")).longValue(), off = ((Number) j.get("offset")).longValue();
                     timeline.add(new double[]{(System.nanoTime() - t0) / 1e9, len - off, off});
                 }
-                Thread.sleep(100);
+                if (job.stopEarly().getAsBoolean()) stop[0] = true;
+                Thread.sleep(job.pollMillis());
             } catch (IOException | InterruptedException e) {
                 throw new RuntimeException(e);
             }
         };
-        Qmp.Event ready = qmp.await(Set.of("BLOCK_JOB_READY", "BLOCK_JOB_COMPLETED"), (long) (readyTimeoutSeconds * 1e9), sample);
-        if (ready == null || !ready.name().equals("BLOCK_JOB_READY")) {
+        long deadline = t0 + (long) (job.readyTimeoutSeconds() * 1e9);
+        Qmp.Event ready = null;
+        while (ready == null && !stop[0] && System.nanoTime() < deadline) {
+            ready = qmp.await(Set.of("BLOCK_JOB_READY", "BLOCK_JOB_COMPLETED"), Math.min(deadline - System.nanoTime(), 50_000_000L), sample);
+        }
+        if (ready != null && ready.name().equals("BLOCK_JOB_COMPLETED")) {
+            Map<String, Object> data = (Map<String, Object>) ready.body().get("data");
+            throw new IOException("mirror ended before READY: " + data.get("error"));
+        }
+        if (ready == null) {
             qmp.command("block-job-cancel", Map.of("device", "m0", "force", true));
-            qmp.await(Set.of("BLOCK_JOB_CANCELLED", "BLOCK_JOB_COMPLETED"), 60_000_000_000L, () -> { });
+            qmp.await(Set.of("BLOCK_JOB_CANCELLED", "BLOCK_JOB_COMPLETED"), 600_000_000_000L, () -> { });
             long copied = timeline.isEmpty() ? 0 : (long) timeline.getLast()[2];
-            return new Result(false, Double.NaN, Double.NaN, (System.nanoTime() - t0) / 1e9, copied, timeline);
+            return new Result(false, Double.NaN, Double.NaN, (System.nanoTime() - t0) / 1e9, copied, timeline, t0, 0, stop[0]);
         }
         double readyS = (ready.nanos() - t0) / 1e9;
-        long holdUntil = System.nanoTime() + holdReadyMillis * 1_000_000;
-        while (System.nanoTime() < holdUntil) sample.run();
-        beforeComplete.run();
+        job.beforeComplete().run();
         long t1 = System.nanoTime();
         qmp.command("job-complete", Map.of("id", "m0"));
-        Qmp.Event done = qmp.await(Set.of("BLOCK_JOB_COMPLETED"), 600_000_000_000L, () -> { });
+        Qmp.Event done = qmp.await(Set.of("BLOCK_JOB_COMPLETED"), 600_000_000_000L, sample);
         if (done == null) throw new IOException("mirror did not complete after job-complete");
         Map<String, Object> data = (Map<String, Object>) done.body().get("data");
         if (data.get("error") != null) throw new IOException("mirror failed: " + data.get("error"));
+        timeline.add(new double[]{(done.nanos() - t0) / 1e9, 0, ((Number) data.get("offset")).longValue()});
         return new Result(true, readyS, (done.nanos() - t1) / 1e9, (done.nanos() - t0) / 1e9,
-                ((Number) data.get("offset")).longValue(), timeline);
+                ((Number) data.get("offset")).longValue(), timeline, t0, t1, false);
+    }
+
+    /** Runs a QMP command on the daemon (for bitmaps and extra exports). */
+    public Object qmp(String command, Map<String, Object> args) throws IOException {
+        return qmp.command(command, args);
+    }
+
+    /** The daemon's NBD socket. */
+    public Path nbdSocket() {
+        return dir.resolve("nbd.sock");
     }
 
     @Override

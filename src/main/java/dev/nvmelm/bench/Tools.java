@@ -22,6 +22,8 @@ public final class Tools {
     public static final Peer QSD = new Peer("qemu-storage-daemon", "qemu-system-common", List.of("--version"));
     public static final Peer NBDKIT = new Peer("nbdkit", "nbdkit", List.of("--version"));
     public static final Peer FIO = new Peer("fio", "fio", List.of("--version"));
+    public static final Peer NBDINFO = new Peer("nbdinfo", "libnbd-bin", List.of("--version"));
+    public static final Peer MVN = new Peer("mvn", "maven", List.of("--version"));
 
     public static Path which(String command) {
         for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {

@@ -2,6 +2,9 @@ package dev.nvmelm.cli;
 
 import dev.nvmelm.bench.BenchReport;
 import dev.nvmelm.bench.CopyScenario;
+import dev.nvmelm.bench.CdqScenario;
+import dev.nvmelm.bench.SparseScenario;
+import dev.nvmelm.bench.LiveScenario;
 import dev.nvmelm.bench.OurContenders;
 import dev.nvmelm.bench.MigrateScenario;
 import dev.nvmelm.bench.NbdScenario;
@@ -20,7 +23,8 @@ import java.util.Map;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks side by side with the tools users would otherwise pick; results go to bench/results/",
-        subcommands = {BenchCommand.Copy.class, BenchCommand.Migrate.class, BenchCommand.Nbd.class, BenchCommand.Net.class, BenchCommand.Report.class})
+        subcommands = {BenchCommand.Copy.class, BenchCommand.Migrate.class, BenchCommand.Live.class, BenchCommand.Sparse.class, BenchCommand.Cdq.class,
+                BenchCommand.Nbd.class, BenchCommand.Net.class, BenchCommand.All.class, BenchCommand.Report.class})
 final class BenchCommand {
 
     /** Options every scenario shares. */
@@ -159,6 +163,112 @@ final class BenchCommand {
         }
     }
 
+    @Command(name = "live", mixinStandardHelpOptions = true,
+            description = {"Live migration under fio (nbd engine, 4 KiB random writes at each --iops rate) through the same kind of path for both:",
+                    "nvme-lm: device serve --nbd in process, MC 1 -> MC 2 of the served subsystem; QEMU: qemu-storage-daemon's NBD export, blockdev-mirror.",
+                    "The same copy-rate cap for both. Records bytes moved, total time, downtime, guest IOPS, the verdict and its time,",
+                    "timelines of bytes remaining and guest IOPS, and checks the destination equals the source (fio stopped)."})
+    static final class Live extends CliCommand {
+        @Option(names = "--size", converter = Numbers.Size.class, defaultValue = "1G", description = "Namespace size (default: ${DEFAULT-VALUE})")
+        long sizeBytes;
+
+        @Option(names = "--iops", split = ",", defaultValue = "500,5000,0", description = "fio write rates, 0 = as fast as possible (default: ${DEFAULT-VALUE})")
+        List<Integer> iops;
+
+        @Option(names = "--qd-unlimited", defaultValue = "16", description = "fio queue depth of the unlimited writer (default: ${DEFAULT-VALUE}; 4 for the rated ones)")
+        int qd;
+
+        @Option(names = "--max-rate", converter = Numbers.Size.class, defaultValue = "100M", description = "Copy rate cap for both tools, bytes/s (default: ${DEFAULT-VALUE})")
+        long rate;
+
+        @Option(names = "--max-downtime", paramLabel = "MS", defaultValue = "50", description = "nvme-lm's downtime budget in ms (default: ${DEFAULT-VALUE})")
+        long maxDowntimeMs;
+
+        @Option(names = "--verdict-timeout", paramLabel = "SECONDS", defaultValue = "60",
+                description = "nvme-lm: most seconds before the stall policy (abort) applies (default: ${DEFAULT-VALUE})")
+        long verdictTimeout;
+
+        @Option(names = "--mirror-timeout", paramLabel = "SECONDS", defaultValue = "60",
+                description = "QEMU: cancel the mirror when not READY by then (default: ${DEFAULT-VALUE})")
+        double mirrorTimeout;
+
+        @Option(names = "--quick", description = "16 MiB, 200 IOPS and unlimited, short timeouts: checks that the harness works, measures nothing")
+        boolean quick;
+
+        @Option(names = "--work-dir", paramLabel = "DIR", description = "Where to put the images (default: a temporary directory)")
+        Path workDir;
+
+        @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON result (default: ${DEFAULT-VALUE})")
+        Path resultsDir;
+
+        @Override
+        public Integer call() throws Exception {
+            LiveScenario.Settings settings;
+            try {
+                settings = quick ? LiveScenario.Settings.quick()
+                        : new LiveScenario.Settings(sizeBytes, iops, qd, rate, maxDowntimeMs, verdictTimeout, mirrorTimeout, 2000, 250);
+            } catch (IllegalArgumentException e) {
+                throw new CliException(e.getMessage());
+            }
+            return runIn(this, workDir, resultsDir, dir -> new LiveScenario(dir, settings, spec.commandLine().getErr()).run(), BenchReport::liveTable);
+        }
+    }
+
+    @Command(name = "sparse", mixinStandardHelpOptions = true,
+            description = {"A 1 TiB sparse namespace with 1 GiB of data in spread 1 MiB extents, migrated file to file by nvme-lm and by",
+                    "QEMU's blockdev-mirror (defaults, and with unmap): time and destination allocation; a 1 GiB dense image the same way",
+                    "for the goal \"1 TiB sparse <= 2x the time of 1 GiB dense\". Checks free space first."})
+    static final class Sparse extends CliCommand {
+        @Option(names = "--size", converter = Numbers.Size.class, defaultValue = "1T", description = "Sparse namespace size (default: ${DEFAULT-VALUE})")
+        long sizeBytes;
+
+        @Option(names = "--allocated", converter = Numbers.Size.class, defaultValue = "1G", description = "Data in it, and the dense image's size (default: ${DEFAULT-VALUE})")
+        long allocated;
+
+        @Option(names = "--mirror-timeout", paramLabel = "SECONDS", defaultValue = "900", description = "Cancel a mirror job after this long (default: ${DEFAULT-VALUE})")
+        double timeout;
+
+        @Option(names = "--quick", description = "1 GiB with 8 MiB of data: checks that the harness works, measures nothing")
+        boolean quick;
+
+        @Option(names = "--work-dir", paramLabel = "DIR", description = "Where to put the images (default: a temporary directory)")
+        Path workDir;
+
+        @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON result (default: ${DEFAULT-VALUE})")
+        Path resultsDir;
+
+        @Override
+        public Integer call() throws Exception {
+            SparseScenario.Settings settings;
+            try {
+                settings = quick ? SparseScenario.Settings.quick() : new SparseScenario.Settings(sizeBytes, allocated, timeout, 8);
+            } catch (IllegalArgumentException e) {
+                throw new CliException(e.getMessage());
+            }
+            return runIn(this, workDir, resultsDir, dir -> new SparseScenario(dir, settings, spec.commandLine().getErr()).run(), BenchReport::sparseTable);
+        }
+    }
+
+    @Command(name = "cdq", mixinStandardHelpOptions = true,
+            description = {"The CDQ consumer's JMH benchmarks (CdqConsumerBench, DirtyExtentsMemoryBench) as a bench result:",
+                    "entries/s per workload on one thread, and MiB per TiB of dirty extents at each write count, with their goals."})
+    static final class Cdq extends CliCommand {
+        @Option(names = "--quick", description = "One short iteration of two workloads, the smallest write count: checks that the harness works, measures nothing")
+        boolean quick;
+
+        @Option(names = "--work-dir", paramLabel = "DIR", description = "Where JMH writes its output (default: a temporary directory)")
+        Path workDir;
+
+        @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON result (default: ${DEFAULT-VALUE})")
+        Path resultsDir;
+
+        @Override
+        public Integer call() throws Exception {
+            CdqScenario.Settings settings = quick ? CdqScenario.Settings.quick() : CdqScenario.Settings.defaults();
+            return runIn(this, workDir, resultsDir, dir -> new CdqScenario(dir, settings, spec.commandLine().getErr()).run(), BenchReport::cdqTable);
+        }
+    }
+
     static void deleteTree(Path dir) throws java.io.IOException {
         if (!Files.exists(dir)) return;
         try (var s = Files.walk(dir)) {
@@ -186,8 +296,8 @@ final class BenchCommand {
         }
     }
 
-    @Command(name = "net", mixinStandardHelpOptions = true,
-            description = "The agents' data path over loopback: TLS 1.3 with mutual authentication versus plaintext")
+    @Command(name = "net", aliases = "tls", mixinStandardHelpOptions = true,
+            description = "The agents' data path over loopback: TLS 1.3 with mutual authentication versus plaintext (also named tls, as in issue 9)")
     static final class Net extends CliCommand {
         @Mixin
         Common c;
@@ -196,6 +306,56 @@ final class BenchCommand {
         public Integer call() throws Exception {
             return c.run(this, 32L << 20, (dir, size, runs) ->
                     new NetScenario(dir, size / (1 << 20) * (1 << 20), runs, spec.commandLine().getErr()).run(), BenchReport::netTable);
+        }
+    }
+
+    @Command(name = "all", mixinStandardHelpOptions = true,
+            description = {"Every scenario at full size, one after the other, then the report: what docs/benchmarks.md is rendered from.",
+                    "copy --size 1G --runs 3; migrate --qemu; live; sparse; cdq; nbd; tls --size 1G --runs 3; report.",
+                    "About 15-20 minutes on a 2-core machine, up to 20 GiB free in the work directory; stops at the first scenario that fails."})
+    static final class All extends CliCommand {
+        @Option(names = "--quick", description = "Every scenario in its quick mode (checks the harness, measures nothing)")
+        boolean quick;
+
+        @Option(names = "--work-dir", paramLabel = "DIR", description = "Where to put the images (default: a temporary directory per scenario)")
+        Path workDir;
+
+        @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON results (default: ${DEFAULT-VALUE})")
+        Path resultsDir;
+
+        @Option(names = "--out", paramLabel = "FILE", defaultValue = "docs/benchmarks.md", description = "Report to write (default: ${DEFAULT-VALUE})")
+        Path out;
+
+        /** The scenarios at full size, as docs/benchmarks.md documents them. */
+        static final List<List<String>> FULL = List.of(
+                List.of("copy", "--size", "1G", "--runs", "3"),
+                List.of("migrate", "--qemu"),
+                List.of("live"),
+                List.of("sparse"),
+                List.of("cdq"),
+                List.of("nbd"),
+                List.of("tls", "--size", "1G", "--runs", "3"));
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter err = spec.commandLine().getErr();
+            long start = System.nanoTime();
+            for (List<String> step : FULL) {
+                List<String> args = new java.util.ArrayList<>(List.of("bench"));
+                args.addAll(quick ? List.of(step.getFirst(), "--quick") : step);
+                args.addAll(List.of("--results", resultsDir.toString()));
+                if (workDir != null && !step.getFirst().equals("cdq")) args.addAll(List.of("--work-dir", workDir.resolve(step.getFirst()).toString()));
+                err.printf("== nvme-lm %s%n", String.join(" ", args));
+                err.flush();
+                long t0 = System.nanoTime();
+                int rc = Main.run(args.toArray(String[]::new), spec.commandLine().getOut(), err);
+                err.printf("== %s: exit %d after %.0f s%n", step.getFirst(), rc, (System.nanoTime() - t0) / 1e9);
+                err.flush();
+                if (rc != 0) throw new CliException("bench " + step.getFirst() + " failed; the results so far are in " + resultsDir);
+            }
+            int rc = Main.run(new String[]{"bench", "report", "--results", resultsDir.toString(), "--out", out.toString()}, spec.commandLine().getOut(), err);
+            err.printf("== all scenarios and the report in %.1f minutes%n", (System.nanoTime() - start) / 60e9);
+            return rc;
         }
     }
 
