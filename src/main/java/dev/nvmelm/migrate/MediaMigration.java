@@ -156,10 +156,14 @@ public final class MediaMigration {
     private final Object absorbLock = new Object(), trackLock = new Object();
     private long fullMarkersHandled;
     private long throttleIops;
-    /** During the bulk: the distinct LBAs the guest dirtied in the current window (see {@link #judgeDuringBulk}). */
-    private DirtyExtents bulkWindow;
-    private long bulkWindowStartNs, bulkWindowCopied0;
-    private int bulkWindowsLosing;
+    /** The distinct LBAs the CDQ reported in the current one-second window (see {@link #judgeWindow}). */
+    private DirtyExtents window;
+    private long windowStartNs, windowMoved0;
+    /** Windows in a row in which the guest dirtied distinct bytes at >= 95 % of what copying moves (absorber thread). */
+    private volatile int windowsLosing;
+    private volatile double windowDirtyRate, windowCopyRate;
+    /** What a dirty pass copies per second when the backlog outlasts it (0 until such a pass ran). */
+    private volatile double passCapacity;
     private long t0;
 
     public MediaMigration(Side src, Side dst, GuestHandover handover, Options options, LongSupplier nanoClock, Listener listener) {
@@ -214,7 +218,7 @@ public final class MediaMigration {
         long lbaCount = src.data().sizeBytes() / lbaSize;
         incoming = new DirtyExtents(src.nsid(), lbaCount, lbaSize);
         dirty = new DirtyExtents(src.nsid(), lbaCount, lbaSize);
-        bulkWindow = new DirtyExtents(src.nsid(), lbaCount, lbaSize);
+        window = new DirtyExtents(src.nsid(), lbaCount, lbaSize);
         DirtyExtents afterResume = new DirtyExtents(Math.max(1, dst.nsid()), lbaCount, lbaSize);
         ControllerStateMachine srcState = new ControllerStateMachine(src.mmc(), src.cntlid(), MigState.RUNNING);
         ControllerStateMachine dstState = dst.hasController() ? new ControllerStateMachine(dst.mmc(), dst.cntlid(), MigState.RUNNING) : null;
@@ -402,7 +406,7 @@ public final class MediaMigration {
             long frontierLba = bulkDone ? Long.MAX_VALUE : ceilDiv(copier == null ? 0 : copier.bulkFrontier(), lba);
             long ignored = 0;
             for (LbaRange r : got) {
-                if (!bulkDone) bulkWindow.add(r.slba(), r.count());
+                window.add(r.slba(), r.count());
                 long keepEnd = Math.min(r.end(), frontierLba);
                 if (keepEnd > r.slba()) dirty.add(r.slba(), keepEnd - r.slba());
                 ignored += r.end() - Math.max(r.slba(), Math.min(r.end(), frontierLba));
@@ -413,38 +417,45 @@ public final class MediaMigration {
 
     /**
      * A writer that dirties distinct blocks at least as fast as the copy moves them can never be
-     * caught by ~1 s dirty passes (the same 95 % test the passes apply), and waiting for the bulk
-     * to end to find out costs the whole bulk copy. So during the bulk, every {@link #PASS_SECONDS}
-     * window compares the distinct bytes the CDQ reported (anywhere: after the bulk every block is
-     * behind the frontier) with what the copy moved; after {@code stallPasses} losing windows in a
-     * row, {@code --on-stall abort} gives its verdict there. Force and throttle still need the
-     * passes: they act on what the passes measure.
+     * caught by passes of about a second (the same 95 % test the passes apply), and a pass's own
+     * "dirtied meanwhile" undercounts it while the backlog is large (writes into blocks already
+     * dirty add nothing), so the pass test alone takes long to see it. So every
+     * {@link #PASS_SECONDS} window compares the distinct bytes the CDQ reported (anywhere: a
+     * block ahead of the bulk will be behind it soon) with what copying moves: in the bulk, what
+     * it moved in that window; in the passes, what a pass copies when the backlog outlasts it
+     * (its capacity for ranges of this shape). Windows are no longer than a pass and the distinct
+     * rate only grows in shorter ones, so a losing window means no shorter pass wins either.
+     * During the bulk, {@code stallPasses} losing windows in a row end an {@code --on-stall abort}
+     * migration there; in the passes they count as a stall for every policy.
      */
-    private void judgeDuringBulk() throws MigrationException {
+    private void judgeWindow() throws MigrationException {
         long now = clock.getAsLong();
         long moved = progress.bytesCopied.get() + progress.bytesZero.get();
-        if (bulkWindowStartNs == 0) {
-            bulkWindowStartNs = now;
-            bulkWindowCopied0 = moved;
+        if (windowStartNs == 0) {
+            windowStartNs = now;
+            windowMoved0 = moved;
             return;
         }
-        long dt = now - bulkWindowStartNs;
+        long dt = now - windowStartNs;
         if (dt < PASS_SECONDS * 1e9) return;
+        boolean inBulk = !bulkDone;
         long distinct;
         synchronized (absorbLock) {
-            distinct = bulkWindow.stats().dirtyBytes();
-            bulkWindow.takeBatch(Long.MAX_VALUE);
+            distinct = window.stats().dirtyBytes();
+            window.takeBatch(Long.MAX_VALUE);
         }
-        double d = rate(distinct, dt), c = rate(moved - bulkWindowCopied0, dt);
-        bulkWindowStartNs = now;
-        bulkWindowCopied0 = moved;
-        bulkWindowsLosing = c > 0 && d >= 0.95 * c ? bulkWindowsLosing + 1 : 0;
-        if (bulkWindowsLosing < options.stallPasses() || options.onStall() != OnStall.ABORT) return;
+        double d = rate(distinct, dt), c = inBulk ? rate(moved - windowMoved0, dt) : passCapacity;
+        windowStartNs = now;
+        windowMoved0 = moved;
+        windowDirtyRate = d;
+        windowCopyRate = c;
+        windowsLosing = c > 0 && d >= 0.95 * c ? windowsLosing + 1 : 0;
+        if (!inBulk || windowsLosing < options.stallPasses() || options.onStall() != OnStall.ABORT) return;
         dirtyRate = d;
         copyRate = c;
         String text = String.format("not converging: the guest dirties %s/s of distinct blocks, the copy moves %s/s; %d windows of %.0f s in a row"
                         + " during the bulk copy (%s of %s done), so no dirty pass could catch up; aborted (--on-stall abort)",
-                bytes((long) d), bytes((long) c), bulkWindowsLosing, PASS_SECONDS, bytes(moved), bytes(src.data().sizeBytes()));
+                bytes((long) d), bytes((long) c), windowsLosing, PASS_SECONDS, bytes(moved), bytes(src.data().sizeBytes()));
         long backlog = src.data().sizeBytes() - moved + distinct;   // what a stop now would still have to copy
         decide(false, text, backlog, 0, backlog / c * 1e9);
         report.verdictDuringBulk = true;
@@ -460,10 +471,8 @@ public final class MediaMigration {
         try {
             while (!Thread.currentThread().isInterrupted()) {
                 absorb();
-                if (!bulkDone && phase == Phase.BULK) {
-                    recoverTracking(track);
-                    judgeDuringBulk();
-                }
+                if (!bulkDone && phase == Phase.BULK) recoverTracking(track);
+                if (phase == Phase.BULK || phase == Phase.DIRTY) judgeWindow();
                 Thread.sleep(5);
             }
         } catch (InterruptedException done) {
@@ -547,9 +556,17 @@ public final class MediaMigration {
             flushedSinceLastPass = false;
             boolean outOfTime = clock.getAsLong() - t0 > options.maxTime().toNanos();
             boolean tooManyPasses = pass - passBase >= options.maxPasses();
-            if (tooManyPasses || outOfTime || stalled >= options.stallPasses()) {
+            int losing = windowsLosing;
+            boolean windowsStalled = losing >= options.stallPasses();
+            if (tooManyPasses || outOfTime || stalled >= options.stallPasses() || windowsStalled) {
+                if (windowsStalled && stalled < options.stallPasses() && !outOfTime && !tooManyPasses) {
+                    dirtyRate = windowDirtyRate;   // the numbers behind this verdict: the windows'
+                    passRate = windowCopyRate;
+                }
                 String why = outOfTime ? "out of time (" + options.maxTime().toSeconds() + " s)"
-                        : tooManyPasses ? (pass - passBase) + " passes" : stalled + " passes without progress";
+                        : tooManyPasses ? (pass - passBase) + " passes"
+                        : stalled >= options.stallPasses() ? stalled + " passes without progress"
+                        : losing + " one-second windows in a row dirtying distinct blocks at least as fast as a full pass copies";
                 String text = fixedNs > budgetNs
                         ? String.format("not converging: a stop costs %.1f ms before copying anything (4 admin round trips + a flush), above the %d ms budget; %s left (%s)",
                         fixedNs / 1e6, options.maxDowntime().toMillis(), bytes(backlog), why)
@@ -588,6 +605,8 @@ public final class MediaMigration {
                         throttleSteps++;
                         passBase = pass;
                         stalled = 0;
+                        windowsLosing = 0;
+                        passCapacity = 0;   // measured again at the new guest rate
                         verdict = text + "; throttling the guest to " + iops + " writes/s (vendor feature C0h)";
                     }
                 }
@@ -603,6 +622,7 @@ public final class MediaMigration {
             long maxBytes = Math.max(MIN_PASS_BYTES, (long) Math.min(Long.MAX_VALUE / 2.0, rateForBound * PASS_SECONDS));
             long before = dirty.stats().dirtyBytes();
             List<LbaRange> batch = dirty.takeBatch(maxBytes);
+            boolean full = !dirty.isEmpty();   // the backlog outlasts this pass: its rate is what passes can do
             long taken = 0;
             for (LbaRange r : batch) taken += r.count() * lbaSize;
             int ranges = batch.size();
@@ -617,6 +637,7 @@ public final class MediaMigration {
             }
             if (copied > (8 << 20)) copyRate = rate(copied, dt);
             passRate = rate(copied, dt);
+            if (full && ranges > 0) passCapacity = passRate;
             long after = dirty.stats().dirtyBytes();
             long newlyDirty = Math.max(0, after - Math.max(0, before - taken));   // dirtied (anew) while the pass ran
             dirtyRate = rate(newlyDirty, dt);
