@@ -22,8 +22,15 @@ final class MigrateCommand extends CliCommand {
     @Option(names = "--dest-image", paramLabel = "DST", description = "Destination image (created sparse, or reused if its size matches)")
     Path dest;
 
-    @Option(names = "--source", paramLabel = "sim:PATH#C", description = "Source migratable controller of a served subsystem (nvme-lm device serve)")
+    @Option(names = "--source", paramLabel = "sim:PATH#C|NBD-URI",
+            description = {"Source migratable controller of a served subsystem (nvme-lm device serve), or an NBD export",
+                    "(nbd+unix:///EXPORT?socket=PATH, nbd://HOST:PORT/EXPORT, nbds://...) copied storage-only to --dest-image or --dest NBD-URI"})
     String sourceDevice;
+
+    @Option(names = "--dirty-context", paramLabel = "auto|none|CONTEXT", defaultValue = "auto",
+            description = {"With an NBD source: the dirty map for dirty passes (nvme-lm:dirty, qemu:dirty-bitmap:NAME);",
+                    "auto takes nvme-lm:dirty or the only qemu:dirty-bitmap offered (default: ${DEFAULT-VALUE})"})
+    String dirtyContext;
 
     @Option(names = "--dest", paramLabel = "sim:PATH#C|NBD-URI",
             description = {"Destination migratable controller of the same served subsystem, or (with --source-image) an NBD export",
@@ -66,6 +73,7 @@ final class MigrateCommand extends CliCommand {
         } catch (IllegalArgumentException e) {
             throw new CliException("--workload: " + e.getMessage());
         }
+        if (sourceDevice != null && NbdUri.looksLikeNbd(sourceDevice)) return NbdSourceRun.run(this, spec.commandLine().getOut(), spec.commandLine().getErr());
         if (to != null) {
             if (source == null || dest != null || sourceDevice != null || destDevice != null) throw new CliException("--to HOST:PORT goes with --source-image only");
             if (w != null) {
