@@ -2,6 +2,9 @@ package dev.nvmelm.nbd;
 
 import java.io.EOFException;
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.SocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -17,8 +20,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
 
 /**
  * An NBD server (fixed newstyle, structured replies, meta contexts) for a set of exports, on a
@@ -26,6 +30,11 @@ import java.util.function.Consumer;
  * them (up to {@link #MAX_IN_FLIGHT} at once) to further virtual threads; replies are written
  * whole under a lock, in completion order. A malformed handshake, a bad magic or an oversized
  * write closes that connection only; the server keeps serving the others.
+ *
+ * <p>A TCP listener can require TLS (proto.md "TLS support", the "TLS-only" mode): every
+ * option before NBD_OPT_STARTTLS gets NBD_REP_ERR_TLS_REQD (NBD_OPT_EXPORT_NAME, which cannot be
+ * refused, closes the connection), then TLS 1.3 with a client certificate from our CA is
+ * negotiated on the same socket and the handshake starts over inside it.
  */
 public final class NbdServer implements AutoCloseable {
     public static final int MAX_IN_FLIGHT = 64;
@@ -36,8 +45,11 @@ public final class NbdServer implements AutoCloseable {
 
     private final Map<String, NbdExport> exports;
     private final Consumer<String> log;
-    private final List<ServerSocketChannel> listeners = new ArrayList<>();
-    private final Set<SocketChannel> connections = ConcurrentHashMap.newKeySet();
+    private final List<AutoCloseable> listeners = new ArrayList<>();
+    private final List<java.nio.file.Path> unixPaths = new ArrayList<>();
+    private final Set<Wire> connections = ConcurrentHashMap.newKeySet();
+    /** How long a TLS handshake may take before the connection is dropped (a silent peer holds nothing longer). */
+    private static final int TLS_HANDSHAKE_MS = 30_000;
     private volatile boolean closed;
 
     public NbdServer(List<NbdExport> exports, Consumer<String> log) {
@@ -52,39 +64,63 @@ public final class NbdServer implements AutoCloseable {
         return List.copyOf(exports.keySet());
     }
 
-    /** Starts listening; for a Unix socket, a stale socket file is replaced. */
+    /** Starts listening without TLS; for a Unix socket, a stale socket file is replaced. */
     public SocketAddress listen(SocketAddress address) throws IOException {
-        ServerSocketChannel ch;
+        return listen(address, null);
+    }
+
+    /**
+     * Starts listening; with {@code tls} (TCP only) every client must do NBD_OPT_STARTTLS and
+     * present a certificate the context trusts.
+     */
+    public SocketAddress listen(SocketAddress address, SSLContext tls) throws IOException {
         if (address instanceof UnixDomainSocketAddress u) {
+            if (tls != null) throw new IOException("TLS is offered on TCP listeners only");
             Files.deleteIfExists(u.getPath());
-            ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        } else {
-            ch = ServerSocketChannel.open();
+            ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+            ch.bind(address);
+            listeners.add(ch);
+            unixPaths.add(u.getPath());
+            Thread.ofVirtual().name("nbd-accept").start(() -> acceptLoop(() -> new Wire.Channel(ch.accept()), null));
+            return ch.getLocalAddress();
         }
-        ch.bind(address);
-        listeners.add(ch);
-        Thread.ofVirtual().name("nbd-accept").start(() -> acceptLoop(ch));
-        return ch.getLocalAddress();
+        ServerSocket ss = new ServerSocket();
+        ss.setReuseAddress(true);
+        ss.bind(address);
+        listeners.add(ss);
+        Thread.ofVirtual().name("nbd-accept").start(() -> acceptLoop(() -> {
+            Socket s = ss.accept();
+            s.setTcpNoDelay(true);
+            return new Wire.Stream(s);
+        }, tls));
+        return ss.getLocalSocketAddress();
+    }
+
+    private interface Acceptor {
+        Wire accept() throws IOException;
     }
 
     public int connectionCount() {
         return connections.size();
     }
 
-    private void acceptLoop(ServerSocketChannel ch) {
+    private void acceptLoop(Acceptor acceptor, SSLContext tls) {
         while (!closed) {
             try {
-                SocketChannel c = ch.accept();
-                connections.add(c);
+                Wire w = acceptor.accept();
+                connections.add(w);
                 Thread.ofVirtual().name("nbd-conn").start(() -> {
-                    try (c) {
-                        new Connection(c).run();
+                    Connection conn = new Connection(w, tls);
+                    try {
+                        conn.run();
                     } catch (IOException e) {
                         if (!closed) log.accept("nbd: connection closed: " + e.getMessage());
                     } catch (RuntimeException e) {
                         log.accept("nbd: connection failed: " + e);
                     } finally {
-                        connections.remove(c);
+                        conn.closeQuietly();
+                        connections.remove(w);
+                        connections.remove(conn.wire);
                     }
                 });
             } catch (IOException e) {
@@ -97,25 +133,30 @@ public final class NbdServer implements AutoCloseable {
     @Override
     public void close() throws IOException {
         closed = true;
-        for (ServerSocketChannel l : listeners) {
-            SocketAddress a = l.getLocalAddress();
-            l.close();
-            if (a instanceof UnixDomainSocketAddress u) Files.deleteIfExists(u.getPath());
+        for (AutoCloseable l : listeners) {
+            try {
+                l.close();
+            } catch (Exception e) {
+                log.accept("nbd: closing a listener: " + e.getMessage());
+            }
         }
-        for (SocketChannel c : connections) c.close();
+        for (java.nio.file.Path p : unixPaths) Files.deleteIfExists(p);
+        for (Wire c : connections) c.close();
     }
 
     /** One client connection: handshake, then transmission. */
     private final class Connection {
-        private final SocketChannel ch;
-        private final ReentrantLock writeLock = new ReentrantLock();
+        private volatile Wire wire;
+        private final SSLContext tls;
+        private boolean tlsActive;
         private boolean noZeroes;
         private boolean structured;
         private final Map<Integer, String> contexts = new LinkedHashMap<>();
         private NbdExport export;
 
-        Connection(SocketChannel ch) {
-            this.ch = ch;
+        Connection(Wire wire, SSLContext tls) {
+            this.wire = wire;
+            this.tls = tls;
         }
 
         void run() throws IOException {
@@ -139,6 +180,12 @@ public final class NbdServer implements AutoCloseable {
                 int len = h.getInt();
                 if (len < 0 || len > MAX_OPTION_BYTES) throw new IOException("option data of " + Integer.toUnsignedString(len) + " bytes is too big");
                 ByteBuffer data = readBuffer(len);
+                if (tls != null && !tlsActive && opt != Nbd.OPT_STARTTLS && opt != Nbd.OPT_ABORT) {
+                    // TLS-only: EXPORT_NAME has no error reply, so the only refusal is hanging up
+                    if (opt == Nbd.OPT_EXPORT_NAME) throw new IOException("NBD_OPT_EXPORT_NAME before STARTTLS on a TLS-only listener");
+                    optError(opt, Nbd.REP_ERR_TLS_REQD, "TLS is required: send NBD_OPT_STARTTLS first");
+                    continue;
+                }
                 switch (opt) {
                     case Nbd.OPT_EXPORT_NAME -> {
                         String name = StandardCharsets.UTF_8.decode(data).toString();
@@ -170,10 +217,41 @@ public final class NbdServer implements AutoCloseable {
                         optReply(opt, Nbd.REP_ACK, ByteBuffer.allocate(0));
                     }
                     case Nbd.OPT_LIST_META_CONTEXT, Nbd.OPT_SET_META_CONTEXT -> metaContext(opt, data);
-                    case Nbd.OPT_STARTTLS -> optError(opt, Nbd.REP_ERR_POLICY, "TLS is not configured on this server");
+                    case Nbd.OPT_STARTTLS -> {
+                        if (tls == null) optError(opt, Nbd.REP_ERR_POLICY, "TLS is not configured on this listener");
+                        else if (tlsActive) optError(opt, Nbd.REP_ERR_INVALID, "TLS is already active");
+                        else if (len != 0) optError(opt, Nbd.REP_ERR_INVALID, "STARTTLS takes no data");
+                        else {
+                            optReply(opt, Nbd.REP_ACK, ByteBuffer.allocate(0));
+                            startTls();
+                        }
+                    }
                     default -> optError(opt, Nbd.REP_ERR_UNSUP, "option " + opt + " is not supported");
                 }
             }
+        }
+
+        /** The server side of STARTTLS: TLS 1.3 over the accepted socket, client certificate required. */
+        private void startTls() throws IOException {
+            Socket plain = ((Wire.Stream) wire).socket;
+            InetSocketAddress peer = (InetSocketAddress) plain.getRemoteSocketAddress();
+            SSLSocket s = (SSLSocket) tls.getSocketFactory().createSocket(plain, peer.getHostString(), peer.getPort(), true);
+            s.setUseClientMode(false);
+            s.setSSLParameters(dev.nvmelm.net.tls.TlsConfig.serverParameters(tls));
+            plain.setSoTimeout(TLS_HANDSHAKE_MS);
+            try {
+                s.startHandshake();
+            } catch (IOException e) {
+                throw new IOException("TLS handshake with " + peer + " failed: " + e.getMessage(), e);
+            }
+            plain.setSoTimeout(0);
+            Wire w = new Wire.Stream(s);
+            connections.add(w);
+            wire = w;
+            tlsActive = true;
+            // proto.md: after STARTTLS the negotiation starts over; nothing said in plaintext counts
+            structured = false;
+            contexts.clear();
         }
 
         private boolean infoOrGo(int opt, ByteBuffer data) throws IOException {
@@ -402,12 +480,7 @@ public final class NbdServer implements AutoCloseable {
         }
 
         private void write(ByteBuffer... bufs) throws IOException {
-            writeLock.lock();
-            try {
-                for (ByteBuffer b : bufs) while (b.hasRemaining()) ch.write(b);
-            } finally {
-                writeLock.unlock();
-            }
+            wire.write(bufs);
         }
 
         private ByteBuffer readBuffer(int n) throws IOException {
@@ -417,14 +490,12 @@ public final class NbdServer implements AutoCloseable {
         }
 
         private void readFully(ByteBuffer b) throws IOException {
-            while (b.hasRemaining()) {
-                if (ch.read(b) < 0) throw new EOFException("client closed the connection");
-            }
+            wire.readFully(b, "client closed the connection");
         }
 
         private void closeQuietly() {
             try {
-                ch.close();
+                wire.close();
             } catch (IOException ignored) {
                 // already closed
             }

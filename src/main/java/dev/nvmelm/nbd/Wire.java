@@ -102,6 +102,15 @@ abstract class Wire implements AutoCloseable {
 
         @Override
         public void close() throws IOException {
+            if (socket instanceof javax.net.ssl.SSLSocket && !socket.isClosed() && !socket.isOutputShutdown()) {
+                // close_notify alone: a duplex close of TLS 1.3 sends user_canceled first, which GnuTLS
+                // (nbdinfo, nbdcopy, qemu) reports as a fatal alert at the end of a clean session
+                try {
+                    socket.shutdownOutput();
+                } catch (IOException ignored) {
+                    // closing anyway
+                }
+            }
             socket.close();
         }
     }
