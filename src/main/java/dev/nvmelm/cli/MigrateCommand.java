@@ -88,6 +88,7 @@ final class MigrateCommand extends CliCommand {
         }
         if (source != null && destDevice != null && NbdUri.looksLikeNbd(destDevice)) {
             if (dest != null || sourceDevice != null) throw new CliException("--dest NBD-URI goes with --source-image only");
+            if (destDevice.startsWith("nbds")) throw new CliException("--source-image with an nbds:// destination is not supported; copy over a Unix socket or nbd:// on loopback");
             if (w != null) {
                 throw new CliException("--workload needs a destination controller for the guest to continue on; an NBD destination"
                         + " receives data only (drive the guest from outside, e.g. fio through nvme-lm device serve --nbd)");

@@ -131,7 +131,7 @@ public final class NbdBlockDevice implements BlockDevice {
             if (client.canZero()) {
                 if (deallocate && client.canFastZero() && !fastZeroRefused) {
                     try {
-                        await(client.writeZeroes(offset + at, n, true, true), "fast zero at " + (offset + at));
+                        await(client.writeZeroes(offset + at, n, false, true), "fast zero at " + (offset + at));
                         continue;
                     } catch (IOException e) {
                         if (!(e.getCause() instanceof NbdError ne && ne.errno() == Nbd.ENOTSUP)) throw e;

@@ -100,6 +100,37 @@ class NbdSourceTest {
         }
     }
 
+    /**
+     * A target whose zeroing is slow (nbdkit nozero fastzeromode=slow answers FAST_ZERO with
+     * ENOTSUP): holes that already read as zeroes there are skipped, the one holding junk is zeroed.
+     */
+    @Test
+    void slowZeroingTargetsGetZeroesOnlyWhereNeeded() throws Exception {
+        Path src = source(), qs = dir.resolve("q.sock"), ks = dir.resolve("k.sock"), log = dir.resolve("nbdkit.log");
+        Process q = qemuNbd(src, qs);
+        Process k = dev.nvmelm.Procs.start(List.of("nbdkit", "--foreground", "--unix", ks.toString(), "--filter=log", "--filter=nozero",
+                "memory", String.valueOf(SIZE), "zeromode=plugin", "fastzeromode=slow", "logfile=" + log), ks);
+        try {
+            String dest = "nbd+unix:///?socket=" + ks;
+            try (NbdClient c = NbdClient.connect(NbdUri.parse(dest))) {
+                byte[] junk = new byte[1 << 20];
+                Arrays.fill(junk, (byte) 0x5c);
+                NbdClient.await(c.write(4L << 20, junk, false));
+            }
+            CliRunner r = CliRunner.run("migrate", "--source", "nbd+unix:///s?socket=" + qs, "--dest", dest);
+            assertThat(r.exit()).as(r.out() + r.err()).isZero();
+            assertThat(run("qemu-img", "compare", "-f", "raw", "-F", "raw", src.toString(), dest)).contains("identical");
+        } finally {
+            dev.nvmelm.Procs.stop(q);
+            dev.nvmelm.Procs.stop(k);
+        }
+        List<String> zeroes = Files.readAllLines(log).stream().filter(l -> l.contains(" Zero id=")).toList();
+        // FAST_ZERO was tried (and refused) at least once; the only plain zeroing is the hole [1 MiB, 9 MiB) holding the junk
+        assertThat(zeroes).anySatisfy(l -> assertThat(l).contains("fast=1"));
+        assertThat(zeroes.stream().filter(l -> l.contains("fast=0")).toList())
+                .singleElement().asString().contains("offset=0x100000 count=0x800000").contains("trim=1");
+    }
+
     /** Our own server with nvme-lm:dirty as the source: writes during the copy land in the passes, 4 KiB ones too. */
     @Test
     void fromOurOwnExportFollowingNvmeLmDirty() throws Exception {
@@ -163,7 +194,9 @@ class NbdSourceTest {
                     List.of("--source", "nbd+unix:///s?socket=" + sock),
                     List.of("--source", "nbd+unix:///s?socket=" + sock, "--dest-image", dst.toString(), "--workload", "random-write:iops=10"),
                     List.of("--source", "nbd+unix:///s?socket=" + sock, "--dest-image", dst.toString(), "--dirty-context", "qemu:dirty-bitmap:zz"),
-                    List.of("--source", "nbds://127.0.0.1:1/s", "--dest-image", dst.toString()));                         // TLS without certificates
+                    List.of("--source", "nbds://127.0.0.1:1/s", "--dest-image", dst.toString()),                          // TLS without certificates
+                    List.of("--source", "nbd+unix:///s?socket=" + sock, "--dest-image", dst.toString(), "--tls-cert", "x"),  // TLS options, no nbds://
+                    List.of("--source-image", src.toString(), "--dest", "nbds://127.0.0.1:1/x"));                           // not supported there
             for (List<String> args : bad) {
                 String[] argv = java.util.stream.Stream.concat(java.util.stream.Stream.of("migrate"), args.stream()).toArray(String[]::new);
                 CliRunner r = CliRunner.run(argv);
