@@ -35,6 +35,8 @@ public final class NbdClient implements AutoCloseable {
     private int flags;
     private int minBlock = 1, preferredBlock = 4096, maxPayload = 32 << 20;
     private boolean structured;
+    /** NBD_OPT_EXTENDED_HEADERS accepted: 32-byte requests with 64-bit lengths, extended reply chunks. */
+    private boolean extended;
     private int allocationContextId = -1;
     /** Context ids the server assigned (NBD_REP_META_CONTEXT), by id. */
     private final Map<Integer, String> contexts = new ConcurrentHashMap<>();
@@ -46,11 +48,20 @@ public final class NbdClient implements AutoCloseable {
      * {@code choose} picks from the offered names the contexts to set besides base:allocation;
      * {@code tls} (with the client's certificate) is required for nbds:// URIs.
      */
-    public record Options(List<String> listQueries, UnaryOperator<List<String>> choose, SSLContext tls) {
+    public record Options(List<String> listQueries, UnaryOperator<List<String>> choose, SSLContext tls, boolean extendedHeaders) {
         public static final Options PLAIN = new Options(List.of(), l -> List.of(), null);
 
+        /** Extended headers are asked for by default; servers without them answer NBD_REP_ERR_UNSUP. */
+        public Options(List<String> listQueries, UnaryOperator<List<String>> choose, SSLContext tls) {
+            this(listQueries, choose, tls, true);
+        }
+
         public Options withTls(SSLContext ctx) {
-            return new Options(listQueries, choose, ctx);
+            return new Options(listQueries, choose, ctx, extendedHeaders);
+        }
+
+        public Options withExtendedHeaders(boolean ask) {
+            return new Options(listQueries, choose, tls, ask);
         }
     }
 
@@ -142,6 +153,8 @@ public final class NbdClient implements AutoCloseable {
 
     public boolean hasAllocationMap() { return allocationContextId >= 0; }
 
+    public boolean extendedHeaders() { return extended; }
+
     /** Contexts the server answered NBD_OPT_LIST_META_CONTEXT with (empty without list queries). */
     public List<String> offeredContexts() { return List.copyOf(offered); }
 
@@ -159,8 +172,16 @@ public final class NbdClient implements AutoCloseable {
         write(ByteBuffer.allocate(4).putInt(Nbd.FLAG_C_FIXED_NEWSTYLE | (noZeroes ? Nbd.FLAG_C_NO_ZEROES : 0)).flip());
         if (options.tls() != null) startTls(uri, options.tls());
 
-        sendOption(Nbd.OPT_STRUCTURED_REPLY, ByteBuffer.allocate(0));
-        structured = readOptionReplies(Nbd.OPT_STRUCTURED_REPLY, null);
+        if (options.extendedHeaders()) {
+            sendOption(Nbd.OPT_EXTENDED_HEADERS, ByteBuffer.allocate(0));
+            extended = readOptionReplies(Nbd.OPT_EXTENDED_HEADERS, null);
+        }
+        if (extended) {
+            structured = true;   // extended headers imply structured replies; asking again would be refused
+        } else {
+            sendOption(Nbd.OPT_STRUCTURED_REPLY, ByteBuffer.allocate(0));
+            structured = readOptionReplies(Nbd.OPT_STRUCTURED_REPLY, null);
+        }
         byte[] en = export.getBytes(StandardCharsets.UTF_8);
         if (structured) {
             if (!options.listQueries().isEmpty()) {
@@ -191,7 +212,7 @@ public final class NbdClient implements AutoCloseable {
         InetSocketAddress a = (InetSocketAddress) uri.address();
         SSLSocket tls = (SSLSocket) ctx.getSocketFactory().createSocket(plain, a.getHostString(), a.getPort(), true);
         tls.setUseClientMode(true);
-        tls.setSSLParameters(dev.nvmelm.net.tls.TlsConfig.clientParameters(ctx));
+        tls.setSSLParameters(Wire.tlsParameters(ctx, false));
         try {
             tls.startHandshake();
         } catch (IOException e) {
@@ -288,17 +309,23 @@ public final class NbdClient implements AutoCloseable {
     public CompletableFuture<List<NbdExport.Extent>> blockStatus(String context, long offset, long length) {
         Integer id = contexts.entrySet().stream().filter(e -> e.getValue().equals(context)).map(Map.Entry::getKey).findFirst().orElse(null);
         if (id == null) return CompletableFuture.failedFuture(new IOException(name + ": server offers no " + context));
-        return submit(Nbd.CMD_BLOCK_STATUS, 0, offset, Math.min(length, 0xffffffffL & ~0xfffL), null, new Pending(offset, null))
+        return submit(Nbd.CMD_BLOCK_STATUS, 0, offset, extended ? length : Math.min(length, 0xffffffffL & ~0xfffL), null, new Pending(offset, null))
                 .thenApply(x -> ((Map<Integer, List<NbdExport.Extent>>) x).getOrDefault(id, List.of()));
     }
 
     private CompletableFuture<Object> submit(int type, int cflags, long offset, long length, byte[] payload, Pending p) {
         if (broken != null) return CompletableFuture.failedFuture(broken);
-        if (length > 0xffffffffL) return CompletableFuture.failedFuture(new IOException("request length " + length + " exceeds 32 bits"));
+        if (!extended && length > 0xffffffffL) {
+            return CompletableFuture.failedFuture(new IOException("request length " + length + " exceeds 32 bits (the server has no extended headers)"));
+        }
         long cookie = cookies.getAndIncrement();
         pending.put(cookie, p);
-        ByteBuffer h = ByteBuffer.allocate(28).putInt(Nbd.REQUEST_MAGIC).putShort((short) cflags).putShort((short) type)
-                .putLong(cookie).putLong(offset).putInt((int) length).flip();
+        // proto.md "Request message" (28 bytes), or the extended form (32 bytes, 64-bit length)
+        ByteBuffer h = extended
+                ? ByteBuffer.allocate(32).putInt(Nbd.EXTENDED_REQUEST_MAGIC).putShort((short) cflags).putShort((short) type)
+                        .putLong(cookie).putLong(offset).putLong(length).flip()
+                : ByteBuffer.allocate(28).putInt(Nbd.REQUEST_MAGIC).putShort((short) cflags).putShort((short) type)
+                        .putLong(cookie).putLong(offset).putInt((int) length).flip();
         try {
             if (payload != null) write(h, ByteBuffer.wrap(payload));
             else write(h);
@@ -315,7 +342,28 @@ public final class NbdClient implements AutoCloseable {
             while (true) {
                 ByteBuffer m = read(4);
                 int magic = m.getInt();
-                if (magic == Nbd.SIMPLE_REPLY_MAGIC) {
+                if (extended && magic != Nbd.EXTENDED_REPLY_MAGIC) {
+                    throw new IOException("reply magic 0x" + Integer.toHexString(magic) + " after extended headers were negotiated");
+                }
+                if (magic == Nbd.EXTENDED_REPLY_MAGIC) {
+                    if (!extended) throw new IOException("extended reply without extended headers");
+                    // flags, type, cookie, offset (the request's), 64-bit payload length
+                    ByteBuffer r = read(28);
+                    int rflags = Short.toUnsignedInt(r.getShort());
+                    int type = Short.toUnsignedInt(r.getShort());
+                    long cookie = r.getLong();
+                    r.getLong();
+                    long len = r.getLong();
+                    if (len < 0 || len > Integer.MAX_VALUE) throw new IOException("chunk of " + Long.toUnsignedString(len) + " bytes");
+                    Pending p = pending.get(cookie);
+                    if (p == null) throw new IOException("chunk for unknown cookie " + cookie);
+                    chunk(p, type, (int) len);
+                    if ((rflags & Nbd.REPLY_FLAG_DONE) != 0) {
+                        pending.remove(cookie);
+                        if (p.error != null) p.future.completeExceptionally(p.error);
+                        else p.future.complete(p.readBuffer == null ? p.extents : null);
+                    }
+                } else if (magic == Nbd.SIMPLE_REPLY_MAGIC) {
                     ByteBuffer r = read(12);
                     int err = r.getInt();
                     long cookie = r.getLong();
@@ -379,6 +427,20 @@ public final class NbdClient implements AutoCloseable {
                     long l = Integer.toUnsignedLong(b.getInt());
                     int f = b.getInt();
                     list.add(new NbdExport.Extent(l, f));
+                }
+            }
+            case Nbd.REPLY_TYPE_BLOCK_STATUS_EXT -> {
+                // context id, descriptor count, then {64-bit length, 64-bit status} (status flags of our contexts fit 32 bits)
+                if (!extended || len < 8 || (len - 8) % 16 != 0) throw new IOException("bad BLOCK_STATUS_EXT chunk of " + len + " bytes");
+                ByteBuffer b = read(len);
+                int id = b.getInt();
+                b.getInt();
+                List<NbdExport.Extent> list = p.extents.computeIfAbsent(id, k -> new ArrayList<>());
+                while (b.remaining() >= 16) {
+                    long l = b.getLong();
+                    long f = b.getLong();
+                    if (l <= 0) throw new IOException("BLOCK_STATUS_EXT extent of length " + Long.toUnsignedString(l));
+                    list.add(new NbdExport.Extent(l, (int) f));
                 }
             }
             case Nbd.REPLY_TYPE_ERROR, Nbd.REPLY_TYPE_ERROR_OFFSET -> {

@@ -151,6 +151,8 @@ public final class NbdServer implements AutoCloseable {
         private boolean tlsActive;
         private boolean noZeroes;
         private boolean structured;
+        /** NBD_OPT_EXTENDED_HEADERS negotiated: 32-byte requests, extended reply chunks only (implies structured). */
+        private boolean extended;
         private final Map<Integer, String> contexts = new LinkedHashMap<>();
         private NbdExport export;
 
@@ -213,6 +215,14 @@ public final class NbdServer implements AutoCloseable {
                     }
                     case Nbd.OPT_STRUCTURED_REPLY -> {
                         if (len != 0) { optError(opt, Nbd.REP_ERR_INVALID, "STRUCTURED_REPLY takes no data"); continue; }
+                        if (extended) { optError(opt, Nbd.REP_ERR_EXT_HEADER_REQD, "extended headers are already negotiated"); continue; }
+                        structured = true;
+                        optReply(opt, Nbd.REP_ACK, ByteBuffer.allocate(0));
+                    }
+                    case Nbd.OPT_EXTENDED_HEADERS -> {
+                        if (len != 0) { optError(opt, Nbd.REP_ERR_INVALID, "EXTENDED_HEADERS takes no data"); continue; }
+                        if (extended) { optError(opt, Nbd.REP_ERR_INVALID, "extended headers are already negotiated"); continue; }
+                        extended = true;
                         structured = true;
                         optReply(opt, Nbd.REP_ACK, ByteBuffer.allocate(0));
                     }
@@ -237,7 +247,7 @@ public final class NbdServer implements AutoCloseable {
             InetSocketAddress peer = (InetSocketAddress) plain.getRemoteSocketAddress();
             SSLSocket s = (SSLSocket) tls.getSocketFactory().createSocket(plain, peer.getHostString(), peer.getPort(), true);
             s.setUseClientMode(false);
-            s.setSSLParameters(dev.nvmelm.net.tls.TlsConfig.serverParameters(tls));
+            s.setSSLParameters(Wire.tlsParameters(tls, true));
             plain.setSoTimeout(TLS_HANDSHAKE_MS);
             try {
                 s.startHandshake();
@@ -251,6 +261,7 @@ public final class NbdServer implements AutoCloseable {
             tlsActive = true;
             // proto.md: after STARTTLS the negotiation starts over; nothing said in plaintext counts
             structured = false;
+            extended = false;
             contexts.clear();
         }
 
@@ -349,18 +360,28 @@ public final class NbdServer implements AutoCloseable {
             Semaphore inFlight = new Semaphore(MAX_IN_FLIGHT);
             try {
                 while (true) {
-                    ByteBuffer r = readBuffer(28);
-                    if (r.getInt() != Nbd.REQUEST_MAGIC) throw new IOException("bad request magic");
+                    // proto.md "Request message": 28 bytes, or 32 with extended headers (64-bit length);
+                    // the other form's magic is a protocol violation and ends the connection
+                    int magic = readBuffer(4).getInt();
+                    if (magic != (extended ? Nbd.EXTENDED_REQUEST_MAGIC : Nbd.REQUEST_MAGIC)) {
+                        throw new IOException("bad request magic 0x" + Integer.toHexString(magic) + (extended ? " (extended headers negotiated)" : ""));
+                    }
+                    ByteBuffer r = readBuffer(extended ? 28 : 24);
                     int flags = Short.toUnsignedInt(r.getShort());
                     int type = Short.toUnsignedInt(r.getShort());
                     long cookie = r.getLong();
                     long offset = r.getLong();
-                    long length = Integer.toUnsignedLong(r.getInt());
+                    long length = extended ? r.getLong() : Integer.toUnsignedLong(r.getInt());
+                    if (length < 0) {   // beyond 2^63: nothing is that large
+                        error(cookie, offset, Nbd.EOVERFLOW, "length " + Long.toUnsignedString(length) + " is too large");
+                        if (type == Nbd.CMD_WRITE) throw new IOException("write with a payload beyond 2^63 bytes: closing the connection");
+                        continue;
+                    }
                     if (type == Nbd.CMD_DISC) return;
                     byte[] payload = null;
                     if (type == Nbd.CMD_WRITE) {
                         if (length > HARD_MAX_PAYLOAD) {
-                            error(cookie, Nbd.EINVAL, "write of " + length + " bytes exceeds the " + HARD_MAX_PAYLOAD + "-byte limit");
+                            error(cookie, offset, Nbd.EINVAL, "write of " + length + " bytes exceeds the " + HARD_MAX_PAYLOAD + "-byte limit");
                             throw new IOException("oversized write (" + length + " bytes): closing the connection");
                         }
                         payload = new byte[(int) length];
@@ -399,7 +420,7 @@ public final class NbdServer implements AutoCloseable {
                         byte[] buf = new byte[(int) length];
                         e.read(offset, buf, buf.length);
                         if (structured) {
-                            ByteBuffer h = chunkHeader(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_OFFSET_DATA, cookie, 8 + buf.length);
+                            ByteBuffer h = chunkHeader(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_OFFSET_DATA, cookie, offset, 8 + buf.length);
                             write(h, ByteBuffer.allocate(8).putLong(offset).flip(), ByteBuffer.wrap(buf));
                         } else {
                             write(simpleHeader(0, cookie), ByteBuffer.wrap(buf));
@@ -423,12 +444,12 @@ public final class NbdServer implements AutoCloseable {
                     }
                     default -> throw new NbdError(Nbd.EINVAL, "unknown command " + type);
                 }
-                if (structured) write(chunkHeader(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_NONE, cookie, 0));
+                if (structured) write(chunkHeader(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_NONE, cookie, offset, 0));
                 else write(simpleHeader(0, cookie));
             } catch (NbdError err) {
-                error(cookie, err.errno(), err.getMessage());
+                error(cookie, offset, err.errno(), err.getMessage());
             } catch (IOException io) {
-                error(cookie, errnoOf(io), io.getMessage() == null ? io.toString() : io.getMessage());
+                error(cookie, offset, errnoOf(io), io.getMessage() == null ? io.toString() : io.getMessage());
             }
         }
 
@@ -439,27 +460,40 @@ public final class NbdServer implements AutoCloseable {
             for (Map.Entry<Integer, String> c : contexts.entrySet()) {
                 List<NbdExport.Extent> ext = e.blockStatus(c.getValue(), offset, length);
                 int n = (flags & Nbd.CMD_FLAG_REQ_ONE) != 0 ? 1 : Math.min(ext.size(), MAX_EXTENTS_PER_CHUNK);
-                ByteBuffer p = ByteBuffer.allocate(4 + 8 * n).putInt(c.getKey());
-                for (int k = 0; k < n; k++) {
-                    long len = ext.get(k).lengthBytes();
-                    if ((flags & Nbd.CMD_FLAG_REQ_ONE) != 0) len = Math.min(len, length);
-                    long capped = Math.min(len, 0xffffffffL & ~0xfffL);
-                    p.putInt((int) capped).putInt(ext.get(k).flags());
-                    if (capped < len) break;   // a split extent ends the reply: later ones would start at the wrong offset
+                ByteBuffer p;
+                if (extended) {
+                    // NBD_REPLY_TYPE_BLOCK_STATUS_EXT: context id, descriptor count, then {64-bit length, 64-bit status}
+                    p = ByteBuffer.allocate(8 + 16 * n).putInt(c.getKey()).putInt(n);
+                    for (int k = 0; k < n; k++) {
+                        long len = ext.get(k).lengthBytes();
+                        if ((flags & Nbd.CMD_FLAG_REQ_ONE) != 0) len = Math.min(len, length);
+                        p.putLong(len).putLong(Integer.toUnsignedLong(ext.get(k).flags()));
+                    }
+                } else {
+                    // NBD_REPLY_TYPE_BLOCK_STATUS: context id, then {32-bit length, 32-bit status}
+                    p = ByteBuffer.allocate(4 + 8 * n).putInt(c.getKey());
+                    for (int k = 0; k < n; k++) {
+                        long len = ext.get(k).lengthBytes();
+                        if ((flags & Nbd.CMD_FLAG_REQ_ONE) != 0) len = Math.min(len, length);
+                        long capped = Math.min(len, 0xffffffffL & ~0xfffL);
+                        p.putInt((int) capped).putInt(ext.get(k).flags());
+                        if (capped < len) break;   // a split extent ends the reply: later ones would start at the wrong offset
+                    }
+                    p.limit(p.position());
+                    p = ByteBuffer.allocate(p.limit()).put(p.flip());
                 }
-                p.limit(p.position());
-                p = ByteBuffer.allocate(p.limit()).put(p.flip());
                 boolean last = ++i == contexts.size();
-                write(chunkHeader(last ? Nbd.REPLY_FLAG_DONE : 0, Nbd.REPLY_TYPE_BLOCK_STATUS, cookie, p.capacity()), p.flip());
+                write(chunkHeader(last ? Nbd.REPLY_FLAG_DONE : 0, extended ? Nbd.REPLY_TYPE_BLOCK_STATUS_EXT : Nbd.REPLY_TYPE_BLOCK_STATUS,
+                        cookie, offset, p.capacity()), p.flip());
             }
         }
 
-        private void error(long cookie, int errno, String msg) throws IOException {
+        private void error(long cookie, long offset, int errno, String msg) throws IOException {
             if (structured) {
                 byte[] m = msg.getBytes(StandardCharsets.UTF_8);
                 if (m.length > 4096) m = java.util.Arrays.copyOf(m, 4096);
                 ByteBuffer p = ByteBuffer.allocate(6 + m.length).putInt(errno).putShort((short) m.length).put(m);
-                write(chunkHeader(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_ERROR, cookie, p.capacity()), p.flip());
+                write(chunkHeader(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_ERROR, cookie, offset, p.capacity()), p.flip());
             } else {
                 write(simpleHeader(errno, cookie));
             }
@@ -470,7 +504,12 @@ public final class NbdServer implements AutoCloseable {
             return m.contains("No space left") ? Nbd.ENOSPC : Nbd.EIO;
         }
 
-        private ByteBuffer chunkHeader(int flags, int type, long cookie, int length) {
+        /** A structured reply chunk header, or with extended headers the 32-byte extended one (it repeats the request's offset). */
+        private ByteBuffer chunkHeader(int flags, int type, long cookie, long offset, int length) {
+            if (extended) {
+                return ByteBuffer.allocate(32).putInt(Nbd.EXTENDED_REPLY_MAGIC).putShort((short) flags).putShort((short) type)
+                        .putLong(cookie).putLong(offset).putLong(Integer.toUnsignedLong(length)).flip();
+            }
             return ByteBuffer.allocate(20).putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) flags).putShort((short) type)
                     .putLong(cookie).putInt(length).flip();
         }
