@@ -74,6 +74,7 @@ final class MigrateCommand extends CliCommand {
             throw new CliException("--workload: " + e.getMessage());
         }
         if (sourceDevice != null && NbdUri.looksLikeNbd(sourceDevice)) return NbdSourceRun.run(this, spec.commandLine().getOut(), spec.commandLine().getErr());
+        if (!"auto".equals(dirtyContext)) throw new CliException("--dirty-context goes with --source NBD-URI");
         if (to != null) {
             if (source == null || dest != null || sourceDevice != null || destDevice != null) throw new CliException("--to HOST:PORT goes with --source-image only");
             if (w != null) {
