@@ -272,6 +272,47 @@ class NbdTlsTest {
         assertThat(partial.err()).contains("--tls-cert, --tls-key and --tls-ca together");
     }
 
+    /** The real command in its own JVM: device serve --nbd tcp: with TLS and nvme-lm:dirty, read by libnbd and by migrate --source nbds://. */
+    @Test
+    void deviceServeWithTlsEndToEnd() throws Exception {
+        server.close();
+        Path d = dir.resolve("served");
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "device", "serve", "--dir", d.toString(), "--ns-size", "8M", "--migratable", "1", "--host-memory", "16M",
+                "--nbd", "tcp:127.0.0.1:0", "--nbd-dirty", "--tls-cert", good.resolve("server.crt").toString(),
+                "--tls-key", good.resolve("server.key").toString(), "--tls-ca", good.resolve("ca.crt").toString())
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()));
+            assertThat(r.readLine()).startsWith("sim:");
+            String uri = r.readLine();
+            assertThat(uri).matches("nbds://127\\.0\\.0\\.1:\\d+/c1n1");
+            Path lib = gnutlsDir(good, dir.resolve("libnbd"), "client");
+            Path in = dir.resolve("in.img");
+            byte[] data = new byte[1 << 20];
+            new Random(5).nextBytes(data);
+            Files.write(in, data);
+            // nbdcopy writes the whole disk through TLS (zeroes for the holes too): nvme-lm:dirty marks all of it
+            try (RandomAccessFile f = new RandomAccessFile(in.toFile(), "rw")) {
+                f.setLength(8 << 20);
+            }
+            run("nbdcopy", in.toString(), uri + "?tls-certificates=" + lib);
+            assertThat(run("nbdinfo", "--map=nvme-lm:dirty", uri + "?tls-certificates=" + lib)).containsPattern("(?m)^\\s+0\\s+8388608\\s+1\\s*$");
+            Path out = dir.resolve("out.img");
+            CliRunner m = CliRunner.run("migrate", "--source", uri, "--dest-image", out.toString(), "--tls-cert", good.resolve("client.crt").toString(),
+                    "--tls-key", good.resolve("client.key").toString(), "--tls-ca", good.resolve("ca.crt").toString());
+            assertThat(m.exit()).as(m.out() + m.err()).isZero();
+            assertThat(m.out()).contains("dirty map     nvme-lm:dirty").contains("converged after 1 dirty pass").contains("verified      yes");
+            assertThat(Files.mismatch(in, out)).isEqualTo(-1);
+            p.destroy();   // SIGTERM
+            assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).isZero();
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
     static void awaitPort(int port, Process p) throws Exception {
         for (int i = 0; i < 500; i++) {
             assertThat(p.isAlive()).as("peer alive").isTrue();
