@@ -33,7 +33,7 @@ final class MigrateCommand extends CliCommand {
     String dirtyContext;
 
     @Option(names = "--dest", paramLabel = "sim:PATH#C|NBD-URI",
-            description = {"Destination migratable controller of the same served subsystem, or (with --source-image) an NBD export",
+            description = {"Destination migratable controller of the same served subsystem, or (with --source-image or an NBD --source) an NBD export",
                     "(nbd+unix:///EXPORT?socket=PATH, nbd://HOST:PORT/EXPORT) that receives the data only"})
     String destDevice;
 
