@@ -181,6 +181,15 @@ class NbdTlsTest {
             out.flush();
             assertThat(in.read(new byte[1 << 16])).isLessThanOrEqualTo(64);  // at most an alert, then the connection ends
         }
+        // nbds:// to a listener without TLS: the client says the server refused STARTTLS
+        NbdServer plain = new NbdServer(List.of(new FileExport("x", image, true)), log::add);
+        try {
+            int p1 = ((InetSocketAddress) plain.listen(new InetSocketAddress("127.0.0.1", 0))).getPort();
+            assertThatThrownBy(() -> NbdClient.connect(NbdUri.parse("nbds://127.0.0.1:" + p1 + "/x"), NbdClient.Options.PLAIN.withTls(client(good))))
+                    .hasMessageContaining("refused STARTTLS").hasMessageContaining("TLS is not configured");
+        } finally {
+            plain.close();
+        }
         // a server certificate from another CA is refused by our client
         NbdServer impostor = new NbdServer(List.of(new FileExport("x", image, true)), log::add);
         try {
