@@ -27,8 +27,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * range on both sides and rewrites what differs; it converges when a pass finds no difference
  * and the map did not grow meanwhile. Blocks outside the map were not written since tracking
  * started, so the bulk copy's read of them stands. We cannot suspend the writer: a write that
- * lands after the last pass is not copied, and only the user stopping the writer makes the
- * result a consistent image.
+ * lands during or after the last pass (into a block already in the map, it does not even grow
+ * it) is not copied, and only the user stopping the writer makes the result a consistent image.
  */
 public final class NbdSourceCopy {
     public record Options(String dirtyContext, int maxPasses, Copier.Config copy, Verifier.Mode verify) {}
@@ -93,7 +93,7 @@ public final class NbdSourceCopy {
             Pass last = passes.getLast();
             verdict = converged
                     ? "converged after " + passes.size() + (passes.size() == 1 ? " dirty pass: " : " dirty passes: ") + o.dirtyContext() + " did not grow and its " + human(last.dirtyBytes())
-                            + " matched the destination (a write after this point is not copied: the writer must be stopped)"
+                            + " matched the destination (a write during or after the last pass may be missed: the writer must be stopped)"
                     : "not converged after " + passes.size() + " dirty passes: the source kept changing (" + human(last.bytesRewritten())
                             + " differed in the last pass" + (last.mapGrew() ? ", the map grew" : "") + "); stop the writer and run again";
         }
