@@ -89,14 +89,14 @@ final class MigrateCommand extends CliCommand {
         }
         if (source != null && destDevice != null && NbdUri.looksLikeNbd(destDevice)) {
             if (dest != null || sourceDevice != null) throw new CliException("--dest NBD-URI goes with --source-image only");
-            if (destDevice.startsWith("nbds")) throw new CliException("--source-image with an nbds:// destination is not supported; copy over a Unix socket or nbd:// on loopback");
+            var nbdOptions = NbdSourceRun.clientOptions(tls, "--dest", destDevice);
             if (w != null) {
                 throw new CliException("--workload needs a destination controller for the guest to continue on; an NBD destination"
                         + " receives data only (drive the guest from outside, e.g. fio through nvme-lm device serve --nbd)");
             }
             var settings = new MigrationRun.Settings(source, null, null, destDevice, nsid, lbaSize, null, engine.options(),
                     engine.verifyMode(Verifier.Mode.FULL), f == OutputFormat.JSON, f != OutputFormat.JSON);
-            return new MigrationRun(settings, spec.commandLine().getOut(), spec.commandLine().getErr()).run();
+            return new MigrationRun(settings, spec.commandLine().getOut(), spec.commandLine().getErr()).withNbdOptions(nbdOptions).run();
         }
         boolean images = source != null || dest != null, devices = sourceDevice != null || destDevice != null;
         if (images == devices) throw new CliException("give either --source-image SRC --dest-image DST, or --source sim:PATH#C --dest sim:PATH#D");

@@ -144,6 +144,13 @@ final class NbdSourceRun {
         }
     }
 
+    /** Client options for an NBD destination of {@code migrate --source-image}: TLS for nbds://, plain otherwise. */
+    static NbdClient.Options clientOptions(TlsOptions t, String option, String uri) {
+        NbdUri u = parse(option, uri);
+        SSLContext ctx = tls(t, u, null);
+        return ctx == null ? NbdClient.Options.PLAIN : NbdClient.Options.PLAIN.withTls(ctx);
+    }
+
     /** The client certificate for nbds:// URIs; TLS options without an nbds:// URI are a mistake. */
     private static SSLContext tls(TlsOptions t, NbdUri src, NbdUri dst) {
         boolean any = t.cert != null || t.key != null || t.ca != null;

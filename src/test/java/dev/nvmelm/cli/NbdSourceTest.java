@@ -196,7 +196,7 @@ class NbdSourceTest {
                     List.of("--source", "nbd+unix:///s?socket=" + sock, "--dest-image", dst.toString(), "--dirty-context", "qemu:dirty-bitmap:zz"),
                     List.of("--source", "nbds://127.0.0.1:1/s", "--dest-image", dst.toString()),                          // TLS without certificates
                     List.of("--source", "nbd+unix:///s?socket=" + sock, "--dest-image", dst.toString(), "--tls-cert", "x"),  // TLS options, no nbds://
-                    List.of("--source-image", src.toString(), "--dest", "nbds://127.0.0.1:1/x"),                            // not supported there
+                    List.of("--source-image", src.toString(), "--dest", "nbds://127.0.0.1:1/x"),                            // TLS without certificates
                     List.of("--source-image", src.toString(), "--dest-image", dst.toString(), "--dirty-context", "none"));  // NBD sources only
             for (List<String> args : bad) {
                 String[] argv = java.util.stream.Stream.concat(java.util.stream.Stream.of("migrate"), args.stream()).toArray(String[]::new);

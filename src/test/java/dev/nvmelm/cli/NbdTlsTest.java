@@ -229,7 +229,7 @@ class NbdTlsTest {
         ourClientWorks();
     }
 
-    /** Our client (migrate --source nbds://) against qemu-nbd's TLS with verify-peer=on. */
+    /** Our client (migrate --source nbds://, and --source-image into --dest nbds://) against qemu-nbd's TLS with verify-peer=on. */
     @Test
     void ourClientAgainstQemuNbdTls() throws Exception {
         server.close();
@@ -256,6 +256,29 @@ class NbdTlsTest {
                     "--tls-ca", good.resolve("ca.crt").toString());
             assertThat(bad.exit()).isEqualTo(1);
             assertThat(bad.err().strip().lines()).hasSize(1);
+            // and the other direction: an image migrated into a writable qemu-nbd over TLS
+            Path target = dir.resolve("target.img");
+            try (RandomAccessFile f = new RandomAccessFile(target.toFile(), "rw")) {
+                f.setLength(SIZE);
+            }
+            int wport;
+            try (ServerSocket ss = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+                wport = ss.getLocalPort();
+            }
+            Process w = new ProcessBuilder("qemu-nbd", "--object", "tls-creds-x509,id=tls0,dir=" + qdir + ",endpoint=server,verify-peer=on",
+                    "--tls-creds", "tls0", "-f", "raw", "-b", "127.0.0.1", "-p", String.valueOf(wport), "-x", "t", "--persistent", target.toString())
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            try {
+                awaitPort(wport, w);
+                CliRunner into = CliRunner.run("migrate", "--source-image", image.toString(), "--dest", "nbds://127.0.0.1:" + wport + "/t",
+                        "--tls-cert", good.resolve("client.crt").toString(), "--tls-key", good.resolve("client.key").toString(),
+                        "--tls-ca", good.resolve("ca.crt").toString());
+                assertThat(into.exit()).as(into.out() + into.err()).isZero();
+                assertThat(into.out()).contains("verified      yes");
+            } finally {
+                dev.nvmelm.Procs.stop(w);
+            }
+            assertThat(Files.mismatch(image, target)).isEqualTo(-1);
             // plaintext to a TLS-only qemu-nbd: refused with its reason
             CliRunner plain = CliRunner.run("migrate", "--source", "nbd://127.0.0.1:" + qport + "/s", "--dest-image", dir.resolve("no.img").toString());
             assertThat(plain.exit()).isEqualTo(1);
