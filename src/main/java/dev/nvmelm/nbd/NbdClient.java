@@ -395,6 +395,8 @@ public final class NbdClient implements AutoCloseable {
             }
         } catch (IOException e) {
             fail(e);
+        } catch (RuntimeException e) {   // a malformed reply must fail the requests, not leave them waiting forever
+            fail(new IOException("malformed reply: " + e, e));
         }
     }
 
