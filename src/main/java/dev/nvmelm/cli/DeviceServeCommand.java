@@ -41,8 +41,11 @@ final class DeviceServeCommand {
         long hostMemoryBytes;
 
         @Option(names = "--nbd", paramLabel = "unix:PATH|tcp:HOST:PORT",
-                description = "Also export every namespace over NBD (export c<CNTLID>n<NSID>); repeatable. TCP only on loopback")
+                description = "Also export every namespace over NBD (export c<CNTLID>n<NSID>); repeatable. TCP needs --tls-* unless on loopback")
         List<String> nbd = new ArrayList<>();
+
+        @picocli.CommandLine.Mixin
+        NbdTlsOptions nbdTls;
 
         @Option(names = "--nbd-dirty", description = {"Track every migratable controller from start-up and offer the NBD context nvme-lm:dirty",
                 "(what changed since then). Takes each MC's User Data Migration Queue: migrations need a server without it"})
@@ -71,6 +74,14 @@ final class DeviceServeCommand {
                 server.close();
                 throw new CliException("--nbd-dirty needs --nbd");
             }
+            javax.net.ssl.SSLContext tls;
+            try {
+                tls = nbdTls.context();
+                if (tls != null && nbd.stream().noneMatch(a -> a.startsWith("tcp:"))) throw new CliException("--tls-* go with --nbd tcp:HOST:PORT");
+            } catch (CliException e) {
+                server.close();
+                throw e;
+            }
             NbdServer nbdServer = null;
             List<String> uris = new ArrayList<>();
             List<DirtyTracker> trackers = new ArrayList<>();
@@ -78,7 +89,7 @@ final class DeviceServeCommand {
                 if (!nbd.isEmpty()) {
                     if (nbdDirty) for (int c = 1; c <= migratable; c++) trackers.add(new DirtyTracker(server, c));
                     nbdServer = new NbdServer(NamespaceExports.of(server, trackers), line -> { if (g.verbosity() > 0) System.err.println(line); });
-                    for (String a : nbd) uris.addAll(NamespaceExports.listen(nbdServer, a));
+                    for (String a : nbd) uris.addAll(NamespaceExports.listen(nbdServer, a, tls));
                 }
             } catch (CliException | java.io.IOException | dev.nvmelm.host.NvmeException e) {
                 if (nbdServer != null) nbdServer.close();

@@ -22,11 +22,18 @@ final class MigrateCommand extends CliCommand {
     @Option(names = "--dest-image", paramLabel = "DST", description = "Destination image (created sparse, or reused if its size matches)")
     Path dest;
 
-    @Option(names = "--source", paramLabel = "sim:PATH#C", description = "Source migratable controller of a served subsystem (nvme-lm device serve)")
+    @Option(names = "--source", paramLabel = "sim:PATH#C|NBD-URI",
+            description = {"Source migratable controller of a served subsystem (nvme-lm device serve), or an NBD export",
+                    "(nbd+unix:///EXPORT?socket=PATH, nbd://HOST:PORT/EXPORT, nbds://...) copied storage-only to --dest-image or --dest NBD-URI"})
     String sourceDevice;
 
+    @Option(names = "--dirty-context", paramLabel = "auto|none|CONTEXT", defaultValue = "auto",
+            description = {"With an NBD source: the dirty map for dirty passes (nvme-lm:dirty, qemu:dirty-bitmap:NAME);",
+                    "auto takes nvme-lm:dirty or the only qemu:dirty-bitmap offered (default: ${DEFAULT-VALUE})"})
+    String dirtyContext;
+
     @Option(names = "--dest", paramLabel = "sim:PATH#C|NBD-URI",
-            description = {"Destination migratable controller of the same served subsystem, or (with --source-image) an NBD export",
+            description = {"Destination migratable controller of the same served subsystem, or (with --source-image or an NBD --source) an NBD export",
                     "(nbd+unix:///EXPORT?socket=PATH, nbd://HOST:PORT/EXPORT) that receives the data only"})
     String destDevice;
 
@@ -66,6 +73,8 @@ final class MigrateCommand extends CliCommand {
         } catch (IllegalArgumentException e) {
             throw new CliException("--workload: " + e.getMessage());
         }
+        if (sourceDevice != null && NbdUri.looksLikeNbd(sourceDevice)) return NbdSourceRun.run(this, spec.commandLine().getOut(), spec.commandLine().getErr());
+        if (!"auto".equals(dirtyContext)) throw new CliException("--dirty-context goes with --source NBD-URI");
         if (to != null) {
             if (source == null || dest != null || sourceDevice != null || destDevice != null) throw new CliException("--to HOST:PORT goes with --source-image only");
             if (w != null) {
@@ -80,13 +89,14 @@ final class MigrateCommand extends CliCommand {
         }
         if (source != null && destDevice != null && NbdUri.looksLikeNbd(destDevice)) {
             if (dest != null || sourceDevice != null) throw new CliException("--dest NBD-URI goes with --source-image only");
+            var nbdOptions = NbdSourceRun.clientOptions(tls, "--dest", destDevice);
             if (w != null) {
                 throw new CliException("--workload needs a destination controller for the guest to continue on; an NBD destination"
                         + " receives data only (drive the guest from outside, e.g. fio through nvme-lm device serve --nbd)");
             }
             var settings = new MigrationRun.Settings(source, null, null, destDevice, nsid, lbaSize, null, engine.options(),
                     engine.verifyMode(Verifier.Mode.FULL), f == OutputFormat.JSON, f != OutputFormat.JSON);
-            return new MigrationRun(settings, spec.commandLine().getOut(), spec.commandLine().getErr()).run();
+            return new MigrationRun(settings, spec.commandLine().getOut(), spec.commandLine().getErr()).withNbdOptions(nbdOptions).run();
         }
         boolean images = source != null || dest != null, devices = sourceDevice != null || destDevice != null;
         if (images == devices) throw new CliException("give either --source-image SRC --dest-image DST, or --source sim:PATH#C --dest sim:PATH#D");

@@ -102,9 +102,16 @@ final class MigrationRun {
     }
 
     private final Settings s;
+    /** How to reach an NBD destination: the client certificate for nbds:// (see NbdSourceRun.clientOptions). */
+    private dev.nvmelm.nbd.NbdClient.Options nbdOptions = dev.nvmelm.nbd.NbdClient.Options.PLAIN;
     private final PrintWriter out, err;
     private Map<String, Object> extra = Map.of();
     private String remoteLine;
+
+    MigrationRun withNbdOptions(dev.nvmelm.nbd.NbdClient.Options o) {
+        this.nbdOptions = o;
+        return this;
+    }
 
     MigrationRun(Settings s, PrintWriter out, PrintWriter err) {
         this.s = s;
@@ -215,7 +222,7 @@ final class MigrationRun {
     private NbdBlockDevice openNbd(String uri, long size) {
         NbdBlockDevice d;
         try {
-            d = NbdBlockDevice.open(uri, s.lbaSize(), Duration.ofSeconds(60));
+            d = NbdBlockDevice.open(uri, s.lbaSize(), Duration.ofSeconds(60), nbdOptions);
         } catch (java.io.IOException | IllegalArgumentException e) {
             throw new CliException("--dest " + uri + ": " + e.getMessage());
         }

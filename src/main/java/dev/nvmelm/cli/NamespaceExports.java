@@ -41,8 +41,16 @@ final class NamespaceExports {
         return of(server, List.of());
     }
 
-    /** Listens on {@code unix:PATH} or {@code tcp:HOST:PORT} (loopback only) and returns the export URIs. */
     static List<String> listen(NbdServer nbd, String address) throws IOException {
+        return listen(nbd, address, null);
+    }
+
+    /**
+     * Listens on {@code unix:PATH} or {@code tcp:HOST:PORT} and returns the export URIs. With
+     * {@code tls} TCP listeners require STARTTLS (nbds:// URIs); without it TCP is loopback only.
+     * Unix sockets stay plaintext (local, guarded by file permissions).
+     */
+    static List<String> listen(NbdServer nbd, String address, javax.net.ssl.SSLContext tls) throws IOException {
         List<String> names = nbd.exportNames();
         List<String> uris = new ArrayList<>();
         if (address.startsWith("unix:")) {
@@ -59,13 +67,13 @@ final class NamespaceExports {
             if (parsed.isUnresolved()) throw new CliException("--nbd " + address + ": cannot resolve " + parsed.getHostString());
             int port = parsed.getPort();
             InetAddress ip = parsed.getAddress();
-            if (!ip.isLoopbackAddress()) {
-                throw new CliException("--nbd " + address + ": NBD is served without TLS, so only on loopback addresses; use unix:PATH or tcp:127.0.0.1:PORT");
+            if (!ip.isLoopbackAddress() && tls == null) {
+                throw new CliException("--nbd " + address + ": NBD over a non-loopback address needs TLS (--tls-cert, --tls-key, --tls-ca); or use unix:PATH or tcp:127.0.0.1:PORT");
             }
-            var bound = (InetSocketAddress) nbd.listen(new InetSocketAddress(ip, port));
+            var bound = (InetSocketAddress) nbd.listen(new InetSocketAddress(ip, port), tls);
             String h = bound.getAddress().getHostAddress();
             if (h.contains(":")) h = "[" + h + "]";
-            for (String e : names) uris.add("nbd://" + h + ":" + bound.getPort() + "/" + e);
+            for (String e : names) uris.add((tls != null ? "nbds://" : "nbd://") + h + ":" + bound.getPort() + "/" + e);
         } else {
             throw new CliException("--nbd " + address + ": expected unix:PATH or tcp:HOST:PORT");
         }

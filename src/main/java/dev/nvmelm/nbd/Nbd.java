@@ -13,13 +13,16 @@ public final class Nbd {
 
     // options
     public static final int OPT_EXPORT_NAME = 1, OPT_ABORT = 2, OPT_LIST = 3, OPT_STARTTLS = 5, OPT_INFO = 6, OPT_GO = 7,
-            OPT_STRUCTURED_REPLY = 8, OPT_LIST_META_CONTEXT = 9, OPT_SET_META_CONTEXT = 10;
+            OPT_STRUCTURED_REPLY = 8, OPT_LIST_META_CONTEXT = 9, OPT_SET_META_CONTEXT = 10, OPT_EXTENDED_HEADERS = 11;
+    /** Extended headers (proto.md "Extended headers"): 32-byte requests and replies with 64-bit lengths. */
+    public static final int EXTENDED_REQUEST_MAGIC = 0x21e41c71, EXTENDED_REPLY_MAGIC = 0x6e8a278c;
 
     // option replies
     public static final int REP_ACK = 1, REP_SERVER = 2, REP_INFO = 3, REP_META_CONTEXT = 4;
     public static final int REP_ERR_UNSUP = 0x80000001, REP_ERR_POLICY = 0x80000002, REP_ERR_INVALID = 0x80000003,
             REP_ERR_PLATFORM = 0x80000004, REP_ERR_TLS_REQD = 0x80000005, REP_ERR_UNKNOWN = 0x80000006,
-            REP_ERR_SHUTDOWN = 0x80000007, REP_ERR_BLOCK_SIZE_REQD = 0x80000008, REP_ERR_TOO_BIG = 0x80000009;
+            REP_ERR_SHUTDOWN = 0x80000007, REP_ERR_BLOCK_SIZE_REQD = 0x80000008, REP_ERR_TOO_BIG = 0x80000009,
+            REP_ERR_EXT_HEADER_REQD = 0x8000000a;
 
     // info types
     public static final int INFO_EXPORT = 0, INFO_NAME = 1, INFO_DESCRIPTION = 2, INFO_BLOCK_SIZE = 3;
@@ -37,7 +40,7 @@ public final class Nbd {
     // structured reply chunks
     public static final int REPLY_FLAG_DONE = 1;
     public static final int REPLY_TYPE_NONE = 0, REPLY_TYPE_OFFSET_DATA = 1, REPLY_TYPE_OFFSET_HOLE = 2,
-            REPLY_TYPE_BLOCK_STATUS = 5, REPLY_TYPE_ERROR = 0x8001, REPLY_TYPE_ERROR_OFFSET = 0x8002;
+            REPLY_TYPE_BLOCK_STATUS = 5, REPLY_TYPE_BLOCK_STATUS_EXT = 6, REPLY_TYPE_ERROR = 0x8001, REPLY_TYPE_ERROR_OFFSET = 0x8002;
 
     // errors
     public static final int EPERM = 1, EIO = 5, ENOMEM = 12, EINVAL = 22, ENOSPC = 28, EOVERFLOW = 75, ENOTSUP = 95, ESHUTDOWN = 108;

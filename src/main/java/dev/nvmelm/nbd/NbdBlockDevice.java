@@ -29,6 +29,8 @@ public final class NbdBlockDevice implements BlockDevice {
     private final NbdClient client;
     private final int blockSize;
     private final Duration timeout;
+    /** The export answered FAST_ZERO with ENOTSUP once: zeroing is slow there, so skip the attempt from then on. */
+    private volatile boolean fastZeroRefused;
 
     /**
      * @param blockSizeBytes the engine's block (the source's LBA size); must be a multiple of the
@@ -48,7 +50,11 @@ public final class NbdBlockDevice implements BlockDevice {
     }
 
     public static NbdBlockDevice open(String uri, int blockSizeBytes, Duration timeout) throws IOException {
-        NbdClient c = NbdClient.connect(NbdUri.parse(uri));
+        return open(uri, blockSizeBytes, timeout, NbdClient.Options.PLAIN);
+    }
+
+    public static NbdBlockDevice open(String uri, int blockSizeBytes, Duration timeout, NbdClient.Options options) throws IOException {
+        NbdClient c = NbdClient.connect(NbdUri.parse(uri), options);
         try {
             return new NbdBlockDevice(uri, c, blockSizeBytes, timeout);
         } catch (IOException e) {
@@ -58,6 +64,10 @@ public final class NbdBlockDevice implements BlockDevice {
     }
 
     @Override public String name() { return name; }
+
+    public NbdClient client() { return client; }
+
+    public Duration timeout() { return timeout; }
 
     @Override public long sizeBytes() { return client.sizeBytes(); }
 
@@ -70,7 +80,7 @@ public final class NbdBlockDevice implements BlockDevice {
         return Arena.ofAuto().allocate(sizeBytes, 4096);
     }
 
-    private <T> T await(CompletableFuture<T> f, String what) throws IOException {
+    <T> T await(CompletableFuture<T> f, String what) throws IOException {
         try {
             return f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
@@ -119,6 +129,17 @@ public final class NbdBlockDevice implements BlockDevice {
         for (long at = 0; at < length; at += MAX_RANGE) {
             long n = Math.min(MAX_RANGE, length - at);
             if (client.canZero()) {
+                if (deallocate && client.canFastZero() && !fastZeroRefused) {
+                    try {
+                        await(client.writeZeroes(offset + at, n, false, true), "fast zero at " + (offset + at));
+                        continue;
+                    } catch (IOException e) {
+                        if (!(e.getCause() instanceof NbdError ne && ne.errno() == Nbd.ENOTSUP)) throw e;
+                        fastZeroRefused = true;
+                    }
+                }
+                // zeroing is slow here (or FAST_ZERO unknown): a range already reading as zeroes needs nothing
+                if (deallocate && readsAsZeroes(offset + at, n)) continue;
                 await(client.writeZeroes(offset + at, n, !deallocate, false), "write zeroes at " + (offset + at));
             } else {
                 byte[] z = new byte[(int) Math.min(n, maxRequestBytes())];
@@ -135,6 +156,22 @@ public final class NbdBlockDevice implements BlockDevice {
         if (client.canFlush()) await(client.flush(), "flush");
     }
 
+    /** True when base:allocation marks all of [offset, offset+length) as reading zeroes (STATE_ZERO). */
+    private boolean readsAsZeroes(long offset, long length) throws IOException {
+        if (!client.hasAllocationMap()) return false;
+        long at = offset, end = offset + length;
+        while (at < end) {
+            List<NbdExport.Extent> ext = await(client.blockStatus(at, end - at), "block status at " + at);
+            if (ext.isEmpty()) return false;
+            for (NbdExport.Extent e : ext) {
+                if ((e.flags() & Nbd.STATE_ZERO) == 0 || e.lengthBytes() == 0) return false;
+                at += e.lengthBytes();
+                if (at >= end) return true;
+            }
+        }
+        return true;
+    }
+
     @Override
     public List<Extent> allocated(long offset, long length) throws IOException {
         if (!client.hasAllocationMap()) return List.of(new Extent(offset, length));
@@ -144,9 +181,11 @@ public final class NbdBlockDevice implements BlockDevice {
             List<NbdExport.Extent> ext = await(client.blockStatus(at, Math.min(MAX_RANGE, end - at)), "block status at " + at);
             if (ext.isEmpty()) throw new IOException(name + ": block status at " + at + " returned no extents");
             for (NbdExport.Extent e : ext) {
+                if (e.lengthBytes() == 0) throw new IOException(name + ": block status at " + at + " returned an empty extent");
                 long len = Math.min(e.lengthBytes(), end - at);
                 if (len <= 0) break;
-                if ((e.flags() & Nbd.STATE_HOLE) == 0) {
+                // HOLE or ZERO both read as zeroes: nothing to read (nbdcopy treats them alike)
+                if ((e.flags() & (Nbd.STATE_HOLE | Nbd.STATE_ZERO)) == 0) {
                     if (!out.isEmpty() && out.getLast().offset() + out.getLast().length() == at) {
                         Extent last = out.removeLast();
                         out.add(new Extent(last.offset(), last.length() + len));

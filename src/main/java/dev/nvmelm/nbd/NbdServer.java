@@ -2,6 +2,9 @@ package dev.nvmelm.nbd;
 
 import java.io.EOFException;
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.SocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -17,8 +20,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
 
 /**
  * An NBD server (fixed newstyle, structured replies, meta contexts) for a set of exports, on a
@@ -26,6 +30,11 @@ import java.util.function.Consumer;
  * them (up to {@link #MAX_IN_FLIGHT} at once) to further virtual threads; replies are written
  * whole under a lock, in completion order. A malformed handshake, a bad magic or an oversized
  * write closes that connection only; the server keeps serving the others.
+ *
+ * <p>A TCP listener can require TLS (proto.md "TLS support", the "TLS-only" mode): every
+ * option before NBD_OPT_STARTTLS gets NBD_REP_ERR_TLS_REQD (NBD_OPT_EXPORT_NAME, which cannot be
+ * refused, closes the connection), then TLS 1.3 with a client certificate from our CA is
+ * negotiated on the same socket and the handshake starts over inside it.
  */
 public final class NbdServer implements AutoCloseable {
     public static final int MAX_IN_FLIGHT = 64;
@@ -36,8 +45,11 @@ public final class NbdServer implements AutoCloseable {
 
     private final Map<String, NbdExport> exports;
     private final Consumer<String> log;
-    private final List<ServerSocketChannel> listeners = new ArrayList<>();
-    private final Set<SocketChannel> connections = ConcurrentHashMap.newKeySet();
+    private final List<AutoCloseable> listeners = new ArrayList<>();
+    private final List<java.nio.file.Path> unixPaths = new ArrayList<>();
+    private final Set<Wire> connections = ConcurrentHashMap.newKeySet();
+    /** How long a TLS handshake may take before the connection is dropped (a silent peer holds nothing longer). */
+    private static final int TLS_HANDSHAKE_MS = 30_000;
     private volatile boolean closed;
 
     public NbdServer(List<NbdExport> exports, Consumer<String> log) {
@@ -52,39 +64,63 @@ public final class NbdServer implements AutoCloseable {
         return List.copyOf(exports.keySet());
     }
 
-    /** Starts listening; for a Unix socket, a stale socket file is replaced. */
+    /** Starts listening without TLS; for a Unix socket, a stale socket file is replaced. */
     public SocketAddress listen(SocketAddress address) throws IOException {
-        ServerSocketChannel ch;
+        return listen(address, null);
+    }
+
+    /**
+     * Starts listening; with {@code tls} (TCP only) every client must do NBD_OPT_STARTTLS and
+     * present a certificate the context trusts.
+     */
+    public SocketAddress listen(SocketAddress address, SSLContext tls) throws IOException {
         if (address instanceof UnixDomainSocketAddress u) {
+            if (tls != null) throw new IOException("TLS is offered on TCP listeners only");
             Files.deleteIfExists(u.getPath());
-            ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        } else {
-            ch = ServerSocketChannel.open();
+            ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+            ch.bind(address);
+            listeners.add(ch);
+            unixPaths.add(u.getPath());
+            Thread.ofVirtual().name("nbd-accept").start(() -> acceptLoop(() -> new Wire.Channel(ch.accept()), null));
+            return ch.getLocalAddress();
         }
-        ch.bind(address);
-        listeners.add(ch);
-        Thread.ofVirtual().name("nbd-accept").start(() -> acceptLoop(ch));
-        return ch.getLocalAddress();
+        ServerSocket ss = new ServerSocket();
+        ss.setReuseAddress(true);
+        ss.bind(address);
+        listeners.add(ss);
+        Thread.ofVirtual().name("nbd-accept").start(() -> acceptLoop(() -> {
+            Socket s = ss.accept();
+            s.setTcpNoDelay(true);
+            return new Wire.Stream(s);
+        }, tls));
+        return ss.getLocalSocketAddress();
+    }
+
+    private interface Acceptor {
+        Wire accept() throws IOException;
     }
 
     public int connectionCount() {
         return connections.size();
     }
 
-    private void acceptLoop(ServerSocketChannel ch) {
+    private void acceptLoop(Acceptor acceptor, SSLContext tls) {
         while (!closed) {
             try {
-                SocketChannel c = ch.accept();
-                connections.add(c);
+                Wire w = acceptor.accept();
+                connections.add(w);
                 Thread.ofVirtual().name("nbd-conn").start(() -> {
-                    try (c) {
-                        new Connection(c).run();
+                    Connection conn = new Connection(w, tls);
+                    try {
+                        conn.run();
                     } catch (IOException e) {
                         if (!closed) log.accept("nbd: connection closed: " + e.getMessage());
                     } catch (RuntimeException e) {
                         log.accept("nbd: connection failed: " + e);
                     } finally {
-                        connections.remove(c);
+                        conn.closeQuietly();
+                        connections.remove(w);
+                        connections.remove(conn.wire);
                     }
                 });
             } catch (IOException e) {
@@ -97,25 +133,32 @@ public final class NbdServer implements AutoCloseable {
     @Override
     public void close() throws IOException {
         closed = true;
-        for (ServerSocketChannel l : listeners) {
-            SocketAddress a = l.getLocalAddress();
-            l.close();
-            if (a instanceof UnixDomainSocketAddress u) Files.deleteIfExists(u.getPath());
+        for (AutoCloseable l : listeners) {
+            try {
+                l.close();
+            } catch (Exception e) {
+                log.accept("nbd: closing a listener: " + e.getMessage());
+            }
         }
-        for (SocketChannel c : connections) c.close();
+        for (java.nio.file.Path p : unixPaths) Files.deleteIfExists(p);
+        for (Wire c : connections) c.close();
     }
 
     /** One client connection: handshake, then transmission. */
     private final class Connection {
-        private final SocketChannel ch;
-        private final ReentrantLock writeLock = new ReentrantLock();
+        private volatile Wire wire;
+        private final SSLContext tls;
+        private boolean tlsActive;
         private boolean noZeroes;
         private boolean structured;
+        /** NBD_OPT_EXTENDED_HEADERS negotiated: 32-byte requests, extended reply chunks only (implies structured). */
+        private boolean extended;
         private final Map<Integer, String> contexts = new LinkedHashMap<>();
         private NbdExport export;
 
-        Connection(SocketChannel ch) {
-            this.ch = ch;
+        Connection(Wire wire, SSLContext tls) {
+            this.wire = wire;
+            this.tls = tls;
         }
 
         void run() throws IOException {
@@ -139,6 +182,12 @@ public final class NbdServer implements AutoCloseable {
                 int len = h.getInt();
                 if (len < 0 || len > MAX_OPTION_BYTES) throw new IOException("option data of " + Integer.toUnsignedString(len) + " bytes is too big");
                 ByteBuffer data = readBuffer(len);
+                if (tls != null && !tlsActive && opt != Nbd.OPT_STARTTLS && opt != Nbd.OPT_ABORT) {
+                    // TLS-only: EXPORT_NAME has no error reply, so the only refusal is hanging up
+                    if (opt == Nbd.OPT_EXPORT_NAME) throw new IOException("NBD_OPT_EXPORT_NAME before STARTTLS on a TLS-only listener");
+                    optError(opt, Nbd.REP_ERR_TLS_REQD, "TLS is required: send NBD_OPT_STARTTLS first");
+                    continue;
+                }
                 switch (opt) {
                     case Nbd.OPT_EXPORT_NAME -> {
                         String name = StandardCharsets.UTF_8.decode(data).toString();
@@ -166,14 +215,54 @@ public final class NbdServer implements AutoCloseable {
                     }
                     case Nbd.OPT_STRUCTURED_REPLY -> {
                         if (len != 0) { optError(opt, Nbd.REP_ERR_INVALID, "STRUCTURED_REPLY takes no data"); continue; }
+                        if (extended) { optError(opt, Nbd.REP_ERR_EXT_HEADER_REQD, "extended headers are already negotiated"); continue; }
+                        structured = true;
+                        optReply(opt, Nbd.REP_ACK, ByteBuffer.allocate(0));
+                    }
+                    case Nbd.OPT_EXTENDED_HEADERS -> {
+                        if (len != 0) { optError(opt, Nbd.REP_ERR_INVALID, "EXTENDED_HEADERS takes no data"); continue; }
+                        if (extended) { optError(opt, Nbd.REP_ERR_INVALID, "extended headers are already negotiated"); continue; }
+                        extended = true;
                         structured = true;
                         optReply(opt, Nbd.REP_ACK, ByteBuffer.allocate(0));
                     }
                     case Nbd.OPT_LIST_META_CONTEXT, Nbd.OPT_SET_META_CONTEXT -> metaContext(opt, data);
-                    case Nbd.OPT_STARTTLS -> optError(opt, Nbd.REP_ERR_POLICY, "TLS is not configured on this server");
+                    case Nbd.OPT_STARTTLS -> {
+                        if (tls == null) optError(opt, Nbd.REP_ERR_POLICY, "TLS is not configured on this listener");
+                        else if (tlsActive) optError(opt, Nbd.REP_ERR_INVALID, "TLS is already active");
+                        else if (len != 0) optError(opt, Nbd.REP_ERR_INVALID, "STARTTLS takes no data");
+                        else {
+                            optReply(opt, Nbd.REP_ACK, ByteBuffer.allocate(0));
+                            startTls();
+                        }
+                    }
                     default -> optError(opt, Nbd.REP_ERR_UNSUP, "option " + opt + " is not supported");
                 }
             }
+        }
+
+        /** The server side of STARTTLS: TLS 1.3 over the accepted socket, client certificate required. */
+        private void startTls() throws IOException {
+            Socket plain = ((Wire.Stream) wire).socket;
+            InetSocketAddress peer = (InetSocketAddress) plain.getRemoteSocketAddress();
+            SSLSocket s = (SSLSocket) tls.getSocketFactory().createSocket(plain, peer.getHostString(), peer.getPort(), true);
+            s.setUseClientMode(false);
+            s.setSSLParameters(Wire.tlsParameters(tls, true));
+            plain.setSoTimeout(TLS_HANDSHAKE_MS);
+            try {
+                s.startHandshake();
+            } catch (IOException e) {
+                throw new IOException("TLS handshake with " + peer + " failed: " + e.getMessage(), e);
+            }
+            plain.setSoTimeout(0);
+            Wire w = new Wire.Stream(s);
+            connections.add(w);
+            wire = w;
+            tlsActive = true;
+            // proto.md: after STARTTLS the negotiation starts over; nothing said in plaintext counts
+            structured = false;
+            extended = false;
+            contexts.clear();
         }
 
         private boolean infoOrGo(int opt, ByteBuffer data) throws IOException {
@@ -271,18 +360,28 @@ public final class NbdServer implements AutoCloseable {
             Semaphore inFlight = new Semaphore(MAX_IN_FLIGHT);
             try {
                 while (true) {
-                    ByteBuffer r = readBuffer(28);
-                    if (r.getInt() != Nbd.REQUEST_MAGIC) throw new IOException("bad request magic");
+                    // proto.md "Request message": 28 bytes, or 32 with extended headers (64-bit length);
+                    // the other form's magic is a protocol violation and ends the connection
+                    int magic = readBuffer(4).getInt();
+                    if (magic != (extended ? Nbd.EXTENDED_REQUEST_MAGIC : Nbd.REQUEST_MAGIC)) {
+                        throw new IOException("bad request magic 0x" + Integer.toHexString(magic) + (extended ? " (extended headers negotiated)" : ""));
+                    }
+                    ByteBuffer r = readBuffer(extended ? 28 : 24);
                     int flags = Short.toUnsignedInt(r.getShort());
                     int type = Short.toUnsignedInt(r.getShort());
                     long cookie = r.getLong();
                     long offset = r.getLong();
-                    long length = Integer.toUnsignedLong(r.getInt());
+                    long length = extended ? r.getLong() : Integer.toUnsignedLong(r.getInt());
+                    if (length < 0) {   // beyond 2^63: nothing is that large
+                        error(cookie, offset, Nbd.EOVERFLOW, "length " + Long.toUnsignedString(length) + " is too large");
+                        if (type == Nbd.CMD_WRITE) throw new IOException("write with a payload beyond 2^63 bytes: closing the connection");
+                        continue;
+                    }
                     if (type == Nbd.CMD_DISC) return;
                     byte[] payload = null;
                     if (type == Nbd.CMD_WRITE) {
                         if (length > HARD_MAX_PAYLOAD) {
-                            error(cookie, Nbd.EINVAL, "write of " + length + " bytes exceeds the " + HARD_MAX_PAYLOAD + "-byte limit");
+                            error(cookie, offset, Nbd.EINVAL, "write of " + length + " bytes exceeds the " + HARD_MAX_PAYLOAD + "-byte limit");
                             throw new IOException("oversized write (" + length + " bytes): closing the connection");
                         }
                         payload = new byte[(int) length];
@@ -321,7 +420,7 @@ public final class NbdServer implements AutoCloseable {
                         byte[] buf = new byte[(int) length];
                         e.read(offset, buf, buf.length);
                         if (structured) {
-                            ByteBuffer h = chunkHeader(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_OFFSET_DATA, cookie, 8 + buf.length);
+                            ByteBuffer h = chunkHeader(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_OFFSET_DATA, cookie, offset, 8 + buf.length);
                             write(h, ByteBuffer.allocate(8).putLong(offset).flip(), ByteBuffer.wrap(buf));
                         } else {
                             write(simpleHeader(0, cookie), ByteBuffer.wrap(buf));
@@ -345,12 +444,12 @@ public final class NbdServer implements AutoCloseable {
                     }
                     default -> throw new NbdError(Nbd.EINVAL, "unknown command " + type);
                 }
-                if (structured) write(chunkHeader(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_NONE, cookie, 0));
+                if (structured) write(chunkHeader(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_NONE, cookie, offset, 0));
                 else write(simpleHeader(0, cookie));
             } catch (NbdError err) {
-                error(cookie, err.errno(), err.getMessage());
+                error(cookie, offset, err.errno(), err.getMessage());
             } catch (IOException io) {
-                error(cookie, errnoOf(io), io.getMessage() == null ? io.toString() : io.getMessage());
+                error(cookie, offset, errnoOf(io), io.getMessage() == null ? io.toString() : io.getMessage());
             }
         }
 
@@ -361,27 +460,40 @@ public final class NbdServer implements AutoCloseable {
             for (Map.Entry<Integer, String> c : contexts.entrySet()) {
                 List<NbdExport.Extent> ext = e.blockStatus(c.getValue(), offset, length);
                 int n = (flags & Nbd.CMD_FLAG_REQ_ONE) != 0 ? 1 : Math.min(ext.size(), MAX_EXTENTS_PER_CHUNK);
-                ByteBuffer p = ByteBuffer.allocate(4 + 8 * n).putInt(c.getKey());
-                for (int k = 0; k < n; k++) {
-                    long len = ext.get(k).lengthBytes();
-                    if ((flags & Nbd.CMD_FLAG_REQ_ONE) != 0) len = Math.min(len, length);
-                    long capped = Math.min(len, 0xffffffffL & ~0xfffL);
-                    p.putInt((int) capped).putInt(ext.get(k).flags());
-                    if (capped < len) break;   // a split extent ends the reply: later ones would start at the wrong offset
+                ByteBuffer p;
+                if (extended) {
+                    // NBD_REPLY_TYPE_BLOCK_STATUS_EXT: context id, descriptor count, then {64-bit length, 64-bit status}
+                    p = ByteBuffer.allocate(8 + 16 * n).putInt(c.getKey()).putInt(n);
+                    for (int k = 0; k < n; k++) {
+                        long len = ext.get(k).lengthBytes();
+                        if ((flags & Nbd.CMD_FLAG_REQ_ONE) != 0) len = Math.min(len, length);
+                        p.putLong(len).putLong(Integer.toUnsignedLong(ext.get(k).flags()));
+                    }
+                } else {
+                    // NBD_REPLY_TYPE_BLOCK_STATUS: context id, then {32-bit length, 32-bit status}
+                    p = ByteBuffer.allocate(4 + 8 * n).putInt(c.getKey());
+                    for (int k = 0; k < n; k++) {
+                        long len = ext.get(k).lengthBytes();
+                        if ((flags & Nbd.CMD_FLAG_REQ_ONE) != 0) len = Math.min(len, length);
+                        long capped = Math.min(len, 0xffffffffL & ~0xfffL);
+                        p.putInt((int) capped).putInt(ext.get(k).flags());
+                        if (capped < len) break;   // a split extent ends the reply: later ones would start at the wrong offset
+                    }
+                    p.limit(p.position());
+                    p = ByteBuffer.allocate(p.limit()).put(p.flip());
                 }
-                p.limit(p.position());
-                p = ByteBuffer.allocate(p.limit()).put(p.flip());
                 boolean last = ++i == contexts.size();
-                write(chunkHeader(last ? Nbd.REPLY_FLAG_DONE : 0, Nbd.REPLY_TYPE_BLOCK_STATUS, cookie, p.capacity()), p.flip());
+                write(chunkHeader(last ? Nbd.REPLY_FLAG_DONE : 0, extended ? Nbd.REPLY_TYPE_BLOCK_STATUS_EXT : Nbd.REPLY_TYPE_BLOCK_STATUS,
+                        cookie, offset, p.capacity()), p.flip());
             }
         }
 
-        private void error(long cookie, int errno, String msg) throws IOException {
+        private void error(long cookie, long offset, int errno, String msg) throws IOException {
             if (structured) {
                 byte[] m = msg.getBytes(StandardCharsets.UTF_8);
                 if (m.length > 4096) m = java.util.Arrays.copyOf(m, 4096);
                 ByteBuffer p = ByteBuffer.allocate(6 + m.length).putInt(errno).putShort((short) m.length).put(m);
-                write(chunkHeader(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_ERROR, cookie, p.capacity()), p.flip());
+                write(chunkHeader(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_ERROR, cookie, offset, p.capacity()), p.flip());
             } else {
                 write(simpleHeader(errno, cookie));
             }
@@ -392,7 +504,12 @@ public final class NbdServer implements AutoCloseable {
             return m.contains("No space left") ? Nbd.ENOSPC : Nbd.EIO;
         }
 
-        private ByteBuffer chunkHeader(int flags, int type, long cookie, int length) {
+        /** A structured reply chunk header, or with extended headers the 32-byte extended one (it repeats the request's offset). */
+        private ByteBuffer chunkHeader(int flags, int type, long cookie, long offset, int length) {
+            if (extended) {
+                return ByteBuffer.allocate(32).putInt(Nbd.EXTENDED_REPLY_MAGIC).putShort((short) flags).putShort((short) type)
+                        .putLong(cookie).putLong(offset).putLong(Integer.toUnsignedLong(length)).flip();
+            }
             return ByteBuffer.allocate(20).putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) flags).putShort((short) type)
                     .putLong(cookie).putInt(length).flip();
         }
@@ -402,12 +519,7 @@ public final class NbdServer implements AutoCloseable {
         }
 
         private void write(ByteBuffer... bufs) throws IOException {
-            writeLock.lock();
-            try {
-                for (ByteBuffer b : bufs) while (b.hasRemaining()) ch.write(b);
-            } finally {
-                writeLock.unlock();
-            }
+            wire.write(bufs);
         }
 
         private ByteBuffer readBuffer(int n) throws IOException {
@@ -417,14 +529,12 @@ public final class NbdServer implements AutoCloseable {
         }
 
         private void readFully(ByteBuffer b) throws IOException {
-            while (b.hasRemaining()) {
-                if (ch.read(b) < 0) throw new EOFException("client closed the connection");
-            }
+            wire.readFully(b, "client closed the connection");
         }
 
         private void closeQuietly() {
             try {
-                ch.close();
+                wire.close();
             } catch (IOException ignored) {
                 // already closed
             }

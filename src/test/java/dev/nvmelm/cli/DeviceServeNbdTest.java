@@ -171,7 +171,7 @@ class DeviceServeNbdTest {
     @Test
     void tcpOnlyOnLoopback() {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> NamespaceExports.listen(nbd, "tcp:8.8.8.8:10809"))
-                .hasMessageContaining("only on loopback");
+                .hasMessageContaining("needs TLS");
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> NamespaceExports.listen(nbd, "udp:x"))
                 .hasMessageContaining("expected unix:PATH or tcp:HOST:PORT");
     }

@@ -43,8 +43,12 @@ public final class FileBlockDevice implements BlockDevice {
             ch.close();
             throw new IOException(file + " exists with " + have + " bytes; the source has " + sizeBytes);
         }
-        if (!existed) ch.truncate(sizeBytes);
-        if (ch.size() < sizeBytes) ch.write(ByteBuffer.wrap(new byte[1]), sizeBytes - 1);
+        if (ch.size() < sizeBytes) {
+            // extend sparse (FileChannel.truncate only shrinks; writing the last byte would allocate a block)
+            try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+                raf.setLength(sizeBytes);
+            }
+        }
         return new FileBlockDevice(file, ch, sizeBytes, blockSize);
     }
 

@@ -75,7 +75,43 @@ public final class CertificateGenerator {
         PrivateKey key = (PrivateKey) k.getKey(name, pass.toCharArray());
         Path keyFile = dir.resolve(name + ".key");
         Files.createFile(keyFile, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.writeString(keyFile, Pem.encode("PRIVATE KEY", key.getEncoded()));
+        Files.writeString(keyFile, Pem.encode("PRIVATE KEY", pkcs8WithPublicKey((java.security.interfaces.ECPrivateKey) key,
+                (java.security.interfaces.ECPublicKey) k.getCertificate(name).getPublicKey())));
+    }
+
+    /**
+     * PKCS#8 of a P-256 key with the public point inside the ECPrivateKey (RFC 5915 publicKey [1]).
+     * The JDK's encoding leaves it out, and GnuTLS (libnbd's nbdinfo/nbdcopy, qemu-nbd) then
+     * refuses the key with "ASN1 parser: Element was not found"; OpenSSL and the JDK read both.
+     */
+    static byte[] pkcs8WithPublicKey(java.security.interfaces.ECPrivateKey key, java.security.interfaces.ECPublicKey pub) {
+        byte[] point = cat(new byte[]{4}, fixed(pub.getW().getAffineX(), 32), fixed(pub.getW().getAffineY(), 32));
+        byte[] ecPrivateKey = der(0x30, der(0x02, new byte[]{1}), der(0x04, fixed(key.getS(), 32)),
+                der(0xa1, der(0x03, cat(new byte[]{0}, point))));
+        byte[] algorithm = der(0x30, der(0x06, java.util.HexFormat.of().parseHex("2a8648ce3d0201")),     // id-ecPublicKey
+                der(0x06, java.util.HexFormat.of().parseHex("2a8648ce3d030107")));                        // prime256v1
+        return der(0x30, der(0x02, new byte[]{0}), algorithm, der(0x04, ecPrivateKey));
+    }
+
+    private static byte[] fixed(java.math.BigInteger v, int n) {
+        byte[] b = v.toByteArray(), out = new byte[n];
+        int len = Math.min(b.length, n);
+        System.arraycopy(b, b.length - len, out, n - len, len);
+        return out;
+    }
+
+    private static byte[] cat(byte[]... parts) {
+        java.io.ByteArrayOutputStream o = new java.io.ByteArrayOutputStream();
+        for (byte[] p : parts) o.writeBytes(p);
+        return o.toByteArray();
+    }
+
+    /** One DER TLV (definite length, short or long form). */
+    private static byte[] der(int tag, byte[]... content) {
+        byte[] c = cat(content);
+        byte[] len = c.length < 128 ? new byte[]{(byte) c.length}
+                : c.length < 256 ? new byte[]{(byte) 0x81, (byte) c.length} : new byte[]{(byte) 0x82, (byte) (c.length >> 8), (byte) c.length};
+        return cat(new byte[]{(byte) tag}, len, c);
     }
 
     private static void keytool(String... args) throws IOException {
