@@ -224,6 +224,100 @@ class AgentTest {
         }
     }
 
+    /**
+     * The source in its own JVM, killed with SIGKILL at a random point of the bulk copy; the guest
+     * (here: the test) then changes a chunk the agent already holds; {@code migrate --resume ID}
+     * gets the agent's digests, resends only the chunks that differ, and ends verified and equal.
+     */
+    @Test
+    void aSourceKilledMidCopyResumesAndResendsOnlyWhatDiffers() throws Exception {
+        Path src = source(64 << 20, 24);
+        String id = java.util.UUID.randomUUID().toString();
+        long seed = System.nanoTime();
+        long killAt = (6 << 20) + new Random(seed).nextLong(12 << 20);   // somewhere in the middle of the 24 MiB of data
+        Process first;
+        try (FaultProxy slow = new FaultProxy(agent.address())) {
+            slow.throttle(16 << 20);
+            String java = ProcessHandle.current().info().command().orElseThrow();
+            List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                    Main.class.getName(), "migrate", "--source-image", src.toString(), "--migration-id", id, "-o", "json"));
+            cmd.addAll(List.of(client("127.0.0.1:" + slow.port())));
+            first = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            try {
+                long deadline = System.nanoTime() + 60_000_000_000L;
+                while (slow.forwardedBytes() < killAt && first.isAlive() && System.nanoTime() < deadline) Thread.sleep(5);
+                assertThat(first.isAlive()).as("source still copying at " + killAt + " bytes (seed " + seed + ")").isTrue();
+                first.destroyForcibly().waitFor();   // SIGKILL: its CDQ tracking state and unacknowledged frames are gone
+            } finally {
+                dev.nvmelm.Procs.stop(first);
+            }
+        }
+        // meanwhile the data changes in a chunk the agent already has (chunk 0 went first)
+        byte[] changed = new byte[4096];
+        new Random(seed).nextBytes(changed);
+        try (RandomAccessFile f = new RandomAccessFile(src.toFile(), "rw")) {
+            f.seek(8192);
+            f.write(changed);
+        }
+        CliRunner r = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--resume", id, "--verify", "full", "-o", "json"},
+                client("127.0.0.1:" + agent.address().getPort())));
+        assertThat(r.exit()).as(r.out() + r.err()).isZero();
+        assertThat(r.out()).contains("\"verified\": true").contains("\"resumed\": true").contains("\"migration_id\": \"" + id + "\"");
+        long skipped = number(r.out(), "bytes_skipped_by_digest"), sent = number(r.out(), "bytes_data_copied");
+        assertThat(skipped).as("killed at %d bytes (seed %d)", killAt, seed).isPositive();
+        assertThat(sent).as("data resent, of 24 MiB").isLessThan(24L << 20).isGreaterThanOrEqualTo(1 << 20);   // at least the changed chunk
+        assertThat(number(r.out(), "bytes_sent_wire")).isLessThan(24L << 20);
+        assertThat(Files.mismatch(src, destinationImage())).isEqualTo(-1);
+        assertThat(log).anyMatch(l -> l.contains("chunk digests to a restarted source"));
+
+        // nothing left to resume: committed; and a resume must match the geometry
+        CliRunner again = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--resume", id},
+                client("127.0.0.1:" + agent.address().getPort())));
+        assertThat(again.exit()).isEqualTo(1);
+        assertThat(again.err().strip().lines()).hasSize(2);   // the id line, then the reason
+        assertThat(again.err()).contains("already committed").contains("source is untouched").doesNotContain("Exception");
+    }
+
+    @Test
+    void resumingAnUnknownOrMalformedMigrationIdIsRefusedInOneLine() throws Exception {
+        Path src = source(8 << 20, 2);
+        byte[] before = Files.readAllBytes(src);
+        String id = java.util.UUID.randomUUID().toString();
+        CliRunner r = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--resume", id, "-o", "json"},
+                client("127.0.0.1:" + agent.address().getPort())));
+        assertThat(r.exit()).isEqualTo(1);
+        List<String> lines = r.err().strip().lines().toList();
+        assertThat(lines).hasSize(2);
+        assertThat(lines.get(0)).isEqualTo("nvme-lm migrate: migration id " + id + " (resuming)");
+        assertThat(lines.get(1)).contains("no migration " + id).contains("nothing to resume").doesNotContain("Exception");
+        assertThat(Files.readAllBytes(src)).isEqualTo(before);
+        CliRunner bad = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--resume", "1-2-3-4-5"},
+                client("127.0.0.1:" + agent.address().getPort())));
+        assertThat(bad.exit()).isEqualTo(1);
+        assertThat(bad.err().strip().lines()).hasSize(1);
+        assertThat(bad.err()).contains("--resume '1-2-3-4-5' is not a migration id");
+        assertThat(CliRunner.run("migrate", "--source-image", src.toString(), "--dest-image", dir.resolve("d.img").toString(), "--resume", id).err())
+                .contains("go with --to");
+        // a known migration with another geometry: a 16 MiB source resuming an 8 MiB migration
+        String known = java.util.UUID.randomUUID().toString();
+        assertThat(CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--migration-id", known},
+                client("127.0.0.1:" + agent.address().getPort()))).exit()).isZero();
+        Path bigger = dir.resolve("bigger.img");
+        try (RandomAccessFile f = new RandomAccessFile(bigger.toFile(), "rw")) {
+            f.setLength(16 << 20);
+        }
+        CliRunner geometry = CliRunner.run(concat(new String[]{"migrate", "--source-image", bigger.toString(), "--resume", known},
+                client("127.0.0.1:" + agent.address().getPort())));
+        assertThat(geometry.exit()).isEqualTo(1);
+        assertThat(geometry.err()).contains("is 8388608 bytes / 4096-byte LBAs here, not 16777216");
+    }
+
+    static long number(String json, String key) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"" + key + "\": (\\d+)").matcher(json);
+        assertThat(m.find()).as(key + " in " + json).isTrue();
+        return Long.parseLong(m.group(1));
+    }
+
     Process startAgent(int port, Path agentDir) throws Exception {
         String java = ProcessHandle.current().info().command().orElseThrow();
         Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve",
