@@ -312,6 +312,44 @@ class AgentTest {
         assertThat(geometry.err()).contains("is 8388608 bytes / 4096-byte LBAs here, not 16777216");
     }
 
+    /** Compressible data (repeated text with a varying counter) travels smaller with either codec and ends equal. */
+    @Test
+    void compressedMigrationsEndVerifiedAndAnAgentThatDoesNotAcceptTheCodecRefuses() throws Exception {
+        Path src = dir.resolve("text.img");
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; text.length() < (4 << 20); i++) text.append("block ").append(i).append(" of a compressible namespace\n");
+        try (RandomAccessFile f = new RandomAccessFile(src.toFile(), "rw")) {
+            f.write(text.substring(0, 4 << 20).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            f.setLength(16 << 20);
+        }
+        for (String codec : List.of("lz4", "zstd")) {
+            CliRunner r = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--compress", codec, "--verify", "full", "-o", "json"},
+                    client("127.0.0.1:" + agent.address().getPort())));
+            assertThat(r.exit()).as(r.out() + r.err()).isZero();
+            assertThat(r.out()).contains("\"verified\": true").contains("\"compression\": \"" + codec + "\"");
+            assertThat(number(r.out(), "data_bytes_before_compression")).isEqualTo(4 << 20);
+            assertThat(number(r.out(), "data_bytes_on_wire")).as(codec).isLessThan(1 << 20);
+            assertThat(number(r.out(), "bytes_sent_wire")).isLessThan(1 << 20);
+        }
+        try (Stream<Path> ids = Files.list(agentDir)) {
+            for (Path d : ids.filter(d -> d.getFileName().toString().length() == 36).toList()) {
+                assertThat(Files.mismatch(src, d.resolve("c1n1.img"))).isEqualTo(-1);
+            }
+        }
+        Transport server = new Transport(new TlsConfig(tls.resolve("server.crt"), tls.resolve("server.key"), tls.resolve("ca.crt")), false);
+        try (DestinationAgent lz4Only = new DestinationAgent(server, new InetSocketAddress("127.0.0.1", 0), AgentTarget.factory(dir.resolve("lz4only")),
+                log::add, null, java.util.EnumSet.of(dev.nvmelm.net.proto.Compression.LZ4))) {
+            CliRunner r = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--compress", "zstd"},
+                    client("127.0.0.1:" + lz4Only.address().getPort())));
+            assertThat(r.exit()).isEqualTo(1);
+            assertThat(r.err().strip().lines().toList().getLast()).contains("does not accept zstd-compressed data (it accepts [none, lz4])");
+        }
+        CliRunner bad = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--compress", "gzip"},
+                client("127.0.0.1:" + agent.address().getPort())));
+        assertThat(bad.exit()).isEqualTo(1);
+        assertThat(bad.err().strip()).isEqualTo("nvme-lm: --compress 'gzip' is not none, lz4 or zstd");
+    }
+
     static long number(String json, String key) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"" + key + "\": (\\d+)").matcher(json);
         assertThat(m.find()).as(key + " in " + json).isTrue();
