@@ -119,6 +119,14 @@ public final class RemoteDestination implements BlockDevice {
         int gen = ++generation;
         connected = true;
         ackApplied(w.durableSeq(), false);
+        // The agent counts a FLUSH as applied only once it is durable, and does not acknowledge a
+        // resent frame it already applied: a durable ack lost with the old link is implied here.
+        for (var e : retained.headMap(w.durableSeq(), true).descendingMap().entrySet()) {
+            if (e.getValue() instanceof Frame.Flush) {
+                ackApplied(e.getKey(), true);
+                break;
+            }
+        }
         // what the agent has applied (after a restart: what its journal says is durable) need not come again
         for (Map.Entry<Long, Frame> e : retained.tailMap(w.durableSeq(), false).entrySet()) {
             long n = write(e.getValue());
