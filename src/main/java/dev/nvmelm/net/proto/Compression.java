@@ -19,6 +19,9 @@ public enum Compression {
     static final int ZSTD_LEVEL = 1;
 
     public final int id;
+    /** Looked up once: LZ4Factory.fastestInstance() takes a class-wide lock on every call. */
+    private static final net.jpountz.lz4.LZ4Compressor LZ4_COMPRESSOR = LZ4Factory.fastestInstance().fastCompressor();
+    private static final net.jpountz.lz4.LZ4SafeDecompressor LZ4_DECOMPRESSOR = LZ4Factory.fastestInstance().safeDecompressor();
 
     Compression(int id) {
         this.id = id;
@@ -43,7 +46,7 @@ public enum Compression {
     public byte[] compress(byte[] raw) {
         byte[] c = switch (this) {
             case NONE -> null;
-            case LZ4 -> LZ4Factory.fastestInstance().fastCompressor().compress(raw);
+            case LZ4 -> LZ4_COMPRESSOR.compress(raw);
             case ZSTD -> Zstd.compress(raw, ZSTD_LEVEL);
         };
         return c == null || c.length >= raw.length ? null : c;
@@ -60,7 +63,7 @@ public enum Compression {
             case NONE -> throw new ProtocolException("compressed DATA without a compression");
             case LZ4 -> {
                 try {
-                    n = LZ4Factory.fastestInstance().safeDecompressor().decompress(payload, 0, payload.length, out, 0, rawLength);
+                    n = LZ4_DECOMPRESSOR.decompress(payload, 0, payload.length, out, 0, rawLength);
                 } catch (LZ4Exception e) {
                     throw new ProtocolException("LZ4 DATA does not decompress into " + rawLength + " bytes: " + e.getMessage());
                 }
