@@ -149,9 +149,11 @@ final class MigrationRun {
                 throw new CliException("--to " + e.getMessage());
             }
             dev.nvmelm.net.agent.RemoteDestination remote;
-            // printed first: the id is what --resume needs if this process is killed
-            err.println("nvme-lm migrate: migration id " + s.remote().id() + (s.remote().resume() ? " (resuming)" : ""));
-            err.flush();
+            // printed first (human output; JSON reports it): the id is what --resume needs if this process is killed
+            if (!s.json()) {
+                out.println("nvme-lm migrate: migration id " + s.remote().id() + (s.remote().resume() ? " (resuming)" : ""));
+                out.flush();
+            }
             try {
                 remote = new dev.nvmelm.net.agent.RemoteDestination(s.remote().transport(), addr, s.remote().id(), size, s.lbaSize(),
                         s.remote().reconnectWindow(), s.remote().compression(), s.remote().resume() ? RESUME_DIGEST_CHUNK : 0);

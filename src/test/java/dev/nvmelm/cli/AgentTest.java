@@ -274,7 +274,7 @@ class AgentTest {
         CliRunner again = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--resume", id},
                 client("127.0.0.1:" + agent.address().getPort())));
         assertThat(again.exit()).isEqualTo(1);
-        assertThat(again.err().strip().lines()).hasSize(2);   // the id line, then the reason
+        assertThat(again.err().strip().lines()).hasSize(1);
         assertThat(again.err()).contains("already committed").contains("source is untouched").doesNotContain("Exception");
     }
 
@@ -286,10 +286,8 @@ class AgentTest {
         CliRunner r = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--resume", id, "-o", "json"},
                 client("127.0.0.1:" + agent.address().getPort())));
         assertThat(r.exit()).isEqualTo(1);
-        List<String> lines = r.err().strip().lines().toList();
-        assertThat(lines).hasSize(2);
-        assertThat(lines.get(0)).isEqualTo("nvme-lm migrate: migration id " + id + " (resuming)");
-        assertThat(lines.get(1)).contains("no migration " + id).contains("nothing to resume").doesNotContain("Exception");
+        assertThat(r.err().strip().lines()).hasSize(1);
+        assertThat(r.err()).contains("no migration " + id).contains("nothing to resume").doesNotContain("Exception");
         assertThat(Files.readAllBytes(src)).isEqualTo(before);
         CliRunner bad = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--resume", "1-2-3-4-5"},
                 client("127.0.0.1:" + agent.address().getPort())));
@@ -342,7 +340,8 @@ class AgentTest {
             CliRunner r = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--compress", "zstd"},
                     client("127.0.0.1:" + lz4Only.address().getPort())));
             assertThat(r.exit()).isEqualTo(1);
-            assertThat(r.err().strip().lines().toList().getLast()).contains("does not accept zstd-compressed data (it accepts [none, lz4])");
+            assertThat(r.err().strip().lines()).hasSize(1);
+            assertThat(r.err()).contains("does not accept zstd-compressed data (it accepts [none, lz4])");
         }
         CliRunner bad = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--compress", "gzip"},
                 client("127.0.0.1:" + agent.address().getPort())));
