@@ -268,7 +268,8 @@ final class MigrationRun {
         if (ends.bulkSkip() != null) options = options.withCopy(options.copy().withBulkSkip(ends.bulkSkip()));
         MediaMigration m = new MediaMigration(ends.source(), ends.destination(), ends.handover(), options, System::nanoTime, snap -> {
             if (bar == null) return;
-            long done = (snap.bytesCopied() + snap.bytesZero()) >> 20;
+            long skipped = ends.bulkSkip() instanceof dev.nvmelm.net.agent.DigestSkip d ? d.bytesSkipped() : 0;   // --resume: already there
+            long done = (snap.bytesCopied() + snap.bytesZero() + skipped) >> 20;
             long max = Math.max(snap.bytesTotal() >> 20, done + (snap.backlogBytes() >> 20));
             if (max > bar.getMax()) bar.maxHint(max);
             if (done > shown[0]) {   // never backwards

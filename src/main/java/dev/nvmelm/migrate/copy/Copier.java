@@ -65,8 +65,6 @@ public final class Copier {
         public final AtomicLong bytesCopied = new AtomicLong();
         public final AtomicLong bytesZero = new AtomicLong();
         public final AtomicLong requests = new AtomicLong();
-        /** Data the bulk pass read and left out because the destination already held it. */
-        public final AtomicLong bytesSkipped = new AtomicLong();
     }
 
     private final BlockDevice src, dst;
@@ -196,9 +194,7 @@ public final class Copier {
                         if (allZero(b)) {
                             if (!config.destinationIsZero()) dst.writeZeroes(r.offset(), r.length(), true);
                             progress.bytesZero.addAndGet(r.length());
-                        } else if (skip != null && skip.alreadyThere(r.offset(), b)) {
-                            progress.bytesSkipped.addAndGet(r.length());
-                        } else {
+                        } else if (skip == null || !skip.alreadyThere(r.offset(), b)) {   // else the destination has these bytes
                             dst.write(r.offset(), b);
                             progress.bytesCopied.addAndGet(r.length());
                         }
