@@ -47,6 +47,18 @@ final class MigrateCommand extends CliCommand {
             description = "How long a cut link may stay down before the migration gives up (default: ${DEFAULT-VALUE})")
     long reconnectWindowSeconds;
 
+    @Option(names = "--migration-id", paramLabel = "UUID", description = "With --to: the migration's id (default: a random one, printed at the start)")
+    String migrationId;
+
+    @Option(names = "--resume", paramLabel = "ID",
+            description = {"With --to: continue migration ID after this source was killed; the agent sends digests of what it holds",
+                    "and only what differs is sent again"})
+    String resume;
+
+    @Option(names = "--compress", paramLabel = "none|lz4|zstd", defaultValue = "none",
+            description = "With --to: compress DATA frames (default: ${DEFAULT-VALUE}); incompressible data is sent as is")
+    String compress;
+
     @picocli.CommandLine.Mixin
     TlsOptions tls;
 
@@ -73,6 +85,9 @@ final class MigrateCommand extends CliCommand {
         } catch (IllegalArgumentException e) {
             throw new CliException("--workload: " + e.getMessage());
         }
+        if (to == null && (resume != null || migrationId != null || !"none".equals(compress))) {
+            throw new CliException("--resume, --migration-id and --compress go with --to HOST:PORT");
+        }
         if (sourceDevice != null && NbdUri.looksLikeNbd(sourceDevice)) return NbdSourceRun.run(this, spec.commandLine().getOut(), spec.commandLine().getErr());
         if (!"auto".equals(dirtyContext)) throw new CliException("--dirty-context goes with --source NBD-URI");
         if (to != null) {
@@ -82,7 +97,18 @@ final class MigrateCommand extends CliCommand {
                         + " drive the guest from outside");
             }
             if (reconnectWindowSeconds < 1) throw new CliException("--reconnect-window must be at least 1 second");
-            var remote = new MigrationRun.Remote(to, tls.transport(), java.time.Duration.ofSeconds(reconnectWindowSeconds), "full".equals(engine.verify));
+            java.util.UUID id = resume != null ? uuid("--resume", resume) : migrationId != null ? uuid("--migration-id", migrationId) : java.util.UUID.randomUUID();
+            if (resume != null && migrationId != null && !id.equals(uuid("--migration-id", migrationId))) {
+                throw new CliException("--resume " + resume + " and --migration-id " + migrationId + " name different migrations");
+            }
+            dev.nvmelm.net.proto.Compression codec;
+            try {
+                codec = dev.nvmelm.net.proto.Compression.parse(compress);
+            } catch (IllegalArgumentException e) {
+                throw new CliException("--compress " + e.getMessage());
+            }
+            var remote = new MigrationRun.Remote(to, tls.transport(), java.time.Duration.ofSeconds(reconnectWindowSeconds), "full".equals(engine.verify),
+                    id, resume != null, codec);
             var settings = new MigrationRun.Settings(source, null, null, null, nsid, lbaSize, null, engine.options(),
                     Verifier.Mode.NONE, f == OutputFormat.JSON, f != OutputFormat.JSON, remote);
             return new MigrationRun(settings, out(), spec.commandLine().getErr()).run();
@@ -105,6 +131,15 @@ final class MigrateCommand extends CliCommand {
         var settings = new MigrationRun.Settings(source, dest, sourceDevice, destDevice, nsid, lbaSize, w, engine.options(),
                 engine.verifyMode(Verifier.Mode.FULL), f == OutputFormat.JSON, f != OutputFormat.JSON);
         return new MigrationRun(settings, spec.commandLine().getOut(), spec.commandLine().getErr()).run();
+    }
+
+    private static java.util.UUID uuid(String option, String v) {
+        try {
+            if (v.length() != 36) throw new IllegalArgumentException();   // fromString also takes shorthand like 1-2-3-4-5
+            return java.util.UUID.fromString(v);
+        } catch (IllegalArgumentException e) {
+            throw new CliException(option + " '" + v + "' is not a migration id (a UUID such as 0c8e2a4e-6f0e-4d1a-9d5e-2b7f3c1a9e10)");
+        }
     }
 
     /** Engine knobs shared by migrate and demo. */

@@ -31,6 +31,8 @@ import java.util.Map;
  * writing through the switchover, progress on stderr, verification, and the report.
  */
 final class MigrationRun {
+    /** A restarted source compares 1 MiB chunks with the agent's: one SHA-256 per copier request. */
+    static final int RESUME_DIGEST_CHUNK = 1 << 20;
     /**
      * What to migrate: images on the embedded controller ({@code source}/{@code destination}), or
      * controllers of two served subsystems ({@code sourceDevice}/{@code destDevice}, sim:PATH#C).
@@ -65,8 +67,12 @@ final class MigrationRun {
         }
     }
 
-    /** A destination agent over the network ({@code migrate --to}). */
-    record Remote(String to, dev.nvmelm.net.agent.Transport transport, Duration reconnectWindow, boolean wholeHash) {
+    /**
+     * A destination agent over the network ({@code migrate --to}): migration {@code id}, new or,
+     * with {@code resume}, one this source started before it was killed.
+     */
+    record Remote(String to, dev.nvmelm.net.agent.Transport transport, Duration reconnectWindow, boolean wholeHash,
+                  java.util.UUID id, boolean resume, dev.nvmelm.net.proto.Compression compression) {
     }
 
     /** The two sides of one run and how the guest moves between them. */
@@ -93,6 +99,11 @@ final class MigrationRun {
         /** Report fields of the transport, if any. */
         default Map<String, Object> transportReport() {
             return Map.of();
+        }
+
+        /** What the bulk pass may leave out because the destination holds it already, or null. */
+        default dev.nvmelm.migrate.copy.Copier.BulkSkip bulkSkip() {
+            return null;
         }
 
         long sizeBytes();
@@ -145,15 +156,22 @@ final class MigrationRun {
                 throw new CliException("--to " + e.getMessage());
             }
             dev.nvmelm.net.agent.RemoteDestination remote;
+            // printed first (human output; JSON reports it): the id is what --resume needs if this process is killed
+            if (!s.json()) {
+                out.println("nvme-lm migrate: migration id " + s.remote().id() + (s.remote().resume() ? " (resuming)" : ""));
+                out.flush();
+            }
             try {
-                remote = new dev.nvmelm.net.agent.RemoteDestination(s.remote().transport(), addr, java.util.UUID.randomUUID(), size, s.lbaSize(),
-                        s.remote().reconnectWindow());
+                remote = new dev.nvmelm.net.agent.RemoteDestination(s.remote().transport(), addr, s.remote().id(), size, s.lbaSize(),
+                        s.remote().reconnectWindow(), s.remote().compression(), s.remote().resume() ? RESUME_DIGEST_CHUNK : 0);
             } catch (java.io.IOException e) {
                 BenchCommand.deleteTree(work);
-                throw new CliException("--to " + s.remote().to() + ": " + e.getMessage());
+                throw new CliException("--to " + s.remote().to() + ": " + e.getMessage() + (s.remote().resume() ? "; the source is untouched" : ""));
             }
             try (remote; LiveMigrationRig rig = new LiveMigrationRig(s.source(), work.resolve("unused-destination.img"), work, size, s.lbaSize())) {
+                var skip = s.remote().resume() ? new dev.nvmelm.net.agent.DigestSkip(remote, rig.sourceSide().data()) : null;
                 return migrate(new Endpoints() {
+                    @Override public dev.nvmelm.migrate.copy.Copier.BulkSkip bulkSkip() { return skip; }
                     @Override public MediaMigration.Side source() { return rig.sourceSide(); }
                     @Override public MediaMigration.Side destination() { return MediaMigration.Side.storageOnly(remote); }
                     @Override public MediaMigration.GuestHandover handover() { return rig.handover(); }
@@ -178,6 +196,12 @@ final class MigrationRun {
                         m.put("bytes_sent_wire", remote.bytesSentWire.get());
                         m.put("reconnects", remote.reconnects.get());
                         m.put("bytes_resent", remote.bytesResent.get());
+                        m.put("migration_id", s.remote().id().toString());
+                        m.put("resumed", s.remote().resume());
+                        m.put("bytes_skipped_by_digest", skip == null ? 0 : skip.bytesSkipped());
+                        m.put("compression", s.remote().compression().label());
+                        m.put("data_bytes_before_compression", remote.dataBytesRaw.get());
+                        m.put("data_bytes_on_wire", remote.dataBytesWire.get());
                         return m;
                     }
 
@@ -248,9 +272,11 @@ final class MigrationRun {
         long[] shown = {0};
         // the CRC32C ledger is read back only by a local verify
         MediaMigration.Options options = s.options().withRecordWrites(s.verify() != Verifier.Mode.NONE && !ends.verifiesRemotely());
+        if (ends.bulkSkip() != null) options = options.withCopy(options.copy().withBulkSkip(ends.bulkSkip()));
         MediaMigration m = new MediaMigration(ends.source(), ends.destination(), ends.handover(), options, System::nanoTime, snap -> {
             if (bar == null) return;
-            long done = (snap.bytesCopied() + snap.bytesZero()) >> 20;
+            long skipped = ends.bulkSkip() instanceof dev.nvmelm.net.agent.DigestSkip d ? d.bytesSkipped() : 0;   // --resume: already there
+            long done = (snap.bytesCopied() + snap.bytesZero() + skipped) >> 20;
             long max = Math.max(snap.bytesTotal() >> 20, done + (snap.backlogBytes() >> 20));
             if (max > bar.getMax()) bar.maxHint(max);
             if (done > shown[0]) {   // never backwards
@@ -388,6 +414,12 @@ final class MigrationRun {
             out.printf("  verified      yes (%s)%n", remoteLine);
             out.printf("  network       %s sent, %s resent after %s reconnects%n", human(((Number) extra.get("bytes_sent_wire")).longValue()),
                     human(((Number) extra.get("bytes_resent")).longValue()), extra.get("reconnects"));
+            out.printf("  migration id  %s%s%n", extra.get("migration_id"), Boolean.TRUE.equals(extra.get("resumed"))
+                    ? " (resumed: " + human(((Number) extra.get("bytes_skipped_by_digest")).longValue()) + " not resent, the agent's digests matched)" : "");
+            if (!"none".equals(extra.get("compression"))) {
+                out.printf("  compression   %s: %s of data took %s on the wire%n", extra.get("compression"),
+                        human(((Number) extra.get("data_bytes_before_compression")).longValue()), human(((Number) extra.get("data_bytes_on_wire")).longValue()));
+            }
         } else if (s.verify() == Verifier.Mode.NONE) {
             out.println("  verified      no (--verify none)");
         } else {

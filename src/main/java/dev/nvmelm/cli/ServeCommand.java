@@ -22,6 +22,10 @@ final class ServeCommand extends CliCommand {
     @Option(names = "--dir", required = true, paramLabel = "DIR", description = "Where destination namespaces are created")
     Path dir;
 
+    @Option(names = "--accept-compression", paramLabel = "LIST", defaultValue = "lz4,zstd",
+            description = "Compressed DATA a source may send: a comma list of lz4, zstd, or none (default: ${DEFAULT-VALUE})")
+    String acceptCompression;
+
     @Mixin
     TlsOptions tls;
 
@@ -34,10 +38,18 @@ final class ServeCommand extends CliCommand {
         } catch (IllegalArgumentException e) {
             throw new CliException("--listen " + e.getMessage());
         }
+        java.util.Set<dev.nvmelm.net.proto.Compression> accepts = java.util.EnumSet.noneOf(dev.nvmelm.net.proto.Compression.class);
+        for (String c : acceptCompression.split(",", -1)) {
+            try {
+                accepts.add(dev.nvmelm.net.proto.Compression.parse(c.strip()));
+            } catch (IllegalArgumentException e) {
+                throw new CliException("--accept-compression " + e.getMessage());
+            }
+        }
         DestinationAgent agent;
         try {
             agent = new DestinationAgent(t, address, AgentTarget.factory(dir), line -> { if (g.verbosity() > 0) System.err.println(line); },
-                    dir.resolve("journal"));
+                    dir.resolve("journal"), accepts);
         } catch (IOException e) {
             throw new CliException("serve: " + e.getMessage());
         }

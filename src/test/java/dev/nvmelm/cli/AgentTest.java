@@ -224,6 +224,137 @@ class AgentTest {
         }
     }
 
+    /**
+     * The source in its own JVM, killed with SIGKILL at a random point of the bulk copy; the guest
+     * (here: the test) then changes a chunk the agent already holds; {@code migrate --resume ID}
+     * gets the agent's digests, resends only the chunks that differ, and ends verified and equal.
+     */
+    @Test
+    void aSourceKilledMidCopyResumesAndResendsOnlyWhatDiffers() throws Exception {
+        Path src = source(64 << 20, 24);
+        String id = java.util.UUID.randomUUID().toString();
+        long seed = System.nanoTime();
+        long killAt = (6 << 20) + new Random(seed).nextLong(12 << 20);   // somewhere in the middle of the 24 MiB of data
+        Process first;
+        try (FaultProxy slow = new FaultProxy(agent.address())) {
+            slow.throttle(16 << 20);
+            String java = ProcessHandle.current().info().command().orElseThrow();
+            List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                    Main.class.getName(), "migrate", "--source-image", src.toString(), "--migration-id", id, "-o", "json"));
+            cmd.addAll(List.of(client("127.0.0.1:" + slow.port())));
+            first = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            try {
+                long deadline = System.nanoTime() + 60_000_000_000L;
+                while (slow.forwardedBytes() < killAt && first.isAlive() && System.nanoTime() < deadline) Thread.sleep(5);
+                assertThat(first.isAlive()).as("source still copying at " + killAt + " bytes (seed " + seed + ")").isTrue();
+                first.destroyForcibly().waitFor();   // SIGKILL: its CDQ tracking state and unacknowledged frames are gone
+            } finally {
+                dev.nvmelm.Procs.stop(first);
+            }
+        }
+        // meanwhile the data changes in a chunk the agent already has (chunk 0 went first)
+        byte[] changed = new byte[4096];
+        new Random(seed).nextBytes(changed);
+        try (RandomAccessFile f = new RandomAccessFile(src.toFile(), "rw")) {
+            f.seek(8192);
+            f.write(changed);
+        }
+        CliRunner r = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--resume", id, "--verify", "full", "-o", "json"},
+                client("127.0.0.1:" + agent.address().getPort())));
+        assertThat(r.exit()).as(r.out() + r.err()).isZero();
+        assertThat(r.out()).contains("\"verified\": true").contains("\"resumed\": true").contains("\"migration_id\": \"" + id + "\"");
+        long skipped = number(r.out(), "bytes_skipped_by_digest"), sent = number(r.out(), "bytes_data_copied");
+        assertThat(skipped).as("killed at %d bytes (seed %d)", killAt, seed).isPositive();
+        assertThat(sent).as("data resent, of 24 MiB").isLessThan(24L << 20).isGreaterThanOrEqualTo(1 << 20);   // at least the changed chunk
+        assertThat(number(r.out(), "bytes_sent_wire")).isLessThan(24L << 20);
+        assertThat(Files.mismatch(src, destinationImage())).isEqualTo(-1);
+        assertThat(log).anyMatch(l -> l.contains("chunk digests to a restarted source"));
+
+        // nothing left to resume: committed; and a resume must match the geometry
+        CliRunner again = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--resume", id},
+                client("127.0.0.1:" + agent.address().getPort())));
+        assertThat(again.exit()).isEqualTo(1);
+        assertThat(again.err().strip().lines()).hasSize(1);
+        assertThat(again.err()).contains("already committed").contains("source is untouched").doesNotContain("Exception");
+    }
+
+    @Test
+    void resumingAnUnknownOrMalformedMigrationIdIsRefusedInOneLine() throws Exception {
+        Path src = source(8 << 20, 2);
+        byte[] before = Files.readAllBytes(src);
+        String id = java.util.UUID.randomUUID().toString();
+        CliRunner r = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--resume", id, "-o", "json"},
+                client("127.0.0.1:" + agent.address().getPort())));
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err().strip().lines()).hasSize(1);
+        assertThat(r.err()).contains("no migration " + id).contains("nothing to resume").doesNotContain("Exception");
+        assertThat(Files.readAllBytes(src)).isEqualTo(before);
+        CliRunner bad = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--resume", "1-2-3-4-5"},
+                client("127.0.0.1:" + agent.address().getPort())));
+        assertThat(bad.exit()).isEqualTo(1);
+        assertThat(bad.err().strip().lines()).hasSize(1);
+        assertThat(bad.err()).contains("--resume '1-2-3-4-5' is not a migration id");
+        assertThat(CliRunner.run("migrate", "--source-image", src.toString(), "--dest-image", dir.resolve("d.img").toString(), "--resume", id).err())
+                .contains("go with --to");
+        // a known migration with another geometry: a 16 MiB source resuming an 8 MiB migration
+        String known = java.util.UUID.randomUUID().toString();
+        assertThat(CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--migration-id", known},
+                client("127.0.0.1:" + agent.address().getPort()))).exit()).isZero();
+        Path bigger = dir.resolve("bigger.img");
+        try (RandomAccessFile f = new RandomAccessFile(bigger.toFile(), "rw")) {
+            f.setLength(16 << 20);
+        }
+        CliRunner geometry = CliRunner.run(concat(new String[]{"migrate", "--source-image", bigger.toString(), "--resume", known},
+                client("127.0.0.1:" + agent.address().getPort())));
+        assertThat(geometry.exit()).isEqualTo(1);
+        assertThat(geometry.err()).contains("is 8388608 bytes / 4096-byte LBAs here, not 16777216");
+    }
+
+    /** Compressible data (repeated text with a varying counter) travels smaller with either codec and ends equal. */
+    @Test
+    void compressedMigrationsEndVerifiedAndAnAgentThatDoesNotAcceptTheCodecRefuses() throws Exception {
+        Path src = dir.resolve("text.img");
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; text.length() < (4 << 20); i++) text.append("block ").append(i).append(" of a compressible namespace\n");
+        try (RandomAccessFile f = new RandomAccessFile(src.toFile(), "rw")) {
+            f.write(text.substring(0, 4 << 20).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            f.setLength(16 << 20);
+        }
+        for (String codec : List.of("lz4", "zstd")) {
+            CliRunner r = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--compress", codec, "--verify", "full", "-o", "json"},
+                    client("127.0.0.1:" + agent.address().getPort())));
+            assertThat(r.exit()).as(r.out() + r.err()).isZero();
+            assertThat(r.out()).contains("\"verified\": true").contains("\"compression\": \"" + codec + "\"");
+            assertThat(number(r.out(), "data_bytes_before_compression")).isEqualTo(4 << 20);
+            assertThat(number(r.out(), "data_bytes_on_wire")).as(codec).isLessThan(1 << 20);
+            assertThat(number(r.out(), "bytes_sent_wire")).isLessThan(1 << 20);
+        }
+        try (Stream<Path> ids = Files.list(agentDir)) {
+            for (Path d : ids.filter(d -> d.getFileName().toString().length() == 36).toList()) {
+                assertThat(Files.mismatch(src, d.resolve("c1n1.img"))).isEqualTo(-1);
+            }
+        }
+        Transport server = new Transport(new TlsConfig(tls.resolve("server.crt"), tls.resolve("server.key"), tls.resolve("ca.crt")), false);
+        try (DestinationAgent lz4Only = new DestinationAgent(server, new InetSocketAddress("127.0.0.1", 0), AgentTarget.factory(dir.resolve("lz4only")),
+                log::add, null, java.util.EnumSet.of(dev.nvmelm.net.proto.Compression.LZ4))) {
+            CliRunner r = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--compress", "zstd"},
+                    client("127.0.0.1:" + lz4Only.address().getPort())));
+            assertThat(r.exit()).isEqualTo(1);
+            assertThat(r.err().strip().lines()).hasSize(1);
+            assertThat(r.err()).contains("does not accept zstd-compressed data (it accepts [none, lz4])");
+        }
+        CliRunner bad = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--compress", "gzip"},
+                client("127.0.0.1:" + agent.address().getPort())));
+        assertThat(bad.exit()).isEqualTo(1);
+        assertThat(bad.err().strip()).isEqualTo("nvme-lm: --compress 'gzip' is not none, lz4 or zstd");
+    }
+
+    static long number(String json, String key) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"" + key + "\": (\\d+)").matcher(json);
+        assertThat(m.find()).as(key + " in " + json).isTrue();
+        return Long.parseLong(m.group(1));
+    }
+
     Process startAgent(int port, Path agentDir) throws Exception {
         String java = ProcessHandle.current().info().command().orElseThrow();
         Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve",

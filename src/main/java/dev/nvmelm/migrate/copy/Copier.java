@@ -21,7 +21,16 @@ import java.util.function.LongSupplier;
  * The same machinery copies the exact ranges of a dirty pass.
  */
 public final class Copier {
-    public record Config(int requestBytes, int inFlight, long workUnitBytes, boolean destinationIsZero, long rateLimitBytesPerSecond) {
+    /**
+     * @param bulkSkip null, or which data the bulk pass may leave out because the destination
+     *                 already holds it (a restarted source resuming against an agent's digests)
+     */
+    public record Config(int requestBytes, int inFlight, long workUnitBytes, boolean destinationIsZero, long rateLimitBytesPerSecond,
+                         BulkSkip bulkSkip) {
+        public Config(int requestBytes, int inFlight, long workUnitBytes, boolean destinationIsZero, long rateLimitBytesPerSecond) {
+            this(requestBytes, inFlight, workUnitBytes, destinationIsZero, rateLimitBytesPerSecond, null);
+        }
+
         public static Config defaults() {
             return new Config(1 << 20, 32, 64L << 20, false, 0);
         }
@@ -31,9 +40,24 @@ public final class Copier {
             if (inFlight < 1 || inFlight > 1024) throw new IllegalArgumentException("in-flight requests must be 1..1024");
         }
 
-        public Config withDestinationIsZero(boolean v) { return new Config(requestBytes, inFlight, workUnitBytes, v, rateLimitBytesPerSecond); }
+        public Config withDestinationIsZero(boolean v) { return new Config(requestBytes, inFlight, workUnitBytes, v, rateLimitBytesPerSecond, bulkSkip); }
 
-        public Config withRateLimit(long bps) { return new Config(requestBytes, inFlight, workUnitBytes, destinationIsZero, bps); }
+        public Config withRateLimit(long bps) { return new Config(requestBytes, inFlight, workUnitBytes, destinationIsZero, bps, bulkSkip); }
+
+        public Config withBulkSkip(BulkSkip v) { return new Config(requestBytes, inFlight, workUnitBytes, destinationIsZero, rateLimitBytesPerSecond, v); }
+    }
+
+    /**
+     * Decides, for data the bulk pass has just read, whether the destination already holds
+     * exactly these bytes. It must answer true only when it knows: a skipped piece is never
+     * written. Only the bulk pass asks (dirty passes copy what changed, always), and only about
+     * pieces that do not cross a multiple of {@link #alignment()}.
+     */
+    public interface BulkSkip {
+        boolean alreadyThere(long offset, MemorySegment data) throws IOException;
+
+        /** Bulk pieces are split at multiples of this (a power of two), so each lies in one chunk. */
+        int alignment();
     }
 
     /** Counters a progress display reads; all only ever grow. */
@@ -99,7 +123,10 @@ public final class Copier {
     /** Copies the whole source: the bulk pass. */
     public void bulk() throws IOException {
         long size = src.sizeBytes();
-        try (Pipeline p = new Pipeline()) {
+        BulkSkip skip = config.bulkSkip();
+        // with a skip predicate, pieces end at its chunk boundaries so each can be judged whole
+        long align = skip == null ? Long.MAX_VALUE : skip.alignment();
+        try (Pipeline p = new Pipeline(skip)) {
             for (long unit = 0; unit < size; unit += config.workUnitBytes()) {
                 long len = Math.min(config.workUnitBytes(), size - unit);
                 // The allocation map below observes the whole unit: a hole found now is written
@@ -108,10 +135,13 @@ public final class Copier {
                 long at = unit;
                 for (BlockDevice.Extent e : src.allocated(unit, len)) {
                     if (e.offset() > at) p.submit(new Request(at, e.offset() - at, true));
-                    for (long o = e.offset(); o < e.offset() + e.length(); o += request) {
-                        p.submit(new Request(o, Math.min(request, e.offset() + e.length() - o), false));
+                    long end = e.offset() + e.length();
+                    for (long o = e.offset(), n; o < end; o += n) {
+                        n = Math.min(request, end - o);
+                        if (align != Long.MAX_VALUE) n = Math.min(n, (o / align + 1) * align - o);
+                        p.submit(new Request(o, n, false));
                     }
-                    at = e.offset() + e.length();
+                    at = end;
                 }
                 if (at < unit + len) p.submit(new Request(at, unit + len - at, true));
                 bulkCursor.set(unit + len);
@@ -124,7 +154,7 @@ public final class Copier {
 
     /** Copies exactly these ranges (already coalesced), in request-sized pieces. */
     public void copyRanges(List<Range> ranges) throws IOException {
-        try (Pipeline p = new Pipeline()) {
+        try (Pipeline p = new Pipeline(null)) {
             for (Range r : ranges) {
                 for (long o = r.offset(); o < r.offset() + r.length(); o += request) {
                     p.submit(new Request(o, Math.min(request, r.offset() + r.length() - o), false));
@@ -138,6 +168,11 @@ public final class Copier {
         private final ExecutorService exec = Executors.newVirtualThreadPerTaskExecutor();
         private final Semaphore slots = new Semaphore(config.inFlight());
         private final AtomicReference<IOException> failure = new AtomicReference<>();
+        private final BulkSkip skip;
+
+        Pipeline(BulkSkip skip) {
+            this.skip = skip;
+        }
 
         void submit(Request r) throws IOException {
             IOException failed = failure.get();
@@ -159,7 +194,7 @@ public final class Copier {
                         if (allZero(b)) {
                             if (!config.destinationIsZero()) dst.writeZeroes(r.offset(), r.length(), true);
                             progress.bytesZero.addAndGet(r.length());
-                        } else {
+                        } else if (skip == null || !skip.alreadyThere(r.offset(), b)) {   // else the destination has these bytes
                             dst.write(r.offset(), b);
                             progress.bytesCopied.addAndGet(r.length());
                         }

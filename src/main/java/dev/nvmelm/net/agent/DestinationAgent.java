@@ -1,6 +1,7 @@
 package dev.nvmelm.net.agent;
 
 import dev.nvmelm.migrate.block.BlockDevice;
+import dev.nvmelm.net.proto.Compression;
 import dev.nvmelm.net.proto.Frame;
 import dev.nvmelm.net.proto.FrameCodec;
 import dev.nvmelm.net.proto.ProtocolException;
@@ -39,6 +40,7 @@ public final class DestinationAgent implements AutoCloseable {
     private final Consumer<String> log;
     private final ServerSocket listener;
     private final java.nio.file.Path journals;   // null: migrations live only as long as this process
+    private final java.util.Set<Compression> accepts;
     private final Map<UUID, Session> sessions = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
@@ -72,6 +74,14 @@ public final class DestinationAgent implements AutoCloseable {
      */
     public DestinationAgent(Transport transport, InetSocketAddress listen, DestinationTarget.Factory factory, Consumer<String> log,
                             java.nio.file.Path journals) throws IOException {
+        this(transport, listen, factory, log, journals, java.util.EnumSet.allOf(Compression.class));
+    }
+
+    /** {@code accepts}: the DATA compressions a source may ask for (NONE is always accepted). */
+    public DestinationAgent(Transport transport, InetSocketAddress listen, DestinationTarget.Factory factory, Consumer<String> log,
+                            java.nio.file.Path journals, java.util.Set<Compression> accepts) throws IOException {
+        this.accepts = java.util.EnumSet.copyOf(accepts);
+        this.accepts.add(Compression.NONE);
         this.transport = transport;
         this.factory = factory;
         this.log = log;
@@ -147,12 +157,12 @@ public final class DestinationAgent implements AutoCloseable {
             session.connection = socket;
             if (previous != null && previous != socket) previous.close();   // a resumed source replaces a link we had not seen die
             synchronized (session) {
-                FrameCodec.write(out, new Frame.Welcome(Frame.VERSION, session.applied));
+                FrameCodec.write(out, new Frame.Welcome(h.version(), session.applied));   // we speak the source's version
                 // a source that lost the link after its Commit was applied still learns the outcome
                 if (session.committed) FrameCodec.write(out, new Frame.Committed(session.applied));
                 out.flush();
             }
-            loop(session, socket, in, out);
+            loop(session, socket, in, out, h.compression());
         } catch (EOFException e) {
             // the source went away between frames: resumable
         } catch (ProtocolException e) {
@@ -166,8 +176,13 @@ public final class DestinationAgent implements AutoCloseable {
 
     /** Checks the HELLO, opens or finds the migration; null after a refusal. */
     private Session admit(Frame.Hello h, DataOutputStream out) throws IOException {
-        if (h.version() != Frame.VERSION) {
-            refuse(out, Frame.REFUSE_VERSION, "protocol version " + h.version() + " is not served; this agent speaks " + Frame.VERSION);
+        if (h.version() < Frame.MIN_VERSION || h.version() > Frame.VERSION) {
+            refuse(out, Frame.REFUSE_VERSION, "protocol version " + h.version() + " is not served; this agent speaks " + Frame.MIN_VERSION + ".." + Frame.VERSION);
+            return null;
+        }
+        if (!accepts.contains(h.compression())) {
+            refuse(out, Frame.REFUSE_COMPRESSION, "this agent does not accept " + h.compression().label() + "-compressed data (it accepts "
+                    + accepts.stream().map(Compression::label).toList() + ")");
             return null;
         }
         if ((h.lbaSizeBytes() != 512 && h.lbaSizeBytes() != 4096) || h.sizeBytes() <= 0 || h.sizeBytes() % h.lbaSizeBytes() != 0) {
@@ -181,7 +196,15 @@ public final class DestinationAgent implements AutoCloseable {
                         + "-byte LBAs here, not " + h.sizeBytes() + " / " + h.lbaSizeBytes());
                 return null;
             }
+            if (h.restarted() && existing.committed) {
+                refuse(out, Frame.REFUSE_COMMITTED, "migration " + h.migrationId() + " is already committed on this agent: nothing to resume");
+                return null;
+            }
             return existing;
+        }
+        if (h.restarted()) {
+            refuse(out, Frame.REFUSE_UNKNOWN_MIGRATION, "no migration " + h.migrationId() + " on this agent: nothing to resume (start it again without --resume)");
+            return null;
         }
         if (h.resume()) {
             refuse(out, Frame.REFUSE_UNKNOWN_MIGRATION, "no migration " + h.migrationId() + " on this agent (it restarted?): start the migration again");
@@ -207,13 +230,20 @@ public final class DestinationAgent implements AutoCloseable {
         out.flush();
     }
 
-    private void loop(Session s, Socket socket, DataInputStream in, DataOutputStream out) throws IOException {
+    private void loop(Session s, Socket socket, DataInputStream in, DataOutputStream out, Compression codec) throws IOException {
         BlockDevice data = s.target.data();
         long unacked = 0;
+        boolean numberedSeen = false;
         while (true) {
-            Frame f = FrameCodec.read(in);
+            Frame f = FrameCodec.read(in, codec);
             synchronized (s) {
                 if (s.connection != socket) return;   // superseded by a newer connection of the same migration
+                if (f instanceof Frame.DigestRequest d) {
+                    if (numberedSeen) throw new ProtocolException("DIGEST_REQUEST must come before any numbered frame");
+                    sendDigests(s, data, d.chunkBytes(), out);
+                    continue;
+                }
+                numberedSeen = true;
                 if (!(f instanceof Frame.Numbered numbered)) throw new ProtocolException("a source may not send " + f.getClass().getSimpleName());
                 long seq = numbered.seq();
                 if (seq <= s.applied) continue;   // a resent frame we already applied
@@ -245,6 +275,42 @@ public final class DestinationAgent implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /**
+     * For a source that restarted and lost track of what it sent: makes everything applied
+     * durable (so the digests describe what survives a crash of this agent too), then reads the
+     * namespace back and streams the SHA-256 of every chunk in bounded frames.
+     */
+    private void sendDigests(Session s, BlockDevice data, int chunkBytes, DataOutputStream out) throws IOException {
+        if (chunkBytes < 4096 || chunkBytes > FrameCodec.MAX_DATA_BYTES || chunkBytes % s.lbaSizeBytes != 0) {
+            throw new ProtocolException("digest chunk of " + chunkBytes + " bytes: must be a multiple of the LBA size in 4 KiB.." + FrameCodec.MAX_DATA_BYTES);
+        }
+        data.flush();
+        journal(s, s.applied);
+        long chunks = (s.sizeBytes + chunkBytes - 1) / chunkBytes;
+        try (Arena a = Arena.ofShared()) {   // shared: a backend may complete the read on its own thread
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            MemorySegment buf = a.allocate(chunkBytes, 4096);
+            byte[] chunk = new byte[chunkBytes];
+            for (long first = 0; first < chunks; first += FrameCodec.MAX_DIGESTS_PER_FRAME) {
+                int n = (int) Math.min(FrameCodec.MAX_DIGESTS_PER_FRAME, chunks - first);
+                byte[] digests = new byte[32 * n];
+                for (int i = 0; i < n; i++) {
+                    long off = (first + i) * chunkBytes;
+                    int len = (int) Math.min(chunkBytes, s.sizeBytes - off);
+                    data.read(off, buf.asSlice(0, len));
+                    MemorySegment.copy(buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, chunk, 0, len);
+                    md.update(chunk, 0, len);
+                    System.arraycopy(md.digest(), 0, digests, 32 * i, 32);
+                }
+                FrameCodec.write(out, new Frame.Digests(first, digests));
+            }
+            out.flush();
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        log.accept("agent: migration " + s.id + ": sent " + chunks + " chunk digests to a restarted source (durable at frame " + s.applied + ")");
     }
 
     /**

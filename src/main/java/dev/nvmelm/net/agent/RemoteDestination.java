@@ -1,6 +1,7 @@
 package dev.nvmelm.net.agent;
 
 import dev.nvmelm.migrate.block.BlockDevice;
+import dev.nvmelm.net.proto.Compression;
 import dev.nvmelm.net.proto.Frame;
 import dev.nvmelm.net.proto.FrameCodec;
 
@@ -39,6 +40,11 @@ public final class RemoteDestination implements BlockDevice {
     private final long sizeBytes;
     private final int lbaSizeBytes;
     private final Duration reconnectWindow;
+    private final Compression compression;
+    private final int digestChunkBytes;
+    /** SHA-256 per chunk of what the agent holds durably, when this source restarted; else null. */
+    private byte[] agentDigests;
+    private boolean restartPending;
     private final ReentrantLock sendLock = new ReentrantLock();
     private final ConcurrentSkipListMap<Long, Frame> retained = new ConcurrentSkipListMap<>();
     private final Object acks = new Object();
@@ -52,9 +58,25 @@ public final class RemoteDestination implements BlockDevice {
     private DataOutputStream out;
     /** Counters for the report. */
     public final AtomicLong bytesSentWire = new AtomicLong(), bytesResent = new AtomicLong(), reconnects = new AtomicLong();
+    /** DATA bytes before compression, and what they took on the wire (compressed or not). */
+    public final AtomicLong dataBytesRaw = new AtomicLong(), dataBytesWire = new AtomicLong();
 
     public RemoteDestination(Transport transport, InetSocketAddress address, UUID migrationId, long sizeBytes, int lbaSizeBytes, Duration reconnectWindow)
             throws IOException {
+        this(transport, address, migrationId, sizeBytes, lbaSizeBytes, reconnectWindow, Compression.NONE, 0);
+    }
+
+    /**
+     * @param compression      how DATA payloads travel (the agent refuses a codec it does not accept)
+     * @param digestChunkBytes 0 for a new migration; otherwise this source restarted and resumes
+     *                         migration {@code migrationId}: the agent must know it, and sends the
+     *                         SHA-256 of every chunk of this size it holds ({@link #agentDigest})
+     */
+    public RemoteDestination(Transport transport, InetSocketAddress address, UUID migrationId, long sizeBytes, int lbaSizeBytes, Duration reconnectWindow,
+                             Compression compression, int digestChunkBytes) throws IOException {
+        this.compression = compression;
+        this.digestChunkBytes = digestChunkBytes;
+        this.restartPending = digestChunkBytes > 0;
         this.transport = transport;
         this.address = address;
         this.migrationId = migrationId;
@@ -74,7 +96,7 @@ public final class RemoteDestination implements BlockDevice {
         Socket s = transport.connect(address, CONNECT_TIMEOUT_MS);
         DataInputStream in = new DataInputStream(new BufferedInputStream(s.getInputStream(), 1 << 16));
         DataOutputStream o = new DataOutputStream(new BufferedOutputStream(s.getOutputStream(), 1 << 20));
-        FrameCodec.write(o, new Frame.Hello(Frame.VERSION, migrationId, sizeBytes, lbaSizeBytes, resume));
+        FrameCodec.write(o, new Frame.Hello(Frame.VERSION, migrationId, sizeBytes, lbaSizeBytes, resume || restartPending, restartPending, compression));
         o.flush();
         Frame reply = FrameCodec.read(in);
         if (reply instanceof Frame.Refuse r) {
@@ -86,11 +108,25 @@ public final class RemoteDestination implements BlockDevice {
             s.close();
             throw new IOException("destination answered HELLO with " + reply.getClass().getSimpleName());
         }
+        if (restartPending) {
+            // a restarted source numbers on from what the agent applied, and learns what it holds
+            seq = Math.max(seq, w.durableSeq());
+            agentDigests = readDigests(s, in, o);
+            restartPending = false;
+        }
         socket = s;
         out = o;
         int gen = ++generation;
         connected = true;
         ackApplied(w.durableSeq(), false);
+        // The agent counts a FLUSH as applied only once it is durable, and does not acknowledge a
+        // resent frame it already applied: a durable ack lost with the old link is implied here.
+        for (var e : retained.headMap(w.durableSeq(), true).descendingMap().entrySet()) {
+            if (e.getValue() instanceof Frame.Flush) {
+                ackApplied(e.getKey(), true);
+                break;
+            }
+        }
         // what the agent has applied (after a restart: what its journal says is durable) need not come again
         for (Map.Entry<Long, Frame> e : retained.tailMap(w.durableSeq(), false).entrySet()) {
             long n = write(e.getValue());
@@ -98,6 +134,42 @@ public final class RemoteDestination implements BlockDevice {
         }
         out.flush();
         Thread.ofVirtual().name("remote-acks").start(() -> readAcks(in, gen));
+    }
+
+    private byte[] readDigests(Socket s, DataInputStream in, DataOutputStream o) throws IOException {
+        long chunks = (sizeBytes + digestChunkBytes - 1) / digestChunkBytes;
+        if (chunks > Integer.MAX_VALUE / 32) throw new IOException("a namespace of " + chunks + " digest chunks is too large to resume");
+        byte[] all = new byte[(int) chunks * 32];
+        try {
+            FrameCodec.write(o, new Frame.DigestRequest(digestChunkBytes));
+            o.flush();
+            for (long have = 0; have < chunks; ) {
+                Frame f = FrameCodec.read(in);
+                if (f instanceof Frame.Refuse r) {
+                    refused = "destination refused: " + r.reason();
+                    throw new IOException(refused);
+                }
+                if (!(f instanceof Frame.Digests d) || d.firstChunk() != have || have + d.count() > chunks || d.count() == 0) {
+                    throw new IOException("destination answered DIGEST_REQUEST with " + f.getClass().getSimpleName() + " out of order");
+                }
+                System.arraycopy(d.sha256s(), 0, all, (int) have * 32, d.sha256s().length);
+                have += d.count();
+            }
+        } catch (IOException e) {
+            s.close();
+            throw e;
+        }
+        return all;
+    }
+
+    /** Chunk size of {@link #agentDigest}; 0 when this source did not restart. */
+    public int digestChunkBytes() {
+        return digestChunkBytes;
+    }
+
+    /** The SHA-256 of chunk {@code chunk} as the agent held it durably when this restarted source connected. */
+    public boolean agentChunkMatches(long chunk, byte[] sha256) {
+        return agentDigests != null && java.util.Arrays.equals(agentDigests, (int) chunk * 32, (int) chunk * 32 + 32, sha256, 0, 32);
     }
 
     private void readAcks(DataInputStream in, int gen) {
@@ -144,8 +216,7 @@ public final class RemoteDestination implements BlockDevice {
 
     /** Writes one frame to the current connection; returns its size. Holds sendLock. */
     private long write(Frame f) throws IOException {
-        FrameCodec.write(out, f);
-        long n = sizeOf(f);
+        long n = FrameCodec.write(out, f);
         bytesSentWire.addAndGet(n);
         return n;
     }
@@ -293,7 +364,16 @@ public final class RemoteDestination implements BlockDevice {
             byte[] b = src.asSlice(at, n).toArray(ValueLayout.JAVA_BYTE);
             int crc = FrameCodec.crc32c(b);
             long off = offset + at;
-            send(s -> new Frame.Data(s, off, crc, b));
+            // compressed here, on the copier's threads, not under the send lock; kept compressed for a resend
+            byte[] c = compression.compress(b);
+            dataBytesRaw.addAndGet(n);
+            if (c == null) {
+                dataBytesWire.addAndGet(n);
+                send(s -> new Frame.Data(s, off, crc, b));
+            } else {
+                dataBytesWire.addAndGet(c.length);
+                send(s -> new Frame.CompressedData(s, off, crc, n, compression, c));
+            }
         }
     }
 

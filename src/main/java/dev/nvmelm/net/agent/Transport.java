@@ -68,6 +68,10 @@ public record Transport(TlsConfig tls, boolean insecure) {
             s.startHandshake();
         } catch (javax.net.ssl.SSLException e) {
             s.close();
+            if (e.getCause() instanceof java.io.EOFException || String.valueOf(e.getMessage()).contains("terminated the handshake")) {
+                // closed before any verdict on certificates (an agent restarting behind a proxy): worth retrying
+                throw new IOException("TLS handshake with " + address.getHostString() + ":" + address.getPort() + " cut short: " + e.getMessage(), e);
+            }
             String why = String.valueOf(e.getMessage()).replaceAll("(\\w+\\.)+\\w*(Exception|Error): ", "");
             throw new HandshakeException("TLS handshake with " + address.getHostString() + ":" + address.getPort() + " failed (" + why
                     + "); both sides need certificates signed by the CA the other side names with --tls-ca");

@@ -11,7 +11,8 @@ import java.util.UUID;
  * durable).
  */
 public sealed interface Frame {
-    int VERSION = 1;
+    /** Version 2 adds the restarted-source flag, DIGEST_REQUEST/DIGESTS and compressed DATA; an agent still serves version 1 sources. */
+    int VERSION = 2, MIN_VERSION = 1;
 
     byte type();
 
@@ -20,8 +21,19 @@ public sealed interface Frame {
         long seq();
     }
 
-    /** Source -> destination, first frame: who is migrating what, and from where to resume. */
-    record Hello(int version, UUID migrationId, long sizeBytes, int lbaSizeBytes, boolean resume) implements Frame {
+    /**
+     * Source -> destination, first frame: who is migrating what, and from where to resume.
+     * {@code restarted}: the source lost its state (it was killed) and resumes a migration it
+     * no longer tracks; {@code compression}: how it will encode DATA (the agent refuses a codec
+     * it does not accept). Both travel in the flags byte that version 1 used for resume, so a
+     * version 1 agent still reads the frame and refuses the version cleanly.
+     */
+    record Hello(int version, UUID migrationId, long sizeBytes, int lbaSizeBytes, boolean resume, boolean restarted,
+                 Compression compression) implements Frame {
+        public Hello(int version, UUID migrationId, long sizeBytes, int lbaSizeBytes, boolean resume) {
+            this(version, migrationId, sizeBytes, lbaSizeBytes, resume, false, Compression.NONE);
+        }
+
         public byte type() { return 1; }
     }
 
@@ -103,7 +115,53 @@ public sealed interface Frame {
         public byte type() { return 10; }
     }
 
+    /**
+     * Source -> destination, right after WELCOME and before any numbered frame: send the
+     * SHA-256 of every {@code chunkBytes} chunk of the namespace as it is durable here.
+     */
+    record DigestRequest(int chunkBytes) implements Frame {
+        public byte type() { return 11; }
+    }
+
+    /** Destination -> source: SHA-256 digests (32 bytes each) of chunks {@code firstChunk}, {@code firstChunk + 1}, ... */
+    record Digests(long firstChunk, byte[] sha256s) implements Frame {
+        public byte type() { return 12; }
+
+        public int count() {
+            return sha256s.length / 32;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Digests d && d.firstChunk == firstChunk && Arrays.equals(d.sha256s, sha256s);
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(firstChunk) * 31 + Arrays.hashCode(sha256s);
+        }
+    }
+
+    /**
+     * The wire form of a {@link Data} whose payload compressed: the CRC32C is over the
+     * uncompressed bytes and is checked after decompression. Decoding yields a {@link Data}.
+     */
+    record CompressedData(long seq, long offset, int crc32c, int rawLength, Compression codec, byte[] payload) implements Numbered {
+        public byte type() { return 13; }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof CompressedData d && d.seq == seq && d.offset == offset && d.crc32c == crc32c && d.rawLength == rawLength
+                    && d.codec == codec && Arrays.equals(d.payload, payload);
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(seq) * 31 + Arrays.hashCode(payload);
+        }
+    }
+
     /** Refuse codes. */
     int REFUSE_VERSION = 1, REFUSE_GEOMETRY = 2, REFUSE_BUSY = 3, REFUSE_PROTOCOL = 4, REFUSE_IO = 5,
-            REFUSE_VERIFY = 6, REFUSE_UNKNOWN_MIGRATION = 7, REFUSE_NO_SPACE = 8;
+            REFUSE_VERIFY = 6, REFUSE_UNKNOWN_MIGRATION = 7, REFUSE_NO_SPACE = 8, REFUSE_COMMITTED = 9, REFUSE_COMPRESSION = 10;
 }

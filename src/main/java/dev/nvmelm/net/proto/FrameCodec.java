@@ -21,6 +21,8 @@ public final class FrameCodec {
     /** Largest frame on the wire (data frame header included; controller state fits too). */
     public static final int MAX_FRAME_BYTES = MAX_DATA_BYTES + 64;
     private static final int MAX_REASON_BYTES = 1024;
+    /** Digests per DIGESTS frame (512 KiB of SHA-256): a 1 TiB namespace in 1 MiB chunks takes 64 frames. */
+    public static final int MAX_DIGESTS_PER_FRAME = 16384;
 
     /** Bytes the frame takes on the wire, length prefix included. */
     public static long wireBytes(Frame f) {
@@ -39,14 +41,21 @@ public final class FrameCodec {
             case Frame.ControllerStateBlob c -> 8 + 4 + c.state().length;
             case Frame.Commit c -> 8 + 32;
             case Frame.Committed c -> 8;
+            case Frame.DigestRequest d -> 4;
+            case Frame.Digests d -> 8 + 4 + d.sha256s().length;
+            case Frame.CompressedData d -> 8 + 8 + 4 + 4 + 1 + 4 + d.payload().length;
         };
     }
 
-    public static void write(DataOutputStream out, Frame f) throws IOException {
+    /** Writes one frame; returns the bytes it took on the wire. */
+    public static long write(DataOutputStream out, Frame f) throws IOException {
         byte[] reason = f instanceof Frame.Refuse r ? truncate(r.reason()) : null;
         int payload = payloadBytes(f, reason);
         if (f instanceof Frame.Data d && d.data().length > MAX_DATA_BYTES) {
             throw new ProtocolException("DATA payload of " + d.data().length + " bytes exceeds the maximum " + MAX_DATA_BYTES);
+        }
+        if (f instanceof Frame.Digests d && (d.sha256s().length % 32 != 0 || d.count() > MAX_DIGESTS_PER_FRAME)) {
+            throw new ProtocolException("DIGESTS of " + d.sha256s().length + " bytes is not a whole number of at most " + MAX_DIGESTS_PER_FRAME + " digests");
         }
         if (1 + payload > MAX_FRAME_BYTES) throw new ProtocolException("frame of " + (1 + payload) + " bytes exceeds the maximum " + MAX_FRAME_BYTES);
         out.writeInt(1 + payload);
@@ -58,7 +67,8 @@ public final class FrameCodec {
                 out.writeLong(h.migrationId().getLeastSignificantBits());
                 out.writeLong(h.sizeBytes());
                 out.writeInt(h.lbaSizeBytes());
-                out.writeByte(h.resume() ? 1 : 0);
+                // version 1 read this byte as "resume"; version 2 adds the restarted flag and the codec
+                out.writeByte((h.resume() ? 1 : 0) | (h.restarted() ? 2 : 0) | h.compression().id << 2);
             }
             case Frame.Welcome w -> {
                 out.writeShort(w.version());
@@ -98,11 +108,36 @@ public final class FrameCodec {
                 out.write(c.sha256());
             }
             case Frame.Committed c -> out.writeLong(c.seq());
+            case Frame.DigestRequest d -> out.writeInt(d.chunkBytes());
+            case Frame.Digests d -> {
+                out.writeLong(d.firstChunk());
+                out.writeInt(d.count());
+                out.write(d.sha256s());
+            }
+            case Frame.CompressedData d -> {
+                out.writeLong(d.seq());
+                out.writeLong(d.offset());
+                out.writeInt(d.crc32c());
+                out.writeInt(d.rawLength());
+                out.writeByte(d.codec().id);
+                out.writeInt(d.payload().length);
+                out.write(d.payload());
+            }
         }
+        return 4L + 1 + payload;
     }
 
-    /** Reads one frame; EOFException at a clean end of stream before a frame starts. */
+    /** Reads one frame; EOFException at a clean end of stream before a frame starts. Compressed DATA is refused. */
     public static Frame read(DataInputStream in) throws IOException {
+        return read(in, Compression.NONE);
+    }
+
+    /**
+     * Reads one frame, accepting compressed DATA in the negotiated codec only; such a frame is
+     * decompressed (bounded by {@link #MAX_DATA_BYTES}), checked against its CRC32C and returned
+     * as the {@link Frame.Data} it encodes.
+     */
+    public static Frame read(DataInputStream in, Compression accepted) throws IOException {
         int len;
         try {
             len = in.readInt();
@@ -115,7 +150,16 @@ public final class FrameCodec {
         Frame f = switch (type) {
             case 1 -> {
                 need(payload, 31, "HELLO");
-                yield new Frame.Hello(in.readUnsignedShort(), new UUID(in.readLong(), in.readLong()), in.readLong(), in.readInt(), in.readByte() != 0);
+                int version = in.readUnsignedShort();
+                UUID id = new UUID(in.readLong(), in.readLong());
+                long size = in.readLong();
+                int lba = in.readInt();
+                int flags = in.readUnsignedByte();
+                if (version < 2) {   // version 1: the byte is only "resume"
+                    yield new Frame.Hello(version, id, size, lba, flags != 0);
+                }
+                if ((flags & ~0x0f) != 0) throw new ProtocolException("HELLO flags " + flags + " has unknown bits");
+                yield new Frame.Hello(version, id, size, lba, (flags & 1) != 0, (flags & 2) != 0, Compression.ofId(flags >> 2));
             }
             case 2 -> {
                 need(payload, 10, "WELCOME");
@@ -167,6 +211,32 @@ public final class FrameCodec {
             case 10 -> {
                 need(payload, 8, "COMMITTED");
                 yield new Frame.Committed(in.readLong());
+            }
+            case 11 -> {
+                need(payload, 4, "DIGEST_REQUEST");
+                yield new Frame.DigestRequest(in.readInt());
+            }
+            case 12 -> {
+                if (payload < 12) throw new ProtocolException("DIGESTS frame too short");
+                long first = in.readLong();
+                int n = in.readInt();
+                if (n < 0 || n > MAX_DIGESTS_PER_FRAME) throw new ProtocolException("DIGESTS count " + n + " outside 0.." + MAX_DIGESTS_PER_FRAME);
+                need(payload, 12 + 32 * n, "DIGESTS");
+                yield new Frame.Digests(first, readFully(in, 32 * n));
+            }
+            case 13 -> {
+                if (payload < 29) throw new ProtocolException("compressed DATA frame too short");
+                long seq = in.readLong(), off = in.readLong();
+                int crc = in.readInt(), raw = in.readInt();
+                Compression codec = Compression.ofId(in.readUnsignedByte());
+                int n = in.readInt();
+                if (codec == Compression.NONE || codec != accepted) {
+                    throw new ProtocolException("compressed DATA (" + codec.label() + ") that the HELLO did not negotiate");
+                }
+                need(payload, 29 + n, "compressed DATA");   // n is bounded by the frame length checked above
+                byte[] data = codec.decompress(readFully(in, n), raw);
+                if (crc32c(data) != crc) throw new ProtocolException("DATA frame seq " + seq + " at offset " + off + " fails its CRC32C");
+                yield new Frame.Data(seq, off, crc, data);
             }
             default -> throw new ProtocolException("unknown frame type " + type);
         };

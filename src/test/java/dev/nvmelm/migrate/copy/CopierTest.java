@@ -114,6 +114,53 @@ class CopierTest {
         assertThat(b.reserve(1)).isZero();
     }
 
+    /**
+     * A bulk skip predicate (here: the destination already holds these bytes, compared directly)
+     * sees pieces split at its alignment even where an extent starts mid-chunk; what it skips is
+     * not written, the rest is, and the destination ends equal to the source.
+     */
+    @Test
+    void theBulkSkipsWhatThePredicateSaysIsThereAndCopiesTheRest() throws IOException {
+        Path src = dir.resolve("src"), dst = dir.resolve("dst");
+        byte[] data = new byte[3 << 20];
+        new java.util.Random(4).nextBytes(data);
+        try (var f = new java.io.RandomAccessFile(src.toFile(), "rw")) {
+            f.seek(12288);   // an extent starting 12 KiB into chunk 0, ending 12 KiB into chunk 3
+            f.write(data);
+            f.setLength(8 << 20);
+        }
+        Files.copy(src, dst);
+        try (var f = new java.io.RandomAccessFile(dst.toFile(), "rw")) {
+            f.seek((2 << 20) + 100);
+            f.write(~data[(2 << 20) + 100 - 12288]);   // the destination differs in chunk 2 only
+        }
+        List<long[]> asked = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (var s = FileBlockDevice.openExisting(src, 4096, false);
+             var d = FileBlockDevice.createOrReuse(dst, Files.size(src), 4096)) {
+            Copier.BulkSkip sameAsDestination = new Copier.BulkSkip() {
+                @Override
+                public boolean alreadyThere(long offset, MemorySegment piece) throws IOException {
+                    asked.add(new long[]{offset, piece.byteSize()});
+                    MemorySegment there = MemorySegment.ofArray(new byte[(int) piece.byteSize()]);
+                    d.read(offset, there);
+                    return there.mismatch(piece) == -1;
+                }
+
+                @Override
+                public int alignment() {
+                    return 1 << 20;
+                }
+            };
+            Copier c = new Copier(s, d, Copier.Config.defaults().withBulkSkip(sameAsDestination), new Copier.Progress(), System::nanoTime);
+            c.bulk();
+            d.flush();
+            assertThat(c.progress().bytesCopied.get()).as("only chunk 2 written").isEqualTo(1 << 20);
+        }
+        assertThat(asked).extracting(a -> a[0] + ":" + a[1]).containsExactlyInAnyOrder(
+                "12288:" + ((1 << 20) - 12288), (1 << 20) + ":" + (1 << 20), (2 << 20) + ":" + (1 << 20), (3 << 20) + ":12288");
+        assertThat(Files.mismatch(src, dst)).isEqualTo(-1L);
+    }
+
     /** Fault injection: a destination whose writes fail from a given offset on (a full disk). */
     static final class FailAt implements BlockDevice {
         final BlockDevice d;

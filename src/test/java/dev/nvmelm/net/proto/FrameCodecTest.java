@@ -46,7 +46,84 @@ class FrameCodecTest {
                 l.map(Frame.Flush::new),
                 Combinators.combine(l, data).as(Frame.ControllerStateBlob::new),
                 Combinators.combine(l, Arbitraries.bytes().array(byte[].class).ofSize(32)).as(Frame.Commit::new),
-                l.map(Frame.Committed::new));
+                l.map(Frame.Committed::new),
+                Combinators.combine(Arbitraries.integers().between(2, 65535), l, l, Arbitraries.of(true, false), Arbitraries.of(true, false),
+                                Arbitraries.of(Compression.class))
+                        .as((v, a, b, r, restarted, c) -> new Frame.Hello(v, new UUID(a, b), Math.abs(a), 4096, r, restarted, c)),
+                Arbitraries.integers().map(Frame.DigestRequest::new),
+                Combinators.combine(l, Arbitraries.integers().between(0, 4)).as((first, n) -> {
+                    byte[] d = new byte[32 * n];
+                    new java.util.Random(first).nextBytes(d);
+                    return new Frame.Digests(first, d);
+                }));
+    }
+
+    static Frame parse(byte[] b, Compression accepted) throws IOException {
+        return FrameCodec.read(new DataInputStream(new ByteArrayInputStream(b)), accepted);
+    }
+
+    static byte[] compressible() {
+        byte[] raw = new byte[1 << 20];
+        for (int i = 0; i < raw.length; i++) raw[i] = (byte) ("nvme-lm ".charAt(i % 8) + (i >> 16));
+        return raw;
+    }
+
+    @Test
+    void compressedDataArrivesAsTheDataItCarriesAndIsSmallerOnTheWire() throws IOException {
+        byte[] raw = compressible();
+        for (Compression c : new Compression[]{Compression.LZ4, Compression.ZSTD}) {
+            byte[] packed = c.compress(raw);
+            assertThat(packed).as(c.label()).isNotNull();
+            Frame.CompressedData f = new Frame.CompressedData(7, 8192, FrameCodec.crc32c(raw), raw.length, c, packed);
+            byte[] wire = bytes(f);
+            assertThat((long) wire.length).isEqualTo(FrameCodec.wireBytes(f)).isLessThan(raw.length / 4);
+            assertThat(parse(wire, c)).isEqualTo(new Frame.Data(7, 8192, FrameCodec.crc32c(raw), raw));
+        }
+        byte[] random = new byte[1 << 20];
+        new java.util.Random(1).nextBytes(random);
+        assertThat(Compression.LZ4.compress(random)).as("incompressible data is sent as is").isNull();
+        assertThat(Compression.ZSTD.compress(random)).isNull();
+    }
+
+    @Test
+    void compressedDataTheHelloDidNotNegotiateIsAProtocolError() throws IOException {
+        byte[] raw = compressible();
+        byte[] wire = bytes(new Frame.CompressedData(1, 0, FrameCodec.crc32c(raw), raw.length, Compression.ZSTD, Compression.ZSTD.compress(raw)));
+        assertThatThrownBy(() -> parse(wire)).isInstanceOf(ProtocolException.class).hasMessageContaining("did not negotiate");
+        assertThatThrownBy(() -> parse(wire, Compression.LZ4)).isInstanceOf(ProtocolException.class).hasMessageContaining("did not negotiate");
+    }
+
+    /** A small frame that would expand past what it announces (or past the maximum) is refused, not inflated. */
+    @Test
+    void aCompressedFrameThatExpandsBeyondItsBoundIsAProtocolError() throws IOException {
+        byte[] big = new byte[4 << 20];   // zeroes: a few KiB compressed, 4 MiB expanded
+        for (Compression c : new Compression[]{Compression.LZ4, Compression.ZSTD}) {
+            byte[] bomb = c == Compression.LZ4 ? net.jpountz.lz4.LZ4Factory.fastestInstance().fastCompressor().compress(big)
+                    : com.github.luben.zstd.Zstd.compress(big, 1);
+            byte[] announcedSmall = bytes(new Frame.CompressedData(1, 0, 0, 1 << 20, c, bomb));
+            assertThatThrownBy(() -> parse(announcedSmall, c)).as(c.label()).isInstanceOf(ProtocolException.class)
+                    .hasMessageContaining("does not decompress into " + (1 << 20));
+            byte[] announcedHuge = bytes(new Frame.CompressedData(1, 0, 0, 4 << 20, c, bomb));
+            assertThatThrownBy(() -> parse(announcedHuge, c)).as(c.label()).isInstanceOf(ProtocolException.class)
+                    .hasMessageContaining("outside 0.." + FrameCodec.MAX_DATA_BYTES);
+            byte[] garbage = bytes(new Frame.CompressedData(1, 0, 0, 4096, c, new byte[]{1, 2, 3, 4, 5, 6, 7, 8, 9}));
+            assertThatThrownBy(() -> parse(garbage, c)).as(c.label()).isInstanceOf(ProtocolException.class);
+        }
+        byte[] raw = compressible();
+        byte[] badCrc = bytes(new Frame.CompressedData(1, 0, FrameCodec.crc32c(raw) ^ 1, raw.length, Compression.LZ4, Compression.LZ4.compress(raw)));
+        assertThatThrownBy(() -> parse(badCrc, Compression.LZ4)).isInstanceOf(ProtocolException.class).hasMessageContaining("CRC32C");
+    }
+
+    @Test
+    void aVersion1HelloStillDecodesAndAVersion2OneKeepsItsFlags() throws IOException {
+        UUID id = UUID.randomUUID();
+        assertThat(parse(bytes(new Frame.Hello(1, id, 1 << 20, 4096, true)))).isEqualTo(new Frame.Hello(1, id, 1 << 20, 4096, true));
+        Frame.Hello v2 = new Frame.Hello(2, id, 1 << 20, 4096, true, true, Compression.ZSTD);
+        byte[] b = bytes(v2);
+        assertThat(b).hasSize(4 + 1 + 31);   // the version 1 size: an old agent reads it and refuses the version
+        assertThat(parse(b)).isEqualTo(v2);
+        b[b.length - 1] = (byte) 0x80;
+        assertThatThrownBy(() -> parse(b)).isInstanceOf(ProtocolException.class).hasMessageContaining("unknown bits");
     }
 
     @Property
