@@ -76,6 +76,16 @@ public final class BenchReport {
             sb.append(String.format("a 3 s cut half way cost %.2f s more and resent %s; goal: <= 3.5 s %s%n", extra.doubleValue(),
                     mib(((Number) result.get("median_bytes_resent")).longValue()), met(extra.doubleValue() <= 3.5)));
         }
+        if (result.get("compression") instanceof List<?> rows && !rows.isEmpty()) {   // absent in results from before --compress
+            sb.append(String.format("%n--compress (over TLS): median MiB/s of namespace data, and the share of DATA bytes on the wire%n"));
+            sb.append(String.format("| %-46s | %10s | %10s |%n", "stream", "MiB/s", "on wire"));
+            sb.append("|").append("-".repeat(48)).append("|").append("-".repeat(12)).append("|").append("-".repeat(12)).append("|\n");
+            for (Object o : rows) {
+                Map<String, Object> r = (Map<String, Object>) o;
+                sb.append(String.format("| %-46s | %10.0f | %10.2f |%n", r.get("transport"), ((Number) r.get("median_mib_per_s")).doubleValue(),
+                        ((Number) r.get("median_wire_fraction")).doubleValue()));
+            }
+        }
         return sb.toString();
     }
 
