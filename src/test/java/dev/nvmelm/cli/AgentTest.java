@@ -239,8 +239,9 @@ class AgentTest {
         try (FaultProxy slow = new FaultProxy(agent.address())) {
             slow.throttle(16 << 20);
             String java = ProcessHandle.current().info().command().orElseThrow();
-            List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                    Main.class.getName(), "migrate", "--source-image", src.toString(), "--migration-id", id, "-o", "json"));
+            // its temporary directory inside ours: SIGKILL leaves no chance to remove it
+            List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + dir, "-cp",
+                    System.getProperty("java.class.path"), Main.class.getName(), "migrate", "--source-image", src.toString(), "--migration-id", id, "-o", "json"));
             cmd.addAll(List.of(client("127.0.0.1:" + slow.port())));
             first = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
             try {
