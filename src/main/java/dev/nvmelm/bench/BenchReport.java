@@ -304,6 +304,8 @@ public final class BenchReport {
             md.append("Every copy is checked byte for byte against its source before its time counts. Times are until the copy is\n");
             md.append("durable: each tool's run plus an fsync of its destination done by the harness, the same for every tool\n");
             md.append("(cp, dd, qemu-img and nbdcopy return with the data in the page cache; \"copy only s\" is the run alone).\n");
+            md.append("Each copy starts with its source read once into the page cache, untimed, so no tool pays for the kernel's\n");
+            md.append("proactive reclaim (DAMON) having evicted it during the previous one.\n");
             md.append("\n```").append(copyTable(r)).append("```\n");
             written.addAll(copyPlots(r, img));
             for (Path p : written) md.append("\n![").append(p.getFileName()).append("](img/").append(p.getFileName()).append(")\n");

@@ -18,7 +18,8 @@ import java.util.Map;
  * nbdcopy reading a qemu-nbd export), runs interleaved, median reported, every output checked
  * byte for byte against its source. A copy counts once it is durable: cp, dd, qemu-img and nbdcopy
  * return with the data still in the page cache, so every contender's time is its own run plus an
- * fsync of the destination done here, the same way for all (the copy-only time is kept too).
+ * fsync of the destination done here, the same way for all (the copy-only time is kept too), and
+ * starts with the source in the page cache (see {@link #warm}).
  */
 public final class CopyScenario {
 
@@ -75,6 +76,8 @@ public final class CopyScenario {
         Path dense = workDir.resolve("dense.img"), sparse = workDir.resolve("sparse.img");
         Images.dense(dense, sizeBytes, 1);
         long sparseData = Images.sparse(sparse, sizeBytes, 0.10, 2);
+        fsync(dense);   // the images' own writeback must not run under the first contender's copy
+        fsync(sparse);
         images.add(measure("dense", dense, sizeBytes));
         images.add(measure("sparse", sparse, sparseData));
         Files.deleteIfExists(dense);
@@ -94,6 +97,7 @@ public final class CopyScenario {
         for (int run = 0; run < runs; run++) {
             for (Contender c : contenders) {      // interleaved: every tool sees the same cache state
                 Files.deleteIfExists(dst);
+                warm(src);
                 double s = c.copy(src, dst);
                 double sync = fsync(dst);
                 if (Files.mismatch(src, dst) != -1L) throw new IOException(c.name() + " produced a copy that differs from " + src);
@@ -124,6 +128,20 @@ public final class CopyScenario {
         }
         m.put("results", rows);
         return m;
+    }
+
+    /**
+     * Reads the source once, untimed, right before each copy: every tool starts from a source in
+     * the page cache. Without it the start state depends on the kernel's proactive reclaim
+     * (DAMON runs here), and whoever runs after a pause reads from the disk.
+     */
+    private static void warm(Path src) throws IOException {
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(src)) {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocateDirect(1 << 20);
+            for (long at = 0; ch.read(b.clear(), at) > 0; at += b.position()) {
+                // reading is the point
+            }
+        }
     }
 
     /** fsync(2) of a finished copy; returns its seconds. */
