@@ -58,7 +58,7 @@ public final class FileBlockDevice implements BlockDevice {
 
     @Override public int blockSizeBytes() { return blockSize; }
 
-    @Override public int maxRequestBytes() { return 4 << 20; }
+    @Override public int maxRequestBytes() { return 256 << 10; }
 
     @Override
     public MemorySegment allocateBuffer(long size) {
