@@ -1,6 +1,7 @@
 package dev.nvmelm.migrate.block;
 
 import dev.nvmelm.util.FileHoles;
+import dev.nvmelm.util.Writeback;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -12,26 +13,32 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 
-/** A raw image file: positional I/O, holes found with SEEK_DATA/SEEK_HOLE and punched for zeroes. */
+/**
+ * A raw image file: positional I/O, holes found with SEEK_DATA/SEEK_HOLE and punched for zeroes.
+ * Opened writable, every write also starts its own writeback ({@link Writeback}), so a flush at
+ * the end (or before a migration's stop) waits for little.
+ */
 public final class FileBlockDevice implements BlockDevice {
     private final Path file;
     private final FileChannel ch;
     private final long sizeBytes;
     private final int blockSize;
     private final Arena arena = Arena.ofShared();
+    private final Writeback writeback;   // null when read-only or not available
 
-    private FileBlockDevice(Path file, FileChannel ch, long sizeBytes, int blockSize) {
+    private FileBlockDevice(Path file, FileChannel ch, long sizeBytes, int blockSize, boolean writable) {
         this.file = file;
         this.ch = ch;
         this.sizeBytes = sizeBytes;
         this.blockSize = blockSize;
+        this.writeback = writable ? Writeback.open(file) : null;
     }
 
     public static FileBlockDevice openExisting(Path file, int blockSize, boolean writable) throws IOException {
         if (!Files.isRegularFile(file)) throw new IOException(file + " does not exist or is not a regular file");
         FileChannel ch = writable ? FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)
                 : FileChannel.open(file, StandardOpenOption.READ);
-        return new FileBlockDevice(file, ch, ch.size(), blockSize);
+        return new FileBlockDevice(file, ch, ch.size(), blockSize, writable);
     }
 
     /** Opens {@code file} as a destination of exactly {@code sizeBytes}: created sparse, or reused if the size matches. */
@@ -49,7 +56,7 @@ public final class FileBlockDevice implements BlockDevice {
                 raf.setLength(sizeBytes);
             }
         }
-        return new FileBlockDevice(file, ch, sizeBytes, blockSize);
+        return new FileBlockDevice(file, ch, sizeBytes, blockSize, true);
     }
 
     @Override public String name() { return file.toString(); }
@@ -77,6 +84,7 @@ public final class FileBlockDevice implements BlockDevice {
     public void write(long offset, MemorySegment src) throws IOException {
         ByteBuffer b = src.asByteBuffer();
         while (b.hasRemaining()) ch.write(b, offset + b.position());
+        if (writeback != null) writeback.start(offset, src.byteSize());
     }
 
     @Override
@@ -101,6 +109,7 @@ public final class FileBlockDevice implements BlockDevice {
 
     @Override
     public void close() throws IOException {
+        if (writeback != null) writeback.close();
         ch.close();
         arena.close();
     }
