@@ -67,6 +67,12 @@ public final class CdqConsumer implements AutoCloseable {
     private volatile long notifications, timedWakeups;
     private volatile boolean stopping;
     private volatile Thread loopThread;
+    /**
+     * Guards {@link #waiting}: close() interrupts the loop only while it waits, never while it
+     * submits a command (an interrupt there would fail a head report or an arm on the MMC).
+     */
+    private final Object wakeLock = new Object();
+    private boolean waiting;
     private volatile Throwable failure;
     private CountDownLatch loopDone;
 
@@ -135,15 +141,24 @@ public final class CdqConsumer implements AutoCloseable {
         if (entryAvailable()) return true;
         if (timeout.isNegative() || timeout.isZero()) return false;
         var armed = reporter.arm();
+        enterWait();
         try {
             long waitMs = Math.max(1, Math.min(timeout.toMillis(), config.commandTimeout().toMillis()));
             armed.get(waitMs, TimeUnit.MILLISECONDS);
         } catch (TimeoutException | ExecutionException e) {
             // Not armed (yet): the timed poll below still finds new entries.
+        } finally {
+            leaveWait();
         }
         if (entryAvailable()) return true;   // written before the trigger took effect (§5.5)
         Duration sleep = timeout.compareTo(config.safetyPoll()) < 0 ? timeout : config.safetyPoll();
-        boolean notified = queue.awaitNotification(sleep);
+        boolean notified;
+        enterWait();
+        try {
+            notified = queue.awaitNotification(sleep);
+        } finally {
+            leaveWait();
+        }
         if (notified) {
             reporter.triggerFired();
             notifications++;
@@ -207,17 +222,37 @@ public final class CdqConsumer implements AutoCloseable {
         }
     }
 
+    /** The loop thread is about to wait: from here close() may interrupt it (or it stops now). */
+    private void enterWait() throws InterruptedException {
+        if (Thread.currentThread() != loopThread) return;
+        synchronized (wakeLock) {
+            if (stopping) throw new InterruptedException("closing");
+            waiting = true;
+        }
+    }
+
+    /** The wait is over: an interrupt close() sent meanwhile is consumed here, {@link #stopping} ends the loop. */
+    private void leaveWait() {
+        if (Thread.currentThread() != loopThread) return;
+        synchronized (wakeLock) {
+            waiting = false;
+            if (stopping) Thread.interrupted();
+        }
+    }
+
     /** Stops the loop (if started) and waits for it; does not close the queue or the device. */
     @Override
     public void close() {
-        stopping = true;
         CountDownLatch done;
         synchronized (this) {
             done = loopDone;
         }
+        synchronized (wakeLock) {
+            stopping = true;
+            Thread t = loopThread;
+            if (t != null && waiting) t.interrupt();   // only a waiting loop: a busy one sees stopping next
+        }
         if (done == null) return;
-        Thread t = loopThread;
-        if (t != null) t.interrupt();
         try {
             if (!done.await(config.commandTimeout().toMillis() + config.safetyPoll().toMillis(), TimeUnit.MILLISECONDS)) {
                 throw new IllegalStateException("CDQ " + queue.cdqid() + " consumer loop did not stop");
