@@ -38,11 +38,8 @@ final class BenchCommand {
         @Option(names = "--quick", description = "Small sizes and one run: checks that the harness works, measures nothing")
         boolean quick;
 
-        @Option(names = "--work-dir", paramLabel = "DIR", description = "Where to put the images (default: a temporary directory)")
-        Path workDir;
-
-        @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON result (default: ${DEFAULT-VALUE})")
-        Path resultsDir;
+        @Mixin
+        Place place;
 
         /** One measurement in a work directory: returns the JSON result. */
         interface Scenario {
@@ -55,7 +52,32 @@ final class BenchCommand {
             int n = quick ? 1 : runs;
             if (n < 1) throw new CliException("--runs must be at least 1");
             if (size < 1 << 20) throw new CliException("--size must be at least 1M");
-            return runIn(cmd, workDir, resultsDir, dir -> scenario.run(dir, size, n), table);
+            return place.run(cmd, dir -> scenario.run(dir, size, n), table);
+        }
+    }
+
+    /** Where a scenario works (its own directory, or a temporary one deleted after) and where its result goes. */
+    static final class Place {
+        @Option(names = "--work-dir", paramLabel = "DIR", description = "Where to put the images and other files (default: a temporary directory)")
+        Path workDir;
+
+        @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON result (default: ${DEFAULT-VALUE})")
+        Path resultsDir;
+
+        /** Runs a measurement here, saves the result and prints it as JSON or a table. */
+        int run(CliCommand cmd, InDir scenario, java.util.function.Function<Map<String, Object>, String> table) throws Exception {
+            Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("nvme-lm-bench");
+            try {
+                Map<String, Object> result = scenario.run(dir);
+                Path saved = CopyScenario.save(resultsDir, result);
+                if (cmd.g.format() == OutputFormat.JSON) cmd.out().println(Json.pretty(result));
+                else cmd.out().print(table.apply(result) + "wrote " + saved + "\n");
+            } catch (IllegalStateException | IllegalArgumentException e) {   // a bad setting, a missing peer: one line
+                throw new CliException(e.getMessage());
+            } finally {
+                if (workDir == null) deleteTree(dir);
+            }
+            return 0;
         }
     }
 
@@ -64,22 +86,6 @@ final class BenchCommand {
         Map<String, Object> run(Path dir) throws Exception;
     }
 
-    /** Runs a measurement in workDir or a temporary directory (deleted after), saves the result and prints it as JSON or a table. */
-    static int runIn(CliCommand cmd, Path workDir, Path resultsDir, InDir scenario,
-                     java.util.function.Function<Map<String, Object>, String> table) throws Exception {
-        Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("nvme-lm-bench");
-        try {
-            Map<String, Object> result = scenario.run(dir);
-            Path saved = CopyScenario.save(resultsDir, result);
-            if (cmd.g.format() == OutputFormat.JSON) cmd.out().println(Json.pretty(result));
-            else cmd.out().print(table.apply(result) + "wrote " + saved + "\n");
-        } catch (IllegalStateException e) {
-            throw new CliException(e.getMessage());
-        } finally {
-            if (workDir == null) deleteTree(dir);
-        }
-        return 0;
-    }
 
     @Command(name = "copy", mixinStandardHelpOptions = true,
             description = "Dense and sparse images copied file to file: nvme-lm vs cp, dd, qemu-img convert, nbdcopy")
@@ -135,11 +141,8 @@ final class BenchCommand {
         @Option(names = "--quick", description = "8 MiB, slow writers, short: checks that the harness works, measures nothing")
         boolean quick;
 
-        @Option(names = "--work-dir", paramLabel = "DIR", description = "Where to put the images (default: a temporary directory)")
-        Path workDir;
-
-        @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON result (default: ${DEFAULT-VALUE})")
-        Path resultsDir;
+        @Mixin
+        Place place;
 
         @Override
         public Integer call() throws Exception {
@@ -149,17 +152,14 @@ final class BenchCommand {
                 case "throttle" -> MediaMigration.OnStall.THROTTLE;
                 default -> throw new CliException("--on-stall-b must be abort, force or throttle, not '" + onStallB + "'");
             };
-            MigrateScenario.Settings settings;
-            try {
+            return place.run(this, dir -> {
                 MigrateScenario.Settings q = MigrateScenario.Settings.quick();
-                settings = quick
+                var settings = quick
                         ? new MigrateScenario.Settings(q.sizeBytes(), q.iopsA(), q.iopsB(), q.queueDepthB(), q.copyRateBytes(), maxDowntimeMs,
                         q.verdictTimeoutSeconds(), stall, qemu, q.warmupMillis())
                         : new MigrateScenario.Settings(sizeBytes, iopsA, iopsB, qdB, rate, maxDowntimeMs, verdictTimeout, stall, qemu, 1000);
-            } catch (IllegalArgumentException e) {
-                throw new CliException(e.getMessage());
-            }
-            return runIn(this, workDir, resultsDir, dir -> new MigrateScenario(dir, settings, spec.commandLine().getErr()).run(), MigrateScenario::table);
+                return new MigrateScenario(dir, settings, spec.commandLine().getErr()).run();
+            }, MigrateScenario::table);
         }
     }
 
@@ -195,22 +195,14 @@ final class BenchCommand {
         @Option(names = "--quick", description = "16 MiB, 200 IOPS and unlimited, short timeouts: checks that the harness works, measures nothing")
         boolean quick;
 
-        @Option(names = "--work-dir", paramLabel = "DIR", description = "Where to put the images (default: a temporary directory)")
-        Path workDir;
-
-        @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON result (default: ${DEFAULT-VALUE})")
-        Path resultsDir;
+        @Mixin
+        Place place;
 
         @Override
         public Integer call() throws Exception {
-            LiveScenario.Settings settings;
-            try {
-                settings = quick ? LiveScenario.Settings.quick()
-                        : new LiveScenario.Settings(sizeBytes, iops, qd, rate, maxDowntimeMs, verdictTimeout, mirrorTimeout, 2000, 250);
-            } catch (IllegalArgumentException e) {
-                throw new CliException(e.getMessage());
-            }
-            return runIn(this, workDir, resultsDir, dir -> new LiveScenario(dir, settings, spec.commandLine().getErr()).run(), BenchReport::liveTable);
+            return place.run(this, dir -> new LiveScenario(dir, quick ? LiveScenario.Settings.quick()
+                    : new LiveScenario.Settings(sizeBytes, iops, qd, rate, maxDowntimeMs, verdictTimeout, mirrorTimeout, 2000, 250),
+                    spec.commandLine().getErr()).run(), BenchReport::liveTable);
         }
     }
 
@@ -231,21 +223,13 @@ final class BenchCommand {
         @Option(names = "--quick", description = "1 GiB with 8 MiB of data: checks that the harness works, measures nothing")
         boolean quick;
 
-        @Option(names = "--work-dir", paramLabel = "DIR", description = "Where to put the images (default: a temporary directory)")
-        Path workDir;
-
-        @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON result (default: ${DEFAULT-VALUE})")
-        Path resultsDir;
+        @Mixin
+        Place place;
 
         @Override
         public Integer call() throws Exception {
-            SparseScenario.Settings settings;
-            try {
-                settings = quick ? SparseScenario.Settings.quick() : new SparseScenario.Settings(sizeBytes, allocated, timeout, 8);
-            } catch (IllegalArgumentException e) {
-                throw new CliException(e.getMessage());
-            }
-            return runIn(this, workDir, resultsDir, dir -> new SparseScenario(dir, settings, spec.commandLine().getErr()).run(), BenchReport::sparseTable);
+            return place.run(this, dir -> new SparseScenario(dir, quick ? SparseScenario.Settings.quick()
+                    : new SparseScenario.Settings(sizeBytes, allocated, timeout, 8), spec.commandLine().getErr()).run(), BenchReport::sparseTable);
         }
     }
 
@@ -256,16 +240,13 @@ final class BenchCommand {
         @Option(names = "--quick", description = "One short iteration of two workloads, the smallest write count: checks that the harness works, measures nothing")
         boolean quick;
 
-        @Option(names = "--work-dir", paramLabel = "DIR", description = "Where JMH writes its output (default: a temporary directory)")
-        Path workDir;
-
-        @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON result (default: ${DEFAULT-VALUE})")
-        Path resultsDir;
+        @Mixin
+        Place place;
 
         @Override
         public Integer call() throws Exception {
             CdqScenario.Settings settings = quick ? CdqScenario.Settings.quick() : CdqScenario.Settings.defaults();
-            return runIn(this, workDir, resultsDir, dir -> new CdqScenario(dir, settings, spec.commandLine().getErr()).run(), BenchReport::cdqTable);
+            return place.run(this, dir -> new CdqScenario(dir, settings, spec.commandLine().getErr()).run(), BenchReport::cdqTable);
         }
     }
 
@@ -317,11 +298,8 @@ final class BenchCommand {
         @Option(names = "--quick", description = "Every scenario in its quick mode (checks the harness, measures nothing)")
         boolean quick;
 
-        @Option(names = "--work-dir", paramLabel = "DIR", description = "Where to put the images (default: a temporary directory per scenario)")
-        Path workDir;
-
-        @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON results (default: ${DEFAULT-VALUE})")
-        Path resultsDir;
+        @Mixin
+        Place place;   // --work-dir holds a directory per scenario
 
         @Option(names = "--out", paramLabel = "FILE", defaultValue = "docs/benchmarks.md", description = "Report to write (default: ${DEFAULT-VALUE})")
         Path out;
@@ -343,17 +321,17 @@ final class BenchCommand {
             for (List<String> step : FULL) {
                 List<String> args = new java.util.ArrayList<>(List.of("bench"));
                 args.addAll(quick ? List.of(step.getFirst(), "--quick") : step);
-                args.addAll(List.of("--results", resultsDir.toString()));
-                if (workDir != null && !step.getFirst().equals("cdq")) args.addAll(List.of("--work-dir", workDir.resolve(step.getFirst()).toString()));
+                args.addAll(List.of("--results", place.resultsDir.toString()));
+                if (place.workDir != null && !step.getFirst().equals("cdq")) args.addAll(List.of("--work-dir", place.workDir.resolve(step.getFirst()).toString()));
                 err.printf("== nvme-lm %s%n", String.join(" ", args));
                 err.flush();
                 long t0 = System.nanoTime();
                 int rc = Main.run(args.toArray(String[]::new), spec.commandLine().getOut(), err);
                 err.printf("== %s: exit %d after %.0f s%n", step.getFirst(), rc, (System.nanoTime() - t0) / 1e9);
                 err.flush();
-                if (rc != 0) throw new CliException("bench " + step.getFirst() + " failed; the results so far are in " + resultsDir);
+                if (rc != 0) throw new CliException("bench " + step.getFirst() + " failed; the results so far are in " + place.resultsDir);
             }
-            int rc = Main.run(new String[]{"bench", "report", "--results", resultsDir.toString(), "--out", out.toString()}, spec.commandLine().getOut(), err);
+            int rc = Main.run(new String[]{"bench", "report", "--results", place.resultsDir.toString(), "--out", out.toString()}, spec.commandLine().getOut(), err);
             err.printf("== all scenarios and the report in %.1f minutes%n", (System.nanoTime() - start) / 60e9);
             return rc;
         }
