@@ -6,7 +6,6 @@ import dev.nvmelm.migrate.copy.Copier;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 
@@ -22,6 +21,8 @@ public final class DigestSkip implements Copier.BulkSkip {
     private final BlockDevice source;
     private final int chunk;
     private final java.util.concurrent.atomic.AtomicLong skipped = new java.util.concurrent.atomic.AtomicLong();
+    /** Verdicts of chunks judged from a piece, by chunk index (a few behind the bulk frontier). */
+    private final java.util.concurrent.ConcurrentHashMap<Long, Boolean> verdicts = new java.util.concurrent.ConcurrentHashMap<>();
 
     public DigestSkip(RemoteDestination remote, BlockDevice source) {
         if (remote.digestChunkBytes() <= 0) throw new IllegalArgumentException("the destination sent no digests: this source did not restart");
@@ -40,19 +41,35 @@ public final class DigestSkip implements Copier.BulkSkip {
         long index = offset / chunk, start = index * chunk;
         long end = Math.min(start + chunk, source.sizeBytes());
         if (offset + data.byteSize() > end) return false;   // crosses a chunk boundary: cannot judge, send it
-        MessageDigest md = sha256();
+        boolean same;
         if (offset == start && data.byteSize() == end - start) {
-            md.update(data.asByteBuffer());
+            same = matches(index, data);
         } else {
-            try (Arena a = Arena.ofShared()) {   // shared: a backend may complete the read on its own thread
-                MemorySegment whole = a.allocate(end - start, 4096);
-                source.read(start, whole);
-                md.update(whole.toArray(ValueLayout.JAVA_BYTE));
+            // a piece of a chunk (a device with smaller transfers, or an extent starting inside it):
+            // the chunk is read and hashed once, and its other pieces take that verdict
+            try {
+                same = verdicts.computeIfAbsent(index, i -> {
+                    try (Arena a = Arena.ofShared()) {   // shared: a backend may complete the read on its own thread
+                        MemorySegment whole = a.allocate(end - start, 4096);
+                        source.read(start, whole);
+                        return matches(i, whole);
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+            } catch (java.io.UncheckedIOException e) {
+                throw e.getCause();
             }
+            if (verdicts.size() > 256) verdicts.keySet().removeIf(i -> i < index - 128);   // the bulk moves forward
         }
-        boolean same = remote.agentChunkMatches(index, md.digest());
         if (same) skipped.addAndGet(data.byteSize());
         return same;
+    }
+
+    private boolean matches(long index, MemorySegment wholeChunk) throws IOException {
+        MessageDigest md = sha256();
+        md.update(wholeChunk.asByteBuffer());
+        return remote.agentChunkMatches(index, md.digest());
     }
 
     /** Bytes the bulk pass did not send because the agent held them already. */
