@@ -9,7 +9,6 @@ import dev.nvmelm.nbd.NbdBlockDevice;
 import dev.nvmelm.nbd.NbdClient;
 import dev.nvmelm.nbd.NbdSourceCopy;
 import dev.nvmelm.nbd.NbdUri;
-import dev.nvmelm.net.tls.TlsConfig;
 import dev.nvmelm.util.Json;
 
 import javax.net.ssl.SSLContext;
@@ -160,14 +159,8 @@ final class NbdSourceRun {
             if (any) throw new CliException("--tls-cert/--tls-key/--tls-ca go with nbds:// URIs");
             return null;
         }
-        if (t.cert == null || t.key == null || t.ca == null) {
-            throw new CliException("nbds:// needs --tls-cert, --tls-key and --tls-ca (nvme-lm tls gen --dir D makes a set)");
-        }
-        try {
-            return new TlsConfig(t.cert, t.key, t.ca).context();
-        } catch (IOException e) {
-            throw new CliException(e.getMessage());
-        }
+        if (!any) throw new CliException("nbds:// needs --tls-cert, --tls-key and --tls-ca (nvme-lm tls gen --dir D makes a set)");
+        return TlsOptions.context(t.cert, t.key, t.ca, "nbds:// needs --tls-cert, --tls-key and --tls-ca");
     }
 
     private static void report(PrintWriter out, boolean json, String src, String dst, long size, NbdSourceCopy.Report r, Verifier.Mode verify, boolean verified) {

@@ -1,10 +1,8 @@
 package dev.nvmelm.cli;
 
-import dev.nvmelm.net.tls.TlsConfig;
 import picocli.CommandLine.Option;
 
 import javax.net.ssl.SSLContext;
-import java.io.IOException;
 import java.nio.file.Path;
 
 /** TLS for {@code device serve --nbd tcp:...}: the same PEM files as {@code nvme-lm tls gen} makes for the agents. */
@@ -20,14 +18,6 @@ final class NbdTlsOptions {
 
     /** The server context, or null when no --tls-* option is given. */
     SSLContext context() {
-        if (cert == null && key == null && ca == null) return null;
-        if (cert == null || key == null || ca == null) {
-            throw new CliException("NBD TLS needs --tls-cert, --tls-key and --tls-ca together (nvme-lm tls gen --dir D makes a set)");
-        }
-        try {
-            return new TlsConfig(cert, key, ca).context();
-        } catch (IOException e) {
-            throw new CliException(e.getMessage());
-        }
+        return TlsOptions.context(cert, key, ca, "NBD TLS needs --tls-cert, --tls-key and --tls-ca together");
     }
 }

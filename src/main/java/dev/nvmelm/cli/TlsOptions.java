@@ -4,6 +4,8 @@ import dev.nvmelm.net.agent.Transport;
 import dev.nvmelm.net.tls.TlsConfig;
 import picocli.CommandLine.Option;
 
+import javax.net.ssl.SSLContext;
+import java.io.IOException;
 import java.nio.file.Path;
 
 /** TLS 1.3 with mutual authentication (the default), or plaintext on loopback with --insecure. */
@@ -28,5 +30,19 @@ final class TlsOptions {
             throw new CliException("TLS needs --tls-cert, --tls-key and --tls-ca (nvme-lm tls gen --dir D makes a set); --insecure only on loopback");
         }
         return new Transport(new TlsConfig(cert, key, ca), false);
+    }
+
+    /**
+     * The SSL context of a PEM set given as options, for NBD's TLS (the agents use
+     * {@link #transport}): null when none is given, a one-line error when only part of it is.
+     */
+    static SSLContext context(Path cert, Path key, Path ca, String incomplete) {
+        if (cert == null && key == null && ca == null) return null;
+        if (cert == null || key == null || ca == null) throw new CliException(incomplete + " (nvme-lm tls gen --dir D makes a set)");
+        try {
+            return new TlsConfig(cert, key, ca).context();
+        } catch (IOException e) {
+            throw new CliException(e.getMessage());
+        }
     }
 }
