@@ -73,6 +73,15 @@ class NbdSourceTest {
         assertThat(FileHoles.dataRanges(dst, 0, SIZE)).isEqualTo(FileHoles.dataRanges(src, 0, SIZE));
     }
 
+    /** 1 MiB of 0x5c at 4 MiB of the export, where the source has a hole. */
+    private static void writeJunkIntoAHole(String uri) throws Exception {
+        try (NbdClient c = NbdClient.connect(NbdUri.parse(uri))) {
+            byte[] junk = new byte[1 << 20];
+            Arrays.fill(junk, (byte) 0x5c);
+            NbdClient.await(c.write(4L << 20, junk, false));
+        }
+    }
+
     @Test
     void fromQemuNbdIntoNbdkitMemoryWithTheHolesKept() throws Exception {
         Path src = source(), qs = dir.resolve("q.sock"), ks = dir.resolve("k.sock");
@@ -80,12 +89,7 @@ class NbdSourceTest {
         Process k = dev.nvmelm.Procs.start(List.of("nbdkit", "--foreground", "--unix", ks.toString(), "memory", String.valueOf(SIZE)), ks);
         try {
             String dest = "nbd+unix:///?socket=" + ks;
-            // the memory disk starts with junk where the source has holes: it must come out as zeroes
-            try (NbdClient c = NbdClient.connect(NbdUri.parse(dest))) {
-                byte[] junk = new byte[1 << 20];
-                Arrays.fill(junk, (byte) 0x5c);
-                NbdClient.await(c.write(4L << 20, junk, false));
-            }
+            writeJunkIntoAHole(dest);   // the memory disk starts with junk where the source has holes: it must come out as zeroes
             CliRunner r = CliRunner.run("migrate", "--source", "nbd+unix:///s?socket=" + qs, "--dest", dest);
             assertThat(r.exit()).as(r.out() + r.err()).isZero();
             assertThat(r.out()).contains("verified      yes").contains("dirty map     none");
@@ -112,11 +116,7 @@ class NbdSourceTest {
                 "memory", String.valueOf(SIZE), "zeromode=plugin", "fastzeromode=slow", "logfile=" + log), ks);
         try {
             String dest = "nbd+unix:///?socket=" + ks;
-            try (NbdClient c = NbdClient.connect(NbdUri.parse(dest))) {
-                byte[] junk = new byte[1 << 20];
-                Arrays.fill(junk, (byte) 0x5c);
-                NbdClient.await(c.write(4L << 20, junk, false));
-            }
+            writeJunkIntoAHole(dest);
             CliRunner r = CliRunner.run("migrate", "--source", "nbd+unix:///s?socket=" + qs, "--dest", dest);
             assertThat(r.exit()).as(r.out() + r.err()).isZero();
             assertThat(run("qemu-img", "compare", "-f", "raw", "-F", "raw", src.toString(), dest)).contains("identical");
