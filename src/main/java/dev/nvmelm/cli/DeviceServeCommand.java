@@ -37,7 +37,8 @@ final class DeviceServeCommand {
         int lbaSizeBytes;
 
         @Option(names = "--host-memory", converter = Numbers.Size.class, defaultValue = "256M",
-                description = "Shared host memory for queues, buffers and CDQ rings (default: ${DEFAULT-VALUE})")
+                description = {"Shared host memory for queues, buffers and CDQ rings (default: ${DEFAULT-VALUE}; at most 16G and the free",
+                        "space of DIR's filesystem). The file DIR/hostmem is removed when the server exits"})
         long hostMemoryBytes;
 
         @Option(names = "--nbd", paramLabel = "unix:PATH|tcp:HOST:PORT",
@@ -64,23 +65,14 @@ final class DeviceServeCommand {
             } catch (IllegalArgumentException e) {
                 throw new CliException(e.getMessage());
             }
+            if (nbdDirty && nbd.isEmpty()) throw new CliException("--nbd-dirty needs --nbd");
+            javax.net.ssl.SSLContext tls = nbdTls.context();
+            if (tls != null && nbd.stream().noneMatch(a -> a.startsWith("tcp:"))) throw new CliException("--tls-* go with --nbd tcp:HOST:PORT");
             DeviceServer server;
             try {
                 server = DeviceServer.start(config, hostMemoryBytes, g.verbosity() > 0 ? System.err : null);
             } catch (java.io.IOException | IllegalArgumentException e) {
                 throw new CliException("device serve: " + e.getMessage());
-            }
-            if (nbdDirty && nbd.isEmpty()) {
-                server.close();
-                throw new CliException("--nbd-dirty needs --nbd");
-            }
-            javax.net.ssl.SSLContext tls;
-            try {
-                tls = nbdTls.context();
-                if (tls != null && nbd.stream().noneMatch(a -> a.startsWith("tcp:"))) throw new CliException("--tls-* go with --nbd tcp:HOST:PORT");
-            } catch (CliException e) {
-                server.close();
-                throw e;
             }
             NbdServer nbdServer = null;
             List<String> uris = new ArrayList<>();

@@ -23,6 +23,7 @@ import java.util.List;
  */
 final class DirtyTracker implements AutoCloseable {
     static final long CDQ_BYTES = 1 << 20;   // 32768 entries
+    private final DeviceServer server;
     private final PciNvmeDevice mmc;
     private final int cntlid;
     private final CdqQueue queue;
@@ -35,13 +36,16 @@ final class DirtyTracker implements AutoCloseable {
         var config = server.subsystem().config();
         long lbas = config.nsSizeBytes() / config.lbaSizeBytes();
         for (int n = 1; n <= config.namespacesPerController(); n++) extents.add(new DirtyExtents(n, lbas, config.lbaSizeBytes()));
+        this.server = server;
         this.queue = mmc.createCdq(cntlid, CDQ_BYTES);
+        server.holdCdq(queue);   // no sim: client may stop this logging or move its head
         try {
             this.consumer = CdqConsumer.builder(mmc, queue).namespaces(extents).build();
             mmc.admin(new TrackSendCommand(TrackSendCommand.SEL_LOG_USER_DATA, TrackSendCommand.LACT_START, queue.cdqid()).toSqe(), null)
                     .orThrow("Track Send (start) for CNTLID " + cntlid);
             consumer.start();
         } catch (NvmeException | RuntimeException e) {
+            server.forgetCdq(queue.cdqid());
             queue.close();
             throw e;
         }
@@ -70,6 +74,7 @@ final class DirtyTracker implements AutoCloseable {
         try {
             mmc.admin(new TrackSendCommand(TrackSendCommand.SEL_LOG_USER_DATA, TrackSendCommand.LACT_STOP, queue.cdqid()).toSqe(), null);
         } finally {
+            server.forgetCdq(queue.cdqid());
             queue.close();
         }
     }

@@ -1,5 +1,6 @@
 package dev.nvmelm.embedded;
 
+import dev.nvmelm.device.Controller;
 import dev.nvmelm.device.Subsystem;
 import dev.nvmelm.host.CdqQueue;
 import dev.nvmelm.host.NvmeException;
@@ -21,9 +22,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * {@code nvme-lm device serve}: a software NVM subsystem in this process, offered to other
@@ -42,42 +50,71 @@ public final class DeviceServer implements AutoCloseable {
     public static final String SOCKET_NAME = "ctl.sock", MEMORY_NAME = "hostmem";
     static final long MAX_ALLOCATION_BYTES = 64L << 20;
     static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(5);
+    /** The largest --host-memory: queues, buffers and CDQ rings of a software subsystem need far less. */
+    public static final long MAX_MEMORY_BYTES = 16L << 30;
+    /** How long a client's Hello waits for its controller's driver to come up. */
+    static final Duration DRIVER_START_TIMEOUT = Duration.ofSeconds(10);
+    /** The MMC never holds commands for a suspension, so its driver's blocking calls are bounded tighter than an MC's. */
+    static final Duration MMC_TIMEOUT = Duration.ofSeconds(30);
 
     private final Subsystem subsystem;
     private final Path socketPath, memoryPath;
     private final long memoryBytes;
     private final Arena arena = Arena.ofShared();
     private final HostMemory memory;
-    private final PciNvmeDevice[] devices;
+    private final AtomicReferenceArray<PciNvmeDevice> devices;
+    /** Drivers being enabled (or a slot held by a switchover), by CNTLID; guarded by this. */
+    private final Map<Integer, CompletableFuture<PciNvmeDevice>> starting = new HashMap<>();
+    private final MigrationClaims claims = new MigrationClaims();
+    private final DirectoryLock lock;
     final Map<Integer, CdqRecord> cdqs = new ConcurrentHashMap<>();
     final Set<DeviceSession> sessions = ConcurrentHashMap.newKeySet();
     private final ServerSocketChannel listener;
     private final PrintStream log;
     private volatile boolean closed;
 
-    /** A CDQ the server holds for its clients: its owner (null when detached) and saved cursor. */
+    /**
+     * A CDQ the server holds for its clients: its owner (null when detached, for the next client
+     * that attaches it) and saved cursor; or one the server itself uses ({@code serverHeld},
+     * e.g. --nbd-dirty tracking), which no client may touch.
+     */
     static final class CdqRecord {
         final CdqQueue queue;
-        final PciNvmeDevice device;
+        final boolean serverHeld;
         volatile DeviceSession owner;
         volatile CdqQueue.Cursor cursor = CdqQueue.Cursor.START;
 
-        CdqRecord(CdqQueue queue, PciNvmeDevice device, DeviceSession owner) {
+        CdqRecord(CdqQueue queue, DeviceSession owner, boolean serverHeld) {
             this.queue = queue;
-            this.device = device;
             this.owner = owner;
+            this.serverHeld = serverHeld;
+        }
+
+        /** Why {@code s} may not use this CDQ, or null. A detached CDQ is anyone's to attach. */
+        String refusalFor(DeviceSession s) {
+            if (serverHeld) return "CDQ " + queue.cdqid() + " is the device server's own (--nbd-dirty tracking); no client may use it";
+            DeviceSession o = owner;
+            return o != null && o != s ? "CDQ " + queue.cdqid() + " is in use by another client" : null;
         }
     }
 
-    private DeviceServer(Subsystem subsystem, Path dir, long memoryBytes, PrintStream log) throws IOException, NvmeException {
+    /** Registers a CDQ the server process itself created on the MMC's driver: clients are refused it. */
+    public void holdCdq(CdqQueue queue) {
+        cdqs.put(queue.cdqid(), new CdqRecord(queue, null, true));
+    }
+
+    /** Forgets a CDQ of {@link #holdCdq} that its user deleted. */
+    public void forgetCdq(int cdqid) {
+        cdqs.remove(cdqid);
+    }
+
+    private DeviceServer(Subsystem subsystem, Path dir, long memoryBytes, DirectoryLock lock, PrintStream log) throws IOException, NvmeException {
         this.subsystem = subsystem;
         this.log = log;
-        this.socketPath = dir.resolve(SOCKET_NAME).toAbsolutePath().normalize();
+        this.lock = lock;
+        this.socketPath = socketOf(dir);
         this.memoryPath = dir.resolve(MEMORY_NAME).toAbsolutePath().normalize();
         this.memoryBytes = memoryBytes;
-        if (socketPath.toString().getBytes().length > 107) {
-            throw new IOException("socket path " + socketPath + " is longer than the 107 bytes a Unix socket allows; use a shorter --dir");
-        }
         // Fresh memory on every start: nothing a previous run left in it is valid any more.
         try (FileChannel fc = FileChannel.open(memoryPath, StandardOpenOption.CREATE, StandardOpenOption.READ,
                 StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -85,39 +122,75 @@ public final class DeviceServer implements AutoCloseable {
             MemorySegment backing = fc.map(FileChannel.MapMode.READ_WRITE, 0, memoryBytes, arena);
             this.memory = new HostMemory(backing);
         }
-        devices = new PciNvmeDevice[subsystem.controllerCount()];
-        for (int c = 0; c < devices.length; c++) subsystem.controller(c).attach(memory);
+        devices = new AtomicReferenceArray<>(subsystem.controllerCount());
+        for (int c = 0; c < devices.length(); c++) subsystem.controller(c).attach(memory);
         this.listener = bind(socketPath);
     }
 
-    private static ServerSocketChannel bind(Path socket) throws IOException {
-        if (Files.exists(socket)) {
-            try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-                probe.connect(UnixDomainSocketAddress.of(socket));
-                throw new IOException("a device server is already listening on " + socket);
-            } catch (IOException e) {
-                if (e.getMessage() != null && e.getMessage().startsWith("a device server")) throw e;
-                Files.delete(socket);   // a stale socket of a server that died
-            }
+    private static Path socketOf(Path dir) {
+        return dir.resolve(SOCKET_NAME).toAbsolutePath().normalize();
+    }
+
+    /** Removes a socket a dead server left; refuses one a live server answers on. */
+    private static void refuseLiveSocket(Path socket) throws IOException {
+        if (!Files.exists(socket)) return;
+        try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            probe.connect(UnixDomainSocketAddress.of(socket));
+        } catch (IOException e) {
+            Files.delete(socket);   // a stale socket of a server that died
+            return;
         }
+        throw new IOException("a device server is already listening on " + socket + "; nothing was changed");
+    }
+
+    private static ServerSocketChannel bind(Path socket) throws IOException {
         ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         s.bind(UnixDomainSocketAddress.of(socket));
         return s;
     }
 
-    /** Opens (or creates) the subsystem in {@code config.dir()} and starts serving it. */
+    /**
+     * Opens (or creates) the subsystem in {@code config.dir()} and starts serving it. DIR is
+     * locked, and checked for a live server, before any file in it is opened: a refused start
+     * changes nothing.
+     */
     public static DeviceServer start(Subsystem.Config config, long memoryBytes, PrintStream log) throws IOException, NvmeException {
         if (memoryBytes < (1 << 20) || memoryBytes % HostMemory.PAGE != 0) throw new IllegalArgumentException("host memory must be at least 1 MiB, in whole pages");
-        Subsystem s = Subsystem.open(config);
+        if (memoryBytes > MAX_MEMORY_BYTES) {
+            throw new IllegalArgumentException("host memory of " + memoryBytes + " bytes is more than the " + (MAX_MEMORY_BYTES >> 30) + " GiB a device server maps");
+        }
+        Path dir = config.dir();
+        Path socket = socketOf(dir);
+        if (socket.toString().getBytes().length > 107) {
+            throw new IOException("socket path " + socket + " is longer than the 107 bytes a Unix socket allows; use a shorter --dir");
+        }
+        Files.createDirectories(dir);
+        DirectoryLock lock = DirectoryLock.acquire(dir);
+        Subsystem s = null;
         DeviceServer server;
         try {
-            server = new DeviceServer(s, config.dir(), memoryBytes, log);
+            refuseLiveSocket(socket);
+            long free = Files.getFileStore(dir).getUsableSpace() + sizeIfExists(dir.resolve(MEMORY_NAME));
+            if (memoryBytes > free) {
+                throw new IllegalArgumentException("host memory of " + memoryBytes + " bytes does not fit the " + free + " bytes free on the filesystem of " + dir);
+            }
+            s = Subsystem.open(config);
+            server = new DeviceServer(s, dir, memoryBytes, lock, log);
         } catch (IOException | NvmeException | RuntimeException e) {
-            s.close();
+            if (s != null) s.close();
+            lock.close();
             throw e;
         }
         Thread.ofPlatform().daemon().name("sim-accept").start(server::acceptLoop);
         return server;
+    }
+
+    private static long sizeIfExists(Path p) throws IOException {
+        try {
+            return Files.size(p);
+        } catch (java.nio.file.NoSuchFileException e) {
+            return 0;
+        }
     }
 
     public String deviceString() {
@@ -151,14 +224,51 @@ public final class DeviceServer implements AutoCloseable {
     /**
      * The server's driver of controller {@code cntlid}, enabled on first use. Its commands may
      * wait as long as a suspended controller holds them (an hour): a client gives up on its own
-     * timeout, and NBD requests to a suspended MC must wait, not fail.
+     * timeout, and NBD requests to a suspended MC must wait, not fail. A suspended controller
+     * without a driver is refused (enabling it would wait for a Resume); a driver that does not
+     * come up within {@link #DRIVER_START_TIMEOUT} is refused too. No server-wide lock is held
+     * while the controller is waited for.
      */
-    public synchronized PciNvmeDevice device(int cntlid) throws NvmeException {
+    public PciNvmeDevice device(int cntlid) throws NvmeException {
         if (closed) throw new NvmeException("device server is shutting down");
-        if (cntlid < 0 || cntlid >= devices.length) throw new NvmeException("no controller with CNTLID " + cntlid + "; this subsystem has 0 (MMC) to " + (devices.length - 1));
-        if (devices[cntlid] == null) {
+        if (cntlid < 0 || cntlid >= devices.length()) throw new NvmeException("no controller with CNTLID " + cntlid + "; this subsystem has 0 (MMC) to " + (devices.length() - 1));
+        CompletableFuture<PciNvmeDevice> starting;
+        synchronized (this) {
+            PciNvmeDevice d = devices.get(cntlid);
+            if (d != null) return d;
+            refuseSuspended(cntlid);
+            starting = this.starting.computeIfAbsent(cntlid, c -> {
+                CompletableFuture<PciNvmeDevice> f = new CompletableFuture<>();
+                Thread.ofVirtual().name("sim-enable-" + c).start(() -> enable(c, f));
+                return f;
+            });
+        }
+        try {
+            return starting.get(DRIVER_START_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new NvmeException("controller " + cntlid + " did not come up in " + DRIVER_START_TIMEOUT.toSeconds() + " s (is it being suspended?)");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new NvmeException("interrupted while enabling controller " + cntlid);
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof NvmeException ne ? ne : new NvmeException("controller " + cntlid + ": " + e.getCause().getMessage(), e.getCause());
+        }
+    }
+
+    private void refuseSuspended(int cntlid) throws NvmeException {
+        if (!subsystem.isMigratable(cntlid) || subsystem.controller(cntlid).migrationState() == Controller.State.ACTIVE) return;
+        Optional<Integer> to = claims.migratedTo(cntlid);
+        throw new ControllerSuspendedException(cntlid, to.isPresent()
+                ? "controller " + cntlid + " is suspended: migrated to " + to.get()
+                : "controller " + cntlid + " is suspended (a migration holds it); it serves again after a Resume");
+    }
+
+    /** Creates the driver of {@code cntlid} on its own thread; MCs wait out suspensions, the MMC never holds commands. */
+    private void enable(int cntlid, CompletableFuture<PciNvmeDevice> result) {
+        try {
+            Duration timeout = cntlid == 0 ? MMC_TIMEOUT : Duration.ofHours(1);
             PciNvmeDevice d = new PciNvmeDevice(subsystem.controller(cntlid), memory,
-                    new PciNvmeDevice.Options("sim#" + cntlid, 2, 256, Duration.ofHours(1), 4));
+                    new PciNvmeDevice.Options("sim#" + cntlid, 2, 256, timeout, 4));
             d.onCdqEvent((cdqid, e) -> {
                 CdqRecord r = cdqs.get(cdqid);
                 DeviceSession owner = r == null ? null : r.owner;
@@ -166,31 +276,72 @@ public final class DeviceServer implements AutoCloseable {
             });
             d.onAsyncEvent(e -> sessions.stream().filter(s -> s.cntlid() == cntlid)
                     .forEach(s -> s.send(new SimMessage.Event(0, SimMessage.NO_CDQ, e.type() | e.info() << 8 | e.logPage() << 16, e.dw1()))));
-            devices[cntlid] = d;
+            synchronized (this) {
+                starting.remove(cntlid);
+                if (closed) {
+                    d.close();
+                    throw new NvmeException("device server is shutting down");
+                }
+                devices.set(cntlid, d);
+            }
+            result.complete(d);
+        } catch (NvmeException | RuntimeException e) {
+            synchronized (this) {
+                starting.remove(cntlid);
+            }
+            result.completeExceptionally(e);
         }
-        return devices[cntlid];
     }
 
     /**
      * The switchover, in the VMM's role: the server's driver of controller {@code from} — its I/O
      * queues, the clients using them, NBD exports on them — continues on controller {@code to},
      * which has received the queue state (Set Controller State) and is not yet resumed. Both
-     * controllers share this server's host memory, so the queues need not move.
+     * controllers share this server's host memory, so the queues need not move. Accepted only
+     * from the client migrating {@code from} (see {@link MigrationClaims}); the controllers are
+     * touched with no server-wide lock held.
      */
-    public synchronized void handover(int from, int to) throws NvmeException {
-        if (from < 1 || to < 1 || from >= devices.length || to >= devices.length || from == to) {
+    void handover(DeviceSession requester, int from, int to) throws NvmeException {
+        if (from < 1 || to < 1 || from >= devices.length() || to >= devices.length() || from == to) {
             throw new NvmeException("handover from controller " + from + " to " + to + ": both must be distinct migratable controllers of this subsystem");
         }
-        PciNvmeDevice d = devices[from];
-        if (d == null) throw new NvmeException("handover: no host uses controller " + from + " (nothing to move)");
-        if (devices[to] != null) throw new NvmeException("handover: controller " + to + " already has a host driver");
-        d.moveTo(subsystem.controller(to));
-        devices[to] = d;
-        devices[from] = null;
+        PciNvmeDevice d;
+        synchronized (this) {
+            if (closed) throw new NvmeException("device server is shutting down");
+            Optional<String> refusal = claims.admitHandover(requester, from, to, suspended(from), suspended(to));
+            if (refusal.isPresent()) throw new NvmeException("handover from controller " + from + " to " + to + " refused: " + refusal.get());
+            d = devices.get(from);
+            if (d == null) throw new NvmeException("handover: no host uses controller " + from + " (nothing to move)");
+            if (devices.get(to) != null || starting.containsKey(to)) throw new NvmeException("handover: controller " + to + " already has a host driver");
+            devices.set(from, null);
+            starting.put(to, new CompletableFuture<>());   // holds the slot: nobody enables `to` meanwhile
+        }
+        try {
+            d.moveTo(subsystem.controller(to));
+        } catch (NvmeException | RuntimeException e) {
+            synchronized (this) {
+                starting.remove(to);
+                devices.set(from, d);
+            }
+            throw e;
+        }
+        synchronized (this) {
+            starting.remove(to).completeExceptionally(new NvmeException("controller " + to + " was being switched over"));
+            devices.set(to, d);
+            claims.handedOver(requester, from, to);
+        }
+    }
+
+    private boolean suspended(int cntlid) {
+        return subsystem.controller(cntlid).migrationState() == Controller.State.SUSPENDED;
+    }
+
+    MigrationClaims claims() {
+        return claims;
     }
 
     int controllerCount() {
-        return devices.length;
+        return devices.length();
     }
 
     private void acceptLoop() {
@@ -206,7 +357,11 @@ public final class DeviceServer implements AutoCloseable {
         }
     }
 
-    /** Stops serving: drops clients (deleting their CDQs), disables controllers, flushes namespaces. */
+    /**
+     * Stops serving: drops clients (deleting their CDQs), disables controllers, flushes
+     * namespaces, removes the socket and the host memory file and releases DIR. Waits on no
+     * lock a client's command could hold.
+     */
     @Override
     public void close() throws IOException {
         if (closed) return;
@@ -221,15 +376,21 @@ public final class DeviceServer implements AutoCloseable {
             }
         }
         cdqs.clear();
-        synchronized (this) {
-            for (PciNvmeDevice d : devices) if (d != null) d.close();
+        for (int c = 0; c < devices.length(); c++) {
+            PciNvmeDevice d = devices.getAndSet(c, null);
+            if (d != null) d.close();
         }
         try {
             subsystem.close();
         } finally {
             memory.close();
             arena.close();
-            Files.deleteIfExists(socketPath);
+            try {
+                Files.deleteIfExists(socketPath);
+                Files.deleteIfExists(memoryPath);
+            } finally {
+                lock.close();
+            }
         }
     }
 }

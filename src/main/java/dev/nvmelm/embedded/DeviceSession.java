@@ -7,7 +7,9 @@ import dev.nvmelm.host.NvmeStatusException;
 import dev.nvmelm.host.pci.PciNvmeDevice;
 import dev.nvmelm.host.sim.SimChannel;
 import dev.nvmelm.host.sim.SimMessage;
+import dev.nvmelm.spec.CdqFeature;
 import dev.nvmelm.spec.ControllerDataQueueCommand;
+import dev.nvmelm.spec.MigrationSendCommand;
 import dev.nvmelm.spec.Opcodes;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
@@ -110,7 +112,7 @@ final class DeviceSession {
             case SimMessage.CdqRelease r -> cdqRelease(r);
             case SimMessage.Handover h -> {
                 try {
-                    server.handover(h.fromCntlid(), h.toCntlid());
+                    server.handover(this, h.fromCntlid(), h.toCntlid());
                     send(new SimMessage.Done(h.tag(), 0, 0, 0));
                 } catch (NvmeException e) {
                     send(new SimMessage.Failed(h.tag(), e.getMessage()));
@@ -191,13 +193,79 @@ final class DeviceSession {
             cdqPassthrough(c.tag(), sqe);
             return;
         }
+        if (!c.io()) {
+            String refusal = refusalOfCdqUse(sqe);
+            if (refusal != null) {
+                send(new SimMessage.Failed(c.tag(), refusal));
+                return;
+            }
+        }
+        MigrationSendCommand migration = !c.io() && sqe.opcode() == Opcodes.MIGRATION_SEND ? migrationSend(sqe) : null;
+        if (migration != null) {
+            String refusal = server.claims().admit(this, migration).orElse(null);
+            if (refusal == null) refusal = refusalOfUdmqDelete(migration);
+            if (refusal != null) {
+                send(new SimMessage.Failed(c.tag(), refusal));
+                return;
+            }
+        }
         CompletableFuture<Completion> f = c.io() ? device.submitIo(sqe, data) : device.submitAdmin(sqe, data);
         inFlight.add(f);
         f.whenComplete((done, t) -> {
             inFlight.remove(f);
+            if (migration != null) migrationDone(migration, t == null && done.ok());
             if (t != null) send(new SimMessage.Failed(c.tag(), t instanceof java.util.concurrent.CompletionException ? t.getCause().getMessage() : t.getMessage()));
             else send(new SimMessage.Done(c.tag(), done.dw0(), done.dw1(), done.status().field()));
         });
+    }
+
+    /** A decodable Migration Send; a malformed one goes to the controller, which answers it with its own status. */
+    private static MigrationSendCommand migrationSend(Sqe sqe) {
+        try {
+            return MigrationSendCommand.decode(sqe);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    /**
+     * Track Send and Get/Set Features 21h name a CDQ by CDQID: refused when the server holds
+     * that CDQ for another client or for itself (stopping another's logging, or moving its head,
+     * would make it miss dirty data). Unknown CDQIDs go to the controller, which answers them.
+     */
+    private String refusalOfCdqUse(Sqe sqe) {
+        int cdqid;
+        if (sqe.opcode() == Opcodes.TRACK_SEND) cdqid = sqe.cdw11() & 0xffff;
+        else if ((sqe.opcode() == Opcodes.SET_FEATURES || sqe.opcode() == Opcodes.GET_FEATURES) && (sqe.cdw10() & 0xff) == CdqFeature.FID) cdqid = sqe.cdw11() & 0xffff;
+        else return null;
+        DeviceServer.CdqRecord r = server.cdqs.get(cdqid);
+        return r == null ? null : r.refusalFor(this);
+    }
+
+    /** A Suspend with DUDMQ deletes the MC's User Data Migration Queue: only its holder may ask for that. */
+    private String refusalOfUdmqDelete(MigrationSendCommand m) {
+        if (!(m instanceof MigrationSendCommand.Suspend su) || !su.dudmq()) return null;
+        for (DeviceServer.CdqRecord r : server.cdqs.values()) {
+            if (r.queue.cntlid() != su.cntlid()) continue;
+            String refusal = r.refusalFor(this);
+            if (refusal != null) return "Suspend with DUDMQ would delete controller " + su.cntlid() + "'s User Data Migration Queue: " + refusal;
+        }
+        return null;
+    }
+
+    private void migrationDone(MigrationSendCommand m, boolean ok) {
+        server.claims().completed(this, m, ok);
+        if (ok && m instanceof MigrationSendCommand.Suspend su && su.dudmq()) {
+            // the controller deleted the MC's UDMQ: release its ring (the controller answers our Delete with Invalid CDQ)
+            for (Map.Entry<Integer, DeviceServer.CdqRecord> e : new ArrayList<>(server.cdqs.entrySet())) {
+                if (e.getValue().queue.cntlid() != su.cntlid() || !server.cdqs.remove(e.getKey(), e.getValue())) continue;
+                try {
+                    e.getValue().queue.close();
+                } catch (NvmeException ignored) {
+                    // Invalid CDQ: already gone, which is what DUDMQ did
+                }
+            }
+        }
     }
 
     /**
@@ -232,9 +300,9 @@ final class DeviceSession {
     }
 
     private void deleteRecord(int tag, int cdqid, DeviceServer.CdqRecord r) {
-        DeviceSession owner = r.owner;
-        if (owner != null && owner != this) {
-            send(new SimMessage.Failed(tag, "CDQ " + cdqid + " is in use by another client"));
+        String refusal = r.refusalFor(this);
+        if (refusal != null) {
+            send(new SimMessage.Failed(tag, refusal));
             return;
         }
         try {
@@ -248,14 +316,22 @@ final class DeviceSession {
         }
     }
 
+    /** CDQs belong to the MMC (CNTLID 0); on an MC the request would wait behind a suspension. */
+    private boolean refusedOffMmc(int tag) {
+        if (cntlid == 0) return false;
+        send(new SimMessage.Failed(tag, "CDQs are managed through the migration management controller (sim:PATH, CNTLID 0), not controller " + cntlid));
+        return true;
+    }
+
     private void cdqCreate(SimMessage.CdqCreate c) {
+        if (refusedOffMmc(c.tag())) return;
         if (c.sizeBytes() > DeviceServer.MAX_ALLOCATION_BYTES) {
             send(new SimMessage.Failed(c.tag(), "CDQ of " + c.sizeBytes() + " bytes is larger than this server allows (" + DeviceServer.MAX_ALLOCATION_BYTES + ")"));
             return;
         }
         try {
             CdqQueue q = device.createCdq(c.cntlid(), c.sizeBytes(), c.contiguous());
-            server.cdqs.put(q.cdqid(), new DeviceServer.CdqRecord(q, device, this));
+            server.cdqs.put(q.cdqid(), new DeviceServer.CdqRecord(q, this, false));
             send(info(c.tag(), q, CdqQueue.Cursor.START));
         } catch (NvmeStatusException e) {
             send(new SimMessage.Done(c.tag(), 0, 0, e.status().field()));
@@ -269,14 +345,16 @@ final class DeviceSession {
     }
 
     private void cdqAttach(SimMessage.CdqAttach a) {
+        if (refusedOffMmc(a.tag())) return;
         DeviceServer.CdqRecord r = server.cdqs.get(a.cdqid());
         if (r == null) {
             send(new SimMessage.Done(a.tag(), 0, 0, Status.commandSpecific(StatusCodes.INVALID_CDQ).field()));
             return;
         }
         synchronized (r) {
-            if (r.owner != null && r.owner != this) {
-                send(new SimMessage.Failed(a.tag(), "CDQ " + a.cdqid() + " is in use by another client"));
+            String refusal = r.refusalFor(this);
+            if (refusal != null) {
+                send(new SimMessage.Failed(a.tag(), refusal));
                 return;
             }
             r.owner = this;
@@ -310,6 +388,7 @@ final class DeviceSession {
      */
     private void cleanup() {
         server.sessions.remove(this);
+        server.claims().release(this);
         for (Map.Entry<Integer, DeviceServer.CdqRecord> e : new ArrayList<>(server.cdqs.entrySet())) {
             if (e.getValue().owner != this) continue;
             server.cdqs.remove(e.getKey());

@@ -198,9 +198,8 @@ class SimDeviceCliTest {
 
     /** The real command in its own JVM: first line is the device string; SIGTERM stops it with exit 0. */
     @Test
-    void serveRunsUntilSigtermThenExitsZero() throws Exception {
+    void serveRunsUntilSigtermThenExitsZero(@TempDir Path d) throws Exception {
         server.close();
-        Path d = Files.createTempDirectory("serve");
         String java = ProcessHandle.current().info().command().orElseThrow();
         Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(),
                 "device", "serve", "--dir", d.toString(), "--ns-size", "8M", "--migratable", "1", "--host-memory", "8M")
@@ -214,11 +213,62 @@ class SimDeviceCliTest {
             assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
             assertThat(p.exitValue()).isZero();
             assertThat(d.resolve("ctl.sock")).doesNotExist();
+            assertThat(d.resolve("hostmem")).as("host memory removed on a clean exit").doesNotExist();
             byte[] img = Files.readAllBytes(d.resolve("c1n1.img"));
             assertThat(img[3 * 4096]).isEqualTo((byte) 0x7e);
         } finally {
             p.destroyForcibly();
         }
         server = DeviceServer.start(new Subsystem.Config(dir, 64 << 20, 1, 2, 4096), 64 << 20, null);
+    }
+
+    /**
+     * Issue 19 item 2: a second {@code device serve} on a served DIR was refused only after it
+     * had truncated DIR/hostmem (wiping the live CDQ below) and created namespace files there.
+     */
+    @Test
+    void aRefusedSecondServerChangesNothingInTheServedDirectory() throws Exception {
+        long cdqid = ok("lm", "create-cdq", mmc, "--size=256", "--cntlid=1", "-o", "json").jsonLong("cdqid");
+        ok("lm", "track-send", mmc, "--sel=0", "--cdqid=" + cdqid, "--start");
+        for (int i = 0; i < 3; i++) ok("io", "write-zeroes", mc1, "-n", "1", "-s", String.valueOf(10 * i), "-c", "1");
+        java.util.Map<Path, String> before = hashes(dir);
+        CliRunner second = CliRunner.run("device", "serve", "--dir", dir.toString(), "--ns-size", "32M", "--migratable", "3", "--namespaces", "2");
+        assertThat(second.exit()).isEqualTo(1);
+        assertThat(second.err()).contains("already running").doesNotContain("Exception");
+        assertThat(second.err().strip().lines()).hasSize(1);
+        assertThat(hashes(dir)).as("every file of DIR, and no new one").isEqualTo(before);
+        assertThat(ok("lm", "cdq-read", mmc, "--cdqid=" + cdqid, "--no-advance").out()).contains("4 new entries, head 0");
+        ok("io", "write-zeroes", mc1, "-n", "1", "-s", "40", "-c", "1");
+        assertThat(ok("lm", "cdq-read", mmc, "--cdqid=" + cdqid, "--no-advance").out()).as("later writes are logged in step").contains("5 new entries, head 0");
+    }
+
+    /** --host-memory beyond the documented maximum is refused in one line, before DIR is touched. */
+    @Test
+    void hostMemoryIsBounded(@TempDir Path d) throws Exception {
+        Path fresh = d.resolve("fresh");
+        CliRunner r = CliRunner.run("device", "serve", "--dir", fresh.toString(), "--host-memory", "100G");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).contains("16 GiB").doesNotContain("Exception");
+        assertThat(r.err().strip().lines()).hasSize(1);
+        assertThat(fresh).doesNotExist();
+    }
+
+    private static java.util.Map<Path, String> hashes(Path dir) throws Exception {
+        java.util.Map<Path, String> out = new java.util.TreeMap<>();
+        try (var files = Files.list(dir)) {
+            for (Path f : files.sorted().toList()) {
+                if (!Files.isRegularFile(f)) {
+                    out.put(f.getFileName(), "not a regular file");   // the socket
+                    continue;
+                }
+                var md = java.security.MessageDigest.getInstance("SHA-256");
+                try (var in = Files.newInputStream(f)) {
+                    byte[] buf = new byte[1 << 20];
+                    for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
+                }
+                out.put(f.getFileName(), java.util.HexFormat.of().formatHex(md.digest()));
+            }
+        }
+        return out;
     }
 }

@@ -110,6 +110,7 @@ class SimMigrationTest {
     /** fio writes random 4 KiB blocks through the NBD export while the namespace moves; its own verify passes after. */
     @Test
     void fioThroughTheNbdExportVerifiesAcrossALiveMigration() throws Exception {
+        server.device(1);   // MC 1 has a host driver (the guest's queues) even if fio is slow to write its first block
         NbdServer nbd = new NbdServer(NamespaceExports.of(server), line -> {});
         try {
             String uri = NamespaceExports.listen(nbd, "unix:" + dir.resolve("nbd.sock")).getFirst();
@@ -142,8 +143,7 @@ class SimMigrationTest {
     }
 
     @Test
-    void controllersOfTwoServersAreRefusedWithTheReason() throws Exception {
-        Path other = Files.createTempDirectory("other");
+    void controllersOfTwoServersAreRefusedWithTheReason(@TempDir Path other) throws Exception {
         try (DeviceServer second = DeviceServer.start(new Subsystem.Config(other, NS_BYTES, 1, 2, BLOCK), 8 << 20, null)) {
             CliRunner r = CliRunner.run("migrate", "--source", server.deviceString() + "#1", "--dest", second.deviceString() + "#1");
             assertThat(r.exit()).isEqualTo(1);

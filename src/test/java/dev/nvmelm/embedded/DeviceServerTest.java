@@ -213,7 +213,7 @@ class DeviceServerTest {
     @Test
     void aSecondServerOnTheSameDirectoryIsRefused() {
         assertThatThrownBy(() -> DeviceServer.start(new Subsystem.Config(dir, 16 << 20, 1, 2, 4096), 32 << 20, null))
-                .hasMessageContaining("already listening");
+                .hasMessageContaining("already running").hasMessageContaining("nothing was changed");
     }
 
     private static byte[] le(int v) {

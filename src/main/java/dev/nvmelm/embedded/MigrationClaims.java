@@ -1,0 +1,108 @@
+package dev.nvmelm.embedded;
+
+import dev.nvmelm.spec.MigrationSendCommand;
+
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Who runs the migration of which migratable controller, so that one client cannot perform a
+ * step of another client's migration. The client (session) whose Suspend or Set Controller
+ * State of MC C the server forwarded holds C until C is resumed or the client disconnects;
+ * while it does, every other client's Migration Send naming C is refused. The switchover
+ * (Handover) is accepted only from the client holding the source, with the destination
+ * suspended and loaded with a complete controller state, and it is recorded: a controller whose
+ * queues moved away is never resumed (its queues run on the destination, and would run twice).
+ * Each method is short and waits on nothing: the server calls them on its clients' threads.
+ */
+final class MigrationClaims {
+    /** A switchover the server performed: MC {@code from}'s queues run on MC {@code to}. */
+    record Moved(int to, DeviceSession by) {}
+
+    private final Map<Integer, DeviceSession> holder = new HashMap<>();
+    private final Set<Integer> loaded = new HashSet<>();     // MCs given a complete state since they last ran
+    private final Map<Integer, Moved> moved = new HashMap<>();
+
+    /**
+     * Checks {@code cmd} from {@code s} and claims its MC for {@code s} if nobody holds it.
+     * Returns the refusal, or empty when the command may go to the controller.
+     */
+    synchronized Optional<String> admit(DeviceSession s, MigrationSendCommand cmd) {
+        int c = cmd.cntlid();
+        DeviceSession h = holder.get(c);
+        if (h != null && h != s) {
+            return Optional.of("controller " + c + " is being migrated by another client; only that client may suspend, resume or load it");
+        }
+        if (cmd instanceof MigrationSendCommand.Resume && moved.containsKey(c)) {
+            return Optional.of("controller " + c + " is suspended: migrated to " + moved.get(c).to()
+                    + "; its queues run there, and resuming it would run them twice");
+        }
+        if (!(cmd instanceof MigrationSendCommand.Resume)) holder.put(c, s);
+        return Optional.empty();
+    }
+
+    /** The controller's answer to an admitted command. */
+    synchronized void completed(DeviceSession s, MigrationSendCommand cmd, boolean ok) {
+        int c = cmd.cntlid();
+        switch (cmd) {
+            case MigrationSendCommand.Resume r -> {
+                if (!ok) return;
+                holder.remove(c);
+                loaded.remove(c);
+            }
+            case MigrationSendCommand.SetControllerState st -> {
+                if (ok && (st.seqind() == MigrationSendCommand.SEQIND_LAST || st.seqind() == MigrationSendCommand.SEQIND_ENTIRE)) loaded.add(c);
+                else if (st.seqind() != MigrationSendCommand.SEQIND_MIDDLE) loaded.remove(c);
+            }
+            case MigrationSendCommand.Suspend su -> {
+                if (!ok && holder.get(c) == s && !loaded.contains(c)) holder.remove(c);
+            }
+        }
+    }
+
+    /**
+     * Whether {@code s} may switch MC {@code from}'s queues to MC {@code to} now; {@code fromSuspended}
+     * and {@code toSuspended} are the controllers' states. A switch back (the abort of a
+     * switchover whose destination never resumed) is accepted from the client that switched.
+     */
+    synchronized Optional<String> admitHandover(DeviceSession s, int from, int to, boolean fromSuspended, boolean toSuspended) {
+        Moved back = moved.get(to);
+        if (back != null && back.to() == from) {
+            if (back.by() != s) return Optional.of("the switchover " + to + " -> " + from + " was made by another client; only it may undo it");
+            if (!fromSuspended || !toSuspended) return Optional.of("controller " + from + " already runs: the switchover can no longer be undone");
+            return Optional.empty();
+        }
+        if (holder.get(from) != s) return Optional.of("controller " + from + " is not suspended by this client: only the client migrating it may switch its queues");
+        if (!fromSuspended) return Optional.of("controller " + from + " is not suspended");
+        if (!toSuspended || !loaded.contains(to)) {
+            return Optional.of("controller " + to + " has not been loaded with a controller state (Suspend, then Set Controller State)");
+        }
+        if (moved.containsKey(from)) return Optional.of("controller " + from + " was already migrated to " + moved.get(from).to());
+        return Optional.empty();
+    }
+
+    /** Records a switchover the server performed. */
+    synchronized void handedOver(DeviceSession s, int from, int to) {
+        Moved back = moved.get(to);
+        if (back != null && back.to() == from) {
+            moved.remove(to);   // undone
+            return;
+        }
+        moved.put(from, new Moved(to, s));
+        loaded.remove(to);
+    }
+
+    /** Where MC {@code cntlid}'s queues went, if they were switched away. */
+    synchronized Optional<Integer> migratedTo(int cntlid) {
+        Moved m = moved.get(cntlid);
+        return m == null ? Optional.empty() : Optional.of(m.to());
+    }
+
+    /** A departed client holds nothing: another may then resume what it left suspended. */
+    synchronized void release(DeviceSession s) {
+        holder.values().removeIf(h -> h == s);
+    }
+}
