@@ -8,6 +8,7 @@ import dev.nvmelm.host.pci.HostMemory;
 import dev.nvmelm.host.pci.PciNvmeDevice;
 import dev.nvmelm.host.sim.SimChannel;
 import dev.nvmelm.host.sim.SimMessage;
+import dev.nvmelm.spec.bus.Registers;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -330,6 +331,17 @@ public final class DeviceServer implements AutoCloseable {
             devices.set(to, d);
             claims.handedOver(requester, from, to);
         }
+    }
+
+    /**
+     * After the destination resumed: a controller reset of the switchover's source (CC.EN 0,
+     * which deletes its queues and keeps it suspended). Its queue registers named the memory the
+     * destination now runs, so resuming it unreset would fetch and complete the guest's commands
+     * a second time. Afterwards it may be resumed and used (or migrated into) afresh.
+     */
+    void resetSwitchedSource(int cntlid) {
+        subsystem.controller(cntlid).write32(Registers.CC, 0);   // runs on the controller's thread; nothing here waits
+        log("device server: controller " + cntlid + " reset after its queues moved away");
     }
 
     private boolean suspended(int cntlid) {

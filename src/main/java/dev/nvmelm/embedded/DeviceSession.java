@@ -254,7 +254,7 @@ final class DeviceSession {
     }
 
     private void migrationDone(MigrationSendCommand m, boolean ok) {
-        server.claims().completed(this, m, ok);
+        server.claims().completed(this, m, ok).ifPresent(server::resetSwitchedSource);
         if (ok && m instanceof MigrationSendCommand.Suspend su && su.dudmq()) {
             // the controller deleted the MC's UDMQ: release its ring (the controller answers our Delete with Invalid CDQ)
             for (Map.Entry<Integer, DeviceServer.CdqRecord> e : new ArrayList<>(server.cdqs.entrySet())) {

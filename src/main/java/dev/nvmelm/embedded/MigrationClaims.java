@@ -15,12 +15,16 @@ import java.util.Set;
  * while it does, every other client's Migration Send naming C is refused. The switchover
  * (Handover) is accepted only from the client holding the source, with the destination
  * suspended and loaded with a complete controller state, and it is recorded: a controller whose
- * queues moved away is never resumed (its queues run on the destination, and would run twice).
+ * queues moved away is not resumed until the destination's Resume committed the switchover and
+ * the server reset the source (until then its queues would run twice, on both MCs).
  * Each method is short and waits on nothing: the server calls them on its clients' threads.
  */
 final class MigrationClaims {
-    /** A switchover the server performed: MC {@code from}'s queues run on MC {@code to}. */
-    record Moved(int to, DeviceSession by) {}
+    /**
+     * A switchover the server performed: MC {@code from}'s queues run on MC {@code to};
+     * {@code committed} once {@code to} resumed (then the source's stale queues are reset).
+     */
+    record Moved(int to, DeviceSession by, boolean committed) {}
 
     private final Map<Integer, DeviceSession> holder = new HashMap<>();
     private final Set<Integer> loaded = new HashSet<>();     // MCs given a complete state since they last ran
@@ -36,7 +40,7 @@ final class MigrationClaims {
         if (h != null && h != s) {
             return Optional.of("controller " + c + " is being migrated by another client; only that client may suspend, resume or load it");
         }
-        if (cmd instanceof MigrationSendCommand.Resume && moved.containsKey(c)) {
+        if (cmd instanceof MigrationSendCommand.Resume && moved.containsKey(c) && !moved.get(c).committed()) {
             return Optional.of("controller " + c + " is suspended: migrated to " + moved.get(c).to()
                     + "; its queues run there, and resuming it would run them twice");
         }
@@ -44,23 +48,37 @@ final class MigrationClaims {
         return Optional.empty();
     }
 
-    /** The controller's answer to an admitted command. */
-    synchronized void completed(DeviceSession s, MigrationSendCommand cmd, boolean ok) {
+    /**
+     * The controller's answer to an admitted command. Returns the source MC of a switchover
+     * this Resume committed: its queues are stale copies of the destination's, and the server
+     * resets it so that nothing can run them twice.
+     */
+    synchronized Optional<Integer> completed(DeviceSession s, MigrationSendCommand cmd, boolean ok) {
         int c = cmd.cntlid();
         switch (cmd) {
             case MigrationSendCommand.Resume r -> {
-                if (!ok) return;
+                if (!ok) return Optional.empty();
                 holder.remove(c);
                 loaded.remove(c);
+                moved.remove(c);   // resumed after the reset: it runs on its own again
+                for (Map.Entry<Integer, Moved> e : moved.entrySet()) {
+                    if (e.getValue().to() == c && !e.getValue().committed()) {
+                        e.setValue(new Moved(c, e.getValue().by(), true));
+                        return Optional.of(e.getKey());
+                    }
+                }
             }
             case MigrationSendCommand.SetControllerState st -> {
-                if (ok && (st.seqind() == MigrationSendCommand.SEQIND_LAST || st.seqind() == MigrationSendCommand.SEQIND_ENTIRE)) loaded.add(c);
-                else if (st.seqind() != MigrationSendCommand.SEQIND_MIDDLE) loaded.remove(c);
+                if (ok && (st.seqind() == MigrationSendCommand.SEQIND_LAST || st.seqind() == MigrationSendCommand.SEQIND_ENTIRE)) {
+                    loaded.add(c);
+                    moved.remove(c);   // new queue state: the queues that moved away are no longer this MC's
+                } else if (st.seqind() != MigrationSendCommand.SEQIND_MIDDLE) loaded.remove(c);
             }
             case MigrationSendCommand.Suspend su -> {
                 if (!ok && holder.get(c) == s && !loaded.contains(c)) holder.remove(c);
             }
         }
+        return Optional.empty();
     }
 
     /**
@@ -70,7 +88,7 @@ final class MigrationClaims {
      */
     synchronized Optional<String> admitHandover(DeviceSession s, int from, int to, boolean fromSuspended, boolean toSuspended) {
         Moved back = moved.get(to);
-        if (back != null && back.to() == from) {
+        if (back != null && back.to() == from && !back.committed()) {
             if (back.by() != s) return Optional.of("the switchover " + to + " -> " + from + " was made by another client; only it may undo it");
             if (!fromSuspended || !toSuspended) return Optional.of("controller " + from + " already runs: the switchover can no longer be undone");
             return Optional.empty();
@@ -81,17 +99,18 @@ final class MigrationClaims {
             return Optional.of("controller " + to + " has not been loaded with a controller state (Suspend, then Set Controller State)");
         }
         if (moved.containsKey(from)) return Optional.of("controller " + from + " was already migrated to " + moved.get(from).to());
+        if (back != null && !loaded.contains(to)) return Optional.of("controller " + to + " was migrated away and has not been loaded since");
         return Optional.empty();
     }
 
     /** Records a switchover the server performed. */
     synchronized void handedOver(DeviceSession s, int from, int to) {
         Moved back = moved.get(to);
-        if (back != null && back.to() == from) {
+        if (back != null && back.to() == from && !back.committed()) {
             moved.remove(to);   // undone
             return;
         }
-        moved.put(from, new Moved(to, s));
+        moved.put(from, new Moved(to, s, false));
         loaded.remove(to);
     }
 

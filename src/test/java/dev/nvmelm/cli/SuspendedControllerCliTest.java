@@ -44,6 +44,13 @@ class SuspendedControllerCliTest {
             assertThat(within(() -> CliRunner.run("id-ctrl", mmc)).exit()).isZero();
             CliRunner moved = within(() -> CliRunner.run("io", "read", mmc + "#2", "-n", "1", "-s", "5", "-c", "0", "-o", "json"));
             assertThat(moved.exit()).as(moved.err()).isZero();
+            // the server reset MC 1 when MC 2 resumed: it may be resumed now, and migrated back into
+            SimDeviceCliTest.ok("lm", "migration-send", mmc, "--sel=1", "--cntlid=1");
+            assertThat(SimDeviceCliTest.ok("migrate", "--source", mmc + "#2", "--dest", mmc + "#1", "-o", "json").out()).contains("\"verified\": true");
+            CliRunner back = within(() -> CliRunner.run("io", "read", mmc + "#1", "-n", "1", "-s", "5", "-c", "0", "-o", "json"));
+            assertThat(back.exit()).as(back.err()).isZero();
+            assertThat(within(() -> CliRunner.run("io", "read", mmc + "#2", "-n", "1", "-s", "5", "-c", "0")).err())
+                    .contains("controller 2 is suspended: migrated to 1");
 
             long t0 = System.nanoTime();
             p.destroy();   // SIGTERM
