@@ -33,7 +33,7 @@ final class LazyNamespace implements BlockDevice {
         synchronized (this) {
             if (device == null) {
                 try {
-                    device = new NvmeBlockDevice(server.device(cntlid), nsid);
+                    device = new NvmeBlockDevice(server.guestDevice(cntlid), nsid);   // after a switchover: where the guest went
                 } catch (NvmeException e) {
                     throw new IOException(e.getMessage(), e);
                 }

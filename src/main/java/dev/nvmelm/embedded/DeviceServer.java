@@ -256,6 +256,23 @@ public final class DeviceServer implements AutoCloseable {
         }
     }
 
+    /**
+     * The driver a guest of controller {@code cntlid} uses now: after a switchover that is the
+     * driver on the controller its queues moved to (an NBD export attached after a migration
+     * follows the guest, as one attached before does). Otherwise {@link #device}.
+     */
+    public PciNvmeDevice guestDevice(int cntlid) throws NvmeException {
+        int c = cntlid;
+        for (int hops = 0; c >= 0 && c < devices.length() && hops < devices.length(); hops++) {
+            PciNvmeDevice d = devices.get(c);
+            if (d != null) return d;
+            Optional<Integer> to = claims.migratedTo(c);
+            if (to.isEmpty()) break;
+            c = to.get();
+        }
+        return device(cntlid);
+    }
+
     private void refuseSuspended(int cntlid) throws NvmeException {
         if (!subsystem.isMigratable(cntlid) || subsystem.controller(cntlid).migrationState() == Controller.State.ACTIVE) return;
         Optional<Integer> to = claims.migratedTo(cntlid);

@@ -142,6 +142,21 @@ class SimMigrationTest {
         }
     }
 
+    /**
+     * An export first used after the switchover follows the guest to MC 2, as one used before
+     * does; it once tried to enable a driver on the migrated-away (suspended) MC 1.
+     */
+    @Test
+    void anExportFirstUsedAfterTheMigrationFollowsTheGuest() throws Exception {
+        SimDeviceCliTest.ok("io", "write", server.deviceString() + "#1", "-n", "1", "-s", "5", "-c", "0", "--pattern=0x6b");
+        SimDeviceCliTest.ok("migrate", "--source", server.deviceString() + "#1", "--dest", server.deviceString() + "#2");
+        LazyNamespace c1n1 = new LazyNamespace(server, 1, 1);
+        MemorySegment buf = c1n1.allocateBuffer(BLOCK);
+        c1n1.read(5L * BLOCK, buf);
+        assertThat(buf.get(ValueLayout.JAVA_BYTE, 0)).isEqualTo((byte) 0x6b);
+        assertThat(Files.readAllBytes(dir.resolve("c2n1.img"))[5 * BLOCK]).as("on MC 2's namespace").isEqualTo((byte) 0x6b);
+    }
+
     @Test
     void controllersOfTwoServersAreRefusedWithTheReason(@TempDir Path other) throws Exception {
         try (DeviceServer second = DeviceServer.start(new Subsystem.Config(other, NS_BYTES, 1, 2, BLOCK), 8 << 20, null)) {
