@@ -232,9 +232,9 @@ class SimDeviceCliTest {
         ok("lm", "track-send", mmc, "--sel=0", "--cdqid=" + cdqid, "--start");
         for (int i = 0; i < 3; i++) ok("io", "write-zeroes", mc1, "-n", "1", "-s", String.valueOf(10 * i), "-c", "1");
         java.util.Map<Path, String> before = hashes(dir);
-        CliRunner second = CliRunner.run("device", "serve", "--dir", dir.toString(), "--ns-size", "32M", "--migratable", "3", "--namespaces", "2");
+        CliRunner second = CliRunner.run("device", "serve", "--dir", dir.toString(), "--ns-size", "64M", "--migratable", "3", "--namespaces", "2");
         assertThat(second.exit()).isEqualTo(1);
-        assertThat(second.err()).contains("already running").doesNotContain("Exception");
+        assertThat(second.err()).contains("a device server is already").doesNotContain("Exception");
         assertThat(second.err().strip().lines()).hasSize(1);
         assertThat(hashes(dir)).as("every file of DIR, and no new one").isEqualTo(before);
         assertThat(ok("lm", "cdq-read", mmc, "--cdqid=" + cdqid, "--no-advance").out()).contains("4 new entries, head 0");
