@@ -20,7 +20,7 @@ public final class Main {
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 
-    /** Runs the CLI with the given streams; returns the exit status (0 ok, 1 any error). */
+    /** Runs the CLI with the given streams; returns the exit status (0 ok, 1 any error, 128 + signo when a signal stopped it). */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
         CommandLine cl = new CommandLine(new Main());
         cl.setOut(out);
@@ -30,7 +30,7 @@ public final class Main {
         int rc = cl.execute(args);
         out.flush();
         err.flush();
-        return rc == 0 ? 0 : 1;
+        return rc == 0 || rc >= 128 ? rc : 1;   // 128 + signo: stopped by a signal, as a shell reports it
     }
 
     private static int onBadParameters(CommandLine.ParameterException e, String[] args) {
@@ -57,7 +57,11 @@ public final class Main {
                 }
             }
             case NvmeException n -> cl.getErr().println("nvme-lm: " + n.getMessage());
-            case CliException c -> cl.getErr().println("nvme-lm: " + c.getMessage());
+            case CliException c -> {
+                cl.getErr().println("nvme-lm: " + c.getMessage());
+                if (verbosity >= 2) c.printStackTrace(cl.getErr());
+                return c.exitStatus();
+            }
             case IllegalArgumentException i -> cl.getErr().println("nvme-lm: " + i.getMessage());
             default -> cl.getErr().println("nvme-lm: internal error: " + t + (verbosity < 2 ? " (run with -vv for details)" : ""));
         }

@@ -286,11 +286,14 @@ final class MigrationRun {
             bar.setExtraMessage(String.format(" %s pass %d backlog %s %s", snap.phase().name().toLowerCase(),
                     snap.pass(), human(snap.backlogBytes()), snap.verdict().length() > 40 ? snap.verdict().substring(0, 40) : snap.verdict()));
         });
-        Thread main = Thread.currentThread();
+        // Ctrl-C/SIGTERM cancel the run; the abort resumes the source and the command exits with its
+        // message. Any other shutdown (SIGHUP) waits for that resume, and only for it: waiting for
+        // the main thread would wait for a System.exit that itself waits for this hook.
+        java.util.concurrent.CountDownLatch settled = new java.util.concurrent.CountDownLatch(1);
         Thread hook = new Thread(() -> {
             m.cancel();
             try {
-                main.join(15_000);   // let the abort resume the source before the JVM exits
+                settled.await(15, java.util.concurrent.TimeUnit.SECONDS);
             } catch (InterruptedException ignored) {
                 // exiting anyway
             }
@@ -302,7 +305,9 @@ final class MigrationRun {
         long rewritten;
         dev.nvmelm.migrate.copy.WriteLedger.Check crc;
         MediaMigration.Outcome lastOutcome;
-        try (MediaMigration.Outcome outcome = m.run()) {
+        Signals.Scope signals = Signals.during(sig -> m.cancel());
+        try (MediaMigration.Outcome outcome = runSettled(m, settled)) {
+            signals.close();
             lastOutcome = outcome;
             if (bar != null) bar.close();
             if (guest != null) {
@@ -317,9 +322,12 @@ final class MigrationRun {
         } catch (MigrationException e) {
             if (bar != null) bar.close();
             if (guest != null) guest.stop();
-            throw new CliException("migration aborted: " + e.getMessage() + "; the source controller is resumed and its data intact, "
-                    + s.destinationName() + " is incomplete", e);
+            Signals.Received sig = signals.received();
+            String why = sig != null ? "stopped by " + sig.name() : e.getMessage();
+            throw new CliException("migration aborted: " + why + "; the source controller is resumed and its data intact, "
+                    + s.destinationName() + " is incomplete", e, sig != null ? sig.exitStatus() : 1);
         } finally {
+            signals.close();
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
             } catch (IllegalStateException ignored) {
@@ -348,6 +356,15 @@ final class MigrationRun {
         if (verified && incomplete != null) Files.deleteIfExists(incomplete);
         report(r, v, crc, check, rewritten, guest, size, srcSha, dstSha, verified);
         return verified || s.verify() == Verifier.Mode.NONE ? 0 : 1;
+    }
+
+    /** Runs the migration; {@code settled} opens once it has ended either way (on an abort, with the source resumed). */
+    private static MediaMigration.Outcome runSettled(MediaMigration m, java.util.concurrent.CountDownLatch settled) throws MigrationException {
+        try {
+            return m.run();
+        } finally {
+            settled.countDown();
+        }
     }
 
     private void report(MediaMigration.Report r, Verifier.Result v, dev.nvmelm.migrate.copy.WriteLedger.Check crc, Workload.Check check, long rewritten, Workload guest, long size,
