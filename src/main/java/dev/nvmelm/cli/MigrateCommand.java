@@ -107,7 +107,11 @@ final class MigrateCommand extends CliCommand {
             } catch (IllegalArgumentException e) {
                 throw new CliException("--compress " + e.getMessage());
             }
-            var remote = new MigrationRun.Remote(to, tls.transport(), java.time.Duration.ofSeconds(reconnectWindowSeconds), "full".equals(engine.verify),
+            // the agent always reads each extent back against its CRC32C; a whole-namespace SHA-256 runs inside the
+            // downtime (seconds per GiB), so with --to it is what --verify full asks for, not the default
+            Verifier.Mode asked = engine.verifyMode(null);
+            if (asked == Verifier.Mode.SAMPLED) throw new CliException("--verify sampled goes with a local destination; with --to use full or none");
+            var remote = new MigrationRun.Remote(to, tls.transport(), java.time.Duration.ofSeconds(reconnectWindowSeconds), asked == Verifier.Mode.FULL,
                     id, resume != null, codec);
             var settings = new MigrationRun.Settings(source, null, null, null, nsid, lbaSize, null, engine.options(),
                     Verifier.Mode.NONE, f == OutputFormat.JSON, f != OutputFormat.JSON, remote);
@@ -156,7 +160,10 @@ final class MigrateCommand extends CliCommand {
         @Option(names = "--on-stall", defaultValue = "abort", description = "When not converging: abort|force|throttle (default: ${DEFAULT-VALUE})")
         String onStall;
 
-        @Option(names = "--verify", description = "full|sampled|none (default: full)")
+        @Option(names = "--verify", paramLabel = "full|sampled|none",
+                description = {"Check the destination: full (every byte), sampled, or none; default: full. With --to the agent always",
+                        "reads every extent back against its CRC32C, and full adds a SHA-256 of the whole namespace inside the downtime,",
+                        "so there the default is the CRC32C check alone"})
         String verify;
 
         @Option(names = "--max-rate", paramLabel = "BYTES/S", converter = Numbers.Size.class, defaultValue = "0",

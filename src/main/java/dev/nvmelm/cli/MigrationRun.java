@@ -400,7 +400,7 @@ final class MigrationRun {
             m.put("downtime_ms", Math.round(r.downtimeMs * 10) / 10.0);
             m.put("downtime_breakdown_ms", new LinkedHashMap<String, Object>(r.downtimeBreakdownMs));
             m.put("total_ms", r.totalMs);
-            m.put("verify_mode", s.verify().name().toLowerCase());
+            m.put("verify_mode", remoteLine == null ? s.verify().name().toLowerCase() : s.remote().wholeHash() ? "full" : "crc32c");
             m.put("verify_bytes_compared", v.bytesCompared());
             m.put("verify_first_mismatch", v.firstMismatch());
             m.put("crc_extents_checked", crc.extentsChecked());
@@ -408,7 +408,10 @@ final class MigrationRun {
             m.put("crc_extents_skipped_rewritten", crc.extentsSkipped());
             m.put("crc_mismatches", crc.mismatches());
             m.put("crc_ledger_complete", crc.complete());
-            if (remoteLine != null) m.put("destination_verified", remoteLine);
+            if (remoteLine != null) {
+                m.put("destination_verified", true);   // a commit the agent refused ends before the report
+                m.put("destination_check", remoteLine);
+            }
             m.putAll(extra);
             m.put("workload_blocks_checked", check == null ? 0 : check.blocksChecked());
             m.put("workload_bad_blocks", check == null ? 0 : check.badBlocks());
