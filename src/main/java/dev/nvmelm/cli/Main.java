@@ -63,6 +63,7 @@ public final class Main {
                 return c.exitStatus();
             }
             case IllegalArgumentException i -> cl.getErr().println("nvme-lm: " + i.getMessage());
+            case java.nio.file.FileSystemException f -> cl.getErr().println("nvme-lm: " + FileErrors.describe(f));
             default -> cl.getErr().println("nvme-lm: internal error: " + t + (verbosity < 2 ? " (run with -vv for details)" : ""));
         }
         if (verbosity >= 2) t.printStackTrace(cl.getErr());

@@ -141,11 +141,20 @@ final class MigrationRun {
                 return migrate(e, null);
             }
         }
-        if (!Files.isRegularFile(s.source())) throw new CliException("source image " + s.source() + " does not exist");
+        FileErrors.requireReadableFile("source image", s.source());
+        if (s.destination() != null) {
+            FileErrors.requireWritablePlace("destination image", s.destination());
+            SameStorage.refuseFiles(s.source(), s.destination());
+        }
         long size = Files.size(s.source());
         if (size == 0 || size % s.lbaSize() != 0) throw new CliException("source image " + s.source() + " has " + size + " bytes, not a positive multiple of the LBA size " + s.lbaSize());
         if (s.destination() != null && Files.exists(s.destination()) && Files.size(s.destination()) != size) {
             throw new CliException("destination image " + s.destination() + " exists with " + Files.size(s.destination()) + " bytes; the source has " + size);
+        }
+        if (s.destination() != null) {
+            try (DestinationLock lock = DestinationLock.acquire(s.destination(), s.source().toString())) {
+                return migrateImages(size, lock);
+            }
         }
         Path work = Files.createTempDirectory("nvme-lm-migrate");
         if (s.remote() != null) {
@@ -226,9 +235,12 @@ final class MigrationRun {
                 BenchCommand.deleteTree(work);
             }
         }
-        Path incomplete = s.destination().resolveSibling(s.destination().getFileName() + ".incomplete");
-        Files.deleteIfExists(incomplete);
-        Files.writeString(incomplete, "migration from " + s.source() + " in progress or failed\n");
+        throw new IllegalStateException("no destination");
+    }
+
+    /** Image to image on the embedded controller, with DST locked for the run. */
+    private int migrateImages(long size, DestinationLock lock) throws Exception {
+        Path work = Files.createTempDirectory("nvme-lm-migrate");
         try (LiveMigrationRig rig = new LiveMigrationRig(s.source(), s.destination(), work, size, s.lbaSize())) {
             return migrate(new Endpoints() {
                 @Override public MediaMigration.Side source() { return rig.sourceSide(); }
@@ -237,7 +249,7 @@ final class MigrationRun {
                 @Override public NvmeDevice guest() { return rig.guest(); }
                 @Override public long sizeBytes() { return size; }
                 @Override public void close() {}
-            }, incomplete);
+            }, lock);
         } finally {
             BenchCommand.deleteTree(work);
         }
@@ -261,7 +273,7 @@ final class MigrationRun {
         return d;
     }
 
-    private int migrate(Endpoints ends, Path incomplete) throws Exception {
+    private int migrate(Endpoints ends, DestinationLock incomplete) throws Exception {
         long size = ends.sizeBytes();
         Workload guest = s.workload() == null ? null
                 : new Workload(ends.guest(), LiveMigrationRig.NSID, size, s.lbaSize(), s.workload(), System::nanoTime);
@@ -353,7 +365,8 @@ final class MigrationRun {
                 || (v.ok() && (check == null || check.badBlocks() == 0) && s.verify() != Verifier.Mode.NONE);
         String srcSha = s.verify() == Verifier.Mode.NONE || s.served() || s.toNbd() ? "" : sha256(s.source());
         String dstSha = s.verify() == Verifier.Mode.NONE || s.served() || s.toNbd() ? "" : sha256(s.destination());
-        if (verified && incomplete != null) Files.deleteIfExists(incomplete);
+        // with --verify none the copy completed unchecked: DST is no longer incomplete, and the report says unverified
+        if (incomplete != null && (verified || s.verify() == Verifier.Mode.NONE)) incomplete.completed();
         report(r, v, crc, check, rewritten, guest, size, srcSha, dstSha, verified);
         return verified || s.verify() == Verifier.Mode.NONE ? 0 : 1;
     }
