@@ -118,6 +118,8 @@ final class MigrationRun {
     private final PrintWriter out, err;
     private Map<String, Object> extra = Map.of();
     private String remoteLine;
+    /** The destination image did not exist before this run (so a run that cannot finish it may remove it). */
+    private boolean destCreated;
 
     MigrationRun withNbdOptions(dev.nvmelm.nbd.NbdClient.Options o) {
         this.nbdOptions = o;
@@ -153,6 +155,7 @@ final class MigrationRun {
         }
         if (s.destination() != null) {
             try (DestinationLock lock = DestinationLock.acquire(s.destination(), s.source().toString())) {
+                destCreated = !Files.exists(s.destination());
                 return migrateImages(size, lock);
             }
         }
@@ -336,6 +339,18 @@ final class MigrationRun {
             if (guest != null) guest.stop();
             Signals.Received sig = signals.received();
             String why = sig != null ? "stopped by " + sig.name() : e.getMessage();
+            if (sig == null && incomplete != null && capacityExceeded(e)) {
+                // an image namespace is thin: Capacity Exceeded on its writes is its filesystem running out
+                // (generic status 81h); the partial copy would keep that filesystem full
+                long free = usable(s.destination());
+                if (destCreated) {
+                    Files.deleteIfExists(s.destination());
+                    incomplete.completed();
+                }
+                throw new CliException("migration aborted: no space left on " + s.destination() + "'s filesystem (" + human(free)
+                        + " free, up to " + human(size) + " needed); the source controller is resumed and its data intact, " + s.destination()
+                        + (destCreated ? ", created by this run, is removed" : " is incomplete"), e);
+            }
             throw new CliException("migration aborted: " + why + "; the source controller is resumed and its data intact, "
                     + s.destinationName() + " is incomplete", e, sig != null ? sig.exitStatus() : 1);
         } finally {
@@ -369,6 +384,23 @@ final class MigrationRun {
         if (incomplete != null && (verified || s.verify() == Verifier.Mode.NONE)) incomplete.completed();
         report(r, v, crc, check, rewritten, guest, size, srcSha, dstSha, verified);
         return verified || s.verify() == Verifier.Mode.NONE ? 0 : 1;
+    }
+
+    /** The destination's thin namespace ran out of backing storage: Capacity Exceeded anywhere in the cause chain. */
+    private static boolean capacityExceeded(Throwable t) {
+        for (; t != null; t = t.getCause()) {
+            if (t instanceof dev.nvmelm.host.NvmeStatusException n
+                    && n.status().is(dev.nvmelm.spec.Status.SCT_GENERIC, dev.nvmelm.spec.StatusCodes.CAPACITY_EXCEEDED)) return true;
+        }
+        return false;
+    }
+
+    private static long usable(Path file) {
+        try {
+            return Files.getFileStore(file.toAbsolutePath().getParent()).getUsableSpace();
+        } catch (IOException e) {
+            return 0;
+        }
     }
 
     /** Runs the migration; {@code settled} opens once it has ended either way (on an abort, with the source resumed). */
