@@ -66,7 +66,8 @@ final class MigrateCommand extends CliCommand {
     int lbaSize;
 
     @Option(names = "--workload", paramLabel = "SPEC",
-            description = "Guest writes during the migration, e.g. random-write:iops=2000,bs=4k,seconds=10,zeroes=0.05,trim=0.05 (also seq-write, mixed)")
+            description = {"Guest writes during the migration, e.g. random-write:iops=2000,bs=4k,seconds=10,zeroes=0.05,trim=0.05",
+                    "(also seq-write, mixed). The guest writes into SRC, as a real guest would: SRC is changed"})
     String workload;
 
     @Mixin
@@ -132,6 +133,9 @@ final class MigrateCommand extends CliCommand {
         if (images == devices) throw new CliException("give either --source-image SRC --dest-image DST, or --source sim:PATH#C --dest sim:PATH#D");
         if (images && (source == null || dest == null)) throw new CliException("--source-image and --dest-image go together");
         if (devices && (sourceDevice == null || destDevice == null)) throw new CliException("--source and --dest go together");
+        if (w != null && images && f != OutputFormat.JSON) {
+            spec.commandLine().getErr().println("nvme-lm: the --workload guest writes into " + source + " (the source namespace), as a real guest would");
+        }
         var settings = new MigrationRun.Settings(source, dest, sourceDevice, destDevice, nsid, lbaSize, w, engine.options(),
                 engine.verifyMode(Verifier.Mode.FULL), f == OutputFormat.JSON, f != OutputFormat.JSON);
         return new MigrationRun(settings, spec.commandLine().getOut(), spec.commandLine().getErr()).run();
@@ -173,6 +177,8 @@ final class MigrateCommand extends CliCommand {
         MediaMigration.Options options() {
             if (maxDowntimeMs < 1) throw new CliException("--max-downtime must be at least 1 ms");
             if (maxPasses < 1) throw new CliException("--max-passes must be at least 1");
+            if (maxTimeSeconds < 1) throw new CliException("--max-time must be at least 1 second");
+            if (maxRate < 0) throw new CliException("--max-rate must be >= 0 (0 = unlimited)");
             MediaMigration.OnStall stall = switch (onStall) {
                 case "abort" -> MediaMigration.OnStall.ABORT;
                 case "force" -> MediaMigration.OnStall.FORCE;
