@@ -12,8 +12,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"The main job on the embedded controller: a source namespace with data, a guest writing to it,",
-                "a live migration to a destination subsystem with progress, verification, the report; then clean up."})
+        description = {"Run the main job on the embedded controller: a live migration under a writing guest, verified.",
+                "A source namespace with data, a guest writing to it, a live migration to a destination subsystem with progress, verification and the report; then the images are removed (unless --keep)."})
 final class DemoCommand extends CliCommand {
     @Option(names = "--size", converter = Numbers.Size.class, defaultValue = "256M", description = "Namespace size (default: ${DEFAULT-VALUE})")
     long size;

@@ -25,6 +25,7 @@ public final class Main {
         CommandLine cl = new CommandLine(new Main());
         cl.setOut(out);
         cl.setErr(err);
+        cl.setUsageHelpAutoWidth(true);   // descriptions wrap where the terminal does (80 columns when it cannot tell)
         cl.setParameterExceptionHandler(Main::onBadParameters);
         cl.setExecutionExceptionHandler(Main::onFailure);
         int rc = cl.execute(args);

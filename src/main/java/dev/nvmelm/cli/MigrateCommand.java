@@ -13,8 +13,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 
 @Command(name = "migrate", mixinStandardHelpOptions = true,
-        description = {"Live-migrate a namespace: a source subsystem runs on SRC (namespace 1 of MC 1), a destination",
-                "subsystem on DST (created, or reused if the size matches); exits 0 only when DST is verified."})
+        description = {"Live-migrate a namespace and exit 0 only when the destination is verified.",
+                "A source subsystem runs on SRC (namespace 1 of MC 1), a destination subsystem on DST (created, or reused if the size matches); or between served controllers, NBD exports, or to an agent (--to)."})
 final class MigrateCommand extends CliCommand {
     @Option(names = "--source-image", paramLabel = "SRC", description = "Source namespace image (raw), run on the embedded controller")
     Path source;
@@ -23,18 +23,15 @@ final class MigrateCommand extends CliCommand {
     Path dest;
 
     @Option(names = "--source", paramLabel = "sim:PATH#C|NBD-URI",
-            description = {"Source migratable controller of a served subsystem (nvme-lm device serve), or an NBD export",
-                    "(nbd+unix:///EXPORT?socket=PATH, nbd://HOST:PORT/EXPORT, nbds://...) copied storage-only to --dest-image or --dest NBD-URI"})
+            description = "Source migratable controller of a served subsystem (nvme-lm device serve), or an NBD export (nbd+unix:///EXPORT?socket=PATH, nbd://HOST:PORT/EXPORT, nbds://...) copied storage-only to --dest-image or --dest NBD-URI")
     String sourceDevice;
 
     @Option(names = "--dirty-context", paramLabel = "auto|none|CONTEXT", defaultValue = "auto",
-            description = {"With an NBD source: the dirty map for dirty passes (nvme-lm:dirty, qemu:dirty-bitmap:NAME);",
-                    "auto takes nvme-lm:dirty or the only qemu:dirty-bitmap offered (default: ${DEFAULT-VALUE})"})
+            description = "With an NBD source: the dirty map for dirty passes (nvme-lm:dirty, qemu:dirty-bitmap:NAME); auto takes nvme-lm:dirty or the only qemu:dirty-bitmap offered (default: ${DEFAULT-VALUE})")
     String dirtyContext;
 
     @Option(names = "--dest", paramLabel = "sim:PATH#C|NBD-URI",
-            description = {"Destination migratable controller of the same served subsystem, or (with --source-image or an NBD --source) an NBD export",
-                    "(nbd+unix:///EXPORT?socket=PATH, nbd://HOST:PORT/EXPORT) that receives the data only"})
+            description = "Destination migratable controller of the same served subsystem, or (with --source-image or an NBD --source) an NBD export (nbd+unix:///EXPORT?socket=PATH, nbd://HOST:PORT/EXPORT) that receives the data only")
     String destDevice;
 
     @Option(names = "--namespace-id", defaultValue = "1", description = "With --source/--dest: the MC's namespace to move (default: ${DEFAULT-VALUE})")
@@ -51,8 +48,7 @@ final class MigrateCommand extends CliCommand {
     String migrationId;
 
     @Option(names = "--resume", paramLabel = "ID",
-            description = {"With --to: continue migration ID after this source was killed; the agent sends digests of what it holds",
-                    "and only what differs is sent again"})
+            description = "With --to: continue migration ID after this source was killed; the agent sends digests of what it holds and only what differs is sent again")
     String resume;
 
     @Option(names = "--compress", paramLabel = "none|lz4|zstd", defaultValue = "none",
@@ -66,8 +62,7 @@ final class MigrateCommand extends CliCommand {
     int lbaSize;
 
     @Option(names = "--workload", paramLabel = "SPEC",
-            description = {"Guest writes during the migration, e.g. random-write:iops=2000,bs=4k,seconds=10,zeroes=0.05,trim=0.05",
-                    "(also seq-write, mixed). The guest writes into SRC, as a real guest would: SRC is changed"})
+            description = "Guest writes during the migration, e.g. random-write:iops=2000,bs=4k,seconds=10,zeroes=0.05,trim=0.05 (also seq-write, mixed). The guest writes into SRC, as a real guest would: SRC is changed")
     String workload;
 
     @Mixin
@@ -165,9 +160,7 @@ final class MigrateCommand extends CliCommand {
         String onStall;
 
         @Option(names = "--verify", paramLabel = "full|sampled|none",
-                description = {"Check the destination: full (every byte), sampled, or none; default: full. With --to the agent always",
-                        "reads every extent back against its CRC32C, and full adds a SHA-256 of the whole namespace inside the downtime,",
-                        "so there the default is the CRC32C check alone"})
+                description = "Check the destination: full (every byte), sampled, or none; default: full. With --to the agent always reads every extent back against its CRC32C, and full adds a SHA-256 of the whole namespace inside the downtime, so there the default is the CRC32C check alone")
         String verify;
 
         @Option(names = "--max-rate", paramLabel = "BYTES/S", converter = Numbers.Size.class, defaultValue = "0",

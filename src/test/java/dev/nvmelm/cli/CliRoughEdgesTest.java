@@ -95,4 +95,24 @@ class CliRoughEdgesTest {
                     .containsExactly("ca.crt", "client.crt", "client.key", "server.crt", "server.key");
         }
     }
+
+    /** The command list shows each command's first description line: a whole sentence, and no issue numbers anywhere in help. */
+    @Test
+    void everyCommandsFirstHelpLineIsAWholeSentence() {
+        var top = new picocli.CommandLine(new Main());
+        java.util.List<picocli.CommandLine> all = new java.util.ArrayList<>();
+        java.util.ArrayDeque<picocli.CommandLine> todo = new java.util.ArrayDeque<>(java.util.List.of(top));
+        while (!todo.isEmpty()) {
+            picocli.CommandLine c = todo.pop();
+            all.add(c);
+            todo.addAll(c.getSubcommands().values());
+        }
+        for (picocli.CommandLine c : all) {
+            String[] d = c.getCommandSpec().usageMessage().description();
+            if (d.length == 0) continue;
+            assertThat(d[0]).as(c.getCommandSpec().qualifiedName()).doesNotEndWith(",").doesNotEndWith(":").doesNotEndWith(" by")
+                    .doesNotEndWith(" a destination");
+            assertThat(c.getUsageMessage()).as(c.getCommandSpec().qualifiedName()).doesNotContainPattern("issue \\d");
+        }
+    }
 }
