@@ -128,12 +128,9 @@ final class MigrateCommand extends CliCommand {
         if (images == devices) throw new CliException("give either --source-image SRC --dest-image DST, or --source sim:PATH#C --dest sim:PATH#D");
         if (images && (source == null || dest == null)) throw new CliException("--source-image and --dest-image go together");
         if (devices && (sourceDevice == null || destDevice == null)) throw new CliException("--source and --dest go together");
-        if (w != null && images && f != OutputFormat.JSON) {
-            spec.commandLine().getErr().println("nvme-lm: the --workload guest writes into " + source + " (the source namespace), as a real guest would");
-        }
         var settings = new MigrationRun.Settings(source, dest, sourceDevice, destDevice, nsid, lbaSize, w, engine.options(),
                 engine.verifyMode(Verifier.Mode.FULL), f == OutputFormat.JSON, f != OutputFormat.JSON);
-        return new MigrationRun(settings, spec.commandLine().getOut(), spec.commandLine().getErr()).run();
+        return new MigrationRun(settings, spec.commandLine().getOut(), spec.commandLine().getErr()).sayingTheGuestWritesIntoSource().run();
     }
 
     private static java.util.UUID uuid(String option, String v) {

@@ -121,6 +121,14 @@ final class MigrationRun {
     /** The destination image did not exist before this run (so a run that cannot finish it may remove it). */
     private boolean destCreated;
 
+    /** migrate's --workload runs in the user's SRC image: say so once the run is accepted (demo's source is its own). */
+    private boolean sayGuestWritesIntoSource;
+
+    MigrationRun sayingTheGuestWritesIntoSource() {
+        this.sayGuestWritesIntoSource = true;
+        return this;
+    }
+
     MigrationRun withNbdOptions(dev.nvmelm.nbd.NbdClient.Options o) {
         this.nbdOptions = o;
         return this;
@@ -243,6 +251,9 @@ final class MigrationRun {
 
     /** Image to image on the embedded controller, with DST locked for the run. */
     private int migrateImages(long size, DestinationLock lock) throws Exception {
+        if (sayGuestWritesIntoSource && s.workload() != null && !s.json()) {
+            err.println("nvme-lm: the --workload guest writes into " + s.source() + " (the source namespace), as a real guest would");
+        }
         Path work = Files.createTempDirectory("nvme-lm-migrate");
         try (LiveMigrationRig rig = new LiveMigrationRig(s.source(), s.destination(), work, size, s.lbaSize())) {
             return migrate(new Endpoints() {

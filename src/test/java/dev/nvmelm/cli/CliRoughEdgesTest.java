@@ -57,7 +57,7 @@ class CliRoughEdgesTest {
                 "--workload", "random-write:iops=200,bs=4k,seconds=1");
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.err()).contains("the --workload guest writes into " + src);
-        assertThat(CliRunner.run("migrate", "--help").out()).contains("SRC is changed");
+        assertThat(CliRunner.run("migrate", "--help").out().replaceAll("\\s+", " ")).contains("SRC is changed");
     }
 
     @Test
