@@ -164,8 +164,8 @@ final class BenchCommand {
     }
 
     @Command(name = "live", mixinStandardHelpOptions = true,
-            description = {"Live migration under fio (nbd engine, 4 KiB random writes at each --iops rate) through the same kind of path for both:",
-                    "nvme-lm: device serve --nbd in process, MC 1 -> MC 2 of the served subsystem; QEMU: qemu-storage-daemon's NBD export, blockdev-mirror.",
+            description = {"Live migration under fio, nvme-lm beside QEMU, through the same kind of path for both.",
+                    "fio uses the nbd engine, 4 KiB random writes at each --iops rate. nvme-lm: device serve --nbd in process, MC 1 -> MC 2 of the served subsystem; QEMU: qemu-storage-daemon's NBD export, blockdev-mirror.",
                     "The same copy-rate cap for both. Records bytes moved, total time, downtime, guest IOPS, the verdict and its time,",
                     "timelines of bytes remaining and guest IOPS, and checks the destination equals the source (fio stopped)."})
     static final class Live extends CliCommand {
@@ -207,9 +207,8 @@ final class BenchCommand {
     }
 
     @Command(name = "sparse", mixinStandardHelpOptions = true,
-            description = {"A 1 TiB sparse namespace with 1 GiB of data in spread 1 MiB extents, migrated file to file by nvme-lm and by",
-                    "QEMU's blockdev-mirror (defaults, and with unmap): time and destination allocation; a 1 GiB dense image the same way",
-                    "for the goal \"1 TiB sparse <= 2x the time of 1 GiB dense\". Checks free space first."})
+            description = {"A 1 TiB sparse namespace migrated file to file by nvme-lm and by QEMU, beside a 1 GiB dense one.",
+                    "The sparse namespace has 1 GiB of data in spread 1 MiB extents; QEMU runs blockdev-mirror (defaults, and with unmap). It records time and destination allocation, and a 1 GiB dense image the same way for the goal \"1 TiB sparse <= 2x the time of 1 GiB dense\". Checks free space first."})
     static final class Sparse extends CliCommand {
         @Option(names = "--size", converter = Numbers.Size.class, defaultValue = "1T", description = "Sparse namespace size (default: ${DEFAULT-VALUE})")
         long sizeBytes;
@@ -234,8 +233,8 @@ final class BenchCommand {
     }
 
     @Command(name = "cdq", mixinStandardHelpOptions = true,
-            description = {"The CDQ consumer's JMH benchmarks (CdqConsumerBench, DirtyExtentsMemoryBench) as a bench result:",
-                    "entries/s per workload on one thread, and MiB per TiB of dirty extents at each write count, with their goals."})
+            description = {"The CDQ consumer's JMH benchmarks (CdqConsumerBench, DirtyExtentsMemoryBench) as a bench result.",
+                    "It records entries/s per workload on one thread, and MiB per TiB of dirty extents at each write count, with their goals."})
     static final class Cdq extends CliCommand {
         @Option(names = "--quick", description = "One short iteration of two workloads, the smallest write count: checks that the harness works, measures nothing")
         boolean quick;
@@ -278,7 +277,7 @@ final class BenchCommand {
     }
 
     @Command(name = "net", aliases = "tls", mixinStandardHelpOptions = true,
-            description = "The agents' data path over loopback: TLS 1.3 with mutual authentication versus plaintext (also named tls, as in issue 9)")
+            description = "The agents' data path over loopback: TLS 1.3 with mutual authentication versus plaintext (also named tls)")
     static final class Net extends CliCommand {
         @Mixin
         Common c;

@@ -12,8 +12,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"The main job on the embedded controller: a source namespace with data, a guest writing to it,",
-                "a live migration to a destination subsystem with progress, verification, the report; then clean up."})
+        description = {"Run the main job on the embedded controller: a live migration under a writing guest, verified.",
+                "A source namespace with data, a guest writing to it, a live migration to a destination subsystem with progress, verification and the report; then the images are removed (unless --keep)."})
 final class DemoCommand extends CliCommand {
     @Option(names = "--size", converter = Numbers.Size.class, defaultValue = "256M", description = "Namespace size (default: ${DEFAULT-VALUE})")
     long size;
@@ -38,6 +38,14 @@ final class DemoCommand extends CliCommand {
         OutputFormat f = g.format();
         if (size < 16 << 20 || size % 4096 != 0) throw new CliException("--size must be at least 16M and a multiple of 4 KiB");
         if (iops < 0) throw new CliException("--iops must be >= 0");
+        if (seconds < 0 || Double.isNaN(seconds)) throw new CliException("--seconds must be >= 0 (0 = until two seconds after switchover)");
+        var options = engine.options();   // checked before a namespace is built
+        Verifier.Mode verify = engine.verifyMode(Verifier.Mode.FULL);
+        if (keep != null) {
+            Path parent = keep.toAbsolutePath().getParent();
+            if (Files.exists(keep) && !Files.isDirectory(keep)) throw new CliException("--keep " + keep + " is not a directory");
+            if (parent != null && !Files.isDirectory(parent)) throw new CliException("--keep " + keep + ": directory " + parent + " does not exist");
+        }
         Path dir = keep != null ? Files.createDirectories(keep) : Files.createTempDirectory("nvme-lm-demo");
         PrintWriter err = spec.commandLine().getErr();
         try {
@@ -50,7 +58,7 @@ final class DemoCommand extends CliCommand {
             double run = seconds > 0 ? seconds : 0;
             WorkloadSpec w = iops == 0 && run == 0 ? null
                     : WorkloadSpec.parse("random-write:iops=" + iops + ",bs=4k,zeroes=0.02,trim=0.02" + (run > 0 ? ",seconds=" + run : ""));
-            var settings = new MigrationRun.Settings(src, dst, 4096, w, engine.options(), engine.verifyMode(Verifier.Mode.FULL),
+            var settings = new MigrationRun.Settings(src, dst, 4096, w, options, verify,
                     f == OutputFormat.JSON, f != OutputFormat.JSON);
             return new MigrationRun(settings, spec.commandLine().getOut(), err).run();
         } finally {

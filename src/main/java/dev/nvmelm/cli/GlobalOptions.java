@@ -14,7 +14,7 @@ public final class GlobalOptions {
     boolean[] verbose = new boolean[0];
 
     @Option(names = "--timeout", paramLabel = "MS", converter = Numbers.class, defaultValue = "0",
-            description = "Timeout value, in milliseconds (0 = default: 60000 admin, 30000 I/O)")
+            description = "Timeout value, in milliseconds (0 = the default, 60000 for admin and I/O commands)")
     long timeoutMs;
 
     @Option(names = "--dry-run", description = "Show the command that would be sent; open no device, send nothing")

@@ -40,6 +40,19 @@ final class IoCommand {
         @Option(names = {"-c", "--block-count"}, converter = Numbers.class, required = true, description = "Number of blocks, 0's based (NLB)")
         long nlb;
 
+        /** Read and write: nvme-cli's -z/--data-size, the data buffer's size in bytes (0 = the blocks' size). */
+        long dataSizeOption() {
+            return 0;
+        }
+
+        /** The buffer as nvme-cli sizes it: --data-size, rounded up (with nvme-cli's message) to fit the blocks. */
+        long bufferBytes(long transferBytes) {
+            long z = dataSizeOption();
+            if (z == 0) return transferBytes;
+            if (z < transferBytes) spec.commandLine().getErr().printf("Rounding data size to fit block count (%d bytes)%n", transferBytes);
+            return Math.max(z, transferBytes);
+        }
+
         int nsidField() {
             return field("--namespace-id", nsid, 32);
         }
@@ -68,6 +81,7 @@ final class IoCommand {
             if (len > MAX_TRANSFER_BYTES) throw new CliException(String.format("%d blocks of %d bytes is more than one command moves here (%d MiB); split it", blocks(), lba, MAX_TRANSFER_BYTES >> 20));
             MemorySegment buf = len > 0 ? dev.allocateBuffer(len) : null;
             fill(buf);
+            bufferBytes(len);   // only the message: the command moves exactly the blocks
             Completion c = dev.io(sqe(lba), buf).orThrow(what());
             report(c, buf, format);
         }
@@ -95,6 +109,15 @@ final class IoCommand {
         @Option(names = {"-d", "--data"}, paramLabel = "FILE", description = "Write the data read to FILE")
         Path data;
 
+        @Option(names = {"-z", "--data-size"}, paramLabel = "BYTES", converter = Numbers.Size.class, defaultValue = "0",
+                description = "Size of the data buffer, as in nvme-cli: rounded up to the blocks' size; a larger buffer is written out zero-padded")
+        long dataSize;
+
+        @Override
+        long dataSizeOption() {
+            return dataSize;
+        }
+
         @Override
         Sqe sqe(int lbaSizeBytes) {
             return IoCommands.read(nsidField(), slba, blocks()).toSqe();
@@ -107,7 +130,7 @@ final class IoCommand {
 
         @Override
         void report(Completion c, MemorySegment buf, OutputFormat format) throws IOException {
-            byte[] bytes = buf.toArray(ValueLayout.JAVA_BYTE);
+            byte[] bytes = java.util.Arrays.copyOf(buf.toArray(ValueLayout.JAVA_BYTE), (int) Math.max(dataSize, buf.byteSize()));
             if (data != null) Files.write(data, bytes);
             if (format == OutputFormat.BINARY) {
                 writeBinary(bytes);
@@ -139,8 +162,17 @@ final class IoCommand {
 
     @Command(name = "write", mixinStandardHelpOptions = true, description = "Write blocks from --data FILE or a --pattern byte")
     static final class Write extends Base {
-        @Option(names = {"-d", "--data"}, paramLabel = "FILE", description = "Data to write (exactly the blocks' size)")
+        @Option(names = {"-d", "--data"}, paramLabel = "FILE", description = "Data to write (exactly the blocks' size, or --data-size bytes of it)")
         Path data;
+
+        @Option(names = {"-z", "--data-size"}, paramLabel = "BYTES", converter = Numbers.Size.class, defaultValue = "0",
+                description = "Bytes to take from --data FILE, as in nvme-cli: the rest of the blocks is zeroes, and more than the blocks hold is refused")
+        long dataSize;
+
+        @Override
+        long dataSizeOption() {
+            return dataSize;
+        }
 
         @Option(names = {"-p", "--pattern"}, converter = Numbers.class, description = "Fill every byte with this value")
         Long pattern;
@@ -173,6 +205,17 @@ final class IoCommand {
             }
             if (!Files.isRegularFile(data)) throw new CliException("--data " + data + ": no such file");
             long size = Files.size(data);
+            if (dataSize > 0) {
+                if (dataSize > buf.byteSize()) {
+                    throw new CliException(String.format("--data-size %d is more than %d blocks hold (%d bytes)", dataSize, blocks(), buf.byteSize()));
+                }
+                if (size < dataSize) throw new CliException(String.format("--data %s has %d bytes; --data-size asks for %d", data, size, dataSize));
+                buf.fill((byte) 0);
+                try (var in = Files.newInputStream(data)) {
+                    MemorySegment.copy(in.readNBytes((int) dataSize), 0, buf, ValueLayout.JAVA_BYTE, 0, (int) dataSize);
+                }
+                return;
+            }
             if (size != buf.byteSize()) throw new CliException(String.format("--data %s has %d bytes; %d blocks need exactly %d", data, size, blocks(), buf.byteSize()));
             MemorySegment.copy(Files.readAllBytes(data), 0, buf, ValueLayout.JAVA_BYTE, 0, (int) size);
         }

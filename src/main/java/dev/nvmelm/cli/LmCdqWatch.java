@@ -180,8 +180,9 @@ final class LmCdqWatch extends CliCommand {
             for (DirtyExtents d : namespaces) {
                 while (!d.isEmpty()) {
                     for (LbaRange r : d.takeBatch(64L << 20)) {
-                        if (json) out.println(Json.compact(ordered("nsid", d.nsid(), "slba", r.slba(), "blocks", r.count())));
-                        else out.printf("nsid %d slba %d blocks %d%n", d.nsid(), r.slba(), r.count());
+                        // nvme-cli's and libnvme's names: nlb is 0's based, as in the entries cdq-read prints
+                        if (json) out.println(Json.compact(ordered("nsid", d.nsid(), "slba", r.slba(), "nlb", r.count() - 1)));
+                        else out.printf("nsid %d slba %d nlb %d (%d blocks)%n", d.nsid(), r.slba(), r.count() - 1, r.count());
                     }
                 }
             }

@@ -20,17 +20,18 @@ public final class Main {
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 
-    /** Runs the CLI with the given streams; returns the exit status (0 ok, 1 any error). */
+    /** Runs the CLI with the given streams; returns the exit status (0 ok, 1 any error, 128 + signo when a signal stopped it). */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
         CommandLine cl = new CommandLine(new Main());
         cl.setOut(out);
         cl.setErr(err);
+        cl.setUsageHelpAutoWidth(true);   // descriptions wrap where the terminal does (80 columns when it cannot tell)
         cl.setParameterExceptionHandler(Main::onBadParameters);
         cl.setExecutionExceptionHandler(Main::onFailure);
         int rc = cl.execute(args);
         out.flush();
         err.flush();
-        return rc == 0 ? 0 : 1;
+        return rc == 0 || rc >= 128 ? rc : 1;   // 128 + signo: stopped by a signal, as a shell reports it
     }
 
     private static int onBadParameters(CommandLine.ParameterException e, String[] args) {
@@ -57,8 +58,13 @@ public final class Main {
                 }
             }
             case NvmeException n -> cl.getErr().println("nvme-lm: " + n.getMessage());
-            case CliException c -> cl.getErr().println("nvme-lm: " + c.getMessage());
+            case CliException c -> {
+                cl.getErr().println("nvme-lm: " + c.getMessage());
+                if (verbosity >= 2) c.printStackTrace(cl.getErr());
+                return c.exitStatus();
+            }
             case IllegalArgumentException i -> cl.getErr().println("nvme-lm: " + i.getMessage());
+            case java.nio.file.FileSystemException f -> cl.getErr().println("nvme-lm: " + FileErrors.describe(f));
             default -> cl.getErr().println("nvme-lm: internal error: " + t + (verbosity < 2 ? " (run with -vv for details)" : ""));
         }
         if (verbosity >= 2) t.printStackTrace(cl.getErr());

@@ -13,8 +13,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 
 @Command(name = "migrate", mixinStandardHelpOptions = true,
-        description = {"Live-migrate a namespace: a source subsystem runs on SRC (namespace 1 of MC 1), a destination",
-                "subsystem on DST (created, or reused if the size matches); exits 0 only when DST is verified."})
+        description = {"Live-migrate a namespace and exit 0 only when the destination is verified.",
+                "A source subsystem runs on SRC (namespace 1 of MC 1), a destination subsystem on DST (created, or reused if the size matches); or between served controllers, NBD exports, or to an agent (--to)."})
 final class MigrateCommand extends CliCommand {
     @Option(names = "--source-image", paramLabel = "SRC", description = "Source namespace image (raw), run on the embedded controller")
     Path source;
@@ -23,18 +23,15 @@ final class MigrateCommand extends CliCommand {
     Path dest;
 
     @Option(names = "--source", paramLabel = "sim:PATH#C|NBD-URI",
-            description = {"Source migratable controller of a served subsystem (nvme-lm device serve), or an NBD export",
-                    "(nbd+unix:///EXPORT?socket=PATH, nbd://HOST:PORT/EXPORT, nbds://...) copied storage-only to --dest-image or --dest NBD-URI"})
+            description = "Source migratable controller of a served subsystem (nvme-lm device serve), or an NBD export (nbd+unix:///EXPORT?socket=PATH, nbd://HOST:PORT/EXPORT, nbds://...) copied storage-only to --dest-image or --dest NBD-URI")
     String sourceDevice;
 
     @Option(names = "--dirty-context", paramLabel = "auto|none|CONTEXT", defaultValue = "auto",
-            description = {"With an NBD source: the dirty map for dirty passes (nvme-lm:dirty, qemu:dirty-bitmap:NAME);",
-                    "auto takes nvme-lm:dirty or the only qemu:dirty-bitmap offered (default: ${DEFAULT-VALUE})"})
+            description = "With an NBD source: the dirty map for dirty passes (nvme-lm:dirty, qemu:dirty-bitmap:NAME); auto takes nvme-lm:dirty or the only qemu:dirty-bitmap offered (default: ${DEFAULT-VALUE})")
     String dirtyContext;
 
     @Option(names = "--dest", paramLabel = "sim:PATH#C|NBD-URI",
-            description = {"Destination migratable controller of the same served subsystem, or (with --source-image or an NBD --source) an NBD export",
-                    "(nbd+unix:///EXPORT?socket=PATH, nbd://HOST:PORT/EXPORT) that receives the data only"})
+            description = "Destination migratable controller of the same served subsystem, or (with --source-image or an NBD --source) an NBD export (nbd+unix:///EXPORT?socket=PATH, nbd://HOST:PORT/EXPORT) that receives the data only")
     String destDevice;
 
     @Option(names = "--namespace-id", defaultValue = "1", description = "With --source/--dest: the MC's namespace to move (default: ${DEFAULT-VALUE})")
@@ -51,8 +48,7 @@ final class MigrateCommand extends CliCommand {
     String migrationId;
 
     @Option(names = "--resume", paramLabel = "ID",
-            description = {"With --to: continue migration ID after this source was killed; the agent sends digests of what it holds",
-                    "and only what differs is sent again"})
+            description = "With --to: continue migration ID after this source was killed; the agent sends digests of what it holds and only what differs is sent again")
     String resume;
 
     @Option(names = "--compress", paramLabel = "none|lz4|zstd", defaultValue = "none",
@@ -66,7 +62,7 @@ final class MigrateCommand extends CliCommand {
     int lbaSize;
 
     @Option(names = "--workload", paramLabel = "SPEC",
-            description = "Guest writes during the migration, e.g. random-write:iops=2000,bs=4k,seconds=10,zeroes=0.05,trim=0.05 (also seq-write, mixed)")
+            description = "Guest writes during the migration, e.g. random-write:iops=2000,bs=4k,seconds=10,zeroes=0.05,trim=0.05 (also seq-write, mixed). The guest writes into SRC, as a real guest would: SRC is changed")
     String workload;
 
     @Mixin
@@ -107,7 +103,11 @@ final class MigrateCommand extends CliCommand {
             } catch (IllegalArgumentException e) {
                 throw new CliException("--compress " + e.getMessage());
             }
-            var remote = new MigrationRun.Remote(to, tls.transport(), java.time.Duration.ofSeconds(reconnectWindowSeconds), "full".equals(engine.verify),
+            // the agent always reads each extent back against its CRC32C; a whole-namespace SHA-256 runs inside the
+            // downtime (seconds per GiB), so with --to it is what --verify full asks for, not the default
+            Verifier.Mode asked = engine.verifyMode(null);
+            if (asked == Verifier.Mode.SAMPLED) throw new CliException("--verify sampled goes with a local destination; with --to use full or none");
+            var remote = new MigrationRun.Remote(to, tls.transport(), java.time.Duration.ofSeconds(reconnectWindowSeconds), asked == Verifier.Mode.FULL,
                     id, resume != null, codec);
             var settings = new MigrationRun.Settings(source, null, null, null, nsid, lbaSize, null, engine.options(),
                     Verifier.Mode.NONE, f == OutputFormat.JSON, f != OutputFormat.JSON, remote);
@@ -130,7 +130,7 @@ final class MigrateCommand extends CliCommand {
         if (devices && (sourceDevice == null || destDevice == null)) throw new CliException("--source and --dest go together");
         var settings = new MigrationRun.Settings(source, dest, sourceDevice, destDevice, nsid, lbaSize, w, engine.options(),
                 engine.verifyMode(Verifier.Mode.FULL), f == OutputFormat.JSON, f != OutputFormat.JSON);
-        return new MigrationRun(settings, spec.commandLine().getOut(), spec.commandLine().getErr()).run();
+        return new MigrationRun(settings, spec.commandLine().getOut(), spec.commandLine().getErr()).sayingTheGuestWritesIntoSource().run();
     }
 
     private static java.util.UUID uuid(String option, String v) {
@@ -156,7 +156,8 @@ final class MigrateCommand extends CliCommand {
         @Option(names = "--on-stall", defaultValue = "abort", description = "When not converging: abort|force|throttle (default: ${DEFAULT-VALUE})")
         String onStall;
 
-        @Option(names = "--verify", description = "full|sampled|none (default: full)")
+        @Option(names = "--verify", paramLabel = "full|sampled|none",
+                description = "Check the destination: full (every byte), sampled, or none; default: full. With --to the agent always reads every extent back against its CRC32C, and full adds a SHA-256 of the whole namespace inside the downtime, so there the default is the CRC32C check alone")
         String verify;
 
         @Option(names = "--max-rate", paramLabel = "BYTES/S", converter = Numbers.Size.class, defaultValue = "0",
@@ -166,6 +167,8 @@ final class MigrateCommand extends CliCommand {
         MediaMigration.Options options() {
             if (maxDowntimeMs < 1) throw new CliException("--max-downtime must be at least 1 ms");
             if (maxPasses < 1) throw new CliException("--max-passes must be at least 1");
+            if (maxTimeSeconds < 1) throw new CliException("--max-time must be at least 1 second");
+            if (maxRate < 0) throw new CliException("--max-rate must be >= 0 (0 = unlimited)");
             MediaMigration.OnStall stall = switch (onStall) {
                 case "abort" -> MediaMigration.OnStall.ABORT;
                 case "force" -> MediaMigration.OnStall.FORCE;

@@ -118,6 +118,16 @@ final class MigrationRun {
     private final PrintWriter out, err;
     private Map<String, Object> extra = Map.of();
     private String remoteLine;
+    /** The destination image did not exist before this run (so a run that cannot finish it may remove it). */
+    private boolean destCreated;
+
+    /** migrate's --workload runs in the user's SRC image: say so once the run is accepted (demo's source is its own). */
+    private boolean sayGuestWritesIntoSource;
+
+    MigrationRun sayingTheGuestWritesIntoSource() {
+        this.sayGuestWritesIntoSource = true;
+        return this;
+    }
 
     MigrationRun withNbdOptions(dev.nvmelm.nbd.NbdClient.Options o) {
         this.nbdOptions = o;
@@ -141,11 +151,21 @@ final class MigrationRun {
                 return migrate(e, null);
             }
         }
-        if (!Files.isRegularFile(s.source())) throw new CliException("source image " + s.source() + " does not exist");
+        FileErrors.requireReadableFile("source image", s.source());
+        if (s.destination() != null) {
+            FileErrors.requireWritablePlace("destination image", s.destination());
+            SameStorage.refuseFiles(s.source(), s.destination());
+        }
         long size = Files.size(s.source());
         if (size == 0 || size % s.lbaSize() != 0) throw new CliException("source image " + s.source() + " has " + size + " bytes, not a positive multiple of the LBA size " + s.lbaSize());
         if (s.destination() != null && Files.exists(s.destination()) && Files.size(s.destination()) != size) {
             throw new CliException("destination image " + s.destination() + " exists with " + Files.size(s.destination()) + " bytes; the source has " + size);
+        }
+        if (s.destination() != null) {
+            try (DestinationLock lock = DestinationLock.acquire(s.destination(), s.source().toString())) {
+                destCreated = !Files.exists(s.destination());
+                return migrateImages(size, lock);
+            }
         }
         Path work = Files.createTempDirectory("nvme-lm-migrate");
         if (s.remote() != null) {
@@ -226,9 +246,15 @@ final class MigrationRun {
                 BenchCommand.deleteTree(work);
             }
         }
-        Path incomplete = s.destination().resolveSibling(s.destination().getFileName() + ".incomplete");
-        Files.deleteIfExists(incomplete);
-        Files.writeString(incomplete, "migration from " + s.source() + " in progress or failed\n");
+        throw new IllegalStateException("no destination");
+    }
+
+    /** Image to image on the embedded controller, with DST locked for the run. */
+    private int migrateImages(long size, DestinationLock lock) throws Exception {
+        if (sayGuestWritesIntoSource && s.workload() != null && !s.json()) {
+            err.println("nvme-lm: the --workload guest writes into " + s.source() + " (the source namespace), as a real guest would");
+        }
+        Path work = Files.createTempDirectory("nvme-lm-migrate");
         try (LiveMigrationRig rig = new LiveMigrationRig(s.source(), s.destination(), work, size, s.lbaSize())) {
             return migrate(new Endpoints() {
                 @Override public MediaMigration.Side source() { return rig.sourceSide(); }
@@ -237,7 +263,7 @@ final class MigrationRun {
                 @Override public NvmeDevice guest() { return rig.guest(); }
                 @Override public long sizeBytes() { return size; }
                 @Override public void close() {}
-            }, incomplete);
+            }, lock);
         } finally {
             BenchCommand.deleteTree(work);
         }
@@ -261,7 +287,7 @@ final class MigrationRun {
         return d;
     }
 
-    private int migrate(Endpoints ends, Path incomplete) throws Exception {
+    private int migrate(Endpoints ends, DestinationLock incomplete) throws Exception {
         long size = ends.sizeBytes();
         Workload guest = s.workload() == null ? null
                 : new Workload(ends.guest(), LiveMigrationRig.NSID, size, s.lbaSize(), s.workload(), System::nanoTime);
@@ -286,11 +312,14 @@ final class MigrationRun {
             bar.setExtraMessage(String.format(" %s pass %d backlog %s %s", snap.phase().name().toLowerCase(),
                     snap.pass(), human(snap.backlogBytes()), snap.verdict().length() > 40 ? snap.verdict().substring(0, 40) : snap.verdict()));
         });
-        Thread main = Thread.currentThread();
+        // Ctrl-C/SIGTERM cancel the run; the abort resumes the source and the command exits with its
+        // message. Any other shutdown (SIGHUP) waits for that resume, and only for it: waiting for
+        // the main thread would wait for a System.exit that itself waits for this hook.
+        java.util.concurrent.CountDownLatch settled = new java.util.concurrent.CountDownLatch(1);
         Thread hook = new Thread(() -> {
             m.cancel();
             try {
-                main.join(15_000);   // let the abort resume the source before the JVM exits
+                settled.await(15, java.util.concurrent.TimeUnit.SECONDS);
             } catch (InterruptedException ignored) {
                 // exiting anyway
             }
@@ -302,7 +331,9 @@ final class MigrationRun {
         long rewritten;
         dev.nvmelm.migrate.copy.WriteLedger.Check crc;
         MediaMigration.Outcome lastOutcome;
-        try (MediaMigration.Outcome outcome = m.run()) {
+        Signals.Scope signals = Signals.during(sig -> m.cancel());
+        try (MediaMigration.Outcome outcome = runSettled(m, settled)) {
+            signals.close();
             lastOutcome = outcome;
             if (bar != null) bar.close();
             if (guest != null) {
@@ -317,9 +348,24 @@ final class MigrationRun {
         } catch (MigrationException e) {
             if (bar != null) bar.close();
             if (guest != null) guest.stop();
-            throw new CliException("migration aborted: " + e.getMessage() + "; the source controller is resumed and its data intact, "
-                    + s.destinationName() + " is incomplete", e);
+            Signals.Received sig = signals.received();
+            String why = sig != null ? "stopped by " + sig.name() : e.getMessage();
+            if (sig == null && incomplete != null && capacityExceeded(e)) {
+                // an image namespace is thin: Capacity Exceeded on its writes is its filesystem running out
+                // (generic status 81h); the partial copy would keep that filesystem full
+                long free = usable(s.destination());
+                if (destCreated) {
+                    Files.deleteIfExists(s.destination());
+                    incomplete.completed();
+                }
+                throw new CliException("migration aborted: no space left on " + s.destination() + "'s filesystem (" + human(free)
+                        + " free, up to " + human(size) + " needed); the source controller is resumed and its data intact, " + s.destination()
+                        + (destCreated ? ", created by this run, is removed" : " is incomplete"), e);
+            }
+            throw new CliException("migration aborted: " + why + "; the source controller is resumed and its data intact, "
+                    + s.destinationName() + " is incomplete", e, sig != null ? sig.exitStatus() : 1);
         } finally {
+            signals.close();
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
             } catch (IllegalStateException ignored) {
@@ -345,9 +391,36 @@ final class MigrationRun {
                 || (v.ok() && (check == null || check.badBlocks() == 0) && s.verify() != Verifier.Mode.NONE);
         String srcSha = s.verify() == Verifier.Mode.NONE || s.served() || s.toNbd() ? "" : sha256(s.source());
         String dstSha = s.verify() == Verifier.Mode.NONE || s.served() || s.toNbd() ? "" : sha256(s.destination());
-        if (verified && incomplete != null) Files.deleteIfExists(incomplete);
+        // with --verify none the copy completed unchecked: DST is no longer incomplete, and the report says unverified
+        if (incomplete != null && (verified || s.verify() == Verifier.Mode.NONE)) incomplete.completed();
         report(r, v, crc, check, rewritten, guest, size, srcSha, dstSha, verified);
         return verified || s.verify() == Verifier.Mode.NONE ? 0 : 1;
+    }
+
+    /** The destination's thin namespace ran out of backing storage: Capacity Exceeded anywhere in the cause chain. */
+    private static boolean capacityExceeded(Throwable t) {
+        for (; t != null; t = t.getCause()) {
+            if (t instanceof dev.nvmelm.host.NvmeStatusException n
+                    && n.status().is(dev.nvmelm.spec.Status.SCT_GENERIC, dev.nvmelm.spec.StatusCodes.CAPACITY_EXCEEDED)) return true;
+        }
+        return false;
+    }
+
+    private static long usable(Path file) {
+        try {
+            return Files.getFileStore(file.toAbsolutePath().getParent()).getUsableSpace();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    /** Runs the migration; {@code settled} opens once it has ended either way (on an abort, with the source resumed). */
+    private static MediaMigration.Outcome runSettled(MediaMigration m, java.util.concurrent.CountDownLatch settled) throws MigrationException {
+        try {
+            return m.run();
+        } finally {
+            settled.countDown();
+        }
     }
 
     private void report(MediaMigration.Report r, Verifier.Result v, dev.nvmelm.migrate.copy.WriteLedger.Check crc, Workload.Check check, long rewritten, Workload guest, long size,
@@ -383,7 +456,7 @@ final class MigrationRun {
             m.put("downtime_ms", Math.round(r.downtimeMs * 10) / 10.0);
             m.put("downtime_breakdown_ms", new LinkedHashMap<String, Object>(r.downtimeBreakdownMs));
             m.put("total_ms", r.totalMs);
-            m.put("verify_mode", s.verify().name().toLowerCase());
+            m.put("verify_mode", remoteLine == null ? s.verify().name().toLowerCase() : s.remote().wholeHash() ? "full" : "crc32c");
             m.put("verify_bytes_compared", v.bytesCompared());
             m.put("verify_first_mismatch", v.firstMismatch());
             m.put("crc_extents_checked", crc.extentsChecked());
@@ -391,7 +464,10 @@ final class MigrationRun {
             m.put("crc_extents_skipped_rewritten", crc.extentsSkipped());
             m.put("crc_mismatches", crc.mismatches());
             m.put("crc_ledger_complete", crc.complete());
-            if (remoteLine != null) m.put("destination_verified", remoteLine);
+            if (remoteLine != null) {
+                m.put("destination_verified", true);   // a commit the agent refused ends before the report
+                m.put("destination_check", remoteLine);
+            }
             m.putAll(extra);
             m.put("workload_blocks_checked", check == null ? 0 : check.blocksChecked());
             m.put("workload_bad_blocks", check == null ? 0 : check.badBlocks());

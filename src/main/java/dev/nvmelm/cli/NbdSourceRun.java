@@ -43,6 +43,7 @@ final class NbdSourceRun {
         }
         NbdUri src = parse("--source", srcUri);
         NbdUri dstUri = c.destDevice == null ? null : parse("--dest", c.destDevice);
+        if (dstUri != null) SameStorage.refuseExports(src, dstUri);
         SSLContext tls = tls(c.tls, src, dstUri);
         String wanted = c.dirtyContext;
         String[] chosen = {null};

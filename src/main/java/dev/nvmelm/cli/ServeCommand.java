@@ -13,8 +13,8 @@ import java.util.concurrent.CountDownLatch;
 
 /** {@code nvme-lm serve}: the destination agent (docs/network.md). */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = {"Destination agent: accepts live migrations over TLS 1.3 (mutual authentication) into subsystems in DIR/<migration-id>/,",
-                "applies the controller state and resumes it at commit; runs until SIGINT/SIGTERM"})
+        description = {"Run the destination agent that accepts live migrations over TLS 1.3 with mutual authentication.",
+                "Each migration goes into a subsystem in DIR/<migration-id>/; at commit the agent applies the controller state and resumes it. Runs until SIGINT or SIGTERM."})
 final class ServeCommand extends CliCommand {
     @Option(names = "--listen", required = true, paramLabel = "HOST:PORT", description = "Address to listen on (port 0: any free port, printed)")
     String listen;

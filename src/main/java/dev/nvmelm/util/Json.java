@@ -5,7 +5,8 @@ import java.util.Map;
 
 /**
  * Minimal JSON for reports and CLI output: a pretty writer (nvme-cli prints json-c "pretty",
- * 2-space indent) and a strict parser. Maps keep insertion order when given a LinkedHashMap;
+ * 2-space indent) and a strict parser. Maps keep insertion order when given a LinkedHashMap (any
+ * SequencedMap); maps without an order are written with their keys sorted, never in hash order;
  * numbers are written as is, so callers pass unsigned values as long. The parser returns
  * LinkedHashMap, ArrayList, String, Long or Double, Boolean and null.
  */
@@ -39,7 +40,10 @@ public final class Json {
                 if (m.isEmpty()) { sb.append("{}"); return; }
                 sb.append(flat ? "{" : "{\n");
                 int i = 0;
-                for (Map.Entry<?, ?> e : m.entrySet()) {
+                // a map without an order of its own (Map.of, HashMap) is written sorted: the same output every run
+                Iterable<? extends Map.Entry<?, ?>> entries = m instanceof java.util.SequencedMap<?, ?> ? m.entrySet()
+                        : m.entrySet().stream().sorted(java.util.Comparator.comparing(e -> String.valueOf(e.getKey()))).toList();
+                for (Map.Entry<?, ?> e : entries) {
                     pad(sb, flat ? 0 : indent + 2);
                     quote(sb, String.valueOf(e.getKey()));
                     sb.append(flat ? ":" : ": ");

@@ -82,9 +82,27 @@ class AgentTest {
                 client("127.0.0.1:" + agent.address().getPort())));
         assertThat(r.exit()).as(r.out() + r.err()).isZero();
         assertThat(r.out()).contains("\"verified\": true").contains("\"reconnects\": 0").contains("\"commit\"").contains("SHA-256 of the whole namespace matches");
+        assertThat(r.out()).contains("\"verify_mode\": \"full\"").contains("\"destination_verified\": true");
         assertThat(CliRunner.run("migrate", "--help").out()).contains("--to");
         assertThat(Files.mismatch(src, destinationImage())).isEqualTo(-1);
         assertThat(log).anyMatch(l -> l.contains("committed"));
+    }
+
+    /** Without --verify the report says what ran (the agent's CRC32C read-back), and its booleans are booleans. */
+    @Test
+    void theDefaultCheckIsReportedAsWhatRan() throws Exception {
+        Path src = source(16 << 20, 3);
+        CliRunner r = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "-o", "json"},
+                client("127.0.0.1:" + agent.address().getPort())));
+        assertThat(r.exit()).as(r.out() + r.err()).isZero();
+        assertThat(r.out()).contains("\"verify_mode\": \"crc32c\"").contains("\"destination_verified\": true")
+                .contains("\"destination_check\": \"destination agent: durable, every extent read back");
+        assertThat(Files.mismatch(src, destinationImage())).isEqualTo(-1);
+        CliRunner sampled = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--verify", "sampled"},
+                client("127.0.0.1:" + agent.address().getPort())));
+        assertThat(sampled.exit()).isEqualTo(1);
+        assertThat(sampled.err().strip().lines()).hasSize(1);
+        assertThat(CliRunner.run("migrate", "--help").out().replaceAll("\\s+", " ")).contains("so there the default is the CRC32C check alone");
     }
 
     @Test

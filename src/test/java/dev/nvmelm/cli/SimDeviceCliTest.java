@@ -128,7 +128,7 @@ class SimDeviceCliTest {
             @SuppressWarnings("unchecked")
             var m = (java.util.Map<String, Object>) dev.nvmelm.util.Json.parse(l);
             long slba = (Long) m.get("slba");
-            seen.set((int) slba, (int) (slba + (Long) m.get("blocks")));
+            seen.set((int) slba, (int) (slba + (Long) m.get("nlb") + 1));   // NLB is 0's based
         }
         for (int lba : new int[]{10, 11, 13, 14, 20, 21, 30, 31}) assertThat(seen.get(lba)).as("LBA %d", lba).isTrue();
         assertThat(lines.getLast()).contains("\"entries\":6").contains("\"stopped_marker\":true");
@@ -151,6 +151,17 @@ class SimDeviceCliTest {
         ok("io", "read", mc1, "-n", "1", "-s", "5", "-c", "0", "--data", out.toString());
         assertThat(Files.readAllBytes(out)).containsOnly((byte) 0);
         assertThat(ok("io", "read", mc1, "-n", "1", "-s", "6", "-c", "0").out()).startsWith("00000000: ");
+
+        // nvme-cli's -z/--data-size: the bytes taken from --data (the rest of the blocks zeroes), and the read buffer's size
+        ok("io", "write", mc1, "-n", "1", "-s", "8", "-c", "1", "-z", "4096", "--data", in.toString());
+        Path big = dir.resolve("big.bin");
+        CliRunner rounded = ok("io", "read", mc1, "-n", "1", "-s", "8", "-c", "1", "--data-size", "100", "--data", big.toString());
+        assertThat(rounded.err()).contains("Rounding data size to fit block count (8192 bytes)");
+        byte[] back = Files.readAllBytes(big);
+        assertThat(java.util.Arrays.copyOf(back, 4096)).isEqualTo(java.util.Arrays.copyOf(data, 4096));
+        assertThat(java.util.Arrays.copyOfRange(back, 4096, 8192)).containsOnly((byte) 0);
+        ok("io", "read", mc1, "-n", "1", "-s", "8", "-c", "0", "-z", "8192", "--data", big.toString());
+        assertThat(Files.size(big)).isEqualTo(8192);   // a larger buffer is written out whole, as nvme-cli does
 
         CliRunner id = ok("id-ctrl", mmc, "-o", "json");
         assertThat(id.jsonLong("cntlid")).isZero();

@@ -25,6 +25,13 @@ class JsonTest {
         assertThat(Json.parse(text)).isEqualTo(m);
     }
 
+    /** Map.of iterates in an order salted per JVM run; the writer sorts such maps so output never changes between runs. */
+    @Test
+    void aMapWithoutAnOrderIsWrittenSorted() {
+        Map<String, Object> m = Map.of("result", "success", "nsid", 1L, "slba", 0L, "nlb", 7L, "alpha", 2L, "zeta", 3L);
+        assertThat(Json.compact(m)).isEqualTo("{\"alpha\":2,\"nlb\":7,\"nsid\":1,\"result\":\"success\",\"slba\":0,\"zeta\":3}");
+    }
+
     @Test
     void rejectsMalformedInput() {
         assertThatThrownBy(() -> Json.parse("{\"a\": }")).isInstanceOf(IllegalArgumentException.class);
