@@ -144,6 +144,8 @@ public final class MediaMigration {
     private volatile int pass;
     private volatile double copyRate, dirtyRate, passRate;
     private long adminRoundTripNs, lastFlushNs;
+    /** What the stop's controller commands take, warm (measured by {@link StopRehearsal}). */
+    private long stopCommandsNs;
     private volatile String verdict = "starting";
     /** What the CDQ consumer feeds: every change range, in the order consumed. */
     private volatile DirtyExtents incoming;
@@ -240,7 +242,12 @@ public final class MediaMigration {
                 dstTrack.startLogging();
                 dstState.transition(MigState.STOP);
             }
-            adminRoundTripNs = adminRoundTrip();   // a stop costs four of these, plus the copy
+            adminRoundTripNs = adminRoundTrip();
+            StopRehearsal.Cost rehearsal = StopRehearsal.run(src, dst, clock);
+            if (rehearsal.failure() != null) report.warnings.add("stop rehearsal: " + rehearsal.failure() + " (the stop's commands run cold)");
+            // the stop's commands, warm; the rehearsal has a few more than the stop, which covers the handover
+            stopCommandsNs = rehearsal.failure() == null ? rehearsal.totalNs() + adminRoundTripNs : 4 * adminRoundTripNs;
+            report.stopCommandsPredictedMs = stopCommandsNs / 1e6;
             srcState.transition(MigState.PRE_COPY);
 
             checkCancelled();
@@ -524,7 +531,7 @@ public final class MediaMigration {
             DirtyExtents.Stats st = dirty.stats();
             long backlog = st.dirtyBytes();
             // The stop: Suspend, Get State, Set State, Resume and friends, a flush, then the copy.
-            double fixedNs = 4.0 * adminRoundTripNs + lastFlushNs;
+            double fixedNs = stopCommandsNs + lastFlushNs;
             double copyNs = backlog == 0 ? 0 : copyRate > 0 ? backlog / copyRate * 1e9 : Double.MAX_VALUE;
             double predictedNs = fixedNs + Math.max(copyNs, secondsPerRange > 0 ? st.extentCount() * secondsPerRange * 1e9 : 0);
             boolean measured = pass > 0 || backlog == 0;   // one pass measures what a stop would cost
@@ -769,6 +776,8 @@ public final class MediaMigration {
         public double guestWriteIopsBeforeThrottle, guestWriteIopsThrottled;
         public long bulkMs;
         public double downtimeMs;
+        /** The stop's controller commands as the rehearsal measured them (the fixed part of the prediction). */
+        public double stopCommandsPredictedMs;
         public long totalMs;
         public ControllerStateMachine sourceStates, destinationStates;
         public final List<String> warnings = java.util.Collections.synchronizedList(new ArrayList<>());
