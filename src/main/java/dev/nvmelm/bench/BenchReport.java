@@ -29,11 +29,12 @@ public final class BenchReport {
     /** The copy scenario as a text table (for the terminal and the report). */
     @SuppressWarnings("unchecked")
     public static String copyTable(Map<String, Object> result) {
-        StringBuilder sb = new StringBuilder();
+        StringBuilder sb = new StringBuilder(ProcessReport.copyTable(result));   // what a user gets comes first
         long size = ((Number) result.get("size_bytes")).longValue();
-        for (Object o : (List<Object>) result.get("images")) {
+        for (Object o : (List<Object>) result.getOrDefault("images", List.of())) {
             Map<String, Object> img = (Map<String, Object>) o;
             Map<String, Double> med = medians(img);
+            if (sb.length() > 0 && sb.indexOf("in-process") < 0) sb.append(String.format("%nin-process copier and peers (the benchmark JVM, warmed up by earlier runs):%n"));
             double nbdcopy = med.getOrDefault("nbdcopy", Double.NaN), cp = med.getOrDefault("cp", Double.NaN);
             sb.append(String.format("%n%s image, %s (%s of data), median of %s runs%n", img.get("image"), mib(size),
                     mib(((Number) img.get("data_bytes")).longValue()), result.get("runs")));
@@ -300,6 +301,10 @@ public final class BenchReport {
             Map<String, Object> r = load(copy.get());
             md.append("\n## Copy: nvme-lm's bulk copier and NBD server vs cp, dd, qemu-img convert, nbdcopy\n\n");
             md.append("Source `").append(resultsDir.relativize(copy.get())).append("`; ").append(machine(r)).append("\n");
+            md.append("First what a user gets: whole processes, a new one per run (`nvme-lm migrate` through the launcher, with its\n");
+            md.append("start-up cache, against `nbdcopy --flush`, cp and qemu-img convert; wall, user+system CPU and peak RSS from GNU\n");
+            md.append("time; each row names its command; images dense and with 10 % of it in holes). Then the in-process copier\n");
+            md.append("inside the benchmark JVM, warmed up by the runs before it, beside the same peers.\n");
             md.append("Dense: every block random data. Sparse: 10 % data in scattered extents, the rest holes.\n");
             md.append("Every copy is checked byte for byte against its source before its time counts. Times are until the copy is\n");
             md.append("durable: each tool's run plus an fsync of its destination done by the harness, the same for every tool\n");
@@ -520,7 +525,7 @@ public final class BenchReport {
     private static List<Path> copyPlots(Map<String, Object> r, Path dir) throws IOException {
         List<Path> out = new ArrayList<>();
         long size = ((Number) r.get("size_bytes")).longValue();
-        for (Object o : (List<Object>) r.get("images")) {
+        for (Object o : (List<Object>) r.getOrDefault("images", List.of())) {
             Map<String, Object> img = (Map<String, Object>) o;
             Map<String, Double> med = medians(img);
             CategoryChart c = new CategoryChartBuilder().width(900).height(420).title("copy " + mib(size) + ", " + img.get("image") + " image (median)")

@@ -105,12 +105,22 @@ final class BenchCommand {
         @Mixin
         Common c;
 
+        @Option(names = "--only", paramLabel = "WHAT", defaultValue = "all",
+                description = "processes (whole nvme-lm migrate processes vs nbdcopy --flush, cp, qemu-img), tools (in-process copier and peers), or all (default: ${DEFAULT-VALUE})")
+        String only;
+
         @Override
         public Integer call() throws Exception {
+            if (!List.of("all", "processes", "tools").contains(only)) throw new CliException("--only must be all, processes or tools, not '" + only + "'");
             return c.run(this, 16L << 20, (dir, size, runs) -> {
-                List<CopyScenario.Contender> contenders = new java.util.ArrayList<>(OurContenders.all(dir));
-                contenders.addAll(CopyScenario.peers());
-                return new CopyScenario(dir, size, runs, contenders, spec.commandLine().getErr()).run();
+                List<CopyScenario.Contender> contenders = new java.util.ArrayList<>();
+                if (!only.equals("processes")) {
+                    contenders.addAll(OurContenders.all(dir));
+                    contenders.addAll(CopyScenario.peers());
+                }
+                List<dev.nvmelm.bench.ProcessCopies.Tool> processes = only.equals("tools") ? List.of()
+                        : dev.nvmelm.bench.ProcessCopies.tools(dev.nvmelm.bench.ProcessCopies.launcher());
+                return new CopyScenario(dir, size, runs, contenders, processes, spec.commandLine().getErr()).run();
             }, BenchReport::copyTable);
         }
     }
