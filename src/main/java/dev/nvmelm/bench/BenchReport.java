@@ -269,6 +269,16 @@ public final class BenchReport {
         }
     }
 
+    /** The newest result of {@code scenario} that has {@code key} (a --cold-only run has no A/B scenarios). */
+    static Optional<Path> newestWith(Path dir, String scenario, String key) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            List<Path> all = files.filter(p -> p.getFileName().toString().matches(scenario + "-\\d{8}-\\d{6}\\.json"))
+                    .sorted(Comparator.comparing((Path p) -> p.getFileName().toString()).reversed()).toList();
+            for (Path p : all) if (load(p).containsKey(key)) return Optional.of(p);
+            return Optional.empty();
+        }
+    }
+
     @SuppressWarnings("unchecked")
     static Map<String, Object> load(Path p) throws IOException {
         return (Map<String, Object>) Json.parse(Files.readString(p));
@@ -299,8 +309,12 @@ public final class BenchReport {
         Optional<Path> copy = newest(resultsDir, "copy");
         if (copy.isPresent()) {
             Map<String, Object> r = load(copy.get());
+            Optional<Path> tools = r.containsKey("images") ? Optional.empty() : newestWith(resultsDir, "copy", "images");
+            if (tools.isPresent()) r.put("images", load(tools.get()).get("images"));   // a --only processes run: the tools' rows from the one before
             md.append("\n## Copy: nvme-lm's bulk copier and NBD server vs cp, dd, qemu-img convert, nbdcopy\n\n");
-            md.append("Source `").append(resultsDir.relativize(copy.get())).append("`; ").append(machine(r)).append("\n");
+            md.append("Source `").append(resultsDir.relativize(copy.get())).append("`");
+            tools.ifPresent(t -> md.append(" (in-process copier and peers: `").append(resultsDir.relativize(t)).append("`)"));
+            md.append("; ").append(machine(r)).append("\n");
             md.append("First what a user gets: whole processes, a new one per run (`nvme-lm migrate` through the launcher, with its\n");
             md.append("start-up cache, against `nbdcopy --flush`, cp and qemu-img convert; wall, user+system CPU and peak RSS from GNU\n");
             md.append("time; each row names its command; images dense and with 10 % of it in holes). Then the in-process copier\n");
@@ -317,7 +331,17 @@ public final class BenchReport {
         } else {
             md.append("\n## Copy\n\nNo result yet: run `./nvme-lm bench copy`.\n");
         }
-        Optional<Path> mig = newest(resultsDir, "migrate");
+        Optional<Path> stop = newestWith(resultsDir, "migrate", "cold");
+        if (stop.isPresent()) {   // the stop as users meet it, before the in-process scenarios
+            Map<String, Object> r = load(stop.get());
+            md.append("\n## The stop: cold CLI migrations against the downtime budget (`bench migrate`)\n\n");
+            md.append("Source `").append(resultsDir.relativize(stop.get())).append("`; ").append(machine(r)).append("\n");
+            md.append("Each run is a new `nvme-lm migrate` process (started through the launcher); budgets alternate. \"over budget\"\n");
+            md.append("counts runs whose measured downtime exceeded `--max-downtime` (and runs that did not switch over);\n");
+            md.append("\"actual / predicted\" is the measured stop over the prediction the engine made before stopping.\n");
+            md.append("\n```").append(ProcessReport.coldStopTable((Map<String, Object>) r.get("cold"))).append("```\n");
+        }
+        Optional<Path> mig = newestWith(resultsDir, "migrate", "a");
         if (mig.isPresent()) {
             Map<String, Object> r = load(mig.get());
             md.append("\n## Live migration on the embedded controller (`bench migrate`): nvme-lm vs QEMU's block mirror\n\n");

@@ -9,7 +9,7 @@ import java.util.Map;
  * CLI migrations against their budget ({@code bench migrate}). Every row names its command and
  * every goal says met or NOT met.
  */
-final class ProcessReport {
+public final class ProcessReport {
     private ProcessReport() {}
 
     /** The goals of issue 17 for the whole process, as ratios to nbdcopy --flush. */
@@ -53,7 +53,7 @@ final class ProcessReport {
 
     /** Cold CLI migrations per budget: the downtime distribution, runs over budget, prediction error. */
     @SuppressWarnings("unchecked")
-    static String coldStopTable(Map<String, Object> cold) {
+    public static String coldStopTable(Map<String, Object> cold) {
         StringBuilder sb = new StringBuilder(String.format("%ncold CLI migrations (a new process per run): %s, guest %s, %s runs per budget%n",
                 cold.get("image"), cold.get("workload"), cold.get("runs")));
         sb.append("command: ").append(cold.get("command")).append("\n");

@@ -163,6 +163,13 @@ final class BenchCommand {
         @Option(names = "--quick", description = "8 MiB, slow writers, short: checks that the harness works, measures nothing")
         boolean quick;
 
+        @Option(names = "--cold-runs", defaultValue = "20",
+                description = "Cold CLI migrations (a new process each) per downtime budget, 50 and 20 ms; 0 = none (default: ${DEFAULT-VALUE}; 2 with --quick)")
+        int coldRuns;
+
+        @Option(names = "--cold-only", description = "Only the cold CLI migrations (the stop's downtime against its budget)")
+        boolean coldOnly;
+
         @Mixin
         Place place;
 
@@ -174,14 +181,31 @@ final class BenchCommand {
                 case "throttle" -> MediaMigration.OnStall.THROTTLE;
                 default -> throw new CliException("--on-stall-b must be abort, force or throttle, not '" + onStallB + "'");
             };
+            if (coldRuns < 0) throw new CliException("--cold-runs must be >= 0");
+            if (coldOnly && coldRuns == 0) throw new CliException("--cold-only needs --cold-runs of at least 1");
+            int cold = quick ? Math.min(coldRuns, 2) : coldRuns;
             return place.run(this, quick, dir -> {
-                MigrateScenario.Settings q = MigrateScenario.Settings.quick();
-                var settings = quick
-                        ? new MigrateScenario.Settings(q.sizeBytes(), q.iopsA(), q.iopsB(), q.queueDepthB(), q.copyRateBytes(), maxDowntimeMs,
-                        q.verdictTimeoutSeconds(), stall, qemu, q.warmupMillis())
-                        : new MigrateScenario.Settings(sizeBytes, iopsA, iopsB, qdB, rate, maxDowntimeMs, verdictTimeout, stall, qemu, 1000);
-                return new MigrateScenario(dir, settings, spec.commandLine().getErr()).run();
-            }, MigrateScenario::table);
+                Map<String, Object> result;
+                if (coldOnly) {
+                    result = new java.util.LinkedHashMap<>();
+                    result.put("scenario", "migrate");
+                    result.put("machine", dev.nvmelm.bench.Machine.probe(List.of()).toJson());
+                } else {
+                    MigrateScenario.Settings q = MigrateScenario.Settings.quick();
+                    var settings = quick
+                            ? new MigrateScenario.Settings(q.sizeBytes(), q.iopsA(), q.iopsB(), q.queueDepthB(), q.copyRateBytes(), maxDowntimeMs,
+                            q.verdictTimeoutSeconds(), stall, qemu, q.warmupMillis())
+                            : new MigrateScenario.Settings(sizeBytes, iopsA, iopsB, qdB, rate, maxDowntimeMs, verdictTimeout, stall, qemu, 1000);
+                    result = new java.util.LinkedHashMap<>(new MigrateScenario(dir, settings, spec.commandLine().getErr()).run());
+                }
+                if (cold > 0) {
+                    var cs = dev.nvmelm.bench.ColdStops.Settings.defaults(cold);
+                    if (quick) cs = new dev.nvmelm.bench.ColdStops.Settings(16L << 20, cs.guestIops(), cold, cs.budgetsMs());
+                    result.put("cold", dev.nvmelm.bench.ColdStops.run(dir, cs, spec.commandLine().getErr()));
+                }
+                return result;
+            }, r -> (r.containsKey("a") ? MigrateScenario.table(r) : "")
+                    + (r.get("cold") instanceof Map<?, ?> c ? dev.nvmelm.bench.ProcessReport.coldStopTable(BenchCommand.cast(c)) : ""));
         }
     }
 
@@ -270,6 +294,11 @@ final class BenchCommand {
             CdqScenario.Settings settings = quick ? CdqScenario.Settings.quick() : CdqScenario.Settings.defaults();
             return place.run(this, quick, dir -> new CdqScenario(dir, settings, spec.commandLine().getErr()).run(), BenchReport::cdqTable);
         }
+    }
+
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> cast(Map<?, ?> m) {
+        return (Map<String, Object>) m;
     }
 
     static void deleteTree(Path dir) throws java.io.IOException {
