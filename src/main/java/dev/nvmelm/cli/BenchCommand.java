@@ -344,7 +344,7 @@ final class BenchCommand {
     @Command(name = "all", mixinStandardHelpOptions = true,
             description = {"Every scenario at full size, one after the other, then the report: what docs/benchmarks.md is rendered from.",
                     "copy --size 1G --runs 3; migrate --qemu; live; sparse; cdq; nbd; tls --size 1G --runs 3; report.",
-                    "About 12 minutes on a 2-core machine, up to 20 GiB free in the work directory; stops at the first scenario that fails."})
+                    "About 12 minutes on a 2-core machine plus the whole-process copies and cold stops (a few minutes more), up to 20 GiB free in the work directory; stops at the first scenario that fails."})
     static final class All extends CliCommand {
         @Option(names = "--quick", description = "Every scenario in its quick mode (checks the harness, measures nothing)")
         boolean quick;
