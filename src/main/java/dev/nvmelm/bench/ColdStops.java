@@ -76,6 +76,7 @@ public final class ColdStops {
     @SuppressWarnings("unchecked")
     private static Map<String, Object> summary(long budget, List<Map<String, Object>> runs, int failed) {
         List<Double> down = new ArrayList<>(), ratio = new ArrayList<>(), suspend = new ArrayList<>();
+        Map<String, List<Double>> laps = new LinkedHashMap<>();   // where the stops went, lap by lap
         int over = 0;
         for (Map<String, Object> m : runs) {
             double d = ((Number) m.get("downtime_ms")).doubleValue();
@@ -83,7 +84,9 @@ public final class ColdStops {
             if (Boolean.TRUE.equals(m.get("downtime_over_budget"))) over++;
             Object p = ((Map<String, Object>) m.get("verdict_detail")).get("predicted_stop_ms");
             if (p instanceof Number n && n.doubleValue() > 0) ratio.add(d / n.doubleValue());
-            if (((Map<String, Object>) m.get("downtime_breakdown_ms")).get("suspend+get_state") instanceof Number n) suspend.add(n.doubleValue());
+            Map<String, Object> breakdown = (Map<String, Object>) m.get("downtime_breakdown_ms");
+            if (breakdown.get("suspend+get_state") instanceof Number n) suspend.add(n.doubleValue());
+            breakdown.forEach((k, v) -> laps.computeIfAbsent(k, x -> new ArrayList<>()).add(((Number) v).doubleValue()));
         }
         Map<String, Object> b = new LinkedHashMap<>();
         b.put("budget_ms", budget);
@@ -98,6 +101,9 @@ public final class ColdStops {
         b.put("median_actual_over_predicted", ratio.isEmpty() ? null : Stats.median(ratio));
         b.put("min_actual_over_predicted", ratio.isEmpty() ? null : Stats.min(ratio));
         b.put("max_actual_over_predicted", ratio.isEmpty() ? null : Stats.max(ratio));
+        Map<String, Object> lapMedians = new LinkedHashMap<>();
+        laps.forEach((k, v) -> lapMedians.put(k, Stats.median(v)));
+        b.put("median_breakdown_ms", lapMedians);
         b.put("downtimes_ms", new ArrayList<Object>(down));
         b.put("actual_over_predicted", new ArrayList<Object>(ratio));
         return b;

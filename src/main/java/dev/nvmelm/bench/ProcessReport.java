@@ -69,6 +69,14 @@ public final class ProcessReport {
         }
         for (Object o : (List<Object>) cold.get("budgets")) {
             Map<String, Object> b = (Map<String, Object>) o;
+            if (b.get("median_breakdown_ms") instanceof Map<?, ?> laps && !laps.isEmpty()) {
+                StringBuilder l = new StringBuilder();
+                laps.forEach((k, v) -> l.append(l.isEmpty() ? "" : ", ").append(k).append(' ').append(String.format("%.2f", ((Number) v).doubleValue())));
+                sb.append(String.format("median laps at %s ms (ms): %s%n", b.get("budget_ms"), l));
+            }
+        }
+        for (Object o : (List<Object>) cold.get("budgets")) {
+            Map<String, Object> b = (Map<String, Object>) o;
             long over = ((Number) b.get("over_budget_runs")).longValue();
             double med = num(b, "median_ms"), lo = num(b, "min_actual_over_predicted"), hi = num(b, "max_actual_over_predicted");
             sb.append(String.format("goal at %s ms: no run over budget: %d over %s; median <= 10 ms: %.1f ms %s; actual within 2x of predicted: %.2f-%.2f %s%n",
