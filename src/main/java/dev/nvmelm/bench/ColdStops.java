@@ -28,10 +28,10 @@ public final class ColdStops {
 
     private ColdStops() {}
 
-    public static Map<String, Object> run(Path dir, Settings s, PrintWriter log) throws IOException {
+    /** @param launcher how to start nvme-lm ({@link ProcessCopies#launcher}) */
+    public static Map<String, Object> run(Path dir, Settings s, List<String> launcher, PrintWriter log) throws IOException {
         Path src = dir.resolve("cold-src.img"), dst = dir.resolve("cold-dst.img");
         Images.dense(src, s.sizeBytes(), 17);
-        List<String> launcher = ProcessCopies.launcher();
         String workload = "random-write:iops=" + s.guestIops() + ",bs=4k";
         Map<Long, List<Map<String, Object>>> byBudget = new LinkedHashMap<>();
         Map<Long, Integer> failed = new LinkedHashMap<>();

@@ -46,16 +46,17 @@ public final class ProcessCopies {
 
     /**
      * How to start nvme-lm as a user does: the launcher next to the jar this class came from
-     * (it keeps the AOT cache fresh), else {@code java -jar} of this jar.
+     * (it keeps the AOT cache fresh), else {@code java -jar} of this jar, else (classes, as in
+     * the tests) java with this class path and {@code main}.
      */
-    public static List<String> launcher() {
+    public static List<String> launcher(Class<?> main) {
         try {
             Path jar = Path.of(ProcessCopies.class.getProtectionDomain().getCodeSource().getLocation().toURI());
             Path script = jar.getParent() == null || jar.getParent().getParent() == null ? null : jar.getParent().getParent().resolve("nvme-lm");
             if (script != null && Files.isExecutable(script) && jar.toString().endsWith(".jar")) return List.of(script.toString());
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             if (jar.toString().endsWith(".jar")) return List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-jar", jar.toString());
-            return List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"), "dev.nvmelm.cli.Main");
+            return List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"), main.getName());
         } catch (java.net.URISyntaxException e) {
             throw new IllegalStateException("cannot locate nvme-lm's jar: " + e.getMessage());
         }

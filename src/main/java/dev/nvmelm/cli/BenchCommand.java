@@ -119,7 +119,7 @@ final class BenchCommand {
                     contenders.addAll(CopyScenario.peers());
                 }
                 List<dev.nvmelm.bench.ProcessCopies.Tool> processes = only.equals("tools") ? List.of()
-                        : dev.nvmelm.bench.ProcessCopies.tools(dev.nvmelm.bench.ProcessCopies.launcher());
+                        : dev.nvmelm.bench.ProcessCopies.tools(dev.nvmelm.bench.ProcessCopies.launcher(Main.class));
                 return new CopyScenario(dir, size, runs, contenders, processes, spec.commandLine().getErr()).run();
             }, BenchReport::copyTable);
         }
@@ -201,7 +201,7 @@ final class BenchCommand {
                 if (cold > 0) {
                     var cs = dev.nvmelm.bench.ColdStops.Settings.defaults(cold);
                     if (quick) cs = new dev.nvmelm.bench.ColdStops.Settings(16L << 20, cs.guestIops(), cold, cs.budgetsMs());
-                    result.put("cold", dev.nvmelm.bench.ColdStops.run(dir, cs, spec.commandLine().getErr()));
+                    result.put("cold", dev.nvmelm.bench.ColdStops.run(dir, cs, dev.nvmelm.bench.ProcessCopies.launcher(Main.class), spec.commandLine().getErr()));
                 }
                 return result;
             }, r -> (r.containsKey("a") ? MigrateScenario.table(r) : "")
