@@ -29,11 +29,12 @@ public final class BenchReport {
     /** The copy scenario as a text table (for the terminal and the report). */
     @SuppressWarnings("unchecked")
     public static String copyTable(Map<String, Object> result) {
-        StringBuilder sb = new StringBuilder();
+        StringBuilder sb = new StringBuilder(ProcessReport.copyTable(result));   // what a user gets comes first
         long size = ((Number) result.get("size_bytes")).longValue();
-        for (Object o : (List<Object>) result.get("images")) {
+        for (Object o : (List<Object>) result.getOrDefault("images", List.of())) {
             Map<String, Object> img = (Map<String, Object>) o;
             Map<String, Double> med = medians(img);
+            if (sb.length() > 0 && sb.indexOf("in-process") < 0) sb.append(String.format("%nin-process copier and peers (the benchmark JVM, warmed up by earlier runs):%n"));
             double nbdcopy = med.getOrDefault("nbdcopy", Double.NaN), cp = med.getOrDefault("cp", Double.NaN);
             sb.append(String.format("%n%s image, %s (%s of data), median of %s runs%n", img.get("image"), mib(size),
                     mib(((Number) img.get("data_bytes")).longValue()), result.get("runs")));
@@ -268,6 +269,16 @@ public final class BenchReport {
         }
     }
 
+    /** The newest result of {@code scenario} that has {@code key} (a --cold-only run has no A/B scenarios). */
+    static Optional<Path> newestWith(Path dir, String scenario, String key) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            List<Path> all = files.filter(p -> p.getFileName().toString().matches(scenario + "-\\d{8}-\\d{6}\\.json"))
+                    .sorted(Comparator.comparing((Path p) -> p.getFileName().toString()).reversed()).toList();
+            for (Path p : all) if (load(p).containsKey(key)) return Optional.of(p);
+            return Optional.empty();
+        }
+    }
+
     @SuppressWarnings("unchecked")
     static Map<String, Object> load(Path p) throws IOException {
         return (Map<String, Object>) Json.parse(Files.readString(p));
@@ -298,8 +309,16 @@ public final class BenchReport {
         Optional<Path> copy = newest(resultsDir, "copy");
         if (copy.isPresent()) {
             Map<String, Object> r = load(copy.get());
+            Optional<Path> tools = r.containsKey("images") ? Optional.empty() : newestWith(resultsDir, "copy", "images");
+            if (tools.isPresent()) r.put("images", load(tools.get()).get("images"));   // a --only processes run: the tools' rows from the one before
             md.append("\n## Copy: nvme-lm's bulk copier and NBD server vs cp, dd, qemu-img convert, nbdcopy\n\n");
-            md.append("Source `").append(resultsDir.relativize(copy.get())).append("`; ").append(machine(r)).append("\n");
+            md.append("Source `").append(resultsDir.relativize(copy.get())).append("`");
+            tools.ifPresent(t -> md.append(" (in-process copier and peers: `").append(resultsDir.relativize(t)).append("`)"));
+            md.append("; ").append(machine(r)).append("\n");
+            md.append("First what a user gets: whole processes, a new one per run (`nvme-lm migrate` through the launcher, with its\n");
+            md.append("start-up cache, against `nbdcopy --flush`, cp and qemu-img convert; wall, user+system CPU and peak RSS from GNU\n");
+            md.append("time; each row names its command; images dense and with 10 % of it in holes). Then the in-process copier\n");
+            md.append("inside the benchmark JVM, warmed up by the runs before it, beside the same peers.\n");
             md.append("Dense: every block random data. Sparse: 10 % data in scattered extents, the rest holes.\n");
             md.append("Every copy is checked byte for byte against its source before its time counts. Times are until the copy is\n");
             md.append("durable: each tool's run plus an fsync of its destination done by the harness, the same for every tool\n");
@@ -312,7 +331,17 @@ public final class BenchReport {
         } else {
             md.append("\n## Copy\n\nNo result yet: run `./nvme-lm bench copy`.\n");
         }
-        Optional<Path> mig = newest(resultsDir, "migrate");
+        Optional<Path> stop = newestWith(resultsDir, "migrate", "cold");
+        if (stop.isPresent()) {   // the stop as users meet it, before the in-process scenarios
+            Map<String, Object> r = load(stop.get());
+            md.append("\n## The stop: cold CLI migrations against the downtime budget (`bench migrate`)\n\n");
+            md.append("Source `").append(resultsDir.relativize(stop.get())).append("`; ").append(machine(r)).append("\n");
+            md.append("Each run is a new `nvme-lm migrate` process (started through the launcher); budgets alternate. \"over budget\"\n");
+            md.append("counts runs whose measured downtime exceeded `--max-downtime` (and runs that did not switch over);\n");
+            md.append("\"actual / predicted\" is the measured stop over the prediction the engine made before stopping.\n");
+            md.append("\n```").append(ProcessReport.coldStopTable((Map<String, Object>) r.get("cold"))).append("```\n");
+        }
+        Optional<Path> mig = newestWith(resultsDir, "migrate", "a");
         if (mig.isPresent()) {
             Map<String, Object> r = load(mig.get());
             md.append("\n## Live migration on the embedded controller (`bench migrate`): nvme-lm vs QEMU's block mirror\n\n");
@@ -520,7 +549,7 @@ public final class BenchReport {
     private static List<Path> copyPlots(Map<String, Object> r, Path dir) throws IOException {
         List<Path> out = new ArrayList<>();
         long size = ((Number) r.get("size_bytes")).longValue();
-        for (Object o : (List<Object>) r.get("images")) {
+        for (Object o : (List<Object>) r.getOrDefault("images", List.of())) {
             Map<String, Object> img = (Map<String, Object>) o;
             Map<String, Double> med = medians(img);
             CategoryChart c = new CategoryChartBuilder().width(900).height(420).title("copy " + mib(size) + ", " + img.get("image") + " image (median)")

@@ -57,33 +57,68 @@ public final class CopyScenario {
     private final List<Contender> contenders;
     private final PrintWriter log;
 
+    private final List<ProcessCopies.Tool> processes;
+
     public CopyScenario(Path workDir, long sizeBytes, int runs, List<Contender> contenders, PrintWriter log) {
+        this(workDir, sizeBytes, runs, contenders, List.of(), log);
+    }
+
+    /**
+     * @param contenders in-process and peer copies (none: only whole processes are measured)
+     * @param processes  whole processes started fresh per run ({@link ProcessCopies}); none: skipped
+     */
+    public CopyScenario(Path workDir, long sizeBytes, int runs, List<Contender> contenders, List<ProcessCopies.Tool> processes, PrintWriter log) {
         this.workDir = workDir;
         this.sizeBytes = sizeBytes;
         this.runs = runs;
         this.contenders = contenders;
+        this.processes = processes;
         this.log = log;
     }
 
     public Map<String, Object> run() throws IOException {
         for (Tools.Peer p : List.of(Tools.CP, Tools.DD, Tools.QEMU_IMG, Tools.NBDCOPY, Tools.QEMU_NBD)) Tools.require(p);
+        if (!processes.isEmpty()) Tools.require(ProcessCopies.GNU_TIME);
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("scenario", "copy");
         result.put("size_bytes", sizeBytes);
         result.put("runs", runs);
         result.put("machine", Machine.probe(List.of(Tools.CP, Tools.DD, Tools.QEMU_IMG, Tools.NBDCOPY, Tools.QEMU_NBD)).toJson());
-        List<Object> images = new ArrayList<>();
-        Path dense = workDir.resolve("dense.img"), sparse = workDir.resolve("sparse.img");
+        Path dense = workDir.resolve("dense.img");
         Images.dense(dense, sizeBytes, 1);
-        long sparseData = Images.sparse(sparse, sizeBytes, 0.10, 2);
         fsync(dense);   // the images' own writeback must not run under the first contender's copy
-        fsync(sparse);
-        images.add(measure("dense", dense, sizeBytes));
-        images.add(measure("sparse", sparse, sparseData));
+        if (!processes.isEmpty()) {
+            // whole processes first: what a user runs (issue 17); dense, and 10 % of it in holes
+            Path holes = workDir.resolve("holes.img");
+            long holesData = Images.sparse(holes, sizeBytes, 0.90, 3);
+            fsync(holes);
+            List<Object> procs = new ArrayList<>();
+            procs.add(processImage("dense", dense, sizeBytes));
+            procs.add(processImage("10% holes", holes, holesData));
+            Files.deleteIfExists(holes);
+            result.put("processes", procs);
+        }
+        if (!contenders.isEmpty()) {
+            List<Object> images = new ArrayList<>();
+            Path sparse = workDir.resolve("sparse.img");
+            long sparseData = Images.sparse(sparse, sizeBytes, 0.10, 2);
+            fsync(sparse);
+            images.add(measure("dense", dense, sizeBytes));
+            images.add(measure("sparse", sparse, sparseData));
+            Files.deleteIfExists(sparse);
+            result.put("images", images);
+        }
         Files.deleteIfExists(dense);
-        Files.deleteIfExists(sparse);
-        result.put("images", images);
         return result;
+    }
+
+    private Map<String, Object> processImage(String kind, Path src, long dataBytes) throws IOException {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("image", kind);
+        m.put("data_bytes", dataBytes);
+        m.put("timed_until", "durable: the process (a new one per run, page cache warm) plus fsync(destination)");
+        m.put("results", ProcessCopies.measure(kind, src, workDir, runs, processes, log));
+        return m;
     }
 
     private Map<String, Object> measure(String kind, Path src, long dataBytes) throws IOException {
@@ -135,7 +170,7 @@ public final class CopyScenario {
      * the page cache. Without it the start state depends on the kernel's proactive reclaim
      * (DAMON runs here), and whoever runs after a pause reads from the disk.
      */
-    private static void warm(Path src) throws IOException {
+    static void warm(Path src) throws IOException {
         try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(src)) {
             java.nio.ByteBuffer b = java.nio.ByteBuffer.allocateDirect(1 << 20);
             for (long at = 0; ch.read(b.clear(), at) > 0; at += b.position()) {
@@ -145,7 +180,7 @@ public final class CopyScenario {
     }
 
     /** fsync(2) of a finished copy; returns its seconds. */
-    private static double fsync(Path dst) throws IOException {
+    static double fsync(Path dst) throws IOException {
         long t0 = System.nanoTime();
         try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(dst, java.nio.file.StandardOpenOption.WRITE)) {
             ch.force(true);

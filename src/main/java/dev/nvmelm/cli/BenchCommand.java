@@ -52,26 +52,38 @@ final class BenchCommand {
             int n = quick ? 1 : runs;
             if (n < 1) throw new CliException("--runs must be at least 1");
             if (size < 1 << 20) throw new CliException("--size must be at least 1M");
-            return place.run(cmd, dir -> scenario.run(dir, size, n), table);
+            return place.run(cmd, quick, dir -> scenario.run(dir, size, n), table);
         }
     }
+
+    static final String RESULTS = "bench/results", REPORT = "docs/benchmarks.md";
 
     /** Where a scenario works (its own directory, or a temporary one deleted after) and where its result goes. */
     static final class Place {
         @Option(names = "--work-dir", paramLabel = "DIR", description = "Where to put the images and other files (default: a temporary directory)")
         Path workDir;
 
-        @Option(names = "--results", paramLabel = "DIR", defaultValue = "bench/results", description = "Where to write the JSON result (default: ${DEFAULT-VALUE})")
+        @Option(names = "--results", paramLabel = "DIR",
+                description = "Where to write the JSON result (default: " + RESULTS + "; a --quick run saves nothing unless given)")
         Path resultsDir;
 
-        /** Runs a measurement here, saves the result and prints it as JSON or a table. */
-        int run(CliCommand cmd, InDir scenario, java.util.function.Function<Map<String, Object>, String> table) throws Exception {
+        /**
+         * Runs a measurement here, saves the result and prints it as JSON or a table. A quick
+         * run measures nothing, so it writes into bench/results only when told to (issue 19
+         * item 11: quick numbers overwrote the tracked results and report).
+         */
+        int run(CliCommand cmd, boolean quick, InDir scenario, java.util.function.Function<Map<String, Object>, String> table) throws Exception {
             Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("nvme-lm-bench");
             try {
                 Map<String, Object> result = scenario.run(dir);
-                Path saved = CopyScenario.save(resultsDir, result);
+                if (quick) {
+                    result = new java.util.LinkedHashMap<>(result);
+                    result.put("quick", true);
+                }
+                Path results = resultsDir != null ? resultsDir : quick ? null : Path.of(RESULTS);
+                Path saved = results == null ? null : CopyScenario.save(results, result);
                 if (cmd.g.format() == OutputFormat.JSON) cmd.out().println(Json.pretty(result));
-                else cmd.out().print(table.apply(result) + "wrote " + saved + "\n");
+                else cmd.out().print(table.apply(result) + (saved == null ? "quick run: nothing saved (--results DIR keeps it)" : "wrote " + saved) + "\n");
             } catch (IllegalStateException | IllegalArgumentException e) {   // a bad setting, a missing peer: one line
                 throw new CliException(e.getMessage());
             } finally {
@@ -93,12 +105,22 @@ final class BenchCommand {
         @Mixin
         Common c;
 
+        @Option(names = "--only", paramLabel = "WHAT", defaultValue = "all",
+                description = "processes (whole nvme-lm migrate processes vs nbdcopy --flush, cp, qemu-img), tools (in-process copier and peers), or all (default: ${DEFAULT-VALUE})")
+        String only;
+
         @Override
         public Integer call() throws Exception {
+            if (!List.of("all", "processes", "tools").contains(only)) throw new CliException("--only must be all, processes or tools, not '" + only + "'");
             return c.run(this, 16L << 20, (dir, size, runs) -> {
-                List<CopyScenario.Contender> contenders = new java.util.ArrayList<>(OurContenders.all(dir));
-                contenders.addAll(CopyScenario.peers());
-                return new CopyScenario(dir, size, runs, contenders, spec.commandLine().getErr()).run();
+                List<CopyScenario.Contender> contenders = new java.util.ArrayList<>();
+                if (!only.equals("processes")) {
+                    contenders.addAll(OurContenders.all(dir));
+                    contenders.addAll(CopyScenario.peers());
+                }
+                List<dev.nvmelm.bench.ProcessCopies.Tool> processes = only.equals("tools") ? List.of()
+                        : dev.nvmelm.bench.ProcessCopies.tools(dev.nvmelm.bench.ProcessCopies.launcher(Main.class));
+                return new CopyScenario(dir, size, runs, contenders, processes, spec.commandLine().getErr()).run();
             }, BenchReport::copyTable);
         }
     }
@@ -141,6 +163,13 @@ final class BenchCommand {
         @Option(names = "--quick", description = "8 MiB, slow writers, short: checks that the harness works, measures nothing")
         boolean quick;
 
+        @Option(names = "--cold-runs", defaultValue = "20",
+                description = "Cold CLI migrations (a new process each) per downtime budget, 50 and 20 ms; 0 = none (default: ${DEFAULT-VALUE}; 2 with --quick)")
+        int coldRuns;
+
+        @Option(names = "--cold-only", description = "Only the cold CLI migrations (the stop's downtime against its budget)")
+        boolean coldOnly;
+
         @Mixin
         Place place;
 
@@ -152,14 +181,31 @@ final class BenchCommand {
                 case "throttle" -> MediaMigration.OnStall.THROTTLE;
                 default -> throw new CliException("--on-stall-b must be abort, force or throttle, not '" + onStallB + "'");
             };
-            return place.run(this, dir -> {
-                MigrateScenario.Settings q = MigrateScenario.Settings.quick();
-                var settings = quick
-                        ? new MigrateScenario.Settings(q.sizeBytes(), q.iopsA(), q.iopsB(), q.queueDepthB(), q.copyRateBytes(), maxDowntimeMs,
-                        q.verdictTimeoutSeconds(), stall, qemu, q.warmupMillis())
-                        : new MigrateScenario.Settings(sizeBytes, iopsA, iopsB, qdB, rate, maxDowntimeMs, verdictTimeout, stall, qemu, 1000);
-                return new MigrateScenario(dir, settings, spec.commandLine().getErr()).run();
-            }, MigrateScenario::table);
+            if (coldRuns < 0) throw new CliException("--cold-runs must be >= 0");
+            if (coldOnly && coldRuns == 0) throw new CliException("--cold-only needs --cold-runs of at least 1");
+            int cold = quick ? Math.min(coldRuns, 2) : coldRuns;
+            return place.run(this, quick, dir -> {
+                Map<String, Object> result;
+                if (coldOnly) {
+                    result = new java.util.LinkedHashMap<>();
+                    result.put("scenario", "migrate");
+                    result.put("machine", dev.nvmelm.bench.Machine.probe(List.of()).toJson());
+                } else {
+                    MigrateScenario.Settings q = MigrateScenario.Settings.quick();
+                    var settings = quick
+                            ? new MigrateScenario.Settings(q.sizeBytes(), q.iopsA(), q.iopsB(), q.queueDepthB(), q.copyRateBytes(), maxDowntimeMs,
+                            q.verdictTimeoutSeconds(), stall, qemu, q.warmupMillis())
+                            : new MigrateScenario.Settings(sizeBytes, iopsA, iopsB, qdB, rate, maxDowntimeMs, verdictTimeout, stall, qemu, 1000);
+                    result = new java.util.LinkedHashMap<>(new MigrateScenario(dir, settings, spec.commandLine().getErr()).run());
+                }
+                if (cold > 0) {
+                    var cs = dev.nvmelm.bench.ColdStops.Settings.defaults(cold);
+                    if (quick) cs = new dev.nvmelm.bench.ColdStops.Settings(16L << 20, cs.guestIops(), cold, cs.budgetsMs());
+                    result.put("cold", dev.nvmelm.bench.ColdStops.run(dir, cs, dev.nvmelm.bench.ProcessCopies.launcher(Main.class), spec.commandLine().getErr()));
+                }
+                return result;
+            }, r -> (r.containsKey("a") ? MigrateScenario.table(r) : "")
+                    + (r.get("cold") instanceof Map<?, ?> c ? dev.nvmelm.bench.ProcessReport.coldStopTable(BenchCommand.cast(c)) : ""));
         }
     }
 
@@ -200,7 +246,7 @@ final class BenchCommand {
 
         @Override
         public Integer call() throws Exception {
-            return place.run(this, dir -> new LiveScenario(dir, quick ? LiveScenario.Settings.quick()
+            return place.run(this, quick, dir -> new LiveScenario(dir, quick ? LiveScenario.Settings.quick()
                     : new LiveScenario.Settings(sizeBytes, iops, qd, rate, maxDowntimeMs, verdictTimeout, mirrorTimeout, 2000, 250),
                     spec.commandLine().getErr()).run(), BenchReport::liveTable);
         }
@@ -227,7 +273,7 @@ final class BenchCommand {
 
         @Override
         public Integer call() throws Exception {
-            return place.run(this, dir -> new SparseScenario(dir, quick ? SparseScenario.Settings.quick()
+            return place.run(this, quick, dir -> new SparseScenario(dir, quick ? SparseScenario.Settings.quick()
                     : new SparseScenario.Settings(sizeBytes, allocated, timeout, 8), spec.commandLine().getErr()).run(), BenchReport::sparseTable);
         }
     }
@@ -245,8 +291,13 @@ final class BenchCommand {
         @Override
         public Integer call() throws Exception {
             CdqScenario.Settings settings = quick ? CdqScenario.Settings.quick() : CdqScenario.Settings.defaults();
-            return place.run(this, dir -> new CdqScenario(dir, settings, spec.commandLine().getErr()).run(), BenchReport::cdqTable);
+            return place.run(this, quick, dir -> new CdqScenario(dir, settings, spec.commandLine().getErr()).run(), BenchReport::cdqTable);
         }
+    }
+
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> cast(Map<?, ?> m) {
+        return (Map<String, Object>) m;
     }
 
     static void deleteTree(Path dir) throws java.io.IOException {
@@ -292,7 +343,7 @@ final class BenchCommand {
     @Command(name = "all", mixinStandardHelpOptions = true,
             description = {"Every scenario at full size, one after the other, then the report: what docs/benchmarks.md is rendered from.",
                     "copy --size 1G --runs 3; migrate --qemu; live; sparse; cdq; nbd; tls --size 1G --runs 3; report.",
-                    "About 12 minutes on a 2-core machine, up to 20 GiB free in the work directory; stops at the first scenario that fails."})
+                    "About 12 minutes on a 2-core machine plus the whole-process copies and cold stops (a few minutes more), up to 20 GiB free in the work directory; stops at the first scenario that fails."})
     static final class All extends CliCommand {
         @Option(names = "--quick", description = "Every scenario in its quick mode (checks the harness, measures nothing)")
         boolean quick;
@@ -300,8 +351,18 @@ final class BenchCommand {
         @Mixin
         Place place;   // --work-dir holds a directory per scenario
 
-        @Option(names = "--out", paramLabel = "FILE", defaultValue = "docs/benchmarks.md", description = "Report to write (default: ${DEFAULT-VALUE})")
+        @Option(names = "--out", paramLabel = "FILE",
+                description = "Report to write (default: " + REPORT + "; with --quick a temporary directory, deleted after)")
         Path out;
+
+        /** Where the results and the report go: a quick run keeps out of the repository unless told otherwise. */
+        record Targets(Path results, Path report, Path scratch) {
+            static Targets of(boolean quick, Path results, Path report, java.util.function.Supplier<Path> scratch) {
+                Path tmp = quick && (results == null || report == null) ? scratch.get() : null;
+                return new Targets(results != null ? results : quick ? tmp.resolve("results") : Path.of(RESULTS),
+                        report != null ? report : quick ? tmp.resolve("benchmarks.md") : Path.of(REPORT), tmp);
+            }
+        }
 
         /** The scenarios at full size, as docs/benchmarks.md documents them. */
         static final List<List<String>> FULL = List.of(
@@ -316,11 +377,26 @@ final class BenchCommand {
         @Override
         public Integer call() throws Exception {
             PrintWriter err = spec.commandLine().getErr();
+            Targets t = Targets.of(quick, place.resultsDir, out, () -> {
+                try {
+                    return Files.createTempDirectory("nvme-lm-bench-quick");
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            try {
+                return runAll(err, t);
+            } finally {
+                if (t.scratch() != null) deleteTree(t.scratch());
+            }
+        }
+
+        private int runAll(PrintWriter err, Targets t) throws Exception {
             long start = System.nanoTime();
             for (List<String> step : FULL) {
                 List<String> args = new java.util.ArrayList<>(List.of("bench"));
                 args.addAll(quick ? List.of(step.getFirst(), "--quick") : step);
-                args.addAll(List.of("--results", place.resultsDir.toString()));
+                args.addAll(List.of("--results", t.results().toString()));
                 if (place.workDir != null && !step.getFirst().equals("cdq")) args.addAll(List.of("--work-dir", place.workDir.resolve(step.getFirst()).toString()));
                 err.printf("== nvme-lm %s%n", String.join(" ", args));
                 err.flush();
@@ -328,9 +404,10 @@ final class BenchCommand {
                 int rc = Main.run(args.toArray(String[]::new), spec.commandLine().getOut(), err);
                 err.printf("== %s: exit %d after %.0f s%n", step.getFirst(), rc, (System.nanoTime() - t0) / 1e9);
                 err.flush();
-                if (rc != 0) throw new CliException("bench " + step.getFirst() + " failed; the results so far are in " + place.resultsDir);
+                if (rc != 0) throw new CliException("bench " + step.getFirst() + " failed; the results so far are in " + t.results());
             }
-            int rc = Main.run(new String[]{"bench", "report", "--results", place.resultsDir.toString(), "--out", out.toString()}, spec.commandLine().getOut(), err);
+            int rc = Main.run(new String[]{"bench", "report", "--results", t.results().toString(), "--out", t.report().toString()}, spec.commandLine().getOut(), err);
+            if (t.scratch() != null) err.printf("== quick run: results and report were in %s (deleted; --results/--out keep them)%n", t.scratch());
             err.printf("== all scenarios and the report in %.1f minutes%n", (System.nanoTime() - start) / 60e9);
             return rc;
         }

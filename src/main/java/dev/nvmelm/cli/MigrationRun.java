@@ -448,12 +448,15 @@ final class MigrationRun {
                 vd.put("dirty_rate_bytes_per_s", Math.round(r.verdictDetail.dirtyRateBps()));
                 vd.put("copy_rate_bytes_per_s", Math.round(r.verdictDetail.copyRateBps()));
                 vd.put("backlog_bytes", r.verdictDetail.backlogBytes());
+                vd.put("predicted_stop_ms", Math.round(r.verdictDetail.predictedStopMs() * 10) / 10.0);
                 m.put("verdict_detail", vd);
             }
             m.put("guest_writes", guest == null ? 0 : guest.guestWrites());
             m.put("guest_bytes_rewritten_after_switchover", rewritten);
             m.put("throttle_iops", r.throttleIops);
             m.put("downtime_ms", Math.round(r.downtimeMs * 10) / 10.0);
+            m.put("downtime_budget_ms", s.options().maxDowntime().toMillis());
+            m.put("downtime_over_budget", overBudget(r));
             m.put("downtime_breakdown_ms", new LinkedHashMap<String, Object>(r.downtimeBreakdownMs));
             m.put("total_ms", r.totalMs);
             m.put("verify_mode", remoteLine == null ? s.verify().name().toLowerCase() : s.remote().wholeHash() ? "full" : "crc32c");
@@ -482,6 +485,10 @@ final class MigrationRun {
         StringBuilder laps = new StringBuilder();
         r.downtimeBreakdownMs.forEach((k, ms) -> laps.append(laps.isEmpty() ? "" : ", ").append(k.replace('_', ' ')).append(' ').append(ms));
         out.printf("                %s%n", laps);
+        if (overBudget(r)) {
+            out.printf("  over budget   the stop took %.1f ms, more than --max-downtime %d ms (predicted %.1f ms)%n", r.downtimeMs,
+                    s.options().maxDowntime().toMillis(), r.verdictDetail == null ? Double.NaN : r.verdictDetail.predictedStopMs());
+        }
         out.printf("  total         %.2f s%n", r.totalMs / 1000.0);
         out.printf("  cdq entries   %d%s%n", r.cdqEntries, r.anomalies > 0 ? " (" + r.anomalies + " anomalies)" : "");
         if (guest != null) out.printf("  guest         %d writes (%d errors); %s rewritten on the destination after switchover%n",
@@ -507,6 +514,11 @@ final class MigrationRun {
             if (!v.ok()) out.printf("  first mismatch at byte %d%n", v.firstMismatch());
             if (!srcSha.isEmpty()) out.printf("  sha256        source %s%n                destination %s%n", srcSha, dstSha);
         }
+    }
+
+    /** The guest was stopped longer than the budget the switchover was planned for. */
+    private boolean overBudget(MediaMigration.Report r) {
+        return r.downtimeMs > s.options().maxDowntime().toMillis();
     }
 
     static String human(long b) {

@@ -130,6 +130,8 @@ public final class MediaMigration {
     /** A dirty pass copies about this long (at the last pass's rate), never less than MIN_PASS_BYTES. */
     static final double PASS_SECONDS = 1.0;
     static final long MIN_PASS_BYTES = 4 << 20;
+    /** Dirty passes that aim at half the downtime budget before the whole budget is accepted. */
+    static final int TIGHT_PASSES = 6;
 
     private final Side src, dst;
     private final GuestHandover handover;
@@ -144,6 +146,9 @@ public final class MediaMigration {
     private volatile int pass;
     private volatile double copyRate, dirtyRate, passRate;
     private long adminRoundTripNs, lastFlushNs;
+    /** What the stop's controller commands take, warm (measured by {@link StopRehearsal}). */
+    private long stopCommandsNs;
+    private boolean rehearsed;
     private volatile String verdict = "starting";
     /** What the CDQ consumer feeds: every change range, in the order consumed. */
     private volatile DirtyExtents incoming;
@@ -162,6 +167,8 @@ public final class MediaMigration {
     /** Windows in a row in which the guest dirtied distinct bytes at >= 95 % of what copying moves (absorber thread). */
     private volatile int windowsLosing;
     private volatile double windowDirtyRate, windowCopyRate;
+    /** The bulk's copy rate in the window before (absorber thread). */
+    private double previousCopyRate;
     /** What a dirty pass copies per second when the backlog outlasts it (0 until such a pass ran). */
     private volatile double passCapacity;
     private long t0;
@@ -240,7 +247,13 @@ public final class MediaMigration {
                 dstTrack.startLogging();
                 dstState.transition(MigState.STOP);
             }
-            adminRoundTripNs = adminRoundTrip();   // a stop costs four of these, plus the copy
+            adminRoundTripNs = adminRoundTrip();
+            StopRehearsal.Cost rehearsal = StopRehearsal.run(src, dst, clock);
+            rehearsed = rehearsal.failure() == null;
+            if (!rehearsed) report.warnings.add("stop rehearsal: " + rehearsal.failure() + " (the stop's commands run cold)");
+            // the stop's commands, warm; the rehearsal has a few more than the stop, which covers the handover
+            stopCommandsNs = rehearsed ? rehearsal.totalNs() + adminRoundTripNs : 4 * adminRoundTripNs;
+            report.stopCommandsPredictedMs = stopCommandsNs / 1e6;
             srcState.transition(MigState.PRE_COPY);
 
             checkCancelled();
@@ -449,7 +462,11 @@ public final class MediaMigration {
         windowMoved0 = moved;
         windowDirtyRate = d;
         windowCopyRate = c;
-        windowsLosing = c > 0 && d >= 0.95 * c ? windowsLosing + 1 : 0;
+        // A copy still speeding up (JIT warm-up, the first seconds of a fresh process) is not yet
+        // what the copy can do: such a window neither counts as lost nor clears the count.
+        boolean speedingUp = inBulk && (previousCopyRate <= 0 || c > 1.25 * previousCopyRate);
+        if (inBulk) previousCopyRate = c;
+        if (!speedingUp) windowsLosing = c > 0 && d >= 0.95 * c ? windowsLosing + 1 : 0;
         if (!inBulk || windowsLosing < options.stallPasses() || options.onStall() != OnStall.ABORT) return;
         dirtyRate = d;
         copyRate = c;
@@ -524,7 +541,14 @@ public final class MediaMigration {
             DirtyExtents.Stats st = dirty.stats();
             long backlog = st.dirtyBytes();
             // The stop: Suspend, Get State, Set State, Resume and friends, a flush, then the copy.
-            double fixedNs = 4.0 * adminRoundTripNs + lastFlushNs;
+            if (rehearsed && pass > 0 && stopCommandsNs + lastFlushNs > budgetNs) {
+                // measured at setup, while the JIT compiled and the bulk started, it can be far
+                // above what the commands cost now: look again before calling the stop too dear
+                StopRehearsal.Cost again = StopRehearsal.run(src, dst, clock);
+                if (again.failure() == null) stopCommandsNs = Math.min(stopCommandsNs, again.totalNs() + adminRoundTripNs);
+                report.stopCommandsPredictedMs = stopCommandsNs / 1e6;
+            }
+            double fixedNs = stopCommandsNs + lastFlushNs;
             double copyNs = backlog == 0 ? 0 : copyRate > 0 ? backlog / copyRate * 1e9 : Double.MAX_VALUE;
             double predictedNs = fixedNs + Math.max(copyNs, secondsPerRange > 0 ? st.extentCount() * secondsPerRange * 1e9 : 0);
             boolean measured = pass > 0 || backlog == 0;   // one pass measures what a stop would cost
@@ -532,7 +556,16 @@ public final class MediaMigration {
             // (the downtime is the guest's cost; a short pass is not).
             boolean worthAnotherPass = improving && backlog > 0 && pass - passBase < options.maxPasses()
                     && clock.getAsLong() - t0 < options.maxTime().toNanos();
-            if (measured && predictedNs <= budgetNs && !worthAnotherPass) {
+            boolean outOfTime = clock.getAsLong() - t0 > options.maxTime().toNanos();
+            boolean tooManyPasses = pass - passBase >= options.maxPasses();
+            int losing = windowsLosing;
+            boolean windowsStalled = losing >= options.stallPasses();
+            boolean givingUp = tooManyPasses || outOfTime || stalled >= options.stallPasses() || windowsStalled;
+            // The first passes aim at half the budget: the prediction is off by up to 2x on a
+            // loaded machine (docs/migration.md, "The stop"). Later, or rather than give up,
+            // whatever fits the budget is taken.
+            double targetNs = pass - passBase < TIGHT_PASSES ? budgetNs / 2.0 : budgetNs;
+            if (measured && (predictedNs <= targetNs && !worthAnotherPass || predictedNs <= budgetNs && givingUp)) {
                 if (!flushedSinceLastPass) {   // flush first: an fsync inside the stop would be downtime
                     long f0 = clock.getAsLong();
                     dst.data().flush();
@@ -554,10 +587,6 @@ public final class MediaMigration {
                 return;
             }
             flushedSinceLastPass = false;
-            boolean outOfTime = clock.getAsLong() - t0 > options.maxTime().toNanos();
-            boolean tooManyPasses = pass - passBase >= options.maxPasses();
-            int losing = windowsLosing;
-            boolean windowsStalled = losing >= options.stallPasses();
             if (tooManyPasses || outOfTime || stalled >= options.stallPasses() || windowsStalled) {
                 if (windowsStalled && stalled < options.stallPasses() && !outOfTime && !tooManyPasses) {
                     dirtyRate = windowDirtyRate;   // the numbers behind this verdict: the windows'
@@ -568,8 +597,8 @@ public final class MediaMigration {
                         : stalled >= options.stallPasses() ? stalled + " passes without progress"
                         : losing + " one-second windows in a row dirtying distinct blocks at least as fast as a full pass copies";
                 String text = fixedNs > budgetNs
-                        ? String.format("not converging: a stop costs %.1f ms before copying anything (4 admin round trips + a flush), above the %d ms budget; %s left (%s)",
-                        fixedNs / 1e6, options.maxDowntime().toMillis(), bytes(backlog), why)
+                        ? String.format("not converging: a stop costs %.1f ms before copying anything (its controller commands %.1f ms + a destination flush %.1f ms), above the %d ms budget; %s left (%s)",
+                        fixedNs / 1e6, stopCommandsNs / 1e6, lastFlushNs / 1e6, options.maxDowntime().toMillis(), bytes(backlog), why)
                         : String.format("not converging: the guest dirties %s/s, a pass copies %s/s (%.0f us per range); %s in %d ranges left after %d passes, a stop now would take %.0f ms, budget %d ms (%s)",
                         bytes((long) dirtyRate), bytes((long) passRate), Math.max(0, secondsPerRange) * 1e6, bytes(backlog), st.extentCount(), pass,
                         predictedNs / 1e6, options.maxDowntime().toMillis(), why);
@@ -769,6 +798,8 @@ public final class MediaMigration {
         public double guestWriteIopsBeforeThrottle, guestWriteIopsThrottled;
         public long bulkMs;
         public double downtimeMs;
+        /** The stop's controller commands as the rehearsal measured them (the fixed part of the prediction). */
+        public double stopCommandsPredictedMs;
         public long totalMs;
         public ControllerStateMachine sourceStates, destinationStates;
         public final List<String> warnings = java.util.Collections.synchronizedList(new ArrayList<>());

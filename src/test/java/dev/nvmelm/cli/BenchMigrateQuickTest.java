@@ -6,6 +6,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -18,7 +19,15 @@ class BenchMigrateQuickTest {
         CliRunner r = CliRunner.run("bench", "migrate", "--quick", "--results", dir.resolve("results").toString(), "-o", "json");
         assertThat(r.exit()).as(r.err()).isZero();
         Map<String, Object> result = (Map<String, Object>) Json.parse(r.out());
-        assertThat(result).containsKeys("machine", "settings", "a", "b", "qemu_reference");
+        assertThat(result).containsKeys("machine", "settings", "a", "b", "qemu_reference", "cold");
+        // cold CLI migrations, a new process each, per budget: the downtime distribution and runs over budget
+        List<Object> budgets = (List<Object>) ((Map<String, Object>) result.get("cold")).get("budgets");
+        assertThat(budgets).extracting(b -> ((Map<String, Object>) b).get("budget_ms")).containsExactly(50L, 20L);
+        for (Object b : budgets) {
+            Map<String, Object> m = (Map<String, Object>) b;
+            assertThat(m).containsKeys("min_ms", "median_ms", "p90_ms", "max_ms", "over_budget_runs", "median_actual_over_predicted");
+            assertThat(m.get("runs")).isEqualTo(2L);
+        }
         for (String scenario : new String[]{"a", "b"}) {
             Map<String, Object> s = (Map<String, Object>) result.get(scenario);
             assertThat(s).containsKeys("verdict", "converged", "switched_over", "passes", "bytes_copied", "copied_per_size",

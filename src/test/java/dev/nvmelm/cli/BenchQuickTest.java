@@ -28,13 +28,28 @@ class BenchQuickTest {
                     .contains("nvme-lm copier", "nbdcopy (nvme-lm NBD source)", "cp", "qemu-img convert", "nbdcopy");
             for (Object row : rows) assertThat((Double) ((Map<String, Object>) row).get("median_s")).isPositive();
         }
+        // whole processes, a new one per run: wall, CPU and peak RSS of each, with its command
+        List<Object> processes = (List<Object>) result.get("processes");
+        assertThat(processes).hasSize(2);
+        for (Object img : processes) {
+            List<Object> rows = (List<Object>) ((Map<String, Object>) img).get("results");
+            assertThat(rows).extracting(x -> ((Map<String, Object>) x).get("tool"))
+                    .containsExactly("nvme-lm migrate --verify none", "nvme-lm migrate --verify full", "nbdcopy --flush", "cp", "qemu-img convert");
+            for (Object row : rows) {
+                Map<String, Object> m = (Map<String, Object>) row;
+                assertThat((Double) m.get("median_wall_s")).isPositive();
+                assertThat((Long) m.get("median_peak_rss_bytes")).isPositive();
+                assertThat((String) m.get("command")).contains("SRC", "DST");
+            }
+        }
         try (var files = Files.list(dir.resolve("results"))) {
             assertThat(files.toList()).singleElement().satisfies(p -> assertThat(p.getFileName().toString()).startsWith("copy-"));
         }
         // the report renders it: table, goal lines, a plot per image
         CliRunner rep = CliRunner.run("bench", "report", "--results", dir.resolve("results").toString(), "--out", dir.resolve("bench.md").toString());
         assertThat(rep.exit()).as(rep.err()).isZero();
-        assertThat(Files.readString(dir.resolve("bench.md"))).contains("nvme-lm copier", "goal: nvme-lm copier <= 0.90x nbdcopy", "img/copy-dense.png");
+        assertThat(Files.readString(dir.resolve("bench.md"))).contains("nvme-lm copier", "goal: nvme-lm copier <= 0.90x nbdcopy", "img/copy-dense.png",
+                "whole processes, dense image", "goal: nvme-lm migrate --verify none <= 1.1x nbdcopy --flush wall");
         assertThat(dir.resolve("img/copy-dense.png")).isNotEmptyFile();
     }
 

@@ -58,6 +58,15 @@ public final class ControllerStateMachine {
         this.incoming = state.clone();
     }
 
+    /**
+     * Get Controller State without changing the machine: the same commands as STOP_COPY, on a
+     * controller that need not be suspended (its queues may move meanwhile, so the result is
+     * only good for warming and timing the path, never for a switchover).
+     */
+    public byte[] peekState() throws NvmeException {
+        return readState();
+    }
+
     /** Walks to {@code target} through legal arcs; on failure the machine is in ERROR and the exception names the arc. */
     public synchronized void transition(MigState target) throws NvmeException {
         List<MigState> path = Arcs.plan(state, target);
@@ -106,6 +115,14 @@ public final class ControllerStateMachine {
      */
     private byte[] readState() throws NvmeException {
         MemorySegment buf = mmc.allocateBuffer(CHUNK_BYTES);
+        try {
+            return readState(buf);
+        } finally {
+            mmc.freeBuffer(buf);
+        }
+    }
+
+    private byte[] readState(MemorySegment buf) throws NvmeException {
         int csvi = Disagreements.CSVI_FIRST_VERSION;
         int first = 4096;
         mmc.admin(MigrationReceiveCommand.read(cntlid, csvi, 0, first).toSqe(), buf.asSlice(0, first)).orThrow("Get Controller State of " + cntlid);
@@ -127,6 +144,14 @@ public final class ControllerStateMachine {
     private void writeState(byte[] state) throws NvmeException {
         if (state.length % 4 != 0) throw new NvmeException("controller state must be whole dwords");
         MemorySegment buf = mmc.allocateBuffer(CHUNK_BYTES);
+        try {
+            writeState(state, buf);
+        } finally {
+            mmc.freeBuffer(buf);
+        }
+    }
+
+    private void writeState(byte[] state, MemorySegment buf) throws NvmeException {
         int chunks = Math.max(1, (state.length + CHUNK_BYTES - 1) / CHUNK_BYTES);
         for (int i = 0; i < chunks; i++) {
             int off = i * CHUNK_BYTES, n = Math.min(CHUNK_BYTES, state.length - off);
