@@ -111,7 +111,8 @@ class AgentLimitsTest {
         Socket s = connect("127.0.0.1");
         // the start of a TLS ClientHello, one byte every 50 ms: each read gets something, so only a whole-handshake deadline ends it
         Thread dribbler = Thread.ofVirtual().start(() -> {
-            byte[] hello = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, (byte) 0xfc, 0x03, 0x03};
+            // a 16 KiB record: at 20 bytes a second it would be complete after 13 minutes
+            byte[] hello = {0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0x00, 0x3f, (byte) 0xfc, 0x03, 0x03};
             try {
                 for (int i = 0; ; i++) {
                     s.getOutputStream().write(hello[Math.min(i, hello.length - 1)]);
@@ -139,7 +140,7 @@ class AgentLimitsTest {
     }
 
     @Test
-    void connectionsArBoundedPerPeerAndWhileUnauthenticated() throws Exception {
+    void connectionsAreBoundedPerPeerAndWhileUnauthenticated() throws Exception {
         agent(false, new AgentLimits(60_000, 600_000, 4, 6, 300_000), null);
         for (int i = 0; i < 4; i++) connect("127.0.0.1");
         Socket fifth = connect("127.0.0.1");
