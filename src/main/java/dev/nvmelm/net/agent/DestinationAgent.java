@@ -293,23 +293,24 @@ public final class DestinationAgent implements AutoCloseable {
         }
     }
 
-    /** The first frame, which must be a HELLO; judged by its length before anything is allocated for it. Null after a refusal. */
+    /** The first frame, which must be a HELLO; judged by its length before anything is allocated for it (a longer one closes the connection). Null after a refusal. */
     private Frame readHello(BufferedInputStream raw, Socket socket) throws IOException {
         raw.mark(8);
         DataInputStream peek = new DataInputStream(raw);
         int len = peek.readInt(), type = peek.readUnsignedByte();
         raw.reset();
+        if (len < 0 || len > 64) {
+            throw new ProtocolException("the first frame (type " + type + ") announces " + Integer.toUnsignedString(len)
+                    + " bytes; it must be a HELLO of at most 64");
+        }
         DataOutputStream small = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 512));
-        Frame first = len <= 64 && type == HELLO_TYPE ? FrameCodec.read(new DataInputStream(raw)) : null;
+        Frame first = FrameCodec.read(new DataInputStream(raw));
         if (!(first instanceof Frame.Hello)) {
             refuse(small, Frame.REFUSE_PROTOCOL, "the first frame must be HELLO");
             return null;
         }
         return first;
     }
-
-    /** {@link Frame.Hello#type()}, known before the frame is read. */
-    private static final int HELLO_TYPE = 1;
 
     private static void closeQuietly(Socket s) {
         try {
