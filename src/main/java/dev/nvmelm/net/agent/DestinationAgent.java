@@ -243,8 +243,8 @@ public final class DestinationAgent implements AutoCloseable {
         try (plain) {
             socket = Transport.serverSide(tlsContext, plain);
             if (socket instanceof javax.net.ssl.SSLSocket tls) tls.startHandshake();
-            // small buffers until the peer is through: a HELLO is 36 bytes
-            BufferedInputStream raw = new BufferedInputStream(socket.getInputStream(), 64);
+            // no buffers until the peer is through: a HELLO is 36 bytes
+            java.io.InputStream raw = socket.getInputStream();
             Frame first = readHello(raw, socket);
             if (first == null) return;
             if (!cut.cancel(false)) return;   // too late: the deadline closed it
@@ -293,20 +293,25 @@ public final class DestinationAgent implements AutoCloseable {
         }
     }
 
-    /** The first frame, which must be a HELLO; judged by its length before anything is allocated for it (a longer one closes the connection). Null after a refusal. */
-    private Frame readHello(BufferedInputStream raw, Socket socket) throws IOException {
-        raw.mark(8);
-        DataInputStream peek = new DataInputStream(raw);
-        int len = peek.readInt(), type = peek.readUnsignedByte();
-        raw.reset();
+    /**
+     * The first frame, which must be a HELLO, read exactly (no buffer past it, so the frame
+     * stream's buffer starts right after it); judged by its length before anything is allocated
+     * for it (a longer one closes the connection). Null after a refusal.
+     */
+    private Frame readHello(java.io.InputStream raw, Socket socket) throws IOException {
+        byte[] head = raw.readNBytes(4);
+        if (head.length < 4) throw new EOFException("closed before its HELLO");
+        int len = java.nio.ByteBuffer.wrap(head).getInt();
         if (len < 0 || len > 64) {
-            throw new ProtocolException("the first frame (type " + type + ") announces " + Integer.toUnsignedString(len)
-                    + " bytes; it must be a HELLO of at most 64");
+            throw new ProtocolException("the first frame announces " + Integer.toUnsignedString(len) + " bytes; it must be a HELLO of at most 64");
         }
-        DataOutputStream small = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 512));
-        Frame first = FrameCodec.read(new DataInputStream(raw));
+        byte[] body = raw.readNBytes(len);
+        if (body.length < len) throw new EOFException("closed in its HELLO");
+        byte[] frame = java.util.Arrays.copyOf(head, 4 + len);
+        System.arraycopy(body, 0, frame, 4, len);
+        Frame first = FrameCodec.read(new DataInputStream(new java.io.ByteArrayInputStream(frame)));
         if (!(first instanceof Frame.Hello)) {
-            refuse(small, Frame.REFUSE_PROTOCOL, "the first frame must be HELLO");
+            refuse(new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 512)), Frame.REFUSE_PROTOCOL, "the first frame must be HELLO");
             return null;
         }
         return first;
