@@ -48,8 +48,16 @@ final class ServeCommand extends CliCommand {
         }
         DestinationAgent agent;
         try {
+            java.nio.file.Files.createDirectories(dir);
+            java.nio.file.FileStore store = java.nio.file.Files.getFileStore(dir);
             agent = new DestinationAgent(t, address, AgentTarget.factory(dir), line -> { if (g.verbosity() > 0) System.err.println(line); },
-                    dir.resolve("journal"), accepts);
+                    dir.resolve("journal"), accepts, dev.nvmelm.net.agent.AgentLimits.DEFAULT, () -> {
+                        try {
+                            return store.getUsableSpace();
+                        } catch (IOException e) {
+                            return 0;   // cannot tell: admit nothing new
+                        }
+                    });
         } catch (IOException e) {
             throw new CliException("serve: " + e.getMessage());
         }

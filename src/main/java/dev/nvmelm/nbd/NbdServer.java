@@ -28,8 +28,14 @@ import javax.net.ssl.SSLSocket;
  * An NBD server (fixed newstyle, structured replies, meta contexts) for a set of exports, on a
  * Unix socket or TCP. Each connection gets a virtual thread that reads requests and dispatches
  * them (up to {@link #MAX_IN_FLIGHT} at once) to further virtual threads; replies are written
- * whole under a lock, in completion order. A malformed handshake, a bad magic or an oversized
+ * under a lock, in completion order. A malformed handshake, a bad magic or an oversized
  * write closes that connection only; the server keeps serving the others.
+ *
+ * <p>No peer is trusted with memory or time ({@link NbdLimits}): write payloads are read and
+ * written in chunks, reads are answered in chunks, and every chunk is taken from a
+ * {@link MemoryBudget} shared by all connections (a connection that does not fit waits, so its
+ * peer's sends stall); a {@link Watchdog} cuts handshakes that run late, requests whose bytes stop
+ * arriving and replies the peer does not take.
  *
  * <p>A TCP listener can require TLS (proto.md "TLS support", the "TLS-only" mode): every
  * option before NBD_OPT_STARTTLS gets NBD_REP_ERR_TLS_REQD (NBD_OPT_EXPORT_NAME, which cannot be
@@ -47,16 +53,29 @@ public final class NbdServer implements AutoCloseable {
     private final Consumer<String> log;
     private final List<AutoCloseable> listeners = new ArrayList<>();
     private final List<java.nio.file.Path> unixPaths = new ArrayList<>();
-    private final Set<Wire> connections = ConcurrentHashMap.newKeySet();
-    /** How long a TLS handshake may take before the connection is dropped (a silent peer holds nothing longer). */
-    private static final int TLS_HANDSHAKE_MS = 30_000;
+    private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
+    private final NbdLimits limits;
+    private final MemoryBudget budget;
+    private final Watchdog watchdog;
     private volatile boolean closed;
 
     public NbdServer(List<NbdExport> exports, Consumer<String> log) {
+        this(exports, log, NbdLimits.DEFAULT);
+    }
+
+    public NbdServer(List<NbdExport> exports, Consumer<String> log, NbdLimits limits) {
         Map<String, NbdExport> m = new LinkedHashMap<>();
         for (NbdExport e : exports) m.put(e.name(), e);
         this.exports = m;
         this.log = log;
+        this.limits = limits;
+        this.budget = new MemoryBudget(limits.budgetBytes());
+        this.watchdog = new Watchdog(log);
+    }
+
+    /** Payload and reply bytes all connections hold right now (never more than the budget). */
+    public long heldBytes() {
+        return budget.heldBytes();
     }
 
     /** The export names, in the order they were given. */
@@ -108,9 +127,15 @@ public final class NbdServer implements AutoCloseable {
         while (!closed) {
             try {
                 Wire w = acceptor.accept();
-                connections.add(w);
+                if (connections.size() >= limits.maxConnections()) {
+                    w.close();
+                    log.accept("nbd: " + limits.maxConnections() + " connections are open: refused one more");
+                    continue;
+                }
+                Connection conn = new Connection(w, tls);
+                connections.add(conn);
+                watchdog.add(conn);
                 Thread.ofVirtual().name("nbd-conn").start(() -> {
-                    Connection conn = new Connection(w, tls);
                     try {
                         conn.run();
                     } catch (IOException e) {
@@ -118,9 +143,10 @@ public final class NbdServer implements AutoCloseable {
                     } catch (RuntimeException e) {
                         log.accept("nbd: connection failed: " + e);
                     } finally {
+                        watchdog.remove(conn);
                         conn.closeQuietly();
-                        connections.remove(w);
-                        connections.remove(conn.wire);
+                        conn.abort();
+                        connections.remove(conn);
                     }
                 });
             } catch (IOException e) {
@@ -141,13 +167,22 @@ public final class NbdServer implements AutoCloseable {
             }
         }
         for (java.nio.file.Path p : unixPaths) Files.deleteIfExists(p);
-        for (Wire c : connections) c.close();
+        watchdog.close();
+        for (Connection c : connections) {
+            c.closeQuietly();
+            c.abort();
+        }
     }
 
     /** One client connection: handshake, then transmission. */
-    private final class Connection {
+    private final class Connection implements Watchdog.Guarded {
         private volatile Wire wire;
+        /** The accepted transport under any TLS layer: closing it wakes every blocked reader and writer. */
+        private final Wire raw;
         private final SSLContext tls;
+        private final MemoryBudget.Share share = budget.share(limits.perConnectionBytes());
+        private volatile long readDeadlineNanos, writeDeadlineNanos;
+        private volatile String readStep;
         private boolean tlsActive;
         private boolean noZeroes;
         private boolean structured;
@@ -158,10 +193,40 @@ public final class NbdServer implements AutoCloseable {
 
         Connection(Wire wire, SSLContext tls) {
             this.wire = wire;
+            this.raw = wire;
             this.tls = tls;
         }
 
+        @Override
+        public long deadlineNanos() {
+            long r = readDeadlineNanos, w = writeDeadlineNanos;
+            return r == 0 ? w : w == 0 ? r : Math.min(r, w);
+        }
+
+        @Override
+        public String lateStep() {
+            long r = readDeadlineNanos;
+            return r != 0 && (writeDeadlineNanos == 0 || r <= writeDeadlineNanos) ? readStep
+                    : "the client took no reply data for " + limits.progressMs() + " ms";
+        }
+
+        @Override
+        public void abort() {
+            try {
+                raw.close();
+            } catch (IOException ignored) {
+                // already closed
+            }
+        }
+
+        /** The reader's current step must be over within {@code ms} (0: no deadline, e.g. idle between requests). */
+        private void readDeadline(int ms, String step) {
+            readStep = step;
+            readDeadlineNanos = ms == 0 ? 0 : Math.max(1, System.nanoTime() + ms * 1_000_000L);
+        }
+
         void run() throws IOException {
+            readDeadline(limits.handshakeMs(), "the handshake was not over within " + limits.handshakeMs() + " ms");
             ByteBuffer hello = ByteBuffer.allocate(18);
             hello.putLong(Nbd.NBDMAGIC).putLong(Nbd.IHAVEOPT).putShort((short) (Nbd.FLAG_FIXED_NEWSTYLE | Nbd.FLAG_NO_ZEROES));
             write(hello.flip());
@@ -248,16 +313,13 @@ public final class NbdServer implements AutoCloseable {
             SSLSocket s = (SSLSocket) tls.getSocketFactory().createSocket(plain, peer.getHostString(), peer.getPort(), true);
             s.setUseClientMode(false);
             s.setSSLParameters(Wire.tlsParameters(tls, true));
-            plain.setSoTimeout(TLS_HANDSHAKE_MS);
+            // the handshake deadline (the watchdog) bounds it
             try {
                 s.startHandshake();
             } catch (IOException e) {
                 throw new IOException("TLS handshake with " + peer + " failed: " + e.getMessage(), e);
             }
-            plain.setSoTimeout(0);
-            Wire w = new Wire.Stream(s);
-            connections.add(w);
-            wire = w;
+            wire = new Wire.Stream(s);
             tlsActive = true;
             // proto.md: after STARTTLS the negotiation starts over; nothing said in plaintext counts
             structured = false;
@@ -357,16 +419,19 @@ public final class NbdServer implements AutoCloseable {
         }
 
         private void transmission() throws IOException {
+            readDeadline(0, null);   // the handshake is over; an idle connection is never cut
             Semaphore inFlight = new Semaphore(MAX_IN_FLIGHT);
             try {
                 while (true) {
                     // proto.md "Request message": 28 bytes, or 32 with extended headers (64-bit length);
                     // the other form's magic is a protocol violation and ends the connection
                     int magic = readBuffer(4).getInt();
+                    readDeadline(limits.progressMs(), "a request header stalled for " + limits.progressMs() + " ms");
                     if (magic != (extended ? Nbd.EXTENDED_REQUEST_MAGIC : Nbd.REQUEST_MAGIC)) {
                         throw new IOException("bad request magic 0x" + Integer.toHexString(magic) + (extended ? " (extended headers negotiated)" : ""));
                     }
                     ByteBuffer r = readBuffer(extended ? 28 : 24);
+                    readDeadline(0, null);
                     int flags = Short.toUnsignedInt(r.getShort());
                     int type = Short.toUnsignedInt(r.getShort());
                     long cookie = r.getLong();
@@ -378,20 +443,18 @@ public final class NbdServer implements AutoCloseable {
                         continue;
                     }
                     if (type == Nbd.CMD_DISC) return;
-                    byte[] payload = null;
                     if (type == Nbd.CMD_WRITE) {
                         if (length > HARD_MAX_PAYLOAD) {
                             error(cookie, offset, Nbd.EINVAL, "write of " + length + " bytes exceeds the " + HARD_MAX_PAYLOAD + "-byte limit");
                             throw new IOException("oversized write (" + length + " bytes): closing the connection");
                         }
-                        payload = new byte[(int) length];
-                        readFully(ByteBuffer.wrap(payload));
+                        receiveWrite(flags, cookie, offset, (int) length, inFlight);
+                        continue;
                     }
                     inFlight.acquireUninterruptibly();
-                    byte[] data = payload;
                     Thread.ofVirtual().start(() -> {
                         try {
-                            handle(flags, type, cookie, offset, length, data);
+                            handle(flags, type, cookie, offset, length);
                         } catch (IOException e) {
                             closeQuietly();
                         } finally {
@@ -406,28 +469,108 @@ public final class NbdServer implements AutoCloseable {
             }
         }
 
-        private void handle(int flags, int type, long cookie, long offset, long length, byte[] payload) throws IOException {
+        /**
+         * A WRITE's payload, read chunk by chunk into budgeted buffers, each chunk written to the
+         * export on its own thread while the next one arrives; the reply goes out when the last
+         * chunk is written. A peer that announces a large write and stalls holds one chunk, and
+         * only until the progress deadline.
+         */
+        private void receiveWrite(int flags, long cookie, long offset, int length, Semaphore inFlight) throws IOException {
+            NbdExport e = export;
+            NbdError refusal = null;
+            if (offset < 0 || offset > e.sizeBytes() || length > e.sizeBytes() - offset) {
+                refusal = new NbdError(Nbd.EINVAL, "request [" + offset + ", +" + length + ") is outside the export (" + e.sizeBytes() + " bytes)");
+            } else if (e.readOnly()) {
+                refusal = new NbdError(Nbd.EPERM, "export is read-only");
+            }
+            boolean fua = (flags & Nbd.CMD_FLAG_FUA) != 0;
+            WriteReply reply = new WriteReply(cookie, offset);
+            long done = 0;
+            do {
+                int n = (int) Math.min(limits.chunkBytes(), length - done);
+                share.acquireUninterruptibly(n);
+                boolean handedOver = false;
+                try {
+                    byte[] buf = new byte[n];
+                    readDeadline(limits.progressMs(), "a WRITE payload stalled (" + n + " bytes not sent within " + limits.progressMs() + " ms)");
+                    readFully(ByteBuffer.wrap(buf));
+                    readDeadline(0, null);
+                    if (refusal == null) {   // a refused write's payload is read and dropped
+                        long at = offset + done;
+                        reply.pieces.incrementAndGet();
+                        inFlight.acquireUninterruptibly();
+                        handedOver = true;
+                        Thread.ofVirtual().start(() -> {
+                            try {
+                                e.write(at, buf, n, fua);
+                                reply.pieceDone(null);
+                            } catch (IOException | RuntimeException x) {
+                                reply.pieceDone(x);
+                            } finally {
+                                share.release(n);
+                                inFlight.release();
+                            }
+                        });
+                    }
+                } finally {
+                    if (!handedOver) share.release(n);
+                }
+                done += n;
+            } while (done < length);
+            if (refusal != null) reply.pieceDone(refusal);
+            else reply.pieceDone(null);   // the reader's own hold on the reply
+        }
+
+        /** The one reply of a chunked WRITE: sent by whoever finishes the last piece, with the first failure. */
+        private final class WriteReply {
+            final long cookie, offset;
+            final java.util.concurrent.atomic.AtomicInteger pieces = new java.util.concurrent.atomic.AtomicInteger(1);
+            final java.util.concurrent.atomic.AtomicReference<Exception> failure = new java.util.concurrent.atomic.AtomicReference<>();
+
+            WriteReply(long cookie, long offset) {
+                this.cookie = cookie;
+                this.offset = offset;
+            }
+
+            void pieceDone(Exception x) {
+                if (x != null) failure.compareAndSet(null, x);
+                if (pieces.decrementAndGet() != 0) return;
+                try {
+                    Exception f = failure.get();
+                    if (f == null) {
+                        if (structured) write(chunkHeader(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_NONE, cookie, offset, 0));
+                        else write(simpleHeader(0, cookie));
+                    } else {
+                        int errno = f instanceof NbdError n ? n.errno() : f instanceof IOException io ? errnoOf(io) : Nbd.EIO;
+                        error(cookie, offset, errno, f.getMessage() == null ? f.toString() : f.getMessage());
+                    }
+                } catch (IOException io) {
+                    closeQuietly();
+                }
+            }
+        }
+
+        /** A simple reply's header went out and its data cannot follow: the only way out is closing the connection. */
+        private static final class ReplyBroken extends IOException {
+            ReplyBroken(String message, Throwable cause) {
+                super(message, cause);
+            }
+        }
+
+        private void handle(int flags, int type, long cookie, long offset, long length) throws IOException {
             NbdExport e = export;
             try {
                 if (type != Nbd.CMD_FLUSH && (offset < 0 || offset > e.sizeBytes() || length > e.sizeBytes() - offset)) {
                     throw new NbdError(Nbd.EINVAL, "request [" + offset + ", +" + length + ") is outside the export (" + e.sizeBytes() + " bytes)");
                 }
-                boolean writes = type == Nbd.CMD_WRITE || type == Nbd.CMD_TRIM || type == Nbd.CMD_WRITE_ZEROES;
+                boolean writes = type == Nbd.CMD_TRIM || type == Nbd.CMD_WRITE_ZEROES;
                 if (writes && e.readOnly()) throw new NbdError(Nbd.EPERM, "export is read-only");
                 switch (type) {
                     case Nbd.CMD_READ -> {
                         if (length > Math.min(e.maxPayloadBytes(), HARD_MAX_PAYLOAD)) throw new NbdError(structured ? Nbd.EOVERFLOW : Nbd.EINVAL, "read too large");
-                        byte[] buf = new byte[(int) length];
-                        e.read(offset, buf, buf.length);
-                        if (structured) {
-                            ByteBuffer h = chunkHeader(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_OFFSET_DATA, cookie, offset, 8 + buf.length);
-                            write(h, ByteBuffer.allocate(8).putLong(offset).flip(), ByteBuffer.wrap(buf));
-                        } else {
-                            write(simpleHeader(0, cookie), ByteBuffer.wrap(buf));
-                        }
+                        sendRead(e, cookie, offset, (int) length);
                         return;
                     }
-                    case Nbd.CMD_WRITE -> e.write(offset, payload, payload.length, (flags & Nbd.CMD_FLAG_FUA) != 0);
                     case Nbd.CMD_FLUSH -> e.flush();
                     case Nbd.CMD_TRIM -> {
                         e.trim(offset, length);
@@ -446,10 +589,58 @@ public final class NbdServer implements AutoCloseable {
                 }
                 if (structured) write(chunkHeader(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_NONE, cookie, offset, 0));
                 else write(simpleHeader(0, cookie));
+            } catch (ReplyBroken broken) {
+                throw broken;
             } catch (NbdError err) {
                 error(cookie, offset, err.errno(), err.getMessage());
             } catch (IOException io) {
                 error(cookie, offset, errnoOf(io), io.getMessage() == null ? io.toString() : io.getMessage());
+            } catch (RuntimeException x) {
+                error(cookie, offset, Nbd.EIO, x.toString());
+            }
+        }
+
+        /**
+         * A READ answered in budgeted pieces of at most one chunk: structured replies as one
+         * OFFSET_DATA chunk per piece (other replies may go between them); a simple reply holds the
+         * write lock from its header to its last byte.
+         */
+        private void sendRead(NbdExport e, long cookie, long offset, int length) throws IOException {
+            int piece = Math.min(limits.chunkBytes(), length);
+            share.acquireUninterruptibly(piece);
+            try {
+                byte[] buf = new byte[piece];
+                if (structured) {
+                    long done = 0;
+                    do {
+                        int n = (int) Math.min(piece, length - done);
+                        e.read(offset + done, buf, n);
+                        boolean last = done + n == length;
+                        write(chunkHeader(last ? Nbd.REPLY_FLAG_DONE : 0, Nbd.REPLY_TYPE_OFFSET_DATA, cookie, offset, 8 + n),
+                                ByteBuffer.allocate(8).putLong(offset + done).flip(), ByteBuffer.wrap(buf, 0, n));
+                        done += n;
+                    } while (done < length);
+                    return;
+                }
+                e.read(offset, buf, piece);   // a failure here still fits the simple reply's error field
+                wire.lockWrites();
+                try {
+                    write(simpleHeader(0, cookie), ByteBuffer.wrap(buf, 0, piece));
+                    for (long done = piece; done < length; ) {
+                        int n = (int) Math.min(piece, length - done);
+                        try {
+                            e.read(offset + done, buf, n);
+                        } catch (IOException | RuntimeException x) {
+                            throw new ReplyBroken("READ failed after its simple reply had started: " + x.getMessage(), x);
+                        }
+                        write(ByteBuffer.wrap(buf, 0, n));
+                        done += n;
+                    }
+                } finally {
+                    wire.unlockWrites();
+                }
+            } finally {
+                share.release(piece);
             }
         }
 
@@ -518,8 +709,17 @@ public final class NbdServer implements AutoCloseable {
             return ByteBuffer.allocate(16).putInt(Nbd.SIMPLE_REPLY_MAGIC).putInt(error).putLong(cookie).flip();
         }
 
+        /** One whole message; the peer must take it within the progress deadline. */
         private void write(ByteBuffer... bufs) throws IOException {
-            wire.write(bufs);
+            Wire w = wire;
+            w.lockWrites();
+            try {
+                writeDeadlineNanos = Math.max(1, System.nanoTime() + limits.progressMs() * 1_000_000L);
+                w.write(bufs);
+            } finally {
+                writeDeadlineNanos = 0;
+                w.unlockWrites();
+            }
         }
 
         private ByteBuffer readBuffer(int n) throws IOException {

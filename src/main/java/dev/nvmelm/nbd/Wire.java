@@ -25,6 +25,15 @@ abstract class Wire implements AutoCloseable {
 
     protected void flushWrites() throws IOException {}
 
+    /** Holds off other writers across several {@link #write} calls (a reply written in pieces). */
+    final void lockWrites() {
+        writeLock.lock();
+    }
+
+    final void unlockWrites() {
+        writeLock.unlock();
+    }
+
     /** Writes the buffers back to back, as one message no other writer can interleave with. */
     final void write(ByteBuffer... bufs) throws IOException {
         writeLock.lock();

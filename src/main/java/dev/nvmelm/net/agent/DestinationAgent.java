@@ -33,6 +33,15 @@ import java.util.function.Consumer;
  * controller state and resumes the controller before answering Committed. A connection that
  * drops leaves the migration resumable: the source reconnects with the same migration id and
  * continues after the last frame applied here.
+ *
+ * <p>No peer gets memory or time before it has authenticated ({@link AgentLimits}): the TLS
+ * handshake and the HELLO must be over within a deadline, the frame buffers are allocated only
+ * after them, connections are bounded per peer address and (while unauthenticated) in total.
+ * A migration's target (a subsystem with its threads) is open only while it is used: closed after
+ * COMMITTED and when no source has been connected for a while, reopened from its files when one
+ * comes back. The record of every migration (its id, geometry, frame and journal) is kept for the
+ * agent's life; a new migration is admitted only if the space left covers it and what the
+ * migrations already admitted may still write.
  */
 public final class DestinationAgent implements AutoCloseable {
     private final Transport transport;
@@ -42,24 +51,65 @@ public final class DestinationAgent implements AutoCloseable {
     private final java.nio.file.Path journals;   // null: migrations live only as long as this process
     private final java.util.Set<Compression> accepts;
     private final Map<UUID, Session> sessions = new ConcurrentHashMap<>();
+    private final AgentLimits limits;
+    private final java.util.function.LongSupplier usableBytes;   // null: the factory alone checks space
+    private final javax.net.ssl.SSLContext tlsContext;
+    private final Map<java.net.InetAddress, Integer> perPeer = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicInteger unauthenticated = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+            r -> Thread.ofPlatform().daemon().name("agent-timer").unstarted(r));
     private volatile boolean closed;
 
     /** One migration: its target, what has been applied, and the connection feeding it. */
-    private static final class Session {
+    private final class Session {
         final UUID id;
         final long sizeBytes;
         final int lbaSizeBytes;
-        final DestinationTarget target;
+        private DestinationTarget target;   // null while released
         long applied;
         byte[] state;
         boolean committed;
         volatile Socket connection;
+        /** When the last connection ended (System.nanoTime()). */
+        volatile long detachedNanos = System.nanoTime();
+        /** The 1 MiB pieces DATA has written: what this migration may already have taken of the disk. */
+        final java.util.BitSet writtenMiB = new java.util.BitSet();
 
         Session(UUID id, long sizeBytes, int lbaSizeBytes, DestinationTarget target) {
             this.id = id;
             this.sizeBytes = sizeBytes;
             this.lbaSizeBytes = lbaSizeBytes;
             this.target = target;
+        }
+
+        /** The target, reopened from its files if it was released. */
+        synchronized DestinationTarget target() throws IOException {
+            if (target == null) target = factory.open(id, sizeBytes, lbaSizeBytes);
+            return target;
+        }
+
+        /** Closes the target (its subsystem and threads) unless a connection uses it. */
+        synchronized void release(String why) {
+            if (target == null || connection != null) return;
+            try {
+                target.close();
+            } catch (IOException e) {
+                log.accept("agent: closing migration " + id + ": " + e.getMessage());
+            }
+            target = null;
+            log.accept("agent: migration " + id + " released its target (" + why + ")");
+        }
+
+        synchronized boolean open() {
+            return target != null;
+        }
+
+        /** Bytes this migration may still write into the disk (all of it for a recovered one). */
+        long outstandingBytes() {
+            if (committed) return 0;
+            synchronized (this) {
+                return Math.max(0, sizeBytes - ((long) writtenMiB.cardinality() << 20));
+            }
         }
     }
 
@@ -77,9 +127,20 @@ public final class DestinationAgent implements AutoCloseable {
         this(transport, listen, factory, log, journals, java.util.EnumSet.allOf(Compression.class));
     }
 
-    /** {@code accepts}: the DATA compressions a source may ask for (NONE is always accepted). */
     public DestinationAgent(Transport transport, InetSocketAddress listen, DestinationTarget.Factory factory, Consumer<String> log,
                             java.nio.file.Path journals, java.util.Set<Compression> accepts) throws IOException {
+        this(transport, listen, factory, log, journals, accepts, AgentLimits.DEFAULT, null);
+    }
+
+    /**
+     * {@code accepts}: the DATA compressions a source may ask for (NONE is always accepted);
+     * {@code usableBytes}: the space left where targets are created (null: not accounted across migrations).
+     */
+    public DestinationAgent(Transport transport, InetSocketAddress listen, DestinationTarget.Factory factory, Consumer<String> log,
+                            java.nio.file.Path journals, java.util.Set<Compression> accepts, AgentLimits limits,
+                            java.util.function.LongSupplier usableBytes) throws IOException {
+        this.limits = limits;
+        this.usableBytes = usableBytes;
         this.accepts = java.util.EnumSet.copyOf(accepts);
         this.accepts.add(Compression.NONE);
         this.transport = transport;
@@ -88,6 +149,9 @@ public final class DestinationAgent implements AutoCloseable {
         this.journals = journals;
         if (journals != null) recover();
         this.listener = transport.listen(listen);
+        this.tlsContext = transport.serverContext();
+        long tick = Math.max(10, Math.min(limits.releaseMs() / 2, 10_000));
+        timer.scheduleWithFixedDelay(this::releaseIdle, tick, tick, java.util.concurrent.TimeUnit.MILLISECONDS);
         Thread.ofPlatform().daemon().name("agent-accept").start(this::acceptLoop);
     }
 
@@ -104,7 +168,7 @@ public final class DestinationAgent implements AutoCloseable {
                 long size = Long.parseLong(f[1]), durable = Long.parseLong(f[3]);
                 int lba = Integer.parseInt(f[2]);
                 boolean committed = f[4].equals("committed");
-                Session s = new Session(id, size, lba, factory.open(id, size, lba));
+                Session s = new Session(id, size, lba, null);   // opened when its source comes back
                 s.applied = durable;
                 s.committed = committed;
                 sessions.put(id, s);
@@ -134,27 +198,69 @@ public final class DestinationAgent implements AutoCloseable {
         while (!closed) {
             try {
                 Socket s = listener.accept();
-                Thread.ofVirtual().name("agent-conn").start(() -> serve(s));
+                java.net.InetAddress peer = s.getInetAddress();
+                int fromPeer = perPeer.merge(peer, 1, Integer::sum);
+                if (fromPeer > limits.maxPerPeer() || unauthenticated.incrementAndGet() > limits.maxUnauthenticated()) {
+                    if (fromPeer <= limits.maxPerPeer()) unauthenticated.decrementAndGet();
+                    else log.accept("agent: " + peer.getHostAddress() + " has " + limits.maxPerPeer() + " connections open: refused one more");
+                    if (fromPeer <= limits.maxPerPeer()) log.accept("agent: " + limits.maxUnauthenticated() + " connections are in their handshake: refused one more");
+                    s.close();
+                    perPeer.merge(peer, -1, (x, y) -> x + y == 0 ? null : x + y);
+                    continue;
+                }
+                Thread.ofVirtual().name("agent-conn").start(() -> {
+                    try {
+                        serve(s);
+                    } finally {
+                        perPeer.merge(peer, -1, (x, y) -> x + y == 0 ? null : x + y);
+                    }
+                });
             } catch (IOException e) {
                 if (!closed) log.accept("agent: accept failed: " + e.getMessage());
             }
         }
     }
 
-    private void serve(Socket socket) {
-        Session session = null;
-        try (socket) {
-            DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 1 << 20));
-            DataOutputStream out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 1 << 16));
-            Frame first = FrameCodec.read(in);
-            if (!(first instanceof Frame.Hello h)) {
-                refuse(out, Frame.REFUSE_PROTOCOL, "the first frame must be HELLO");
-                return;
+    /** Closes migrations' targets nobody has used for {@link AgentLimits#releaseMs}. */
+    private void releaseIdle() {
+        long now = System.nanoTime();
+        for (Session s : sessions.values()) {
+            if (s.connection == null && s.open() && now - s.detachedNanos > limits.releaseMs() * 1_000_000L) {
+                s.release("no source connected for " + limits.releaseMs() + " ms");
             }
+        }
+    }
+
+    private void serve(Socket plain) {
+        Session session = null;
+        boolean authenticated = false;
+        // the handshake and the HELLO must be over by the deadline, however slowly the peer keeps sending
+        java.util.concurrent.ScheduledFuture<?> cut = timer.schedule(() -> {
+            log.accept("agent: " + plain.getRemoteSocketAddress() + " did not finish its handshake within " + limits.handshakeMs() + " ms: closed");
+            closeQuietly(plain);
+        }, limits.handshakeMs(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        Socket socket = plain;
+        try (plain) {
+            socket = Transport.serverSide(tlsContext, plain);
+            if (socket instanceof javax.net.ssl.SSLSocket tls) tls.startHandshake();
+            // no buffers until the peer is through: a HELLO is 36 bytes
+            java.io.InputStream raw = socket.getInputStream();
+            Frame first = readHello(raw, socket);
+            if (first == null) return;
+            if (!cut.cancel(false)) return;   // too late: the deadline closed it
+            unauthenticated.decrementAndGet();
+            authenticated = true;
+            socket.setSoTimeout(limits.idleMs());
+            Frame.Hello h = (Frame.Hello) first;
+            DataInputStream in = new DataInputStream(new BufferedInputStream(raw, 1 << 20));
+            DataOutputStream out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 1 << 16));
             session = admit(h, out);
             if (session == null) return;
-            Socket previous = session.connection;
-            session.connection = socket;
+            Socket previous;
+            synchronized (session) {
+                previous = session.connection;
+                session.connection = socket;
+            }
             if (previous != null && previous != socket) previous.close();   // a resumed source replaces a link we had not seen die
             synchronized (session) {
                 FrameCodec.write(out, new Frame.Welcome(h.version(), session.applied));   // we speak the source's version
@@ -163,14 +269,59 @@ public final class DestinationAgent implements AutoCloseable {
                 out.flush();
             }
             loop(session, socket, in, out, h.compression());
+        } catch (java.net.SocketTimeoutException e) {
+            log.accept("agent: " + plain.getRemoteSocketAddress() + " sent nothing for " + limits.idleMs() + " ms: closed (resumable)");
         } catch (EOFException e) {
             // the source went away between frames: resumable
         } catch (ProtocolException e) {
-            log.accept("agent: protocol error from " + socket.getRemoteSocketAddress() + ": " + e.getMessage());
+            log.accept("agent: protocol error from " + plain.getRemoteSocketAddress() + ": " + e.getMessage());
         } catch (IOException e) {
-            if (!closed) log.accept("agent: connection " + socket.getRemoteSocketAddress() + " ended: " + e.getMessage());
+            if (!closed && authenticated) log.accept("agent: connection " + plain.getRemoteSocketAddress() + " ended: " + e.getMessage());
+            else if (!closed && !cut.isDone()) log.accept("agent: handshake with " + plain.getRemoteSocketAddress() + " failed: " + e.getMessage());
         } finally {
-            if (session != null && session.connection == socket) session.connection = null;
+            cut.cancel(false);
+            if (!authenticated) unauthenticated.decrementAndGet();
+            if (session != null) {
+                synchronized (session) {
+                    if (session.connection == socket) {
+                        session.connection = null;
+                        session.detachedNanos = System.nanoTime();
+                    }
+                }
+                if (session.committed) session.release("switchover done, COMMITTED sent");
+            }
+        }
+    }
+
+    /**
+     * The first frame, which must be a HELLO, read exactly (no buffer past it, so the frame
+     * stream's buffer starts right after it); judged by its length before anything is allocated
+     * for it (a longer one closes the connection). Null after a refusal.
+     */
+    private Frame readHello(java.io.InputStream raw, Socket socket) throws IOException {
+        byte[] head = raw.readNBytes(4);
+        if (head.length < 4) throw new EOFException("closed before its HELLO");
+        int len = java.nio.ByteBuffer.wrap(head).getInt();
+        if (len < 0 || len > 64) {
+            throw new ProtocolException("the first frame announces " + Integer.toUnsignedString(len) + " bytes; it must be a HELLO of at most 64");
+        }
+        byte[] body = raw.readNBytes(len);
+        if (body.length < len) throw new EOFException("closed in its HELLO");
+        byte[] frame = java.util.Arrays.copyOf(head, 4 + len);
+        System.arraycopy(body, 0, frame, 4, len);
+        Frame first = FrameCodec.read(new DataInputStream(new java.io.ByteArrayInputStream(frame)));
+        if (!(first instanceof Frame.Hello)) {
+            refuse(new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 512)), Frame.REFUSE_PROTOCOL, "the first frame must be HELLO");
+            return null;
+        }
+        return first;
+    }
+
+    private static void closeQuietly(Socket s) {
+        try {
+            s.close();
+        } catch (IOException ignored) {
+            // already closed
         }
     }
 
@@ -210,6 +361,21 @@ public final class DestinationAgent implements AutoCloseable {
             refuse(out, Frame.REFUSE_UNKNOWN_MIGRATION, "no migration " + h.migrationId() + " on this agent (it restarted?): start the migration again");
             return null;
         }
+        if (usableBytes != null) {
+            long promised = 0;
+            int open = 0;
+            for (Session o : sessions.values()) {
+                long b = o.outstandingBytes();
+                if (b > 0) open++;
+                promised += b;
+            }
+            long usable = usableBytes.getAsLong();
+            if (h.sizeBytes() > usable - promised) {
+                refuse(out, Frame.REFUSE_NO_SPACE, "not enough space for a " + h.sizeBytes() + "-byte namespace: " + usable + " bytes usable, "
+                        + promised + " of them promised to " + open + " migration(s) already admitted");
+                return null;
+            }
+        }
         DestinationTarget target;
         try {
             target = factory.open(h.migrationId(), h.sizeBytes(), h.lbaSizeBytes());
@@ -231,7 +397,7 @@ public final class DestinationAgent implements AutoCloseable {
     }
 
     private void loop(Session s, Socket socket, DataInputStream in, DataOutputStream out, Compression codec) throws IOException {
-        BlockDevice data = s.target.data();
+        BlockDevice data = s.target().data();
         long unacked = 0;
         boolean numberedSeen = false;
         while (true) {
@@ -329,6 +495,7 @@ public final class DestinationAgent implements AutoCloseable {
         switch (f) {
             case Frame.Data d -> {
                 check(s, d.offset(), d.data().length);
+                if (d.data().length > 0) s.writtenMiB.set((int) (d.offset() >> 20), (int) ((d.offset() + d.data().length - 1) >> 20) + 1);
                 data.write(d.offset(), MemorySegment.ofArray(d.data()));
                 readBack(s, data, d);
             }
@@ -353,17 +520,18 @@ public final class DestinationAgent implements AutoCloseable {
     /** Durable, verified, controller state applied and resumed — only then Committed. */
     private void commit(Session s, Frame.Commit c, DataOutputStream out) throws IOException {
         if (!s.committed) {
-            s.target.data().flush();
+            DestinationTarget target = s.target();
+            target.data().flush();
             // an all-zero hash asks for no whole-namespace check (every extent was read back as written)
             boolean wholeCheck = !Arrays.equals(c.sha256(), new byte[32]);
-            byte[] sha = wholeCheck ? sha256(s.target.data(), s.sizeBytes) : c.sha256();
+            byte[] sha = wholeCheck ? sha256(target.data(), s.sizeBytes) : c.sha256();
             if (!Arrays.equals(sha, c.sha256())) {
                 refuse(out, Frame.REFUSE_VERIFY, "the destination namespace does not match the source's SHA-256 after all frames were applied");
                 return;
             }
             try {
-                if (s.state != null) s.target.applyState(s.state);
-                s.target.resume();
+                if (s.state != null) target.applyState(s.state);
+                target.resume();
             } catch (IOException e) {
                 // permanent: a resent commit would fail the same way, so the source must stop retrying
                 refuse(out, Frame.REFUSE_IO, "switchover failed at the destination: " + e.getMessage());
@@ -399,10 +567,12 @@ public final class DestinationAgent implements AutoCloseable {
     public void close() throws IOException {
         closed = true;
         listener.close();
+        timer.shutdownNow();
         for (Session s : sessions.values()) {
             Socket c = s.connection;
             if (c != null) c.close();
-            s.target.close();
+            s.connection = null;
+            s.release("agent closing");
         }
         sessions.clear();
     }

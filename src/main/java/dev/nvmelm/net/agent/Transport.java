@@ -3,7 +3,6 @@ package dev.nvmelm.net.agent;
 import dev.nvmelm.net.tls.TlsConfig;
 
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLServerSocket;
 import javax.net.ssl.SSLSocket;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -43,12 +42,28 @@ public record Transport(TlsConfig tls, boolean insecure) {
         }
     }
 
+    /**
+     * A plain TCP listener in either mode: TLS is layered over each accepted socket by
+     * {@link #serverSide}, so the agent runs (and bounds) the handshake itself and can cut a slow
+     * one by closing the TCP socket underneath.
+     */
     public ServerSocket listen(InetSocketAddress address) throws IOException {
         if (address.isUnresolved()) throw new IOException("cannot resolve " + address.getHostString());
         checkInsecure(address.getAddress());
-        if (insecure) return new ServerSocket(address.getPort(), 16, address.getAddress());
-        SSLContext ctx = tls.context();
-        SSLServerSocket s = (SSLServerSocket) ctx.getServerSocketFactory().createServerSocket(address.getPort(), 16, address.getAddress());
+        if (!insecure) tls.context();   // bad TLS files fail here, at startup, in one line
+        return new ServerSocket(address.getPort(), 64, address.getAddress());
+    }
+
+    /** The context every accepted connection's TLS uses (null with --insecure). */
+    public SSLContext serverContext() throws IOException {
+        return insecure ? null : tls.context();
+    }
+
+    /** The server's side of an accepted socket: as is with --insecure, else TLS 1.3 demanding a client certificate (handshake not yet run). */
+    public static Socket serverSide(SSLContext ctx, Socket plain) throws IOException {
+        if (ctx == null) return plain;
+        SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(plain, plain.getInetAddress().getHostAddress(), plain.getPort(), true);
+        s.setUseClientMode(false);
         s.setSSLParameters(TlsConfig.serverParameters(ctx));
         return s;
     }
