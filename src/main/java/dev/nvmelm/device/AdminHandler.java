@@ -396,7 +396,7 @@ final class AdminHandler {
             return invalidField();
         }
         Controller mmc = c;
-        c.subsystem.cdqs.put(new Cdq(cdqid, cr.cntlid(), entries, pages, Dma.PAGE_SIZE, mmc::postAsyncEvent));
+        c.subsystem.cdqs.put(new Cdq(cdqid, cr.cntlid(), entries, pages, Dma.PAGE_SIZE, mmc::postAsyncEvent, c.subsystem.tailPointerTrigger()));
         return Result.ok(cdqid);
     }
 

@@ -4,6 +4,7 @@ import dev.nvmelm.spec.AsyncEvent;
 import dev.nvmelm.spec.LbaMigrationEntry;
 import dev.nvmelm.spec.Status;
 import dev.nvmelm.spec.StatusCodes;
+import dev.nvmelm.spec.TailPointerTrigger;
 
 import java.lang.foreign.MemorySegment;
 import java.util.function.Consumer;
@@ -25,6 +26,7 @@ final class Cdq {
     private final MemorySegment[] pages;   // PC=1: one segment; PC=0: one per 4 KiB page
     private final int pageSize;
     private final Consumer<AsyncEvent> events;
+    private final TailPointerTrigger trigger;
     private int head, tail;
     private boolean phase = true;
     private boolean etpt;
@@ -34,13 +36,14 @@ final class Cdq {
     private boolean deleted;
     private long entriesPosted;
 
-    Cdq(int cdqid, int cntlid, int entries, MemorySegment[] pages, int pageSize, Consumer<AsyncEvent> events) {
+    Cdq(int cdqid, int cntlid, int entries, MemorySegment[] pages, int pageSize, Consumer<AsyncEvent> events, TailPointerTrigger trigger) {
         this.cdqid = cdqid;
         this.cntlid = cntlid;
         this.entries = entries;
         this.pages = pages;
         this.pageSize = pageSize;
         this.events = events;
+        this.trigger = trigger;
     }
 
     synchronized boolean logging() { return logging; }
@@ -128,13 +131,13 @@ final class Cdq {
      * Set Features FID 21h: new head (must lie in [head, tail] modulo N: the host can only
      * consume what was produced) and the trigger. Returns false for an invalid value.
      */
-    synchronized boolean setHeadAndTrigger(int newHead, boolean arm, int trigger) {
+    synchronized boolean setHeadAndTrigger(int newHead, boolean arm, int tptSlot) {
         if (newHead < 0 || newHead >= entries) return false;
         if ((newHead - head + entries) % entries > used()) return false;
-        if (arm && (trigger < 0 || trigger >= entries)) return false;
+        if (arm && (tptSlot < 0 || tptSlot >= entries)) return false;
         head = newHead;
         etpt = arm;
-        tpt = arm ? trigger : 0;
+        tpt = arm ? tptSlot : 0;
         return true;
     }
 
@@ -160,7 +163,7 @@ final class Cdq {
             broken = true;
             events.accept(AsyncEvent.cdqFull(cdqid));
         }
-        if (etpt && tail == tpt) {
+        if (etpt && trigger.fires(slot, tpt, entries)) {
             etpt = false;
             events.accept(AsyncEvent.cdqTailPointer(cdqid));
         }

@@ -1,5 +1,8 @@
 package dev.nvmelm.device;
 
+import dev.nvmelm.spec.Disagreements;
+import dev.nvmelm.spec.TailPointerTrigger;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,11 +39,27 @@ public final class Subsystem implements AutoCloseable {
         }
     }
 
-    /** Injected so tests can step controllers deterministically and control time. */
-    public record Options(IntFunction<ExecutorService> executorPerController, LongSupplier nanoClock) {
+    /**
+     * Injected so tests can step controllers deterministically and control time.
+     * {@code tailPointerTrigger} picks when an armed CDQ trigger fires: the spec's rule by
+     * default, or the one-slot-early rule of QEMU-style controllers (docs/spec.md).
+     */
+    public record Options(IntFunction<ExecutorService> executorPerController, LongSupplier nanoClock, TailPointerTrigger tailPointerTrigger) {
+        public Options {
+            java.util.Objects.requireNonNull(tailPointerTrigger);
+        }
+
+        public Options(IntFunction<ExecutorService> executorPerController, LongSupplier nanoClock) {
+            this(executorPerController, nanoClock, Disagreements.TAIL_POINTER_TRIGGER);
+        }
+
         public static Options defaults() {
             return new Options(cntlid -> Executors.newSingleThreadExecutor(
                     Thread.ofPlatform().daemon().name("nvme-ctrl-" + cntlid).factory()), System::nanoTime);
+        }
+
+        public Options withTailPointerTrigger(TailPointerTrigger rule) {
+            return new Options(executorPerController, nanoClock, rule);
         }
     }
 
@@ -81,6 +100,8 @@ public final class Subsystem implements AutoCloseable {
     public Config config() { return config; }
 
     LongSupplier clock() { return options.nanoClock(); }
+
+    TailPointerTrigger tailPointerTrigger() { return options.tailPointerTrigger(); }
 
     public Controller controller(int cntlid) {
         if (cntlid < 0 || cntlid >= controllers.size()) throw new IllegalArgumentException("no controller with CNTLID " + cntlid);

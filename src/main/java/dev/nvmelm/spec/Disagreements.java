@@ -89,6 +89,15 @@ public final class Disagreements {
     /** Unknown CNTLID: Invalid Controller Identifier (SCT1/1Fh). Alternatives: QEMU's Invalid Field / 0137h. §12. */
     public static final Status UNKNOWN_CNTLID = Status.commandSpecific(StatusCodes.INVALID_CTRL_ID);
 
+    /**
+     * When an armed CDQ Tail Pointer Trigger fires. The spec (NVMe Base 2.1, Figures 154 and
+     * 426): when an entry is posted into slot TPT. QEMU hw/nvme fires when the advanced tail
+     * equals TPT (one slot early) and the kernel RFC's consumer arms TPT = head + 1 to match.
+     * nvme-lm's controller and host follow the spec by default; {@code Subsystem.Options} and
+     * {@code CdqConsumer.Config} select the other rule for controllers that have it.
+     */
+    public static final TailPointerTrigger TAIL_POINTER_TRIGGER = TailPointerTrigger.SLOT_POSTED;
+
     /** Get LBA Status descriptor NLB: 0's based as QEMU writes it. Alternative: a count. §13. */
     public static final boolean LBA_STATUS_NLB_ZERO_BASED = true;
 }

@@ -1,5 +1,7 @@
 package dev.nvmelm.host.cdq;
 
+import dev.nvmelm.spec.TailPointerTrigger;
+
 import dev.nvmelm.spec.Status;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -19,6 +21,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  * scripted device is acceptable for these tests.
  */
 class CdqConsumerTest {
+    /** The Tail Pointer Trigger rule of the simulated controller; the consumer is set for the same. */
+    TailPointerTrigger rule() {
+        return TailPointerTrigger.SLOT_POSTED;
+    }
+
     private static final int CDQID = 3;
     private final List<AutoCloseable> closeMe = new ArrayList<>();
 
@@ -35,7 +42,7 @@ class CdqConsumerTest {
     }
 
     private TestCdq ring(int entries) {
-        var q = new TestCdq(entries, CDQID);
+        var q = new TestCdq(entries, CDQID, rule());
         closeMe.add(q);
         return q;
     }
@@ -47,7 +54,8 @@ class CdqConsumerTest {
     }
 
     private CdqConsumer consumer(ScriptedDevice dev, TestCdq q, CdqConsumer.Config cfg, DirtyExtents... ns) {
-        var c = CdqConsumer.builder(dev, q).namespaces(List.of(ns)).listener(recorder).config(cfg).completionExecutor(Runnable::run).build();
+        var c = CdqConsumer.builder(dev, q).namespaces(List.of(ns)).listener(recorder).config(cfg.withTailPointerTrigger(rule()))
+                .completionExecutor(Runnable::run).build();
         closeMe.add(c);
         q.watchConsumer(c::head);
         return c;
@@ -135,7 +143,7 @@ class CdqConsumerTest {
         var c = consumer(dev, q, new CdqConsumer.Config(64, 1, Duration.ofHours(1), Duration.ofSeconds(5)), ns);
         q.post(TestCdq.change(1, 0, 1));
         assertThat(c.pollOnce()).isEqualTo(1);
-        // Between the head report and the trigger taking effect, the tail runs past TPT = head + 1.
+        // Between the head report and the trigger taking effect, the tail runs past the armed slot.
         dev.beforeApply(cmd -> {
             if (cmd.etpt()) {
                 for (int i = 1; i <= 3; i++) q.post(TestCdq.change(1, 100L * i, 1));
@@ -147,7 +155,7 @@ class CdqConsumerTest {
         assertThat(q.triggerArmed()).isTrue();
         assertThat(c.pollOnce()).isEqualTo(3);
         assertThat(ns.snapshot()).containsExactly(new LbaRange(0, 1), new LbaRange(100, 1), new LbaRange(200, 1), new LbaRange(300, 1));
-        assertThat(dev.log()).contains(new ScriptedDevice.SetCdq(CDQID, 1, true, 2));
+        assertThat(dev.log()).contains(new ScriptedDevice.SetCdq(CDQID, 1, true, rule().armFor(1, 1, 16)));
         assertThat(q.violations()).isEmpty();
     }
 
@@ -161,7 +169,7 @@ class CdqConsumerTest {
             try {
                 while (!q.triggerArmed()) Thread.onSpinWait();
                 q.post(TestCdq.change(1, 1, 1));
-                q.post(TestCdq.change(1, 3, 1));   // tail == TPT = 0 + 2: notification
+                q.post(TestCdq.change(1, 3, 1));   // the second entry past head 0: notification
             } catch (Throwable t) {
                 events.add(t);
             }
@@ -170,7 +178,7 @@ class CdqConsumerTest {
         producer.join();
         assertThat(c.pollOnce()).isEqualTo(2);
         assertThat(q.tptEvents()).isEqualTo(1);
-        assertThat(dev.log().getFirst()).isEqualTo(new ScriptedDevice.SetCdq(CDQID, 0, true, 2));
+        assertThat(dev.log().getFirst()).isEqualTo(new ScriptedDevice.SetCdq(CDQID, 0, true, rule().armFor(0, 2, 16)));
         assertThat(q.violations()).isEmpty();
         assertThat(events).isEmpty();
     }
