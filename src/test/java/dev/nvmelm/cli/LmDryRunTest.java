@@ -111,13 +111,14 @@ class LmDryRunTest {
         assertThat(r.jsonLong("cdw13")).isEqualTo(0x80000001L);
     }
 
+    /** NVMe Base 2.1, Figure 427: the Get Features FID 21h data structure is 512 bytes (libnvme's struct has 8). */
     @Test
-    void getCdqReadsEightBytes() {
+    void getCdqReadsTheWhole512ByteStructure() {
         CliRunner r = json("lm", "get-cdq", "/dev/nvme0", "--cdqid=3");
         assertThat(r.jsonLong("opcode")).isEqualTo(0x0a);
         assertThat(r.jsonLong("cdw10")).isEqualTo(0x21);
         assertThat(r.jsonLong("cdw11")).isEqualTo(3);
-        assertThat(r.jsonLong("data_len")).isEqualTo(8);
+        assertThat(r.jsonLong("data_len")).isEqualTo(512);
     }
 
     @Test

@@ -27,7 +27,7 @@ class CdqFeatureTest {
 
     /** Get Features 21h: {DW0, HP, TPT}. */
     static int[] get(Fx fx, Ring ring) {
-        Sim.Buf buf = fx.sim.alloc(8);
+        Sim.Buf buf = fx.sim.alloc(CdqFeature.CdqFeatureData.SIZE);
         Cqe c = fx.mmc.admin(fx.mmc.withData(new CdqFeature.GetCdq(ring.cdqid).toSqe(), buf));
         assertThat(c.status()).isEqualTo(Status.SUCCESS);
         CdqFeature.CdqFeatureData d = CdqFeature.CdqFeatureData.decode(buf.seg(), 0);
@@ -162,6 +162,30 @@ class CdqFeatureTest {
         }
     }
 
+    /**
+     * NVMe Base 2.1, Figure 427: the Get Features data structure is 512 bytes (HP 3:0, TPT 7:4,
+     * 511:8 reserved) and the controller transfers all of it; Figure 426: for Get Features TPT
+     * (and with it ETPT) is ignored.
+     */
+    @Test
+    void getFeaturesReturnsThe512ByteStructureAndIgnoresTpt(@TempDir Path dir) throws Exception {
+        try (Fx fx = new Fx(dir)) {
+            Ring ring = fx.createCdq(1, 8);
+            fx.trackStart(ring);
+            ring.drain();
+            assertThat(ring.setHead(1, true, 5)).isEqualTo(Status.SUCCESS);
+            Sim.Buf buf = fx.sim.alloc(4096);
+            buf.seg().fill((byte) 0x5a);
+            Sqe get = new CdqFeature.GetCdq(ring.cdqid).toSqe();
+            Cqe c = fx.mmc.admin(fx.mmc.withData(get.withCdw11(get.cdw11() | 1 << 31).withCdw12(77).withCdw13(-1), buf));
+            assertThat(c.status()).as("ETPT, HP and TPT of a Get Features are ignored").isEqualTo(Status.SUCCESS);
+            assertThat(CdqFeature.CdqFeatureData.decode(buf.seg(), 0)).isEqualTo(new CdqFeature.CdqFeatureData(1, 5));
+            for (int i = 8; i < 512; i++) assertThat(buf.seg().get(java.lang.foreign.ValueLayout.JAVA_BYTE, i)).as("reserved byte %d", i).isZero();
+            assertThat(buf.seg().get(java.lang.foreign.ValueLayout.JAVA_BYTE, 512)).as("nothing past byte 511").isEqualTo((byte) 0x5a);
+            assertThat(fx.mmc.admin(get.withCdw11(get.cdw11() | 1 << 16)).status()).as("CDW11[30:16] reserved").isEqualTo(INVALID_FIELD);
+        }
+    }
+
     @Test
     void feature21hStatusCodes(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
@@ -169,7 +193,7 @@ class CdqFeatureTest {
             Cqe unknown = fx.mmc.admin(new CdqFeature.SetCdq(7, 0, false, 0).toSqe());
             assertThat(unknown.status()).isEqualTo(Status.commandSpecific(StatusCodes.INVALID_CDQ));
             assertThat(unknown.status().field()).isEqualTo(0x4137);
-            Sim.Buf buf = fx.sim.alloc(8);
+            Sim.Buf buf = fx.sim.alloc(CdqFeature.CdqFeatureData.SIZE);
             assertThat(fx.mmc.admin(fx.mmc.withData(new CdqFeature.GetCdq(7).toSqe(), buf)).status().field()).isEqualTo(0x4137);
             Sqe good = new CdqFeature.SetCdq(ring.cdqid, 0, false, 0).toSqe();
             assertThat(fx.mmc.admin(good.withCdw11(good.cdw11() | 1 << 20)).status()).as("CDW11[30:16] reserved").isEqualTo(INVALID_FIELD);

@@ -121,7 +121,7 @@ class SuspendResumeTest {
             // the MMC took the Suspend before MC 1 got to the doorbell: the write waits in the SQ
             assertThat(fx.mc.completion(2, w)).isNull();
             assertThat(ring.poll()).containsExactly(marker(ESA_FIRST), marker(ESA_SUSPENDED));
-            Cqe gone = fx.mmc.admin(new CdqFeature.GetCdq(ring.cdqid).toSqe().withPrp(fx.sim.alloc(8).iova(), 0));
+            Cqe gone = fx.mmc.admin(new CdqFeature.GetCdq(ring.cdqid).toSqe().withPrp(fx.sim.alloc(CdqFeature.CdqFeatureData.SIZE).iova(), 0));
             assertThat(gone.status()).isEqualTo(Status.commandSpecific(StatusCodes.INVALID_CDQ));
             assertThat(fx.resume(1)).isEqualTo(Status.SUCCESS);
             assertThat(fx.mc.completion(2, w).status()).isEqualTo(Status.SUCCESS);

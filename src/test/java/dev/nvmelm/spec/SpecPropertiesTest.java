@@ -90,7 +90,7 @@ class SpecPropertiesTest {
         onlyDefinedBits(s.toSqe(), 0xff, 0x8000ffff, -1, -1, 0, 0);
         assertThat(CdqFeature.SetCdq.decode(s.toSqe())).isEqualTo(s);
         assertThat(CdqFeature.GetCdq.decode(new CdqFeature.GetCdq(cdqid).toSqe())).isEqualTo(new CdqFeature.GetCdq(cdqid));
-        MemorySegment m = MemorySegment.ofArray(new byte[8]);
+        MemorySegment m = MemorySegment.ofArray(new byte[CdqFeature.CdqFeatureData.SIZE]);
         new CdqFeature.CdqFeatureData(hp, tpt).encode(m, 0);
         assertThat(CdqFeature.CdqFeatureData.decode(m, 0)).isEqualTo(new CdqFeature.CdqFeatureData(hp, tpt));
     }
