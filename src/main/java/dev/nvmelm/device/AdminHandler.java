@@ -79,7 +79,7 @@ final class AdminHandler {
                 default -> Result.of(Status.generic(StatusCodes.INVALID_OPCODE));
             };
         } catch (Dma.InvalidPrpOffset e) {
-            return Result.of(Status.generic(StatusCodes.INVALID_PRP_OFFSET));
+            return Result.of(Status.generic(StatusCodes.PRP_OFFSET_INVALID));
         } catch (IllegalArgumentException e) {
             return invalidField();
         } catch (DmaFault e) {
@@ -152,7 +152,7 @@ final class AdminHandler {
         if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.cqs[qid] != null) return cs(StatusCodes.INVALID_QID);
         if (cmd.qsizeZeroBased() < 1 || cmd.qsizeZeroBased() > Controller.MQES) return cs(StatusCodes.INVALID_QSIZE);
         if (!cmd.physicallyContiguous()) return invalidField();   // CAP.CQR = 1
-        if ((cmd.prp1() & 0xfff) != 0) return Result.of(Status.generic(StatusCodes.INVALID_PRP_OFFSET));
+        if ((cmd.prp1() & 0xfff) != 0) return Result.of(Status.generic(StatusCodes.PRP_OFFSET_INVALID));
         c.cqs[qid] = new CompletionQueue(qid, cmd.qsizeZeroBased() + 1, cmd.interruptsEnabled(), cmd.interruptVector(), cmd.prp1(), c.memory());
         return Result.ok();
     }
@@ -163,7 +163,7 @@ final class AdminHandler {
         if (cmd.cqid() < 1 || cmd.cqid() > Controller.MAX_IO_QUEUES || c.cqs[cmd.cqid()] == null) return cs(StatusCodes.CQ_INVALID);
         if (cmd.qsizeZeroBased() < 1 || cmd.qsizeZeroBased() > Controller.MQES) return cs(StatusCodes.INVALID_QSIZE);
         if (!cmd.physicallyContiguous()) return invalidField();
-        if ((cmd.prp1() & 0xfff) != 0) return Result.of(Status.generic(StatusCodes.INVALID_PRP_OFFSET));
+        if ((cmd.prp1() & 0xfff) != 0) return Result.of(Status.generic(StatusCodes.PRP_OFFSET_INVALID));
         c.sqs[qid] = new SubmissionQueue(qid, cmd.cqid(), cmd.qsizeZeroBased() + 1, cmd.qprio(), cmd.prp1(), c.memory());
         return Result.ok();
     }
@@ -368,27 +368,39 @@ final class AdminHandler {
         };
     }
 
-    /** Checks of reference §4.3, with the spec's status codes where QEMU has none. */
+    /**
+     * Create Controller Data Queue (NVMe Base 2.1, section 5.1.4.1.1): CDQSIZE a whole number of
+     * entries (Figure 164), the CNTLID a migratable controller, one UDMQ per controller (Invalid
+     * Field) and room in the table (Not Enough Resources), PRP1 and every PRP list entry with an
+     * offset of 0h, else PRP Offset Invalid (Figure 162), memory that is host memory, else
+     * Invalid Field.
+     */
     private Result createCdq(ControllerDataQueueCommand.Create cr) {
         if (cr.queueType() != ControllerDataQueueCommand.QT_USER_DATA_MIGRATION) return invalidField();
+        if (!ControllerDataQueueCommand.Create.wholeUdmqEntries(cr.sizeDwords())) return invalidField();
         long bytes = cr.sizeBytes();
-        if (bytes < LbaMigrationEntry.SIZE * 2) return invalidField();
+        if (bytes < LbaMigrationEntry.SIZE * 2) return invalidField();   // one slot always stays free: a ring needs two
         if (!c.subsystem.isMigratable(cr.cntlid())) return Result.of(Disagreements.UNKNOWN_CNTLID);
         if (c.subsystem.cdqs.forController(cr.cntlid()) != null) return invalidField();   // one UDMQ per MC
         int cdqid = c.subsystem.cdqs.freeSlot();
         if (cdqid < 0) return Result.of(Disagreements.CDQ_TABLE_FULL);
+        if ((cr.prp1() & (Dma.PAGE_SIZE - 1)) != 0) return Result.of(Status.generic(StatusCodes.PRP_OFFSET_INVALID));
         int entries = (int) Math.min(Integer.MAX_VALUE, bytes / LbaMigrationEntry.SIZE);
         MemorySegment[] pages;
         try {
             if (cr.physicallyContiguous()) {
-                if ((cr.prp1() & 0xfff) != 0) return invalidField();
                 pages = new MemorySegment[]{c.memory().resolve(cr.prp1(), (long) entries * LbaMigrationEntry.SIZE)};
             } else {
                 long ringBytes = (long) entries * LbaMigrationEntry.SIZE;
                 int pageCount = (int) ((ringBytes + Dma.PAGE_SIZE - 1) / Dma.PAGE_SIZE);
                 if (pageCount > MCDQPC) return invalidField();
-                if ((cr.prp1() & 0xfff) != 0) return invalidField();   // PRP1 is the first PRP list page
-                long[] addrs = Prp.listEntries(cr.prp1(), pageCount, Dma.PAGE_SIZE, c.memory());
+                long[] addrs;
+                try {
+                    addrs = Prp.listEntries(cr.prp1(), pageCount, Dma.PAGE_SIZE, c.memory());
+                } catch (IllegalArgumentException offset) {
+                    // for at most MCDQPC entries the list walk refuses only an entry with an offset
+                    return Result.of(Status.generic(StatusCodes.PRP_OFFSET_INVALID));
+                }
                 pages = new MemorySegment[pageCount];
                 for (int i = 0; i < pageCount; i++) pages[i] = c.memory().resolve(addrs[i], Dma.PAGE_SIZE);
             }

@@ -55,7 +55,7 @@ final class IoHandler {
                 default -> copy(ns, IoCommands.Copy.decode(s), s);
             };
         } catch (Dma.InvalidPrpOffset e) {
-            return st(StatusCodes.INVALID_PRP_OFFSET);
+            return st(StatusCodes.PRP_OFFSET_INVALID);
         } catch (IllegalArgumentException e) {
             return st(StatusCodes.INVALID_FIELD);
         } catch (DmaFault e) {

@@ -225,7 +225,7 @@ final class Migration {
                     } catch (DmaFault e) {
                         r = Result.of(Status.generic(StatusCodes.DATA_TRANSFER_ERROR));
                     } catch (Dma.InvalidPrpOffset e) {
-                        r = Result.of(Status.generic(StatusCodes.INVALID_PRP_OFFSET));
+                        r = Result.of(Status.generic(StatusCodes.PRP_OFFSET_INVALID));
                     }
                 }
                 mmc.finish(done, r);

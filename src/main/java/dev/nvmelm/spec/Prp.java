@@ -120,7 +120,7 @@ public final class Prp {
 
     private static void checkPageAligned(long addr, int pageSize, String what) {
         if ((addr & (pageSize - 1)) != 0) {
-            throw new IllegalArgumentException(what + " 0x" + Long.toHexString(addr) + " has a page offset (Invalid PRP Offset)");
+            throw new IllegalArgumentException(what + " 0x" + Long.toHexString(addr) + " has a page offset (PRP Offset Invalid)");
         }
     }
 

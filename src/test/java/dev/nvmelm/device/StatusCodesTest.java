@@ -29,7 +29,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class StatusCodesTest {
     static final int SUCCESS = 0, INVALID_OPCODE = 0x4001, INVALID_FIELD = 0x4002, DATA_TRANSFER_ERROR = 0x4004,
-            INVALID_NS = 0x400b, CMD_SEQ_ERROR = 0x400c, INVALID_PRP_OFFSET = 0x4013, LBA_RANGE = 0x4080,
+            INVALID_NS = 0x400b, CMD_SEQ_ERROR = 0x400c, PRP_OFFSET_INVALID = 0x4013, LBA_RANGE = 0x4080,
             CQ_INVALID = 0x4100, INVALID_QID = 0x4101, INVALID_QSIZE = 0x4102, AER_LIMIT = 0x4105, INVALID_LOG_PAGE = 0x4109,
             INVALID_QUEUE_DELETION = 0x410c, FEATURE_NOT_SAVEABLE = 0x410d, INVALID_CTRL_ID = 0x411f, INVALID_CDQ = 0x4137,
             CTRL_SUSPENDED = 0x4139, CTRL_NOT_SUSPENDED = 0x413a, CMD_SIZE_LIMIT = 0x4183;
@@ -219,10 +219,10 @@ class StatusCodesTest {
             Sqe read1 = IoCommands.read(1, 0, 1).toSqe();
             assertThat(field(fx.mc.io(1, read1.withPrp(0x1000, 0)))).as("PRP1 unmapped").isEqualTo(DATA_TRANSFER_ERROR);
             assertThat(field(fx.mc.io(1, read1.withPrp(0, 0)))).as("PRP1 zero").isEqualTo(DATA_TRANSFER_ERROR);
-            assertThat(field(fx.mc.io(1, read1.withPrp(data.iova() + 2, 0)))).as("PRP1 not dword aligned").isEqualTo(INVALID_PRP_OFFSET);
+            assertThat(field(fx.mc.io(1, read1.withPrp(data.iova() + 2, 0)))).as("PRP1 not dword aligned").isEqualTo(PRP_OFFSET_INVALID);
             Sqe read16 = IoCommands.read(1, 0, 16).toSqe();   // 8 KiB from the start of a page: PRP1 + PRP2
             assertThat(field(fx.mc.io(1, read16.withPrp(data.iova(), data.iova() + 4096 + 512)))).as("PRP2 with an offset")
-                    .isEqualTo(INVALID_PRP_OFFSET);
+                    .isEqualTo(PRP_OFFSET_INVALID);
             assertThat(field(fx.mc.io(1, read16.withPrp(data.iova(), 0x9000)))).as("PRP2 unmapped").isEqualTo(DATA_TRANSFER_ERROR);
             Sqe read24 = IoCommands.read(1, 0, 24).toSqe();   // 12 KiB: PRP2 is a list
             assertThat(field(fx.mc.io(1, read24.withPrp(data.iova(), 0xa000)))).as("PRP list unmapped").isEqualTo(DATA_TRANSFER_ERROR);
@@ -232,7 +232,7 @@ class StatusCodesTest {
             assertThat(field(fx.mc.io(1, read24.withPrp(data.iova(), list.iova())))).as("PRP list entry unmapped").isEqualTo(DATA_TRANSFER_ERROR);
             list.seg().set(LittleEndian.U64, 8, data.iova() + 2 * 4096 + 8);
             assertThat(field(fx.mc.io(1, read24.withPrp(data.iova(), list.iova())))).as("PRP list entry with an offset")
-                    .isEqualTo(INVALID_PRP_OFFSET);
+                    .isEqualTo(PRP_OFFSET_INVALID);
             // a write whose data cannot be fetched changes nothing on the namespace
             Sqe write24 = IoCommands.write(1, 0, 24, false).toSqe();
             list.seg().set(LittleEndian.U64, 8, 0x7700_0000_0000L);
@@ -243,7 +243,7 @@ class StatusCodesTest {
             // admin data pointers too
             Sqe identify = new AdminCommands.Identify(AdminCommands.CNS_CONTROLLER, 0, 0, 0).toSqe();
             assertThat(field(fx.mmc.admin(identify.withPrp(0x1000, 0)))).isEqualTo(DATA_TRANSFER_ERROR);
-            assertThat(field(fx.mmc.admin(identify.withPrp(data.iova() + 512, data.iova() + 4096 + 100)))).isEqualTo(INVALID_PRP_OFFSET);
+            assertThat(field(fx.mmc.admin(identify.withPrp(data.iova() + 512, data.iova() + 4096 + 100)))).isEqualTo(PRP_OFFSET_INVALID);
             healthy(fx);
         }
     }

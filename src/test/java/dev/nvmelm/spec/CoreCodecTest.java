@@ -46,9 +46,12 @@ class CoreCodecTest {
 
     @Test
     void statusPrintsLikeNvmeCli() {
-        assertThat(Status.commandSpecific(0x37).toNvmeCliString()).isEqualTo(
-                "NVMe status: Invalid Controller Data Queue: This error indicates that the specified Controller Data"
-                        + " Queue Identifier is invalid for the controller processing the command(0x4137)");
+        // libnvme's nvme_status_to_string(): a name alone for 37h, 38h and 3Bh
+        assertThat(Status.commandSpecific(0x37).toNvmeCliString()).isEqualTo("NVMe status: Invalid Controller Data Queue(0x4137)");
+        assertThat(Status.commandSpecific(0x39).toNvmeCliString()).isEqualTo(
+                "NVMe status: Controller Suspended: Operation failed because the controller is currently in a suspended state(0x4139)");
+        assertThat(Status.generic(0x13).toNvmeCliString()).isEqualTo("NVMe status: PRP Offset Invalid: The Offset field for a PRP entry is invalid(0x4013)");
+        assertThat(Status.generic(0x0c).description()).isEqualTo("The command was aborted due to a protocol violation in a multi- command sequence");
         assertThat(Status.generic(2).toNvmeCliString()).isEqualTo(
                 "NVMe status: Invalid Field in Command: A reserved coded value or an unsupported value in a defined field(0x4002)");
         for (int sc = 0x37; sc <= 0x3b; sc++) {

@@ -6,6 +6,7 @@ import dev.nvmelm.host.Completion;
 import dev.nvmelm.host.NvmeDevice;
 import dev.nvmelm.host.NvmeException;
 import dev.nvmelm.host.NvmeStatusException;
+import dev.nvmelm.spec.ControllerDataQueueCommand;
 import dev.nvmelm.spec.Opcodes;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
@@ -318,6 +319,10 @@ public final class SimNvmeDevice implements NvmeDevice {
 
     @Override
     public CdqQueue createCdq(int cntlid, long sizeBytes) throws NvmeException {
+        // NVMe Base 2.1, Figure 164: refused here as the PCI backend refuses it, before the round trip
+        if (sizeBytes % 4 != 0 || !ControllerDataQueueCommand.Create.wholeUdmqEntries(sizeBytes / 4)) {
+            throw new NvmeException(name + ": CDQ size " + sizeBytes + " bytes is not a whole number of 32-byte entries");
+        }
         return cdqFrom(await(call(tag -> new SimMessage.CdqCreate(tag, cntlid, sizeBytes, true))), "Create CDQ for CNTLID " + cntlid);
     }
 
