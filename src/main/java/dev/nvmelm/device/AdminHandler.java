@@ -205,8 +205,9 @@ final class AdminHandler {
     /**
      * Format NVM: only the current format (LBAF 0, no metadata, no PI), with or without a user
      * data erase — either way every LBA reads zeroes and is deallocated. A format is a change
-     * to every LBA, so it is logged as LBACI 1 in the owning MC's queue (§6.5), whichever
-     * controller (the MC, or the MMC through the shared NSID) sent it.
+     * to every LBA, so it is logged in the owning MC's queue as range entries covering the
+     * namespace (see {@link Cdq#logNamespace}; docs/spec.md, "Format NVM and Sanitize"),
+     * whichever controller (the MC, or the MMC through the shared NSID) sent it.
      */
     private Result format(AdminCommands.FormatNvm f) {
         if (f.lbaf() != 0 || f.mset() || f.pi() != 0 || f.pil()) return cs(StatusCodes.INVALID_FORMAT);
@@ -224,7 +225,8 @@ final class AdminHandler {
 
     /**
      * Sanitize: block erase, crypto erase (both: every LBA reads zeroes) or overwrite with the
-     * pattern, on every namespace this controller reaches, each logged as LBACI 1. It completes
+     * pattern, on every namespace this controller reaches, each logged as a change of every LBA
+     * (range entries, as for Format NVM). It completes
      * at once (the Sanitize Status log is not modelled). Exit Failure Mode has nothing to exit.
      */
     private Result sanitize(AdminCommands.Sanitize s) {
@@ -268,11 +270,11 @@ final class AdminHandler {
         return Result.ok();
     }
 
-    /** LBACI 1 in the owning MC's queue, whichever controller changed the namespace. */
+    /** Range entries covering the namespace in the owning MC's queue, whichever controller changed it. */
     private void logWholeNamespace(Namespace ns) {
         int owner = c.isMigrationManagement() ? c.subsystem.ownerOf(globalNsidOf(ns))[0] : c.cntlid;
         Cdq q = c.subsystem.cdqs.forController(owner);
-        if (q != null) q.logNamespace(ns.nsid());
+        if (q != null) q.logNamespace(ns.nsid(), ns.lbaCount());
     }
 
     /** The shared NSID the MMC uses for a namespace (its position in the MMC's list, 1-based). */

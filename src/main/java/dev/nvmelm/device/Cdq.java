@@ -10,7 +10,8 @@ import java.lang.foreign.MemorySegment;
 import java.util.function.Consumer;
 
 /**
- * A User Data Migration Queue as the controller produces it (reference §5, §6), correct where
+ * A User Data Migration Queue as the controller produces it (NVMe Base 2.1, section 8.1.6;
+ * NVM Command Set, section 5.6 and Figure 177; docs/spec.md), correct where
  * QEMU's emulation is not: the phase starts at 1 and flips on wrap; bytes 0-30 are written before
  * byte 31; the entry that fills the ring gets ESA 7 and a one-shot CDQ Full event, after which
  * logging stays broken until Track Send starts it again; a marker never takes the last free
@@ -71,11 +72,21 @@ final class Cdq {
         post(LbaMigrationEntry.range(nsid, slba, blockCount, phase));
     }
 
-    /** Logs "all LBAs of the namespace changed" (Format, Sanitize, namespace-wide deallocate). */
-    synchronized void logNamespace(int nsid) {
-        if (deleted || !logging || broken || free() == 0) return;
-        post(new LbaMigrationEntry(nsid, 0, 0, phase, LbaMigrationEntry.ESA_MIDDLE, false, LbaMigrationEntry.LBACI_NAMESPACE));
+    /**
+     * Logs a change of every LBA of a namespace (Format NVM, Sanitize) as range entries that
+     * cover it, at most 2^32 LBAs each (NLB is a 32-bit 0's based field). Not as LBACI 01b
+     * "all logical blocks changed": NVM Command Set, Figure 177 requires LBACIR 00b in an entry
+     * whose ESA is 000b, and such a change is neither a first nor a last entry.
+     */
+    synchronized void logNamespace(int nsid, long lbaCount) {
+        for (long slba = 0; slba < lbaCount; slba += MAX_ENTRY_BLOCKS) {
+            if (deleted || !logging || broken || free() == 0) return;
+            post(LbaMigrationEntry.range(nsid, slba, Math.min(MAX_ENTRY_BLOCKS, lbaCount - slba), phase));
+        }
     }
+
+    /** LBAs one entry can report: NLB is 32 bits, 0's based. */
+    static final long MAX_ENTRY_BLOCKS = 1L << 32;
 
     /**
      * Track Send start/stop: SUCCESS (marker posted, or no change), Controller Data Queue Full
@@ -94,7 +105,9 @@ final class Cdq {
 
     /**
      * The MC finished suspending: ESA 3, posted whenever the MC has this queue, logging or not
-     * (reference §8.1 step 2), so a host can always drain to it.
+     * (NVMe Base 2.1, section 5.1.17.1.1: the Suspend posts "an entry in that User Data
+     * Migration Queue that indicates the specified controller is suspended"), so a host can
+     * always drain to it.
      */
     synchronized Status suspendedMarker() {
         if (deleted) return INVALID_CDQ;
