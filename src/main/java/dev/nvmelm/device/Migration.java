@@ -23,7 +23,8 @@ import java.util.List;
 
 /**
  * Migration Send (Suspend, Resume, Set Controller State) and Migration Receive (Get Controller
- * State), issued to the MMC about an MC (reference §8-§10). Work that touches the MC runs on the
+ * State), issued to the MMC about an MC (NVMe Base 2.1, sections 5.1.16 and 5.1.17; docs/spec.md).
+ * Work that touches the MC runs on the
  * MC's own thread, after whatever command it is executing, so "suspend drains in-flight
  * commands" holds by construction; the MMC's command completes afterwards (deferred).
  */
@@ -119,9 +120,13 @@ final class Migration {
     }
 
     private Result setState(Sqe s, MigrationSendCommand.SetControllerState st, Controller mc) {
+        // NVMe Base 2.1, section 5.1.17.1.3: CSVI and CSUUIDI both 0 is Invalid Field; only CSVI 1 is offered
         if (st.csvi() != Disagreements.CSVI_FIRST_VERSION || st.csuuidi() != 0 || st.uidx() != 0) return AdminHandler.invalidField();
         long len = st.lengthBytes();
-        if (st.offsetBytes() % 4 != 0 || len == 0 || st.offsetBytes() + len > MAX_STATE_BYTES) return AdminHandler.invalidField();
+        // The command that ends a sequence (SEQIND 10b) may carry no data: it only commits what
+        // came before. A sequence cannot start with nothing.
+        boolean opens = st.seqind() == MigrationSendCommand.SEQIND_FIRST || st.seqind() == MigrationSendCommand.SEQIND_ENTIRE;
+        if (st.offsetBytes() % 4 != 0 || len == 0 && opens || st.offsetBytes() + len > MAX_STATE_BYTES) return AdminHandler.invalidField();
         byte[] chunk;
         try (Arena a = Arena.ofConfined()) {
             chunk = Dma.fromHost(mmc.memory(), s, len, a).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
@@ -129,8 +134,11 @@ final class Migration {
         Controller.Deferred done = mmc.defer(0, s.cid());
         mc.run(() -> {
             Result r;
+            // NVMe Base 2.1, Figure 362: 3Ah for a controller not suspended; 1Fh "the specified
+            // controller is not in a condition to set the controller state" for one that still
+            // has I/O queues (a state would collide with them)
             if (mc.state != State.SUSPENDED) r = AdminHandler.cs(StatusCodes.CTRL_NOT_SUSPENDED);
-            else if (mc.hasIoQueues()) r = AdminHandler.invalidField();
+            else if (mc.hasIoQueues()) r = AdminHandler.cs(StatusCodes.INVALID_CTRL_ID);
             else r = accept(mc, st, chunk);
             mmc.finish(done, r);
         });

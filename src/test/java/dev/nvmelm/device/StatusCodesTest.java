@@ -122,7 +122,8 @@ class StatusCodesTest {
             int all = MigrationSendCommand.SEQIND_ENTIRE;
             assertThat(field(setState(fx, 2, all, state, 0, state.length))).as("MC 2 running").isEqualTo(CTRL_NOT_SUSPENDED);
             fx.mmc.admin(suspend(1));
-            assertThat(field(setState(fx, 1, all, state, 0, state.length))).as("MC 1 has I/O queues").isEqualTo(INVALID_FIELD);
+            // NVMe Base 2.1, Figure 362: 1Fh, "not in a condition to set the controller state"
+            assertThat(field(setState(fx, 1, all, state, 0, state.length))).as("MC 1 has I/O queues").isEqualTo(INVALID_CTRL_ID);
             assertThat(field(setState(fx, 7, all, state, 0, state.length))).isEqualTo(INVALID_CTRL_ID);
             fx.mmc.admin(suspend(2));
             Sim.Buf buf = fx.sim.alloc(state.length);
@@ -132,7 +133,7 @@ class StatusCodesTest {
                 assertThat(field(fx.mmc.admin(fx.mmc.withData(s, buf)))).as("CSVI %d CSUUIDI %d", bad[0], bad[1]).isEqualTo(INVALID_FIELD);
             }
             Sqe zero = new MigrationSendCommand.SetControllerState(2, all, 1, 0, 0, 0, 0).toSqe();
-            assertThat(field(fx.mmc.admin(zero.withPrp(buf.iova(), 0)))).as("NUMD 0").isEqualTo(INVALID_FIELD);
+            assertThat(field(fx.mmc.admin(zero.withPrp(buf.iova(), 0)))).as("NUMD 0 opening a sequence").isEqualTo(INVALID_FIELD);
             Sqe odd = new MigrationSendCommand.SetControllerState(2, MigrationSendCommand.SEQIND_LAST, 1, 0, 2, 0, 1).toSqe();
             assertThat(field(fx.mmc.admin(odd.withPrp(buf.iova(), 0)))).as("offset not dword aligned").isEqualTo(INVALID_FIELD);
             Sqe outside = new MigrationSendCommand.SetControllerState(2, all, 1, 0, 0, 0, state.length / 4).toSqe();
@@ -149,7 +150,10 @@ class StatusCodesTest {
                     .isEqualTo(CMD_SEQ_ERROR);
             assertThat(field(setState(fx, 2, MigrationSendCommand.SEQIND_FIRST, state, 0, 16))).isEqualTo(SUCCESS);
             assertThat(field(setState(fx, 2, MigrationSendCommand.SEQIND_FIRST, state, 0, 24))).as("a new first restarts").isEqualTo(SUCCESS);
-            assertThat(field(setState(fx, 2, MigrationSendCommand.SEQIND_LAST, state, 24, state.length - 24))).isEqualTo(SUCCESS);
+            assertThat(field(setState(fx, 2, MigrationSendCommand.SEQIND_MIDDLE, state, 24, state.length - 24))).isEqualTo(SUCCESS);
+            // NVMe Base 2.1, section 5.1.17.1.3: the SEQIND 10b command commits; it may carry no data
+            Sqe lastEmpty = new MigrationSendCommand.SetControllerState(2, MigrationSendCommand.SEQIND_LAST, 1, 0, state.length, 0, 0).toSqe();
+            assertThat(field(fx.mmc.admin(lastEmpty))).as("a last command with NUMD 0 commits").isEqualTo(SUCCESS);
 
             // garbage and inconsistent states change nothing
             byte[] junk = state.clone();
