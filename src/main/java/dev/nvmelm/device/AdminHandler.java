@@ -382,10 +382,10 @@ final class AdminHandler {
         if (!ControllerDataQueueCommand.Create.wholeUdmqEntries(cr.sizeDwords())) return invalidField();
         long bytes = cr.sizeBytes();
         if (bytes < LbaMigrationEntry.SIZE * 2) return invalidField();   // one slot always stays free: a ring needs two
-        if (!c.subsystem.isMigratable(cr.cntlid())) return Result.of(Disagreements.UNKNOWN_CNTLID);
+        if (!c.subsystem.isMigratable(cr.cntlid())) return Result.of(c.subsystem.choices().unknownCntlid());
         if (c.subsystem.cdqs.forController(cr.cntlid()) != null) return invalidField();   // one UDMQ per MC
         int cdqid = c.subsystem.cdqs.freeSlot();
-        if (cdqid < 0) return Result.of(Disagreements.CDQ_TABLE_FULL);
+        if (cdqid < 0) return Result.of(c.subsystem.choices().cdqTableFull());
         if ((cr.prp1() & (Dma.PAGE_SIZE - 1)) != 0) return Result.of(Status.generic(StatusCodes.PRP_OFFSET_INVALID));
         int entries = (int) Math.min(Integer.MAX_VALUE, bytes / LbaMigrationEntry.SIZE);
         MemorySegment[] pages;
@@ -410,7 +410,7 @@ final class AdminHandler {
             return invalidField();
         }
         Controller mmc = c;
-        c.subsystem.cdqs.put(new Cdq(cdqid, cr.cntlid(), entries, pages, Dma.PAGE_SIZE, mmc::postAsyncEvent, c.subsystem.tailPointerTrigger()));
+        c.subsystem.cdqs.put(new Cdq(cdqid, cr.cntlid(), entries, pages, Dma.PAGE_SIZE, mmc::postAsyncEvent, c.subsystem.choices().tailPointerTrigger()));
         return Result.ok(cdqid);
     }
 

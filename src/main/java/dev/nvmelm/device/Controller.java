@@ -3,6 +3,7 @@ package dev.nvmelm.device;
 import dev.nvmelm.device.Queues.CompletionQueue;
 import dev.nvmelm.device.Queues.SubmissionQueue;
 import dev.nvmelm.spec.AsyncEvent;
+import dev.nvmelm.spec.ControllerChoices;
 import dev.nvmelm.spec.Cqe;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
@@ -75,6 +76,7 @@ public final class Controller implements ControllerBar {
     private int generation;   // incremented by every controller reset
     private final ArrayDeque<int[]> pendingAers = new ArrayDeque<>();
     private final ArrayDeque<AsyncEvent> queuedEvents = new ArrayDeque<>();
+    private int maskedTypes;   // AET bits masked after delivery (only with ControllerChoices.maskOneShotAfterDelivery)
     volatile long throttleWriteIops;
     long nextWriteNanos;
     byte[] incomingState;   // Set Controller State chunks so far; null: no sequence open
@@ -229,6 +231,7 @@ public final class Controller implements ControllerBar {
         java.util.Arrays.fill(cqs, null);
         pendingAers.clear();
         queuedEvents.clear();
+        maskedTypes = 0;
         incomingState = null;
         if (isMigrationManagement()) {
             for (Cdq q : subsystem.cdqs.all()) {
@@ -339,29 +342,40 @@ public final class Controller implements ControllerBar {
 
     // ---- asynchronous events ----
 
-    /** An Asynchronous Event Request arrived; completes at once if an event is queued. */
+    /** An Asynchronous Event Request arrived; completes at once if an event is queued and not masked. */
     Result asyncEventRequest(int cid) {
         if (pendingAers.size() > AERL) return Result.of(Status.commandSpecific(dev.nvmelm.spec.StatusCodes.AER_LIMIT));
-        AsyncEvent e = queuedEvents.poll();
-        if (e != null) return new Result(Status.SUCCESS, e.dw0(), e.dw1());
+        AsyncEvent e = (maskedTypes & 1 << peekType()) == 0 ? queuedEvents.poll() : null;
+        if (e != null) return delivered(e);
         pendingAers.add(new int[]{0, cid});
         return Result.DEFERRED;
     }
 
+    private int peekType() {
+        AsyncEvent e = queuedEvents.peek();
+        return e == null ? 0 : e.type();
+    }
+
     /**
-     * Reports an event to the host. One-shot CDQ events are not masked after delivery (QEMU
-     * masks them, so its hosts see only the first one).
+     * Reports an event to the host. By default One-Shot CDQ events are not masked after
+     * delivery; {@link ControllerChoices#maskOneShotAfterDelivery()} masks them as QEMU does (its
+     * hosts see only the first one, the rest wait in the queue).
      */
     void postAsyncEvent(AsyncEvent e) {
         run(() -> {
-            int[] aer = pendingAers.poll();
+            int[] aer = (maskedTypes & 1 << e.type()) == 0 ? pendingAers.poll() : null;
             if (aer != null) {
-                complete(aer[0], aer[1], new Result(Status.SUCCESS, e.dw0(), e.dw1()));
+                complete(aer[0], aer[1], delivered(e));
             } else {
                 if (queuedEvents.size() >= 64) queuedEvents.poll();
                 queuedEvents.add(e);
             }
         });
+    }
+
+    private Result delivered(AsyncEvent e) {
+        if (e.type() == AsyncEvent.AET_ONE_SHOT && subsystem.choices().maskOneShotAfterDelivery()) maskedTypes |= 1 << e.type();
+        return new Result(Status.SUCCESS, e.dw0(), e.dw1());
     }
 
     void shutdown() {

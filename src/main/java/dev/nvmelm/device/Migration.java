@@ -41,7 +41,7 @@ final class Migration {
 
     Result send(Sqe s) {
         MigrationSendCommand cmd = MigrationSendCommand.decode(s);
-        if (!mmc.subsystem.isMigratable(cmd.cntlid())) return Result.of(Disagreements.UNKNOWN_CNTLID);
+        if (!mmc.subsystem.isMigratable(cmd.cntlid())) return Result.of(mmc.subsystem.choices().unknownCntlid());
         Controller mc = mmc.subsystem.controller(cmd.cntlid());
         return switch (cmd) {
             case MigrationSendCommand.Suspend su -> suspend(s, su, mc);
@@ -210,7 +210,7 @@ final class Migration {
 
     Result receive(Sqe s) {
         MigrationReceiveCommand cmd = MigrationReceiveCommand.decode(s);
-        if (!mmc.subsystem.isMigratable(cmd.cntlid())) return Result.of(Disagreements.UNKNOWN_CNTLID);
+        if (!mmc.subsystem.isMigratable(cmd.cntlid())) return Result.of(mmc.subsystem.choices().unknownCntlid());
         if (cmd.csuuidi() != 0 || cmd.uidx() != 0 || cmd.csvi() > Disagreements.CSVI_FIRST_VERSION || cmd.offsetBytes() % 4 != 0) {
             return AdminHandler.invalidField();
         }

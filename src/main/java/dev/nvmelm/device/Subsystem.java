@@ -1,6 +1,6 @@
 package dev.nvmelm.device;
 
-import dev.nvmelm.spec.Disagreements;
+import dev.nvmelm.spec.ControllerChoices;
 import dev.nvmelm.spec.TailPointerTrigger;
 
 import java.io.IOException;
@@ -40,17 +40,17 @@ public final class Subsystem implements AutoCloseable {
     }
 
     /**
-     * Injected so tests can step controllers deterministically and control time.
-     * {@code tailPointerTrigger} picks when an armed CDQ trigger fires: the spec's rule by
-     * default, or the one-slot-early rule of QEMU-style controllers (docs/spec.md).
+     * Injected so tests can step controllers deterministically and control time. {@code choices}
+     * picks the controller's behaviour where the field disagrees (docs/spec.md, "Disagreements"):
+     * nvme-lm's (the spec's) by default, or e.g. QEMU's.
      */
-    public record Options(IntFunction<ExecutorService> executorPerController, LongSupplier nanoClock, TailPointerTrigger tailPointerTrigger) {
+    public record Options(IntFunction<ExecutorService> executorPerController, LongSupplier nanoClock, ControllerChoices choices) {
         public Options {
-            java.util.Objects.requireNonNull(tailPointerTrigger);
+            java.util.Objects.requireNonNull(choices);
         }
 
         public Options(IntFunction<ExecutorService> executorPerController, LongSupplier nanoClock) {
-            this(executorPerController, nanoClock, Disagreements.TAIL_POINTER_TRIGGER);
+            this(executorPerController, nanoClock, ControllerChoices.NVME_LM);
         }
 
         public static Options defaults() {
@@ -58,8 +58,12 @@ public final class Subsystem implements AutoCloseable {
                     Thread.ofPlatform().daemon().name("nvme-ctrl-" + cntlid).factory()), System::nanoTime);
         }
 
+        public Options withChoices(ControllerChoices c) {
+            return new Options(executorPerController, nanoClock, c);
+        }
+
         public Options withTailPointerTrigger(TailPointerTrigger rule) {
-            return new Options(executorPerController, nanoClock, rule);
+            return withChoices(choices.withTailPointerTrigger(rule));
         }
     }
 
@@ -101,7 +105,7 @@ public final class Subsystem implements AutoCloseable {
 
     LongSupplier clock() { return options.nanoClock(); }
 
-    TailPointerTrigger tailPointerTrigger() { return options.tailPointerTrigger(); }
+    ControllerChoices choices() { return options.choices(); }
 
     public Controller controller(int cntlid) {
         if (cntlid < 0 || cntlid >= controllers.size()) throw new IllegalArgumentException("no controller with CNTLID " + cntlid);

@@ -47,7 +47,7 @@ public final class GetLbaStatus {
             for (int i = 0; i < descriptors.size(); i++) {
                 long o = HEADER + (long) i * DESCRIPTOR;
                 Descriptor d = descriptors.get(i);
-                long nlb = Disagreements.LBA_STATUS_NLB_ZERO_BASED ? d.blockCount() - 1 : d.blockCount();
+                long nlb = Disagreements.LBA_STATUS_NLB.field(d.blockCount());
                 m.set(Sqe.LE_LONG, o, d.slba());
                 m.set(Sqe.LE_INT, o + 8, (int) Fields.unsigned("descriptor NLB", nlb, 32));
                 m.set(java.lang.foreign.ValueLayout.JAVA_BYTE, o + 13, (byte) ATYPE_ALLOCATED);
@@ -64,7 +64,7 @@ public final class GetLbaStatus {
             for (int i = 0; i < n; i++) {
                 long o = HEADER + (long) i * DESCRIPTOR;
                 long nlb = Integer.toUnsignedLong(m.get(Sqe.LE_INT, o + 8));
-                out.add(new Descriptor(m.get(Sqe.LE_LONG, o), Disagreements.LBA_STATUS_NLB_ZERO_BASED ? nlb + 1 : nlb));
+                out.add(new Descriptor(m.get(Sqe.LE_LONG, o), Disagreements.LBA_STATUS_NLB.count(nlb)));
             }
             return new Reply(cmpc == CMPC_COMPLETE, out);
         }

@@ -5,7 +5,7 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * LBA Migration Queue Entry Type 0, the 32-byte User Data Migration Queue entry (reference §6.1):
- * 3:0 NSID, 7:4 NLB (base per {@link Disagreements#UDMQ_NLB_ZERO_BASED}), 15:8 SLBA, 30:16
+ * 3:0 NSID, 7:4 NLB (base per {@link Disagreements#UDMQ_NLB}; 0's based, NVM Command Set Figure 177), 15:8 SLBA, 30:16
  * reserved, 31 LBAMQA = CDQP phase tag bit 0, ESA 3:1, reserved bit 4, DLBA bit 5, LBACI 7:6.
  * The controller writes bytes 0-30 first and byte 31 last, so a consumer that sees the new
  * phase can read the rest.

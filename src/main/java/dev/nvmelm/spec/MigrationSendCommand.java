@@ -44,7 +44,7 @@ public sealed interface MigrationSendCommand {
     /**
      * §8.3: CDW10 SEQIND = MOS[1:0] (bits 17:16); CDW11 CNTLID 15:0, CSVI 23:16, CSUUIDI 31:24;
      * CDW12/13 offset in bytes; CDW15 NUMD, a dword count (not 0's based, see
-     * {@link Disagreements#MIGRATION_SEND_NUMD_ZERO_BASED}).
+     * {@link Disagreements#MIGRATION_SEND_NUMD}).
      */
     record SetControllerState(int cntlid, int seqind, int csvi, int csuuidi, long offsetBytes, int uidx, int numd)
             implements MigrationSendCommand {

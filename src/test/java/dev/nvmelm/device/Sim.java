@@ -1,6 +1,6 @@
 package dev.nvmelm.device;
 
-import dev.nvmelm.spec.Disagreements;
+import dev.nvmelm.spec.ControllerChoices;
 import dev.nvmelm.spec.TailPointerTrigger;
 
 import dev.nvmelm.host.pci.HostMemory;
@@ -40,12 +40,16 @@ final class Sim implements AutoCloseable {
     }
 
     Sim(Path dir, int migratable, int namespacesPerController, long nsBytes, int lbaBytes) throws IOException {
-        this(dir, migratable, namespacesPerController, nsBytes, lbaBytes, Disagreements.TAIL_POINTER_TRIGGER);
+        this(dir, migratable, namespacesPerController, nsBytes, lbaBytes, ControllerChoices.NVME_LM);
     }
 
     Sim(Path dir, int migratable, int namespacesPerController, long nsBytes, int lbaBytes, TailPointerTrigger rule) throws IOException {
+        this(dir, migratable, namespacesPerController, nsBytes, lbaBytes, ControllerChoices.NVME_LM.withTailPointerTrigger(rule));
+    }
+
+    Sim(Path dir, int migratable, int namespacesPerController, long nsBytes, int lbaBytes, ControllerChoices choices) throws IOException {
         subsystem = Subsystem.open(new Subsystem.Config(dir, nsBytes, namespacesPerController, migratable, lbaBytes),
-                new Subsystem.Options(steps::executorFor, this::clock, rule));
+                new Subsystem.Options(steps::executorFor, this::clock, choices));
         for (int c = 0; c < subsystem.controllerCount(); c++) subsystem.controller(c).attach(mem);
     }
 
