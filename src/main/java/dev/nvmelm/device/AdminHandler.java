@@ -19,6 +19,7 @@ import dev.nvmelm.spec.Status;
 import dev.nvmelm.spec.StatusCodes;
 import dev.nvmelm.spec.SupportedControllerStateFormats;
 import dev.nvmelm.spec.TrackSendCommand;
+import dev.nvmelm.spec.WriteThrottleFeature;
 import dev.nvmelm.spec.bus.DmaFault;
 
 import java.io.IOException;
@@ -30,7 +31,6 @@ import java.util.List;
 /** Admin commands (NVMe Base 2.1 §5), including the HMLM ones, which only the MMC accepts. */
 final class AdminHandler {
     /** Vendor-specific feature: limit an MC's write rate (CDW11 CNTLID, CDW12 writes/s, 0 = off). */
-    static final int FID_VS_WRITE_THROTTLE = 0xC0;
     static final int MCDQPC = 64;   // most PRP entries a PC=0 CDQ may use
 
     private final Controller c;
@@ -317,11 +317,11 @@ final class AdminHandler {
                 if (q == null) yield cs(StatusCodes.INVALID_CDQ);
                 yield q.setHeadAndTrigger(cmd.headPointer(), cmd.etpt(), cmd.tailPointerTrigger()) ? Result.ok() : invalidField();
             }
-            case FID_VS_WRITE_THROTTLE -> {
-                int target = s.cdw11() & 0xffff;
+            case WriteThrottleFeature.FID -> {
+                int target = WriteThrottleFeature.cntlid(s);
                 if (!c.isMigrationManagement() || !c.subsystem.isMigratable(target)) yield invalidField();
                 Controller mc = c.subsystem.controller(target);
-                mc.throttleWriteIops = Integer.toUnsignedLong(s.cdw12());
+                mc.throttleWriteIops = WriteThrottleFeature.writesPerSecond(s);
                 yield Result.ok();
             }
             default -> invalidField();
@@ -346,8 +346,8 @@ final class AdminHandler {
                 Dma.toHost(c.memory(), s, MemorySegment.ofArray(d));
                 yield Result.ok(cmd.cdqid() | (q.etpt() ? 1 << 31 : 0));
             }
-            case FID_VS_WRITE_THROTTLE -> {
-                int target = s.cdw11() & 0xffff;
+            case WriteThrottleFeature.FID -> {
+                int target = WriteThrottleFeature.cntlid(s);
                 if (!c.isMigrationManagement() || !c.subsystem.isMigratable(target)) yield invalidField();
                 yield Result.ok((int) c.subsystem.controller(target).throttleWriteIops);
             }

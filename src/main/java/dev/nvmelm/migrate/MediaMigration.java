@@ -675,8 +675,7 @@ public final class MediaMigration {
 
     /** Vendor-specific feature C0h of the software controller: cap the MC's write rate. */
     private void throttle(long iops) throws NvmeException {
-        src.mmc().admin(dev.nvmelm.spec.Sqe.of(dev.nvmelm.spec.Opcodes.SET_FEATURES).withCdw10(0xC0)
-                .withCdw11(src.cntlid()).withCdw12((int) iops), null).orThrow("vendor write throttle");
+        src.mmc().admin(dev.nvmelm.spec.WriteThrottleFeature.set(src.cntlid(), iops), null).orThrow("vendor write throttle");
     }
 
     /**

@@ -147,7 +147,7 @@ class HostileCommandsTest {
             for (Raw r : mmcAdmin) expectCompletion(fx.mmc, 0, r.sqe(env), r);
             // whatever the MMC was told, MC 1 runs unthrottled again before its own turn
             fx.mmc.admin(new MigrationSendCommand.Resume(1, 0).toSqe());
-            fx.mmc.admin(Sqe.of(Opcodes.SET_FEATURES).withCdw10(AdminHandler.FID_VS_WRITE_THROTTLE).withCdw11(1));
+            fx.mmc.admin(Sqe.of(Opcodes.SET_FEATURES).withCdw10(dev.nvmelm.spec.WriteThrottleFeature.FID).withCdw11(1));
             for (Raw r : mcAdmin) {
                 if (r.opcode() == Opcodes.DELETE_IO_SQ || r.opcode() == Opcodes.DELETE_IO_CQ) continue;   // keep the I/O queues for the next part
                 expectCompletion(fx.mc, 0, r.sqe(env), r);
