@@ -28,7 +28,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Admin commands (NVMe Base 2.1 §5), including the HMLM ones, which only the MMC accepts. */
+/** Admin commands (NVMe Base 2.1, section 5), including the HMLM ones, which only the MMC accepts. */
 final class AdminHandler {
     /** Vendor-specific feature: limit an MC's write rate (CDW11 CNTLID, CDW12 writes/s, 0 = off). */
     static final int MCDQPC = 64;   // most PRP entries a PC=0 CDQ may use

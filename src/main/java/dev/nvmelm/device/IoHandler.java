@@ -18,7 +18,7 @@ import java.util.concurrent.locks.LockSupport;
 
 /**
  * NVM I/O commands. Every user-data change an MC's I/O queues make is logged into its User Data
- * Migration Queue when the command completes (reference §6.5): Write, Write Zeroes, DSM
+ * Migration Queue when the command completes (NVM Command Set, section 5.6): Write, Write Zeroes, DSM
  * deallocate (one entry per contiguous run) and Copy (the destination range).
  */
 final class IoHandler {

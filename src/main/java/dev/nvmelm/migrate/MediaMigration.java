@@ -827,7 +827,7 @@ public final class MediaMigration {
          * switchover. The guest may keep running: destination tracking stays on while comparing,
          * and a differing block is excused only if the destination's CDQ logged a write to it —
          * that write completed before the compare read it, so its entry is already in the ring
-         * (logged on completion, §6.5) and one more poll finds it. Tracking stops afterwards.
+         * (logged on completion, NVM Command Set, section 5.6) and one more poll finds it. Tracking stops afterwards.
          */
         public Verifier.Result verify(Verifier.Mode mode, long seed) throws IOException {
             int lba = src.data().blockSizeBytes();

@@ -1,6 +1,6 @@
 package dev.nvmelm.spec;
 
-/** Standard admin commands the host driver and the controller exchange (NVMe Base 2.1 §5). */
+/** Standard admin commands the host driver and the controller exchange (NVMe Base 2.1, section 5). */
 public final class AdminCommands {
     private AdminCommands() {}
 
@@ -9,7 +9,7 @@ public final class AdminCommands {
     public static final int FID_NUMBER_OF_QUEUES = 0x07, FID_ASYNC_EVENT_CONFIG = 0x0b;
     public static final int LID_ERROR = 0x01, LID_COMMANDS_SUPPORTED = 0x05;
 
-    /** Identify (06h): CDW10 CNS 7:0, CNTID 31:16; CDW11 CSI 31:24. §5.1.13. */
+    /** Identify (06h): CDW10 CNS 7:0, CNTID 31:16; CDW11 CSI 31:24. NVMe Base 2.1, section 5.1.13. */
     public record Identify(int cns, int cntid, int nsid, int csi) {
         public Identify {
             Fields.unsigned("CNS", cns, 8);
@@ -121,7 +121,7 @@ public final class AdminCommands {
     }
 
     /**
-     * Format NVM (80h), NVMe Base 2.1 §5.1.10: CDW10 LBAFL 3:0, MSET 4, PI 7:5, PIL 8, SES 11:9
+     * Format NVM (80h), NVMe Base 2.1, section 5.1.10: CDW10 LBAFL 3:0, MSET 4, PI 7:5, PIL 8, SES 11:9
      * (0 no secure erase, 1 user data erase, 2 cryptographic erase), LBAFU 13:12.
      */
     public record FormatNvm(int nsid, int lbaf, boolean mset, int pi, boolean pil, int ses) {
@@ -145,7 +145,7 @@ public final class AdminCommands {
         }
     }
 
-    /** Sanitize (84h), NVMe Base 2.1 §5.1.22: CDW10 SANACT 2:0 (1 exit failure mode, 2 block erase, 3 overwrite, 4 crypto erase), AUSE 3, OWPASS 7:4, OIPBP 8, NDAS 9; CDW11 overwrite pattern. */
+    /** Sanitize (84h), NVMe Base 2.1, section 5.1.22: CDW10 SANACT 2:0 (1 exit failure mode, 2 block erase, 3 overwrite, 4 crypto erase), AUSE 3, OWPASS 7:4, OIPBP 8, NDAS 9; CDW11 overwrite pattern. */
     public record Sanitize(int sanact, boolean ause, int owpass, boolean oipbp, boolean ndas, int overwritePattern) {
         public static final int EXIT_FAILURE = 1, BLOCK_ERASE = 2, OVERWRITE = 3, CRYPTO_ERASE = 4;
 

@@ -1,7 +1,7 @@
 package dev.nvmelm.spec;
 
 /**
- * An Asynchronous Event Request completion (NVMe Base 2.1 §5.2; reference §11): DW0 AET 2:0,
+ * An Asynchronous Event Request completion (NVMe Base 2.1, section 5.1.2; Figures 154-155 for the CDQ events): DW0 AET 2:0,
  * AEI 15:8, LID 23:16; DW1 event-specific (the CDQID for CDQ events).
  */
 public record AsyncEvent(int type, int info, int logPage, int dw1) {

@@ -3,7 +3,7 @@ package dev.nvmelm.spec;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The 16-byte Completion Queue Entry (NVMe Base 2.1 §4.2.1): DW0 and DW1 command specific,
+ * The 16-byte Completion Queue Entry (NVMe Base 2.1, section 4.2.1): DW0 and DW1 command specific,
  * DW2 = SQHD 15:0 | SQID 31:16, DW3 = CID 15:0 | P (phase tag) bit 16 | status 31:17.
  */
 public record Cqe(int dw0, int dw1, int sqHead, int sqId, int cid, boolean phase, Status status) {

@@ -5,7 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Get LBA Status (admin 86h) with ATYPE 02h "tracked allocated LBAs" (TP4165; reference §13):
+ * Get LBA Status (admin 86h) with ATYPE 02h "tracked allocated LBAs" (TP4165; docs/spec.md, "Get LBA Status"):
  * CDW10/11 SLBA, CDW12 MNDW (0's based dwords of reply), CDW13 RL 15:0 (0 = to the end),
  * ATYPE 31:24. Reply: {le32 NLSD; u8 CMPC (1 incomplete, 2 complete); 3 reserved} then NLSD
  * 16-byte descriptors {le64 DSLBA; le32 NLB; u8 rsvd; u8 status; 2 rsvd}.

@@ -4,7 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
-/** NVM Command Set I/O commands (NVM Command Set 1.1 §3). SLBA in CDW10/11; NLB 0's based. */
+/** NVM Command Set I/O commands (NVM Command Set 1.1, section 3). SLBA in CDW10/11; NLB 0's based. */
 public final class IoCommands {
     private IoCommands() {}
 

@@ -1,7 +1,7 @@
 package dev.nvmelm.spec;
 
 /**
- * Migration Receive, admin opcode 42h, SEL 0 Get Controller State (reference §9).
+ * Migration Receive, admin opcode 42h, SEL 0 Get Controller State (NVMe Base 2.1, section 5.1.16, Figures 345-347).
  * CDW10: SEL 7:0, CSVI = MOS[7:0] (bits 23:16, 1-based). CDW11: CNTLID 15:0, CSUUIDI 23:16,
  * CSUIDXP 31:24. CDW12/13 offset in bytes. CDW14[6:0] UIDX. CDW15 NUMD, 0's based.
  * CQE DW0 bit 0 = CSUP (controller suspended).

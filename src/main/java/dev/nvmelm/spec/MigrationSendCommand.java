@@ -1,7 +1,7 @@
 package dev.nvmelm.spec;
 
 /**
- * Migration Send, admin opcode 41h (reference §8). CDW10 SEL 7:0: 0 Suspend, 1 Resume,
+ * Migration Send, admin opcode 41h (NVMe Base 2.1, section 5.1.17). CDW10 SEL 7:0: 0 Suspend, 1 Resume,
  * 2 Set Controller State (NV's RFC uses 2/3; see {@link Disagreements}). CDW14[6:0] UIDX.
  */
 public sealed interface MigrationSendCommand {
@@ -13,7 +13,7 @@ public sealed interface MigrationSendCommand {
 
     int cntlid();
 
-    /** §8.1: CDW11 CNTLID 15:0, STYPE 23:16, 30:24 reserved, DUDMQ bit 31. */
+    /** NVMe Base 2.1, Figure 351: CDW11 CNTLID 15:0, STYPE 23:16, 30:24 reserved, DUDMQ bit 31. */
     record Suspend(int cntlid, int stype, boolean dudmq, int uidx) implements MigrationSendCommand {
         public Suspend {
             Fields.unsigned("CNTLID", cntlid, 16);
@@ -28,7 +28,7 @@ public sealed interface MigrationSendCommand {
         }
     }
 
-    /** §8.2: CDW11 CNTLID 15:0. */
+    /** NVMe Base 2.1, section 5.1.17.1.2: CDW11 CNTLID 15:0. */
     record Resume(int cntlid, int uidx) implements MigrationSendCommand {
         public Resume {
             Fields.unsigned("CNTLID", cntlid, 16);
@@ -42,7 +42,7 @@ public sealed interface MigrationSendCommand {
     }
 
     /**
-     * §8.3: CDW10 SEQIND = MOS[1:0] (bits 17:16); CDW11 CNTLID 15:0, CSVI 23:16, CSUUIDI 31:24;
+     * NVMe Base 2.1, section 5.1.17.1.3: CDW10 SEQIND = MOS[1:0] (bits 17:16); CDW11 CNTLID 15:0, CSVI 23:16, CSUUIDI 31:24;
      * CDW12/13 offset in bytes; CDW15 NUMD, a dword count (not 0's based, see
      * {@link Disagreements#MIGRATION_SEND_NUMD}).
      */

@@ -1,8 +1,8 @@
 package dev.nvmelm.spec;
 
 /**
- * Admin and NVM I/O command opcodes (NVMe Base 2.1 §5, NVM Command Set 1.1 §3), including the
- * Host Managed Live Migration ones (reference nvme-lm-spec.md §1). Bits 1:0 give the data
+ * Admin and NVM I/O command opcodes (NVMe Base 2.1, section 5; NVM Command Set, section 3), including the
+ * Host Managed Live Migration ones (docs/spec.md, "Opcodes"). Bits 1:0 give the data
  * direction: 01b host to controller, 10b controller to host.
  */
 public final class Opcodes {

@@ -4,7 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * The 64-byte Submission Queue Entry (NVMe Base 2.1 §4.1, Figure "Common Command Format").
+ * The 64-byte Submission Queue Entry (NVMe Base 2.1, section 4.1, Figure "Common Command Format").
  * Byte 0 opcode, 1 flags (FUSE 1:0, PSDT 7:6), 3:2 CID, 7:4 NSID, 11:8 CDW2, 15:12 CDW3,
  * 23:16 MPTR, 31:24 PRP1 (DPTR), 39:32 PRP2, then CDW10..CDW15 at 40..63. Little-endian.
  */

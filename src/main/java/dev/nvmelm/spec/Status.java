@@ -1,7 +1,7 @@
 package dev.nvmelm.spec;
 
 /**
- * The 15-bit Status Field of a CQE (NVMe Base 2.1 §4.2.3): SC 7:0, SCT 10:8, CRD 12:11,
+ * The 15-bit Status Field of a CQE (NVMe Base 2.1, section 4.2.3): SC 7:0, SCT 10:8, CRD 12:11,
  * M (More) 13, DNR 14. {@link #field()} is the value Linux passthrough returns and nvme-cli
  * prints, e.g. 0x4137 for Invalid Controller Data Queue with DNR.
  */

@@ -1,7 +1,7 @@
 package dev.nvmelm.spec;
 
 /**
- * Track Send, admin opcode 3Dh (reference §7.1). CDW10: SEL 7:0 (0 Log User Data Changes,
+ * Track Send, admin opcode 3Dh (NVMe Base 2.1, section 5.1.27; docs/spec.md, "Track Send"). CDW10: SEL 7:0 (0 Log User Data Changes,
  * 1 Track Memory Changes), MOS 31:16 with LACT = MOS[3:0] (0 stop, 1 start; 2-15 reserved).
  * CDW11[15:0] CDQID of the User Data Migration Queue. No data for SEL 0.
  */

@@ -4,7 +4,7 @@ import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The worked encodings of nvme-lm-spec.md, through the command line with --dry-run. */
+/** The HMLM command encodings (docs/spec.md), through the command line with --dry-run. */
 class LmDryRunTest {
 
     private static CliRunner json(String... args) {

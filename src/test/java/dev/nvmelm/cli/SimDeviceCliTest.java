@@ -73,7 +73,7 @@ class SimDeviceCliTest {
         assertThat(CliRunner.run("lm", "cdq-read", mmc, "--cdqid=" + cdqid).err()).contains("0x4137");
     }
 
-    /** Reference §14 through the lm commands: suspend MC 1, get its state, set it on MC 2, resume; set/get-cdq. */
+    /** The end-to-end flow of docs/spec.md through the lm commands: suspend MC 1, get its state, set it on MC 2, resume; set/get-cdq. */
     @Test
     void everyLmCommandWorksOnASimDevice() throws IOException {
         ok("io", "write", mc1, "-n", "1", "-s", "0", "-c", "0", "--pattern=1");   // MC 1 has live I/O queues

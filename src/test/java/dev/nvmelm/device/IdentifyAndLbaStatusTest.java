@@ -18,9 +18,9 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * What a host discovers (reference §2): the HMLM capability fields only on the MMC, LBAMQF,
+ * What a host discovers (docs/spec.md, "Identify"): the HMLM capability fields only on the MMC, LBAMQF,
  * the supported controller state formats, the LM commands in the Commands Supported and
- * Effects log; and Get LBA Status ATYPE 02h (§13) following writes and deallocations.
+ * Effects log; and Get LBA Status ATYPE 02h (TP4165) following writes and deallocations.
  */
 class IdentifyAndLbaStatusTest {
 

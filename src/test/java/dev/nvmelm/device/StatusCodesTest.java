@@ -22,7 +22,7 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Every status the controller produces for HMLM and standard commands (reference §12), as the
+ * Every status the controller produces for HMLM and standard commands (docs/spec.md, "Status codes"), as the
  * 15-bit value Linux passthrough returns and nvme-cli prints (DNR 4000h | SCT << 8 | SC). Each
  * test also checks that the controller stayed healthy: no fatal status, nothing thrown out of
  * its executor (the {@link Sim} fails on that).

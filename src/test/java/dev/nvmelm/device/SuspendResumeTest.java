@@ -27,7 +27,7 @@ import static dev.nvmelm.spec.LbaMigrationEntry.ESA_SUSPENDED;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Migration Send Suspend and Resume, Get/Set Controller State (reference §8-§10), on the
+ * Migration Send Suspend and Resume, Get/Set Controller State (NVMe Base 2.1, sections 5.1.16 and 5.1.17), on the
  * deterministic {@link Sim}, including the interleavings a multi-threaded host can produce.
  */
 class SuspendResumeTest {

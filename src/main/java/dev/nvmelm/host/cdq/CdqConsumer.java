@@ -23,12 +23,12 @@ import java.util.function.Predicate;
 /**
  * The host side of a User Data Migration Queue: consumes the ring in place into per-namespace
  * {@link DirtyExtents}, reports markers and anomalies to a {@link CdqListener}, and keeps the
- * controller informed of its head (nvme-lm-spec.md §5.6).
+ * controller informed of its head (docs/cdq.md).
  *
  * <p>Use it step-wise ({@link #pollOnce()}, {@link #awaitEntries}, {@link #drainUntil}) from
  * the migration engine or {@code lm cdq-watch}, or as a loop ({@link #start()} / {@link #close()}).
  *
- * <p>Waiting (§5.5): with nothing new at the head, the consumer sends one Set Features that
+ * <p>Waiting (docs/spec.md, "Tail Pointer Trigger"): with nothing new at the head, the consumer sends one Set Features that
  * reports the head and arms the Tail Pointer Trigger for the k-th entry past the head (slot
  * (head + k - 1) mod N on a controller that follows NVMe Base 2.1, Figure 426), waits for it to
  * complete, and then scans the ring again: an entry written before the trigger took effect
@@ -167,7 +167,7 @@ public final class CdqConsumer implements AutoCloseable {
         } finally {
             leaveWait();
         }
-        if (entryAvailable()) return true;   // written before the trigger took effect (§5.5)
+        if (entryAvailable()) return true;   // written before the trigger took effect (the arming race)
         Duration sleep = timeout.compareTo(config.safetyPoll()) < 0 ? timeout : config.safetyPoll();
         boolean notified;
         enterWait();

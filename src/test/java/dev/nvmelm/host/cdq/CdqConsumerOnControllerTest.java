@@ -111,7 +111,7 @@ class CdqConsumerOnControllerTest {
         }
     }
 
-    /** Entries a DSM deallocate logs: one per run of its ranges, adjacent ranges joined (§6.5). */
+    /** Entries a DSM deallocate logs: one per run of its ranges, adjacent ranges joined (docs/spec.md, "User Data Migration Queue entry"). */
     static int runs(List<IoCommands.DsmRange> ranges) {
         var sorted = new ArrayList<>(ranges);
         sorted.sort(Comparator.comparingLong(IoCommands.DsmRange::slba));
@@ -169,7 +169,7 @@ class CdqConsumerOnControllerTest {
             List<DirtyExtents> extents = rig.extents(DirtyExtents.Config.DEFAULT);
             var rec = new Recorder();
             // With k = 1 the safety poll is an hour: only the trigger and the re-scan wake the
-            // consumer, so a missed §5.5 race would stall the test into its timeout.
+            // consumer, so a missed arming race (docs/spec.md, "Tail Pointer Trigger") would stall the test into its timeout.
             Duration safety = k == 1 ? Duration.ofHours(1) : Duration.ofMillis(20);
             var dev = new WatchedMmc(rig.mmc, rule(), k, ringEntries);
             var consumer = CdqConsumer.builder(dev, cdq).namespaces(extents).listener(rec)

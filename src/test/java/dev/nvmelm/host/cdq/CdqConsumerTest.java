@@ -16,7 +16,7 @@ import java.util.SplittableRandom;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The consumer against a ring filled by a correct §5.7 producer ({@link TestCdq}) and a
+ * The consumer against a ring filled by a correct producer (docs/spec.md, "Controller Data Queue") ({@link TestCdq}) and a
  * scripted device. Hostile rings here cannot come from a correct controller, which is why a
  * scripted device is acceptable for these tests.
  */
@@ -102,7 +102,7 @@ class CdqConsumerTest {
         List<Long> markerSeqs = new ArrayList<>();
         long seq = 0, lba = 0;
         while (c.counters().ringPasses() < 3000) {
-            // Never take the last free slot: the entry that fills the queue is ESA 7 (§5.3).
+            // Never take the last free slot: the entry that fills the queue is ESA 7 (NVM Command Set, Figure 177).
             int burst = rnd.nextInt(Math.max(0, q.free() - 1) + 1);
             for (int i = 0; i < burst; i++) {
                 if (rnd.nextInt(50) == 0) {

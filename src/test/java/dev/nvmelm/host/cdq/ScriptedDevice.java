@@ -22,7 +22,7 @@ import java.util.function.Consumer;
  * A scripted NvmeDevice that only understands Set Features FID 21h, records every such
  * command, and applies it to a {@link TestCdq}. It stands in for the controller only in tests
  * that need rings a correct controller would never produce (garbage NSIDs, reserved bits,
- * ESA 5) or exact control over when a Set Features takes effect (the §5.5 race, one command
+ * ESA 5) or exact control over when a Set Features takes effect (the arming race of docs/spec.md, "Tail Pointer Trigger"; one command
  * in flight); end-to-end behaviour is tested against the software controller.
  */
 final class ScriptedDevice implements NvmeDevice {
