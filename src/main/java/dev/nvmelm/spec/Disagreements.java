@@ -17,6 +17,9 @@ package dev.nvmelm.spec;
 public final class Disagreements {
     private Disagreements() {}
 
+    /** The system property that picks {@link #TAIL_POINTER_TRIGGER}. */
+    public static final String TAIL_POINTER_TRIGGER_PROPERTY = "nvmelm.tailPointerTrigger";
+
     /**
      * UDMQ entry NLB: 0's based, as NVM Command Set Figure 177 says ("This is a 0's based value";
      * QEMU's write path, libvfn). Alternative: a count (QEMU's DSM deallocate path). Read by
@@ -123,7 +126,10 @@ public final class Disagreements {
      * 426): when an entry is posted into slot TPT. QEMU hw/nvme fires when the advanced tail
      * equals TPT (one slot early) and the kernel RFC's consumer arms TPT = head + 1 to match.
      * nvme-lm's controller and host follow the spec by default; {@link ControllerChoices} and
-     * {@code CdqConsumer.Config} select the other rule for controllers that have it.
+     * {@code CdqConsumer.Config} select the other rule for controllers that have it. The system
+     * property {@value #TAIL_POINTER_TRIGGER_PROPERTY} ({@code SLOT_POSTED} or {@code TAIL_REACHED})
+     * changes the default of both sides for a whole process, e.g. to drive a QEMU controller or to
+     * run the migration tests against the QEMU rule.
      */
-    public static final TailPointerTrigger TAIL_POINTER_TRIGGER = TailPointerTrigger.SLOT_POSTED;
+    public static final TailPointerTrigger TAIL_POINTER_TRIGGER = TailPointerTrigger.fromProperty(TAIL_POINTER_TRIGGER_PROPERTY);
 }

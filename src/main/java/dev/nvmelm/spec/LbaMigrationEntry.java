@@ -57,8 +57,11 @@ public record LbaMigrationEntry(int nsid, long nlb, long slba, boolean phase, in
     }
 
     public static boolean phaseAt(MemorySegment m, long off) {
-        return (m.get(ValueLayout.JAVA_BYTE, off + PHASE_OFFSET) & 1) != 0;
+        // Acquire, as CdqRingReader reads it: the controller writes byte 31 last (Base 2.2, 8.1.6.1).
+        return ((byte) PHASE_BYTE.getAcquire(m, off + PHASE_OFFSET) & 1) != 0;
     }
+
+    private static final java.lang.invoke.VarHandle PHASE_BYTE = ValueLayout.JAVA_BYTE.varHandle();
 
     /** Decodes without judging: reserved bits are reported by {@link #reservedBitsSet}, not thrown. */
     public static LbaMigrationEntry decode(MemorySegment m, long off) {

@@ -17,6 +17,17 @@ public enum TailPointerTrigger {
      */
     TAIL_REACHED;
 
+    /** The rule a system property names, {@link #SLOT_POSTED} when it is unset. */
+    static TailPointerTrigger fromProperty(String property) {
+        String v = System.getProperty(property);
+        if (v == null || v.isBlank()) return SLOT_POSTED;
+        try {
+            return valueOf(v.strip().toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("-D" + property + "=" + v + ": not a trigger rule (SLOT_POSTED or TAIL_REACHED)");
+        }
+    }
+
     /** Whether posting an entry into {@code slot} of an {@code entries}-slot ring fires a trigger armed at {@code tpt}. */
     public boolean fires(int slot, int tpt, int entries) {
         return switch (this) {
