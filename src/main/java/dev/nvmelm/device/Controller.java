@@ -76,6 +76,8 @@ public final class Controller implements ControllerBar {
     private int generation;   // incremented by every controller reset
     private final ArrayDeque<int[]> pendingAers = new ArrayDeque<>();
     private final ArrayDeque<AsyncEvent> queuedEvents = new ArrayDeque<>();
+    private volatile String fatalReason;   // the first reason for CSTS.CFS; cleared by a reset
+    private volatile String lastInvalidDoorbell;
     private int maskedTypes;   // AET bits masked after delivery (only with ControllerChoices.maskOneShotAfterDelivery)
     volatile long throttleWriteIops;
     long nextWriteNanos;
@@ -206,7 +208,8 @@ public final class Controller implements ControllerBar {
                 csts = Registers.CSTS_RDY;
                 process();   // I/O queues restored by Set Controller State may already hold commands
             } catch (DmaFault e) {
-                csts = Registers.CSTS_CFS;
+                csts = 0;
+                fatal("enable: " + e.getMessage());
             }
         } else if (!enable && wasEnabled) {
             reset();
@@ -233,6 +236,7 @@ public final class Controller implements ControllerBar {
         queuedEvents.clear();
         maskedTypes = 0;
         incomingState = null;
+        fatalReason = null;
         if (isMigrationManagement()) {
             for (Cdq q : subsystem.cdqs.all()) {
                 subsystem.cdqs.remove(q.cdqid);
@@ -242,20 +246,56 @@ public final class Controller implements ControllerBar {
         csts = 0;
     }
 
+    /** Controller Fatal Status, with the reason kept for whoever looks ({@link #fatalReason()}). */
     private void fatal(String why) {
+        if (fatalReason == null) fatalReason = why;
         csts |= Registers.CSTS_CFS;
+    }
+
+    /** Why this controller set CSTS.CFS, or empty while it has not. */
+    public java.util.Optional<String> fatalReason() {
+        return java.util.Optional.ofNullable(fatalReason);
+    }
+
+    /**
+     * A doorbell of no queue, or a value outside the queue: ignored, and reported as QEMU does,
+     * with an Error Status asynchronous event (Write to Invalid Doorbell Register / Invalid
+     * Doorbell Write Value). The last one is kept in {@link #lastInvalidDoorbell()}.
+     */
+    private void invalidDoorbell(AsyncEvent e, String what) {
+        lastInvalidDoorbell = what;
+        postAsyncEvent(e);
+    }
+
+    /** The last invalid doorbell write this controller ignored, or empty. */
+    public java.util.Optional<String> lastInvalidDoorbell() {
+        return java.util.Optional.ofNullable(lastInvalidDoorbell);
     }
 
     private void sqTailDoorbell(int qid, int tail) {
         SubmissionQueue sq = qid <= MAX_IO_QUEUES ? sqs[qid] : null;
-        if (sq == null || tail < 0 || tail >= sq.size) return;  // invalid doorbell write: ignored
+        if (sq == null) {
+            invalidDoorbell(AsyncEvent.invalidDoorbellRegister(), "SQ " + qid + " tail doorbell: no such queue");
+            return;
+        }
+        if (tail < 0 || tail >= sq.size) {
+            invalidDoorbell(AsyncEvent.invalidDoorbellWriteValue(), "SQ " + qid + " tail " + Integer.toUnsignedString(tail) + " outside 0.." + (sq.size - 1));
+            return;
+        }
         sq.tail = tail;
         process();
     }
 
     private void cqHeadDoorbell(int qid, int head) {
         CompletionQueue cq = qid <= MAX_IO_QUEUES ? cqs[qid] : null;
-        if (cq == null || head < 0 || head >= cq.size) return;
+        if (cq == null) {
+            invalidDoorbell(AsyncEvent.invalidDoorbellRegister(), "CQ " + qid + " head doorbell: no such queue");
+            return;
+        }
+        if (head < 0 || head >= cq.size) {
+            invalidDoorbell(AsyncEvent.invalidDoorbellWriteValue(), "CQ " + qid + " head " + Integer.toUnsignedString(head) + " outside 0.." + (cq.size - 1));
+            return;
+        }
         cq.head = head;
         if (cq.drainOverflow() > 0) interrupt(cq);
         process();   // SQs that stopped at a full CQ go on
