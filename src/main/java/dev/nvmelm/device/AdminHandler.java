@@ -1,6 +1,5 @@
 package dev.nvmelm.device;
 
-import dev.nvmelm.device.Controller.Result;
 import dev.nvmelm.device.Queues.CompletionQueue;
 import dev.nvmelm.device.Queues.SubmissionQueue;
 import dev.nvmelm.spec.AdminCommands;
@@ -41,14 +40,6 @@ final class AdminHandler {
         this.migration = new Migration(c);
     }
 
-    static Result invalidField() {
-        return Result.of(Status.generic(StatusCodes.INVALID_FIELD));
-    }
-
-    static Result cs(int sc) {
-        return Result.of(Status.commandSpecific(sc));
-    }
-
     Result execute(Sqe s) {
         try {
             return switch (s.opcode()) {
@@ -58,8 +49,8 @@ final class AdminHandler {
                 case Opcodes.DELETE_IO_SQ -> deleteSq(s.cdw10() & 0xffff);
                 case Opcodes.DELETE_IO_CQ -> deleteCq(s.cdw10() & 0xffff);
                 case Opcodes.GET_LOG_PAGE -> logPage(s);
-                case Opcodes.SET_FEATURES -> setFeatures(s);
-                case Opcodes.GET_FEATURES -> getFeatures(s);
+                case Opcodes.SET_FEATURES -> features(s, true);
+                case Opcodes.GET_FEATURES -> features(s, false);
                 case Opcodes.ASYNC_EVENT_REQUEST -> c.asyncEventRequest(s.cid());
                 case Opcodes.ABORT -> Result.ok(1);   // bit 0 set: command not aborted
                 case Opcodes.GET_LBA_STATUS -> lbaStatus(s);
@@ -67,23 +58,23 @@ final class AdminHandler {
                 case Opcodes.SANITIZE -> sanitize(AdminCommands.Sanitize.decode(s));
                 case Opcodes.CONTROLLER_DATA_QUEUE, Opcodes.TRACK_SEND, Opcodes.TRACK_RECEIVE,
                      Opcodes.MIGRATION_SEND, Opcodes.MIGRATION_RECEIVE -> {
-                    if (!c.isMigrationManagement()) yield Result.of(Status.generic(StatusCodes.INVALID_OPCODE));
+                    if (!c.isMigrationManagement()) yield Result.generic(StatusCodes.INVALID_OPCODE);
                     yield switch (s.opcode()) {
                         case Opcodes.CONTROLLER_DATA_QUEUE -> cdq(s);
                         case Opcodes.TRACK_SEND -> trackSend(s);
-                        case Opcodes.TRACK_RECEIVE -> invalidField();   // memory tracking is not offered (TRATTR.THMCS = 0)
+                        case Opcodes.TRACK_RECEIVE -> Result.invalidField();   // memory tracking is not offered (TRATTR.THMCS = 0)
                         case Opcodes.MIGRATION_SEND -> migration.send(s);
                         default -> migration.receive(s);
                     };
                 }
-                default -> Result.of(Status.generic(StatusCodes.INVALID_OPCODE));
+                default -> Result.generic(StatusCodes.INVALID_OPCODE);
             };
         } catch (Dma.InvalidPrpOffset e) {
-            return Result.of(Status.generic(StatusCodes.PRP_OFFSET_INVALID));
+            return Result.generic(StatusCodes.PRP_OFFSET_INVALID);
         } catch (IllegalArgumentException e) {
-            return invalidField();
+            return Result.invalidField();
         } catch (DmaFault e) {
-            return Result.of(Status.generic(StatusCodes.DATA_TRANSFER_ERROR));
+            return Result.generic(StatusCodes.DATA_TRANSFER_ERROR);
         }
     }
 
@@ -126,7 +117,7 @@ final class AdminHandler {
         };
         if (data == null) {
             return id.cns() == AdminCommands.CNS_NAMESPACE || id.cns() == AdminCommands.CNS_CS_NAMESPACE
-                    || id.cns() == AdminCommands.CNS_ACTIVE_NS_LIST ? Result.of(Status.generic(StatusCodes.INVALID_NS)) : invalidField();
+                    || id.cns() == AdminCommands.CNS_ACTIVE_NS_LIST ? Result.generic(StatusCodes.INVALID_NS) : Result.invalidField();
         }
         byte[] out = java.util.Arrays.copyOf(data, 4096);
         Dma.toHost(c.memory(), s, MemorySegment.ofArray(out));
@@ -149,34 +140,34 @@ final class AdminHandler {
 
     private Result createCq(AdminCommands.CreateIoCq cmd) {
         int qid = cmd.qid();
-        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.cqs[qid] != null) return cs(StatusCodes.INVALID_QID);
-        if (cmd.qsizeZeroBased() < 1 || cmd.qsizeZeroBased() > Controller.MQES) return cs(StatusCodes.INVALID_QSIZE);
-        if (!cmd.physicallyContiguous()) return invalidField();   // CAP.CQR = 1
-        if ((cmd.prp1() & 0xfff) != 0) return Result.of(Status.generic(StatusCodes.PRP_OFFSET_INVALID));
+        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.cqs[qid] != null) return Result.commandSpecific(StatusCodes.INVALID_QID);
+        if (cmd.qsizeZeroBased() < 1 || cmd.qsizeZeroBased() > Controller.MQES) return Result.commandSpecific(StatusCodes.INVALID_QSIZE);
+        if (!cmd.physicallyContiguous()) return Result.invalidField();   // CAP.CQR = 1
+        if ((cmd.prp1() & 0xfff) != 0) return Result.generic(StatusCodes.PRP_OFFSET_INVALID);
         c.cqs[qid] = new CompletionQueue(qid, cmd.qsizeZeroBased() + 1, cmd.interruptsEnabled(), cmd.interruptVector(), cmd.prp1(), c.memory());
         return Result.ok();
     }
 
     private Result createSq(AdminCommands.CreateIoSq cmd) {
         int qid = cmd.qid();
-        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.sqs[qid] != null) return cs(StatusCodes.INVALID_QID);
-        if (cmd.cqid() < 1 || cmd.cqid() > Controller.MAX_IO_QUEUES || c.cqs[cmd.cqid()] == null) return cs(StatusCodes.CQ_INVALID);
-        if (cmd.qsizeZeroBased() < 1 || cmd.qsizeZeroBased() > Controller.MQES) return cs(StatusCodes.INVALID_QSIZE);
-        if (!cmd.physicallyContiguous()) return invalidField();
-        if ((cmd.prp1() & 0xfff) != 0) return Result.of(Status.generic(StatusCodes.PRP_OFFSET_INVALID));
+        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.sqs[qid] != null) return Result.commandSpecific(StatusCodes.INVALID_QID);
+        if (cmd.cqid() < 1 || cmd.cqid() > Controller.MAX_IO_QUEUES || c.cqs[cmd.cqid()] == null) return Result.commandSpecific(StatusCodes.CQ_INVALID);
+        if (cmd.qsizeZeroBased() < 1 || cmd.qsizeZeroBased() > Controller.MQES) return Result.commandSpecific(StatusCodes.INVALID_QSIZE);
+        if (!cmd.physicallyContiguous()) return Result.invalidField();
+        if ((cmd.prp1() & 0xfff) != 0) return Result.generic(StatusCodes.PRP_OFFSET_INVALID);
         c.sqs[qid] = new SubmissionQueue(qid, cmd.cqid(), cmd.qsizeZeroBased() + 1, cmd.qprio(), cmd.prp1(), c.memory());
         return Result.ok();
     }
 
     private Result deleteSq(int qid) {
-        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.sqs[qid] == null) return cs(StatusCodes.INVALID_QID);
+        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.sqs[qid] == null) return Result.commandSpecific(StatusCodes.INVALID_QID);
         c.sqs[qid] = null;   // commands of a synchronous controller are never in flight here
         return Result.ok();
     }
 
     private Result deleteCq(int qid) {
-        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.cqs[qid] == null) return cs(StatusCodes.INVALID_QID);
-        for (SubmissionQueue sq : c.sqs) if (sq != null && sq.qid != 0 && sq.cqid == qid) return cs(StatusCodes.INVALID_QUEUE_DELETION);
+        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.cqs[qid] == null) return Result.commandSpecific(StatusCodes.INVALID_QID);
+        for (SubmissionQueue sq : c.sqs) if (sq != null && sq.qid != 0 && sq.cqid == qid) return Result.commandSpecific(StatusCodes.INVALID_QUEUE_DELETION);
         c.cqs[qid] = null;
         return Result.ok();
     }
@@ -186,16 +177,16 @@ final class AdminHandler {
     private Result logPage(Sqe s) {
         var lp = AdminCommands.GetLogPage.decode(s);
         long len = lp.lengthBytes();
-        if (len > 1 << 20) return invalidField();
+        if (len > 1 << 20) return Result.invalidField();
         byte[] page = switch (lp.lid()) {
             case AdminCommands.LID_ERROR -> new byte[64];
             case AdminCommands.LID_COMMANDS_SUPPORTED -> commandsSupported();
             default -> null;
         };
-        if (page == null) return cs(StatusCodes.INVALID_LOG_PAGE);
+        if (page == null) return Result.commandSpecific(StatusCodes.INVALID_LOG_PAGE);
         // the offset (CDW12/13, 64 bits: "negative" when bit 63 is set) must be dword aligned and inside the page
         long off = lp.offsetBytes();
-        if (off < 0 || off % 4 != 0 || off >= page.length) return invalidField();
+        if (off < 0 || off % 4 != 0 || off >= page.length) return Result.invalidField();
         byte[] out = new byte[(int) len];
         System.arraycopy(page, (int) off, out, 0, (int) Math.min(len, page.length - off));
         Dma.toHost(c.memory(), s, MemorySegment.ofArray(out));
@@ -210,14 +201,14 @@ final class AdminHandler {
      * whichever controller (the MC, or the MMC through the shared NSID) sent it.
      */
     private Result format(AdminCommands.FormatNvm f) {
-        if (f.lbaf() != 0 || f.mset() || f.pi() != 0 || f.pil()) return cs(StatusCodes.INVALID_FORMAT);
-        if (f.ses() > AdminCommands.FormatNvm.SES_USER_DATA) return invalidField();
+        if (f.lbaf() != 0 || f.mset() || f.pi() != 0 || f.pil()) return Result.commandSpecific(StatusCodes.INVALID_FORMAT);
+        if (f.ses() > AdminCommands.FormatNvm.SES_USER_DATA) return Result.invalidField();
         List<Namespace> targets;
         if (f.nsid() == 0xffffffff) {
             targets = c.subsystem.namespacesOf(c.cntlid);
         } else {
             Namespace ns = c.subsystem.namespace(c.cntlid, f.nsid());
-            if (ns == null) return Result.of(Status.generic(StatusCodes.INVALID_NS));
+            if (ns == null) return Result.generic(StatusCodes.INVALID_NS);
             targets = List.of(ns);
         }
         return erase(targets);
@@ -233,9 +224,9 @@ final class AdminHandler {
         return switch (s.sanact()) {
             case AdminCommands.Sanitize.EXIT_FAILURE -> Result.ok();
             case AdminCommands.Sanitize.BLOCK_ERASE, AdminCommands.Sanitize.CRYPTO_ERASE -> erase(c.subsystem.namespacesOf(c.cntlid));
-            case AdminCommands.Sanitize.OVERWRITE -> s.owpass() == 0 ? invalidField()
+            case AdminCommands.Sanitize.OVERWRITE -> s.owpass() == 0 ? Result.invalidField()
                     : s.overwritePattern() == 0 ? erase(c.subsystem.namespacesOf(c.cntlid)) : overwrite(c.subsystem.namespacesOf(c.cntlid), s.overwritePattern());
-            default -> invalidField();
+            default -> Result.invalidField();
         };
     }
 
@@ -251,7 +242,7 @@ final class AdminHandler {
                     ns.write(lba, chunk.asSlice(0, n * ns.lbaSizeBytes()));
                 }
             } catch (java.io.IOException e) {
-                return Result.of(Status.generic(StatusCodes.INTERNAL));
+                return Result.generic(StatusCodes.INTERNAL);
             }
             logWholeNamespace(ns);
         }
@@ -263,7 +254,7 @@ final class AdminHandler {
             try {
                 ns.writeZeroes(0, ns.lbaCount(), true);
             } catch (java.io.IOException e) {
-                return Result.of(Status.generic(StatusCodes.INTERNAL));
+                return Result.generic(StatusCodes.INTERNAL);
             }
             logWholeNamespace(ns);
         }
@@ -301,9 +292,13 @@ final class AdminHandler {
         return b;
     }
 
-    private Result setFeatures(Sqe s) {
+    /**
+     * Set Features and Get Features, one branch per Feature Identifier: the checks a feature
+     * makes (who may use it, which queue or controller it names) are made once for both.
+     */
+    private Result features(Sqe s, boolean set) {
         int fid = s.cdw10() & 0xff;
-        if (s.cdw10() < 0) return cs(StatusCodes.FEATURE_NOT_SAVEABLE);
+        if (set && s.cdw10() < 0) return Result.commandSpecific(StatusCodes.FEATURE_NOT_SAVEABLE);
         return switch (fid) {
             case AdminCommands.FID_NUMBER_OF_QUEUES -> {
                 int n = Controller.MAX_IO_QUEUES - 1;
@@ -311,47 +306,28 @@ final class AdminHandler {
             }
             case AdminCommands.FID_ASYNC_EVENT_CONFIG -> Result.ok();
             case CdqFeature.FID -> {
-                if (!c.isMigrationManagement()) yield invalidField();
-                var cmd = CdqFeature.SetCdq.decode(s);
-                Cdq q = c.subsystem.cdqs.get(cmd.cdqid());
-                if (q == null) yield cs(StatusCodes.INVALID_CDQ);
-                yield q.setHeadAndTrigger(cmd.headPointer(), cmd.etpt(), cmd.tailPointerTrigger()) ? Result.ok() : invalidField();
-            }
-            case WriteThrottleFeature.FID -> {
-                int target = WriteThrottleFeature.cntlid(s);
-                if (!c.isMigrationManagement() || !c.subsystem.isMigratable(target)) yield invalidField();
-                Controller mc = c.subsystem.controller(target);
-                mc.throttleWriteIops = WriteThrottleFeature.writesPerSecond(s);
-                yield Result.ok();
-            }
-            default -> invalidField();
-        };
-    }
-
-    private Result getFeatures(Sqe s) {
-        int fid = s.cdw10() & 0xff;
-        return switch (fid) {
-            case AdminCommands.FID_NUMBER_OF_QUEUES -> {
-                int n = Controller.MAX_IO_QUEUES - 1;
-                yield Result.ok(n | n << 16);
-            }
-            case AdminCommands.FID_ASYNC_EVENT_CONFIG -> Result.ok();
-            case CdqFeature.FID -> {
-                if (!c.isMigrationManagement()) yield invalidField();
-                var cmd = CdqFeature.GetCdq.decode(s);
-                Cdq q = c.subsystem.cdqs.get(cmd.cdqid());
-                if (q == null) yield cs(StatusCodes.INVALID_CDQ);
+                if (!c.isMigrationManagement()) yield Result.invalidField();
+                int cdqid = set ? CdqFeature.SetCdq.decode(s).cdqid() : CdqFeature.GetCdq.decode(s).cdqid();
+                Cdq q = c.subsystem.cdqs.get(cdqid);
+                if (q == null) yield Result.commandSpecific(StatusCodes.INVALID_CDQ);
+                if (set) {
+                    var cmd = CdqFeature.SetCdq.decode(s);
+                    yield q.setHeadAndTrigger(cmd.headPointer(), cmd.etpt(), cmd.tailPointerTrigger()) ? Result.ok() : Result.invalidField();
+                }
                 byte[] d = new byte[CdqFeature.CdqFeatureData.SIZE];
                 new CdqFeature.CdqFeatureData(q.head(), q.tptValue()).encode(MemorySegment.ofArray(d), 0);
                 Dma.toHost(c.memory(), s, MemorySegment.ofArray(d));
-                yield Result.ok(cmd.cdqid() | (q.etpt() ? 1 << 31 : 0));
+                yield Result.ok(cdqid | (q.etpt() ? 1 << 31 : 0));
             }
             case WriteThrottleFeature.FID -> {
                 int target = WriteThrottleFeature.cntlid(s);
-                if (!c.isMigrationManagement() || !c.subsystem.isMigratable(target)) yield invalidField();
-                yield Result.ok((int) c.subsystem.controller(target).throttleWriteIops);
+                if (!c.isMigrationManagement() || !c.subsystem.isMigratable(target)) yield Result.invalidField();
+                Controller mc = c.subsystem.controller(target);
+                if (!set) yield Result.ok((int) mc.throttleWriteIops);
+                mc.throttleWriteIops = WriteThrottleFeature.writesPerSecond(s);
+                yield Result.ok();
             }
-            default -> invalidField();
+            default -> Result.invalidField();
         };
     }
 
@@ -363,7 +339,7 @@ final class AdminHandler {
             case ControllerDataQueueCommand.Create cr -> createCdq(cr);
             case ControllerDataQueueCommand.Delete d -> {
                 Cdq q = c.subsystem.cdqs.remove(d.cdqid());
-                if (q == null) yield cs(StatusCodes.INVALID_CDQ);
+                if (q == null) yield Result.commandSpecific(StatusCodes.INVALID_CDQ);
                 q.delete();   // from here on nothing is written into the ring: the host may free it
                 yield Result.ok();
             }
@@ -378,15 +354,15 @@ final class AdminHandler {
      * Invalid Field.
      */
     private Result createCdq(ControllerDataQueueCommand.Create cr) {
-        if (cr.queueType() != ControllerDataQueueCommand.QT_USER_DATA_MIGRATION) return invalidField();
-        if (!ControllerDataQueueCommand.Create.wholeUdmqEntries(cr.sizeDwords())) return invalidField();
+        if (cr.queueType() != ControllerDataQueueCommand.QT_USER_DATA_MIGRATION) return Result.invalidField();
+        if (!ControllerDataQueueCommand.Create.wholeUdmqEntries(cr.sizeDwords())) return Result.invalidField();
         long bytes = cr.sizeBytes();
-        if (bytes < LbaMigrationEntry.SIZE * 2) return invalidField();   // one slot always stays free: a ring needs two
+        if (bytes < LbaMigrationEntry.SIZE * 2) return Result.invalidField();   // one slot always stays free: a ring needs two
         if (!c.subsystem.isMigratable(cr.cntlid())) return Result.of(c.subsystem.choices().unknownCntlid());
-        if (c.subsystem.cdqs.forController(cr.cntlid()) != null) return invalidField();   // one UDMQ per MC
+        if (c.subsystem.cdqs.forController(cr.cntlid()) != null) return Result.invalidField();   // one UDMQ per MC
         int cdqid = c.subsystem.cdqs.freeSlot();
         if (cdqid < 0) return Result.of(c.subsystem.choices().cdqTableFull());
-        if ((cr.prp1() & (Dma.PAGE_SIZE - 1)) != 0) return Result.of(Status.generic(StatusCodes.PRP_OFFSET_INVALID));
+        if ((cr.prp1() & (Dma.PAGE_SIZE - 1)) != 0) return Result.generic(StatusCodes.PRP_OFFSET_INVALID);
         int entries = (int) Math.min(Integer.MAX_VALUE, bytes / LbaMigrationEntry.SIZE);
         MemorySegment[] pages;
         try {
@@ -395,19 +371,19 @@ final class AdminHandler {
             } else {
                 long ringBytes = (long) entries * LbaMigrationEntry.SIZE;
                 int pageCount = (int) ((ringBytes + Dma.PAGE_SIZE - 1) / Dma.PAGE_SIZE);
-                if (pageCount > MCDQPC) return invalidField();
+                if (pageCount > MCDQPC) return Result.invalidField();
                 long[] addrs;
                 try {
                     addrs = Prp.listEntries(cr.prp1(), pageCount, Dma.PAGE_SIZE, c.memory());
                 } catch (IllegalArgumentException offset) {
                     // for at most MCDQPC entries the list walk refuses only an entry with an offset
-                    return Result.of(Status.generic(StatusCodes.PRP_OFFSET_INVALID));
+                    return Result.generic(StatusCodes.PRP_OFFSET_INVALID);
                 }
                 pages = new MemorySegment[pageCount];
                 for (int i = 0; i < pageCount; i++) pages[i] = c.memory().resolve(addrs[i], Dma.PAGE_SIZE);
             }
         } catch (DmaFault | IllegalArgumentException e) {
-            return invalidField();
+            return Result.invalidField();
         }
         Controller mmc = c;
         c.subsystem.cdqs.put(new Cdq(cdqid, cr.cntlid(), entries, pages, Dma.PAGE_SIZE, mmc::postAsyncEvent, c.subsystem.choices().tailPointerTrigger()));
@@ -416,16 +392,16 @@ final class AdminHandler {
 
     private Result trackSend(Sqe s) {
         TrackSendCommand cmd = TrackSendCommand.decode(s);
-        if (cmd.sel() != TrackSendCommand.SEL_LOG_USER_DATA) return invalidField();   // memory tracking not offered
-        if (cmd.lact() > TrackSendCommand.LACT_START) return invalidField();
+        if (cmd.sel() != TrackSendCommand.SEL_LOG_USER_DATA) return Result.invalidField();   // memory tracking not offered
+        if (cmd.lact() > TrackSendCommand.LACT_START) return Result.invalidField();
         Cdq q = c.subsystem.cdqs.get(cmd.cdqid());
-        if (q == null) return cs(StatusCodes.INVALID_CDQ);
+        if (q == null) return Result.commandSpecific(StatusCodes.INVALID_CDQ);
         Controller mc = c.subsystem.controller(q.cntlid);
         boolean start = cmd.lact() == TrackSendCommand.LACT_START;
         Controller.Deferred done = c.defer(0, s.cid());
         // The marker must be ordered with the MC's own logging and with Suspend/Resume, so the
         // state is checked and the marker posted on the MC's thread.
-        mc.run(() -> c.finish(done, mc.state != Controller.State.ACTIVE ? cs(StatusCodes.CTRL_SUSPENDED) : Result.of(q.setLogging(start))));
+        mc.run(() -> c.finish(done, mc.state != Controller.State.ACTIVE ? Result.commandSpecific(StatusCodes.CTRL_SUSPENDED) : Result.of(q.setLogging(start))));
         return Result.DEFERRED;
     }
 
@@ -433,13 +409,13 @@ final class AdminHandler {
 
     private Result lbaStatus(Sqe s) {
         var cmd = GetLbaStatus.Command.decode(s);
-        if (cmd.atype() != GetLbaStatus.ATYPE_ALLOCATED) return invalidField();
+        if (cmd.atype() != GetLbaStatus.ATYPE_ALLOCATED) return Result.invalidField();
         Namespace ns = c.subsystem.namespace(c.cntlid, cmd.nsid());
-        if (ns == null) return Result.of(Status.generic(StatusCodes.INVALID_NS));
-        if (cmd.slba() < 0 || cmd.slba() >= ns.lbaCount()) return Result.of(Status.generic(StatusCodes.LBA_RANGE));
+        if (ns == null) return Result.generic(StatusCodes.INVALID_NS);
+        if (cmd.slba() < 0 || cmd.slba() >= ns.lbaCount()) return Result.generic(StatusCodes.LBA_RANGE);
         long count = cmd.rangeLength() == 0 ? ns.lbaCount() - cmd.slba() : Math.min(cmd.rangeLength(), ns.lbaCount() - cmd.slba());
         long replyBytes = cmd.replyBytes();
-        if (replyBytes < GetLbaStatus.HEADER || replyBytes > 1 << 20) return invalidField();
+        if (replyBytes < GetLbaStatus.HEADER || replyBytes > 1 << 20) return Result.invalidField();
         long room = (replyBytes - GetLbaStatus.HEADER) / GetLbaStatus.DESCRIPTOR;
         List<GetLbaStatus.Descriptor> out = new ArrayList<>();
         boolean complete = true;
@@ -455,7 +431,7 @@ final class AdminHandler {
                 if (!complete) break;
             }
         } catch (IOException e) {
-            return Result.of(Status.generic(StatusCodes.INTERNAL));
+            return Result.generic(StatusCodes.INTERNAL);
         }
         try (Arena a = Arena.ofConfined()) {
             MemorySegment buf = a.allocate(replyBytes);

@@ -44,15 +44,6 @@ public final class Controller implements ControllerBar {
     record Deferred(int sqid, int cid, int generation) {}
 
     /** What a handler returns: a completion now, or {@link #DEFERRED} (completed later by the handler). */
-    record Result(Status status, int dw0, int dw1) {
-        static final Result DEFERRED = new Result(Status.SUCCESS, 0, 0);
-
-        static Result ok() { return new Result(Status.SUCCESS, 0, 0); }
-
-        static Result ok(int dw0) { return new Result(Status.SUCCESS, dw0, 0); }
-
-        static Result of(Status s) { return new Result(s, 0, 0); }
-    }
 
     final int cntlid;
     final Subsystem subsystem;
@@ -320,7 +311,7 @@ public final class Controller implements ControllerBar {
                         return;
                     }
                     // CDW0 flags: FUSE and PSDT must be 0 (no fused operations, no SGLs: PRPs only), 5:2 reserved
-                    Result r = sqe.flags() != 0 ? AdminHandler.invalidField() : q == 0 ? admin.execute(sqe) : io.execute(sqe, q);
+                    Result r = sqe.flags() != 0 ? Result.invalidField() : q == 0 ? admin.execute(sqe) : io.execute(sqe, q);
                     if (r != Result.DEFERRED) complete(q, sqe.cid(), r);
                 }
                 if (!sq.empty() && roomFor(sq)) more = true;
@@ -384,7 +375,7 @@ public final class Controller implements ControllerBar {
 
     /** An Asynchronous Event Request arrived; completes at once if an event is queued and not masked. */
     Result asyncEventRequest(int cid) {
-        if (pendingAers.size() > AERL) return Result.of(Status.commandSpecific(dev.nvmelm.spec.StatusCodes.AER_LIMIT));
+        if (pendingAers.size() > AERL) return Result.commandSpecific(dev.nvmelm.spec.StatusCodes.AER_LIMIT);
         AsyncEvent e = (maskedTypes & 1 << peekType()) == 0 ? queuedEvents.poll() : null;
         if (e != null) return delivered(e);
         pendingAers.add(new int[]{0, cid});

@@ -1,6 +1,5 @@
 package dev.nvmelm.device;
 
-import dev.nvmelm.device.Controller.Result;
 import dev.nvmelm.spec.IoCommands;
 import dev.nvmelm.spec.Opcodes;
 import dev.nvmelm.spec.Sqe;
@@ -35,19 +34,15 @@ final class IoHandler {
         this.c = c;
     }
 
-    private static Result st(int sc) {
-        return Result.of(Status.generic(sc));
-    }
-
     Result execute(Sqe s, int sqid) {
         try {
             int op = s.opcode();
             if (op == Opcodes.FLUSH) return flush(s.nsid());
             // an unsupported opcode is Invalid Opcode whatever its NSID says
             if (op != Opcodes.READ && op != Opcodes.WRITE && op != Opcodes.WRITE_ZEROES && op != Opcodes.DATASET_MANAGEMENT
-                    && op != Opcodes.COPY) return st(StatusCodes.INVALID_OPCODE);
+                    && op != Opcodes.COPY) return Result.generic(StatusCodes.INVALID_OPCODE);
             Namespace ns = c.subsystem.namespace(c.cntlid, s.nsid());
-            if (ns == null) return st(StatusCodes.INVALID_NS);
+            if (ns == null) return Result.generic(StatusCodes.INVALID_NS);
             return switch (op) {
                 case Opcodes.READ, Opcodes.WRITE -> readWrite(ns, IoCommands.ReadWrite.decode(s), s);
                 case Opcodes.WRITE_ZEROES -> writeZeroes(ns, IoCommands.WriteZeroes.decode(s));
@@ -55,21 +50,21 @@ final class IoHandler {
                 default -> copy(ns, IoCommands.Copy.decode(s), s);
             };
         } catch (Dma.InvalidPrpOffset e) {
-            return st(StatusCodes.PRP_OFFSET_INVALID);
+            return Result.generic(StatusCodes.PRP_OFFSET_INVALID);
         } catch (IllegalArgumentException e) {
-            return st(StatusCodes.INVALID_FIELD);
+            return Result.generic(StatusCodes.INVALID_FIELD);
         } catch (DmaFault e) {
-            return st(StatusCodes.DATA_TRANSFER_ERROR);
+            return Result.generic(StatusCodes.DATA_TRANSFER_ERROR);
         } catch (IOException e) {
             String m = String.valueOf(e.getMessage());
-            return m.contains("No space left") ? st(StatusCodes.CAPACITY_EXCEEDED) : st(StatusCodes.INTERNAL);
+            return m.contains("No space left") ? Result.generic(StatusCodes.CAPACITY_EXCEEDED) : Result.generic(StatusCodes.INTERNAL);
         }
     }
 
     private Result readWrite(Namespace ns, IoCommands.ReadWrite rw, Sqe s) throws IOException {
-        if (!ns.inRange(rw.slba(), rw.blockCount())) return st(StatusCodes.LBA_RANGE);
+        if (!ns.inRange(rw.slba(), rw.blockCount())) return Result.generic(StatusCodes.LBA_RANGE);
         long bytes = rw.blockCount() * ns.lbaSizeBytes();
-        if (bytes > MAX_TRANSFER_BYTES) return st(StatusCodes.INVALID_FIELD);
+        if (bytes > MAX_TRANSFER_BYTES) return Result.generic(StatusCodes.INVALID_FIELD);
         try (Arena a = Arena.ofConfined()) {
             if (rw.opcode() == Opcodes.READ) {
                 MemorySegment buf = a.allocate(bytes, 8);
@@ -86,7 +81,7 @@ final class IoHandler {
     }
 
     private Result writeZeroes(Namespace ns, IoCommands.WriteZeroes wz) throws IOException {
-        if (!ns.inRange(wz.slba(), wz.blockCount())) return st(StatusCodes.LBA_RANGE);
+        if (!ns.inRange(wz.slba(), wz.blockCount())) return Result.generic(StatusCodes.LBA_RANGE);
         throttleWrite();
         ns.writeZeroes(wz.slba(), wz.blockCount(), wz.deallocate());
         log(ns, wz.slba(), wz.blockCount());
@@ -99,7 +94,7 @@ final class IoHandler {
         try (Arena a = Arena.ofConfined()) {
             ranges = IoCommands.decodeRanges(Dma.fromHost(c.memory(), s, d.dataBytes(), a), d.rangeCount());
         }
-        for (IoCommands.DsmRange r : ranges) if (!ns.inRange(r.slba(), r.blockCount())) return st(StatusCodes.LBA_RANGE);
+        for (IoCommands.DsmRange r : ranges) if (!ns.inRange(r.slba(), r.blockCount())) return Result.generic(StatusCodes.LBA_RANGE);
         throttleWrite();
         List<IoCommands.DsmRange> sorted = new ArrayList<>(ranges);
         sorted.removeIf(r -> r.blockCount() == 0);
@@ -126,19 +121,19 @@ final class IoHandler {
      * The MCL byte budget bounds the buffer.
      */
     private Result copy(Namespace ns, IoCommands.Copy cp, Sqe s) throws IOException {
-        if (cp.rangeCount() > MAX_COPY_RANGES) return Result.of(Status.commandSpecific(CMD_SIZE_LIMIT_EXCEEDED));
+        if (cp.rangeCount() > MAX_COPY_RANGES) return Result.commandSpecific(CMD_SIZE_LIMIT_EXCEEDED);
         List<IoCommands.CopyRange> ranges;
         try (Arena a = Arena.ofConfined()) {
             ranges = IoCommands.decodeCopyRanges(Dma.fromHost(c.memory(), s, (long) cp.rangeCount() * IoCommands.CopyRange.SIZE, a), cp.rangeCount());
         }
         long total = 0;
         for (IoCommands.CopyRange r : ranges) {
-            if (r.nlbZeroBased() + 1L > mssrl(ns)) return Result.of(Status.commandSpecific(CMD_SIZE_LIMIT_EXCEEDED));
+            if (r.nlbZeroBased() + 1L > mssrl(ns)) return Result.commandSpecific(CMD_SIZE_LIMIT_EXCEEDED);
             total += r.nlbZeroBased() + 1L;
         }
-        if (total > mcl(ns)) return Result.of(Status.commandSpecific(CMD_SIZE_LIMIT_EXCEEDED));
-        for (IoCommands.CopyRange r : ranges) if (!ns.inRange(r.slba(), r.nlbZeroBased() + 1L)) return st(StatusCodes.LBA_RANGE);
-        if (!ns.inRange(cp.sdlba(), total)) return st(StatusCodes.LBA_RANGE);
+        if (total > mcl(ns)) return Result.commandSpecific(CMD_SIZE_LIMIT_EXCEEDED);
+        for (IoCommands.CopyRange r : ranges) if (!ns.inRange(r.slba(), r.nlbZeroBased() + 1L)) return Result.generic(StatusCodes.LBA_RANGE);
+        if (!ns.inRange(cp.sdlba(), total)) return Result.generic(StatusCodes.LBA_RANGE);
         throttleWrite();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment buf = a.allocate(total * ns.lbaSizeBytes(), 8);
@@ -170,7 +165,7 @@ final class IoHandler {
             return Result.ok();
         }
         Namespace ns = c.subsystem.namespace(c.cntlid, nsid);
-        if (ns == null) return st(StatusCodes.INVALID_NS);
+        if (ns == null) return Result.generic(StatusCodes.INVALID_NS);
         ns.flush();
         return Result.ok();
     }

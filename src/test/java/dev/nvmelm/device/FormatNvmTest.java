@@ -17,7 +17,7 @@ import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Format NVM and Sanitize: erase (or overwrite), logged as LBACI 1 in the owning MC's queue; other formats refused. */
+/** Format NVM and Sanitize: erase (or overwrite), logged in the owning MC's queue as range entries covering the namespace (NVM Command Set, Figure 177); other formats refused. */
 class FormatNvmTest {
     @TempDir
     Path dir;
