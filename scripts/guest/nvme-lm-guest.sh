@@ -47,7 +47,7 @@ sh_step() {
 }
 
 for i in $(seq 100); do [ -b $NS ] && break; sleep 0.1; done
-sh_step devices "ls -l /dev/nvme*; cat /sys/class/nvme/nvme0/model /sys/block/nvme0n1/queue/logical_block_size"
+sh_step devices "ls -l /dev/nvme* /dev/ng*; cat /sys/class/nvme/nvme0/model /sys/block/nvme0n1/queue/logical_block_size"
 
 # Identify through the controller node and through the namespace node (admin ioctl on both)
 step id-ctrl id-ctrl $CTRL
@@ -67,6 +67,9 @@ sh_step formatted-md5 "md5sum /tmp/formatted.bin"
 step write-ns io write $NS -n 1 -s 100 -c 7 -d /guest/data.bin
 step read-ns io read $NS -n 1 -s 100 -c 7 -d /tmp/readback.bin
 sh_step compare-ns "cmp /guest/data.bin /tmp/readback.bin && md5sum /tmp/readback.bin"
+# ...through the generic namespace character device (NVME_IOCTL_IO64_CMD on /dev/ng0n1)...
+step read-ng io read /dev/ng0n1 -n 1 -s 100 -c 7 -d /tmp/ng.bin
+sh_step compare-ng "cmp /guest/data.bin /tmp/ng.bin && md5sum /tmp/ng.bin"
 # ...and through the controller node (NVME_IOCTL_IO_CMD, single namespace)
 step write-ctrl io write $CTRL -n 1 -s 200 -c 7 --pattern 0xa5
 step read-ctrl io read $CTRL -n 1 -s 200 -c 0 -d /tmp/ctrl.bin

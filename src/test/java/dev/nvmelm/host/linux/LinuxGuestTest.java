@@ -95,10 +95,12 @@ class LinuxGuestTest {
         ok(steps, "read-after-format");
         assertThat(steps.get("formatted-md5").out()).singleElement().asString().startsWith(md5(new byte[seed.length]));
 
-        // Write and read back through the namespace node and the controller node
+        // Write and read back through the namespace block device, the generic node and the controller node
         ok(steps, "write-ns");
         ok(steps, "read-ns");
         assertThat(steps.get("compare-ns").rc()).as("guest cmp of written and read data").isZero();
+        ok(steps, "read-ng");
+        assertThat(steps.get("compare-ng").rc()).as("guest cmp of the data read through /dev/ng0n1").isZero();
         ok(steps, "write-ctrl");
         ok(steps, "read-ctrl");
         assertThat(steps.get("ctrl-bytes").out()).anyMatch(l -> l.matches(" *512 a5"));
