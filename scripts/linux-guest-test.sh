@@ -4,7 +4,7 @@
 #
 #   scripts/linux-guest-test.sh [WORK_DIR]      (default: a new directory under target/)
 #
-# Builds the jar if it is missing (mvn package), the guest with scripts/guest-build.sh, a 64 MiB
+# Builds the jar if it is missing or older than the sources (mvn package), the guest with scripts/guest-build.sh, a 64 MiB
 # image file with a marker at LBA 1000, boots the guest with scripts/guest/nvme-lm-guest.sh as its
 # payload, prints the serial console, then compares the image on the host: the 4 KiB written
 # through /dev/nvme0n1 at LBA 100, the 0xa5 pattern written through /dev/nvme0 at LBA 200, and
@@ -16,7 +16,9 @@ work=${1:-$(mktemp -d "$root/target/linux-guest.XXXXXX")}
 mkdir -p "$work"
 g=$root/scripts/guest
 "$g/qemu-run.sh" --check >&2 || exit 1
-[ -f "$root/target/nvme-lm.jar" ] || (cd "$root" && mvn -B -q -DskipTests package)
+if [ ! -f "$root/target/nvme-lm.jar" ] || [ -n "$(find "$root/src/main" "$root/pom.xml" -newer "$root/target/nvme-lm.jar" -print -quit)" ]; then
+  (cd "$root" && mvn -B -q -DskipTests package)
+fi
 eval "$("$root/scripts/guest-build.sh")"
 
 app=$work/app
