@@ -209,7 +209,7 @@ public final class LinuxCdqQueue implements CdqQueue {
             long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
             if (tpt != null) {
                 // The empty read just armed the trigger in the kernel; an entry written before the
-                // arming Set Features took effect raises no event (nvme-lm-spec.md §5.5), which
+                // arming Set Features took effect raises no event (NVMe Base 2.1, Figure 426; docs/cdq.md), which
                 // the caller's bounded timeout covers.
                 long signalled;
                 try {

@@ -34,7 +34,8 @@ import java.util.function.Consumer;
 /**
  * The Linux backend of {@link NvmeDevice}: an NVMe controller ({@code /dev/nvmeX}) or namespace
  * node ({@code /dev/nvmeXnY} block device, {@code /dev/ngXnY} generic character device) driven
- * through the kernel's passthrough ioctls with FFM (ecosystem-conventions.md §2.1-2.5).
+ * through the kernel's passthrough ioctls with FFM (Linux include/uapi/linux/nvme_ioctl.h;
+ * docs/linux-backend.md).
  *
  * <ul>
  *   <li>Admin commands go through NVME_IOCTL_ADMIN64_CMD, or NVME_IOCTL_ADMIN_CMD on a kernel
