@@ -11,7 +11,8 @@ import dev.nvmelm.spec.IdentifyController;
 import dev.nvmelm.spec.IdentifyControllerNvm;
 import dev.nvmelm.spec.IdentifyNamespace;
 import dev.nvmelm.spec.LbaMigrationEntry;
-import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.AdminOpcode;
+import dev.nvmelm.spec.IoOpcode;
 import dev.nvmelm.spec.Prp;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
@@ -42,31 +43,33 @@ final class AdminHandler {
 
     Result execute(Sqe s) {
         try {
-            return switch (s.opcode()) {
-                case Opcodes.IDENTIFY -> identify(s);
-                case Opcodes.CREATE_IO_CQ -> createCq(AdminCommands.CreateIoCq.decode(s));
-                case Opcodes.CREATE_IO_SQ -> createSq(AdminCommands.CreateIoSq.decode(s));
-                case Opcodes.DELETE_IO_SQ -> deleteSq(s.cdw10() & 0xffff);
-                case Opcodes.DELETE_IO_CQ -> deleteCq(s.cdw10() & 0xffff);
-                case Opcodes.GET_LOG_PAGE -> logPage(s);
-                case Opcodes.SET_FEATURES -> features(s, true);
-                case Opcodes.GET_FEATURES -> features(s, false);
-                case Opcodes.ASYNC_EVENT_REQUEST -> c.asyncEventRequest(s.cid());
-                case Opcodes.ABORT -> Result.ok(1);   // bit 0 set: command not aborted
-                case Opcodes.GET_LBA_STATUS -> lbaStatus(s);
-                case Opcodes.FORMAT_NVM -> format(AdminCommands.FormatNvm.decode(s));
-                case Opcodes.SANITIZE -> sanitize(AdminCommands.Sanitize.decode(s));
-                case Opcodes.CONTROLLER_DATA_QUEUE, Opcodes.TRACK_SEND, Opcodes.TRACK_RECEIVE,
-                     Opcodes.MIGRATION_SEND, Opcodes.MIGRATION_RECEIVE -> {
+            AdminOpcode op = AdminOpcode.of(s.opcode()).orElse(null);
+            if (op == null) return Result.generic(StatusCodes.INVALID_OPCODE);
+            return switch (op) {
+                case IDENTIFY -> identify(s);
+                case CREATE_IO_CQ -> createCq(AdminCommands.CreateIoCq.decode(s));
+                case CREATE_IO_SQ -> createSq(AdminCommands.CreateIoSq.decode(s));
+                case DELETE_IO_SQ -> deleteSq(s.cdw10() & 0xffff);
+                case DELETE_IO_CQ -> deleteCq(s.cdw10() & 0xffff);
+                case GET_LOG_PAGE -> logPage(s);
+                case SET_FEATURES -> features(s, true);
+                case GET_FEATURES -> features(s, false);
+                case ASYNC_EVENT_REQUEST -> c.asyncEventRequest(s.cid());
+                case ABORT -> Result.ok(1);   // bit 0 set: command not aborted
+                case GET_LBA_STATUS -> lbaStatus(s);
+                case FORMAT_NVM -> format(AdminCommands.FormatNvm.decode(s));
+                case SANITIZE -> sanitize(AdminCommands.Sanitize.decode(s));
+                case CONTROLLER_DATA_QUEUE, TRACK_SEND, TRACK_RECEIVE, MIGRATION_SEND, MIGRATION_RECEIVE -> {
                     if (!c.isMigrationManagement()) yield Result.generic(StatusCodes.INVALID_OPCODE);
-                    yield switch (s.opcode()) {
-                        case Opcodes.CONTROLLER_DATA_QUEUE -> cdq(s);
-                        case Opcodes.TRACK_SEND -> trackSend(s);
-                        case Opcodes.TRACK_RECEIVE -> Result.invalidField();   // memory tracking is not offered (TRATTR.THMCS = 0)
-                        case Opcodes.MIGRATION_SEND -> migration.send(s);
+                    yield switch (op) {
+                        case CONTROLLER_DATA_QUEUE -> cdq(s);
+                        case TRACK_SEND -> trackSend(s);
+                        case TRACK_RECEIVE -> Result.invalidField();   // memory tracking is not offered (TRATTR.THMCS = 0)
+                        case MIGRATION_SEND -> migration.send(s);
                         default -> migration.receive(s);
                     };
                 }
+                // named in spec but not implemented here (Doorbell Buffer Config)
                 default -> Result.generic(StatusCodes.INVALID_OPCODE);
             };
         } catch (Dma.InvalidPrpOffset e) {
@@ -277,17 +280,18 @@ final class AdminHandler {
     private byte[] commandsSupported() {
         byte[] b = new byte[4096];
         MemorySegment m = MemorySegment.ofArray(b);
-        List<Integer> admin = new ArrayList<>(List.of(Opcodes.DELETE_IO_SQ, Opcodes.CREATE_IO_SQ, Opcodes.GET_LOG_PAGE,
-                Opcodes.DELETE_IO_CQ, Opcodes.CREATE_IO_CQ, Opcodes.IDENTIFY, Opcodes.ABORT, Opcodes.SET_FEATURES,
-                Opcodes.GET_FEATURES, Opcodes.ASYNC_EVENT_REQUEST, Opcodes.GET_LBA_STATUS));
-        if (c.isMigrationManagement()) admin.addAll(List.of(Opcodes.TRACK_SEND, Opcodes.TRACK_RECEIVE, Opcodes.MIGRATION_SEND,
-                Opcodes.MIGRATION_RECEIVE, Opcodes.CONTROLLER_DATA_QUEUE));
-        for (int op : admin) m.set(dev.nvmelm.spec.LittleEndian.U32, 4L * op, 1);
-        m.set(dev.nvmelm.spec.LittleEndian.U32, 4L * Opcodes.FORMAT_NVM, 1 | 2);   // CSUPP | LBCC
-        m.set(dev.nvmelm.spec.LittleEndian.U32, 4L * Opcodes.SANITIZE, 1 | 2);
-        for (int op : List.of(Opcodes.FLUSH, Opcodes.READ)) m.set(dev.nvmelm.spec.LittleEndian.U32, 1024 + 4L * op, 1);
-        for (int op : List.of(Opcodes.WRITE, Opcodes.WRITE_ZEROES, Opcodes.DATASET_MANAGEMENT, Opcodes.COPY)) {
-            m.set(dev.nvmelm.spec.LittleEndian.U32, 1024 + 4L * op, 1 | 2);   // CSUPP | LBCC
+        List<AdminOpcode> admin = new ArrayList<>(List.of(AdminOpcode.DELETE_IO_SQ, AdminOpcode.CREATE_IO_SQ,
+                AdminOpcode.GET_LOG_PAGE, AdminOpcode.DELETE_IO_CQ, AdminOpcode.CREATE_IO_CQ, AdminOpcode.IDENTIFY,
+                AdminOpcode.ABORT, AdminOpcode.SET_FEATURES, AdminOpcode.GET_FEATURES, AdminOpcode.ASYNC_EVENT_REQUEST,
+                AdminOpcode.GET_LBA_STATUS));
+        if (c.isMigrationManagement()) admin.addAll(List.of(AdminOpcode.TRACK_SEND, AdminOpcode.TRACK_RECEIVE,
+                AdminOpcode.MIGRATION_SEND, AdminOpcode.MIGRATION_RECEIVE, AdminOpcode.CONTROLLER_DATA_QUEUE));
+        for (AdminOpcode op : admin) m.set(dev.nvmelm.spec.LittleEndian.U32, 4L * op.value(), 1);
+        m.set(dev.nvmelm.spec.LittleEndian.U32, 4L * AdminOpcode.FORMAT_NVM.value(), 1 | 2);   // CSUPP | LBCC
+        m.set(dev.nvmelm.spec.LittleEndian.U32, 4L * AdminOpcode.SANITIZE.value(), 1 | 2);
+        for (IoOpcode op : List.of(IoOpcode.FLUSH, IoOpcode.READ)) m.set(dev.nvmelm.spec.LittleEndian.U32, 1024 + 4L * op.value(), 1);
+        for (IoOpcode op : List.of(IoOpcode.WRITE, IoOpcode.WRITE_ZEROES, IoOpcode.DATASET_MANAGEMENT, IoOpcode.COPY)) {
+            m.set(dev.nvmelm.spec.LittleEndian.U32, 1024 + 4L * op.value(), 1 | 2);   // CSUPP | LBCC
         }
         return b;
     }

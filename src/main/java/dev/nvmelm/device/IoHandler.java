@@ -1,7 +1,7 @@
 package dev.nvmelm.device;
 
 import dev.nvmelm.spec.IoCommands;
-import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.IoOpcode;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
 import dev.nvmelm.spec.StatusCodes;
@@ -36,18 +36,22 @@ final class IoHandler {
 
     Result execute(Sqe s, int sqid) {
         try {
-            int op = s.opcode();
-            if (op == Opcodes.FLUSH) return flush(s.nsid());
-            // an unsupported opcode is Invalid Opcode whatever its NSID says
-            if (op != Opcodes.READ && op != Opcodes.WRITE && op != Opcodes.WRITE_ZEROES && op != Opcodes.DATASET_MANAGEMENT
-                    && op != Opcodes.COPY) return Result.generic(StatusCodes.INVALID_OPCODE);
-            Namespace ns = c.subsystem.namespace(c.cntlid, s.nsid());
-            if (ns == null) return Result.generic(StatusCodes.INVALID_NS);
+            // an opcode this controller does not execute is Invalid Opcode whatever its NSID says
+            IoOpcode op = IoOpcode.of(s.opcode()).orElse(null);
+            if (op == null) return Result.generic(StatusCodes.INVALID_OPCODE);
             return switch (op) {
-                case Opcodes.READ, Opcodes.WRITE -> readWrite(ns, IoCommands.ReadWrite.decode(s), s);
-                case Opcodes.WRITE_ZEROES -> writeZeroes(ns, IoCommands.WriteZeroes.decode(s));
-                case Opcodes.DATASET_MANAGEMENT -> dsm(ns, IoCommands.DatasetManagement.decode(s), s);
-                default -> copy(ns, IoCommands.Copy.decode(s), s);
+                case FLUSH -> flush(s.nsid());
+                case WRITE_UNCORRECTABLE, COMPARE -> Result.generic(StatusCodes.INVALID_OPCODE);   // not offered (log page 05h)
+                case READ, WRITE, WRITE_ZEROES, DATASET_MANAGEMENT, COPY -> {
+                    Namespace ns = c.subsystem.namespace(c.cntlid, s.nsid());
+                    if (ns == null) yield Result.generic(StatusCodes.INVALID_NS);
+                    yield switch (op) {
+                        case READ, WRITE -> readWrite(ns, IoCommands.ReadWrite.decode(s), s);
+                        case WRITE_ZEROES -> writeZeroes(ns, IoCommands.WriteZeroes.decode(s));
+                        case DATASET_MANAGEMENT -> dsm(ns, IoCommands.DatasetManagement.decode(s), s);
+                        default -> copy(ns, IoCommands.Copy.decode(s), s);
+                    };
+                }
             };
         } catch (Dma.InvalidPrpOffset e) {
             return Result.generic(StatusCodes.PRP_OFFSET_INVALID);
@@ -66,7 +70,7 @@ final class IoHandler {
         long bytes = rw.blockCount() * ns.lbaSizeBytes();
         if (bytes > MAX_TRANSFER_BYTES) return Result.generic(StatusCodes.INVALID_FIELD);
         try (Arena a = Arena.ofConfined()) {
-            if (rw.opcode() == Opcodes.READ) {
+            if (rw.opcode() == IoOpcode.READ) {
                 MemorySegment buf = a.allocate(bytes, 8);
                 ns.read(rw.slba(), buf);
                 Dma.toHost(c.memory(), s, buf);

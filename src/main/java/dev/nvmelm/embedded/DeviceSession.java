@@ -8,7 +8,7 @@ import dev.nvmelm.host.pci.PciNvmeDevice;
 import dev.nvmelm.host.sim.SimChannel;
 import dev.nvmelm.host.sim.SimMessage;
 import dev.nvmelm.spec.ControllerDataQueueCommand;
-import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.AdminOpcode;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
 import dev.nvmelm.spec.StatusCodes;
@@ -20,6 +20,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.EnumSet;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -32,8 +33,8 @@ final class DeviceSession {
     /** Completions and events waiting for a client that does not read are bounded: then it is dropped. */
     private static final int MAX_QUEUED_REPLIES = 8192;
     /** Admin opcodes only the server (as the host's driver) may send: queues and events are its own. */
-    private static final Set<Integer> SERVER_OWNED = Set.of(Opcodes.DELETE_IO_SQ, Opcodes.CREATE_IO_SQ, Opcodes.DELETE_IO_CQ,
-            Opcodes.CREATE_IO_CQ, Opcodes.ASYNC_EVENT_REQUEST, 0x7c /* Doorbell Buffer Config */);
+    private static final Set<AdminOpcode> SERVER_OWNED = EnumSet.of(AdminOpcode.DELETE_IO_SQ, AdminOpcode.CREATE_IO_SQ,
+            AdminOpcode.DELETE_IO_CQ, AdminOpcode.CREATE_IO_CQ, AdminOpcode.ASYNC_EVENT_REQUEST, AdminOpcode.DOORBELL_BUFFER_CONFIG);
 
     private final DeviceServer server;
     private final SimChannel channel;
@@ -182,12 +183,12 @@ final class DeviceSession {
             send(new SimMessage.Failed(c.tag(), e.getMessage()));
             return;
         }
-        if (!c.io() && SERVER_OWNED.contains(sqe.opcode())) {
+        if (!c.io() && AdminOpcode.of(sqe.opcode()).filter(SERVER_OWNED::contains).isPresent()) {
             send(new SimMessage.Failed(c.tag(), String.format("admin opcode %02xh manages queues or events, which the device server owns;"
                     + " it is not available through passthrough", sqe.opcode())));
             return;
         }
-        if (!c.io() && sqe.opcode() == Opcodes.CONTROLLER_DATA_QUEUE) {
+        if (!c.io() && AdminOpcode.CONTROLLER_DATA_QUEUE.isOpcodeOf(sqe)) {
             cdqPassthrough(c.tag(), sqe);
             return;
         }

@@ -18,7 +18,7 @@ public final class AdminCommands {
         }
 
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.IDENTIFY).withNsid(nsid).withCdw10(cns | cntid << 16).withCdw11(csi << 24);
+            return Sqe.of(AdminOpcode.IDENTIFY).withNsid(nsid).withCdw10(cns | cntid << 16).withCdw11(csi << 24);
         }
 
         public static Identify decode(Sqe s) {
@@ -36,7 +36,7 @@ public final class AdminCommands {
         }
 
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.CREATE_IO_CQ).withPrp(prp1, 0).withCdw10(qid | qsizeZeroBased << 16)
+            return Sqe.of(AdminOpcode.CREATE_IO_CQ).withPrp(prp1, 0).withCdw10(qid | qsizeZeroBased << 16)
                     .withCdw11((physicallyContiguous ? 1 : 0) | (interruptsEnabled ? 2 : 0) | interruptVector << 16);
         }
 
@@ -57,7 +57,7 @@ public final class AdminCommands {
         }
 
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.CREATE_IO_SQ).withPrp(prp1, 0).withCdw10(qid | qsizeZeroBased << 16)
+            return Sqe.of(AdminOpcode.CREATE_IO_SQ).withPrp(prp1, 0).withCdw10(qid | qsizeZeroBased << 16)
                     .withCdw11((physicallyContiguous ? 1 : 0) | qprio << 1 | cqid << 16);
         }
 
@@ -69,11 +69,11 @@ public final class AdminCommands {
     }
 
     public static Sqe deleteIoSq(int qid) {
-        return Sqe.of(Opcodes.DELETE_IO_SQ).withCdw10(Fields.u("QID", qid, 16));
+        return Sqe.of(AdminOpcode.DELETE_IO_SQ).withCdw10(Fields.u("QID", qid, 16));
     }
 
     public static Sqe deleteIoCq(int qid) {
-        return Sqe.of(Opcodes.DELETE_IO_CQ).withCdw10(Fields.u("QID", qid, 16));
+        return Sqe.of(AdminOpcode.DELETE_IO_CQ).withCdw10(Fields.u("QID", qid, 16));
     }
 
     /** Get Log Page (02h): CDW10 LID 7:0, NUMDL 31:16; CDW11 NUMDU 15:0; CDW12/13 offset. NUMD 0's based. */
@@ -88,7 +88,7 @@ public final class AdminCommands {
         }
 
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.GET_LOG_PAGE).withNsid(nsid).withCdw10(lid | (int) (numdZeroBased & 0xffff) << 16)
+            return Sqe.of(AdminOpcode.GET_LOG_PAGE).withNsid(nsid).withCdw10(lid | (int) (numdZeroBased & 0xffff) << 16)
                     .withCdw11((int) (numdZeroBased >>> 16)).withCdw12((int) offsetBytes).withCdw13((int) (offsetBytes >>> 32));
         }
 
@@ -104,11 +104,11 @@ public final class AdminCommands {
 
     /** Set Features (09h) for a feature whose value is CDW11 (and CDW12..15 left 0). */
     public static Sqe setFeatures(int fid, int cdw11) {
-        return Sqe.of(Opcodes.SET_FEATURES).withCdw10(Fields.u("FID", fid, 8)).withCdw11(cdw11);
+        return Sqe.of(AdminOpcode.SET_FEATURES).withCdw10(Fields.u("FID", fid, 8)).withCdw11(cdw11);
     }
 
     public static Sqe getFeatures(int fid, int cdw11) {
-        return Sqe.of(Opcodes.GET_FEATURES).withCdw10(Fields.u("FID", fid, 8)).withCdw11(cdw11);
+        return Sqe.of(AdminOpcode.GET_FEATURES).withCdw10(Fields.u("FID", fid, 8)).withCdw11(cdw11);
     }
 
     /** Number of Queues (FID 07h): CDW11 NSQR 15:0, NCQR 31:16, both 0's based. */
@@ -117,7 +117,7 @@ public final class AdminCommands {
     }
 
     public static Sqe asyncEventRequest() {
-        return Sqe.of(Opcodes.ASYNC_EVENT_REQUEST);
+        return Sqe.of(AdminOpcode.ASYNC_EVENT_REQUEST);
     }
 
     /**
@@ -134,7 +134,7 @@ public final class AdminCommands {
         }
 
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.FORMAT_NVM).withNsid(nsid).withCdw10((lbaf & 0xf) | (mset ? 1 << 4 : 0) | pi << 5 | (pil ? 1 << 8 : 0)
+            return Sqe.of(AdminOpcode.FORMAT_NVM).withNsid(nsid).withCdw10((lbaf & 0xf) | (mset ? 1 << 4 : 0) | pi << 5 | (pil ? 1 << 8 : 0)
                     | ses << 9 | (lbaf >>> 4) << 12);
         }
 
@@ -155,7 +155,7 @@ public final class AdminCommands {
         }
 
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.SANITIZE).withCdw10(sanact | (ause ? 1 << 3 : 0) | owpass << 4 | (oipbp ? 1 << 8 : 0) | (ndas ? 1 << 9 : 0))
+            return Sqe.of(AdminOpcode.SANITIZE).withCdw10(sanact | (ause ? 1 << 3 : 0) | owpass << 4 | (oipbp ? 1 << 8 : 0) | (ndas ? 1 << 9 : 0))
                     .withCdw11(overwritePattern);
         }
 

@@ -14,7 +14,6 @@ public final class CdqFeature {
     private CdqFeature() {}
 
     public static final int FID = 0x21;
-    public static final int SET_FEATURES = Opcodes.SET_FEATURES, GET_FEATURES = Opcodes.GET_FEATURES;
 
     public record SetCdq(int cdqid, int headPointer, boolean etpt, int tailPointerTrigger) {
         public SetCdq {
@@ -26,13 +25,13 @@ public final class CdqFeature {
 
         public Sqe toSqe() {
             // ETPT comes from etpt alone (libnvme 85b8fb93 took it from tpt); TPT is a full u32.
-            return Sqe.of(SET_FEATURES).withCdw10(FID).withCdw11(cdqid | (etpt ? 1 << 31 : 0))
+            return Sqe.of(AdminOpcode.SET_FEATURES).withCdw10(FID).withCdw11(cdqid | (etpt ? 1 << 31 : 0))
                     .withCdw12(headPointer).withCdw13(tailPointerTrigger);
         }
 
         /** Decodes a Set Features FID 21h command; CDW10 bit 31 (SV) must be 0: the feature is not saveable. */
         public static SetCdq decode(Sqe s) {
-            if (s.opcode() != SET_FEATURES || (s.cdw10() & 0xff) != FID) throw new IllegalArgumentException("not Set Features FID 21h");
+            if (!AdminOpcode.SET_FEATURES.isOpcodeOf(s) || (s.cdw10() & 0xff) != FID) throw new IllegalArgumentException("not Set Features FID 21h");
             Fields.reservedZero("Set Features FID 21h CDW10[30:8]", s.cdw10(), 0x7fffff00);
             Fields.reservedZero("Set Features FID 21h CDW11[30:16]", s.cdw11(), 0x7fff0000);
             boolean etpt = s.cdw11() < 0;
@@ -51,12 +50,12 @@ public final class CdqFeature {
         }
 
         public Sqe toSqe() {
-            return Sqe.of(GET_FEATURES).withCdw10(FID).withCdw11(cdqid);
+            return Sqe.of(AdminOpcode.GET_FEATURES).withCdw10(FID).withCdw11(cdqid);
         }
 
         /** CDW11[30:16] is reserved; ETPT (bit 31), HP (CDW12) and TPT (CDW13) are ignored (NVMe Base 2.1, Figure 426). */
         public static GetCdq decode(Sqe s) {
-            if (s.opcode() != GET_FEATURES || (s.cdw10() & 0xff) != FID) throw new IllegalArgumentException("not Get Features FID 21h");
+            if (!AdminOpcode.GET_FEATURES.isOpcodeOf(s) || (s.cdw10() & 0xff) != FID) throw new IllegalArgumentException("not Get Features FID 21h");
             Fields.reservedZero("Get Features FID 21h CDW11[30:16]", s.cdw11(), 0x7fff0000);
             return new GetCdq(s.cdw11() & 0xffff);
         }

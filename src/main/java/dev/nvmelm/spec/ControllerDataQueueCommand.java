@@ -25,7 +25,7 @@ public sealed interface ControllerDataQueueCommand {
 
         @Override
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.CONTROLLER_DATA_QUEUE).withPrp(prp1, 0)
+            return Sqe.of(AdminOpcode.CONTROLLER_DATA_QUEUE).withPrp(prp1, 0)
                     .withCdw10(SEL_CREATE | queueType << 16)
                     .withCdw11((physicallyContiguous ? 1 : 0) | cntlid << 16)
                     .withCdw12((int) sizeDwords);
@@ -52,13 +52,13 @@ public sealed interface ControllerDataQueueCommand {
 
         @Override
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.CONTROLLER_DATA_QUEUE).withCdw10(SEL_DELETE).withCdw11(cdqid);
+            return Sqe.of(AdminOpcode.CONTROLLER_DATA_QUEUE).withCdw10(SEL_DELETE).withCdw11(cdqid);
         }
     }
 
     /** Decodes and validates; reserved bits or an undefined SEL are an IllegalArgumentException. */
     static ControllerDataQueueCommand decode(Sqe s) {
-        if (s.opcode() != Opcodes.CONTROLLER_DATA_QUEUE) throw new IllegalArgumentException("not a Controller Data Queue command");
+        if (!AdminOpcode.CONTROLLER_DATA_QUEUE.isOpcodeOf(s)) throw new IllegalArgumentException("not a Controller Data Queue command");
         int sel = Fields.get(s.cdw10(), 7, 0);
         Fields.reservedZero("CDQ CDW10[15:8]", s.cdw10(), 0x0000ff00);
         return switch (sel) {

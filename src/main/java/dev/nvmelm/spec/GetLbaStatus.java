@@ -28,7 +28,7 @@ public final class GetLbaStatus {
         }
 
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.GET_LBA_STATUS).withNsid(nsid).withCdw10((int) slba).withCdw11((int) (slba >>> 32))
+            return Sqe.of(AdminOpcode.GET_LBA_STATUS).withNsid(nsid).withCdw10((int) slba).withCdw11((int) (slba >>> 32))
                     .withCdw12(mndwZeroBased).withCdw13(rangeLength | atype << 24);
         }
 

@@ -23,7 +23,7 @@ public sealed interface MigrationSendCommand {
 
         @Override
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.MIGRATION_SEND).withCdw10(SEL_SUSPEND)
+            return Sqe.of(AdminOpcode.MIGRATION_SEND).withCdw10(SEL_SUSPEND)
                     .withCdw11(cntlid | stype << 16 | (dudmq ? 1 << 31 : 0)).withCdw14(uidx);
         }
     }
@@ -37,7 +37,7 @@ public sealed interface MigrationSendCommand {
 
         @Override
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.MIGRATION_SEND).withCdw10(SEL_RESUME).withCdw11(cntlid).withCdw14(uidx);
+            return Sqe.of(AdminOpcode.MIGRATION_SEND).withCdw10(SEL_RESUME).withCdw11(cntlid).withCdw14(uidx);
         }
     }
 
@@ -64,7 +64,7 @@ public sealed interface MigrationSendCommand {
 
         @Override
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.MIGRATION_SEND).withCdw10(SEL_SET_CONTROLLER_STATE | seqind << 16)
+            return Sqe.of(AdminOpcode.MIGRATION_SEND).withCdw10(SEL_SET_CONTROLLER_STATE | seqind << 16)
                     .withCdw11(cntlid | csvi << 16 | csuuidi << 24)
                     .withCdw12((int) offsetBytes).withCdw13((int) (offsetBytes >>> 32))
                     .withCdw14(uidx).withCdw15(numd);
@@ -72,7 +72,7 @@ public sealed interface MigrationSendCommand {
     }
 
     static MigrationSendCommand decode(Sqe s) {
-        if (s.opcode() != Opcodes.MIGRATION_SEND) throw new IllegalArgumentException("not a Migration Send command");
+        if (!AdminOpcode.MIGRATION_SEND.isOpcodeOf(s)) throw new IllegalArgumentException("not a Migration Send command");
         int sel = Fields.get(s.cdw10(), 7, 0);
         Fields.reservedZero("Migration Send CDW10[15:8]", s.cdw10(), 0x0000ff00);
         Fields.reservedZero("Migration Send CDW14[31:7]", s.cdw14(), 0xffffff80);

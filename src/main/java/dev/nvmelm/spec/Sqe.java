@@ -22,8 +22,22 @@ public record Sqe(int opcode, int flags, int cid, int nsid, int cdw2, int cdw3, 
         Fields.unsigned("cid", cid, 16);
     }
 
-    /** An SQE with only the opcode set; callers fill the rest with the with* methods. */
-    public static Sqe of(int opcode) {
+    /** An admin SQE with only the opcode set; callers fill the rest with the with* methods. */
+    public static Sqe of(AdminOpcode opcode) {
+        return raw(opcode.value());
+    }
+
+    /** An I/O SQE with only the opcode set; callers fill the rest with the with* methods. */
+    public static Sqe of(IoOpcode opcode) {
+        return raw(opcode.value());
+    }
+
+    /**
+     * An SQE with a raw opcode byte, for a byte nvme-lm has no name for (a vendor command passed
+     * through, or a test of the Invalid Command Opcode answer); a known command uses {@link #of(AdminOpcode)}
+     * or {@link #of(IoOpcode)}.
+     */
+    public static Sqe raw(int opcode) {
         return new Sqe(opcode, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     }
 

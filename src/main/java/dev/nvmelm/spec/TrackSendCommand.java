@@ -24,11 +24,11 @@ public record TrackSendCommand(int sel, int lact, int cdqid) {
     }
 
     public Sqe toSqe() {
-        return Sqe.of(Opcodes.TRACK_SEND).withCdw10(sel | lact << 16).withCdw11(cdqid);
+        return Sqe.of(AdminOpcode.TRACK_SEND).withCdw10(sel | lact << 16).withCdw11(cdqid);
     }
 
     public static TrackSendCommand decode(Sqe s) {
-        if (s.opcode() != Opcodes.TRACK_SEND) throw new IllegalArgumentException("not a Track Send command");
+        if (!AdminOpcode.TRACK_SEND.isOpcodeOf(s)) throw new IllegalArgumentException("not a Track Send command");
         Fields.reservedZero("Track Send CDW10[15:8]", s.cdw10(), 0x0000ff00);
         Fields.reservedZero("Track Send MOS[15:4]", s.cdw10(), 0xfff00000);
         Fields.reservedZero("Track Send CDW11[31:16]", s.cdw11(), 0xffff0000);

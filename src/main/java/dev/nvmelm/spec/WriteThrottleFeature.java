@@ -15,12 +15,12 @@ public final class WriteThrottleFeature {
     public static Sqe set(int cntlid, long writesPerSecond) {
         Fields.unsigned("CNTLID", cntlid, 16);
         Fields.unsigned("writes per second", writesPerSecond, 32);
-        return Sqe.of(Opcodes.SET_FEATURES).withCdw10(FID).withCdw11(cntlid).withCdw12((int) writesPerSecond);
+        return Sqe.of(AdminOpcode.SET_FEATURES).withCdw10(FID).withCdw11(cntlid).withCdw12((int) writesPerSecond);
     }
 
     public static Sqe get(int cntlid) {
         Fields.unsigned("CNTLID", cntlid, 16);
-        return Sqe.of(Opcodes.GET_FEATURES).withCdw10(FID).withCdw11(cntlid);
+        return Sqe.of(AdminOpcode.GET_FEATURES).withCdw10(FID).withCdw11(cntlid);
     }
 
     /** The CNTLID a Set or Get Features FID C0h names. */

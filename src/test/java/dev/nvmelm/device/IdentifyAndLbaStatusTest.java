@@ -6,7 +6,8 @@ import dev.nvmelm.spec.IdentifyController;
 import dev.nvmelm.spec.IdentifyControllerNvm;
 import dev.nvmelm.spec.IoCommands;
 import dev.nvmelm.spec.LittleEndian;
-import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.AdminOpcode;
+import dev.nvmelm.spec.IoOpcode;
 import dev.nvmelm.spec.Status;
 import dev.nvmelm.spec.SupportedControllerStateFormats;
 import org.junit.jupiter.api.Test;
@@ -57,12 +58,12 @@ class IdentifyAndLbaStatusTest {
                 Sim.Buf log = fx.sim.alloc(4096);
                 assertThat(h.admin(h.withData(AdminCommands.GetLogPage.forBytes(AdminCommands.LID_COMMANDS_SUPPORTED, 0, 4096).toSqe(), log))
                         .status()).isEqualTo(Status.SUCCESS);
-                for (int op : new int[]{Opcodes.TRACK_SEND, Opcodes.TRACK_RECEIVE, Opcodes.MIGRATION_SEND, Opcodes.MIGRATION_RECEIVE,
-                        Opcodes.CONTROLLER_DATA_QUEUE}) {
+                for (int op : new int[]{AdminOpcode.TRACK_SEND.value(), AdminOpcode.TRACK_RECEIVE.value(), AdminOpcode.MIGRATION_SEND.value(), AdminOpcode.MIGRATION_RECEIVE.value(),
+                        AdminOpcode.CONTROLLER_DATA_QUEUE.value()}) {
                     assertThat(log.seg().get(LittleEndian.U32, 4L * op) & 1).as("CSUPP of %x on CNTLID %d", op, h.c.cntlid())
                             .isEqualTo(h == fx.mmc ? 1 : 0);
                 }
-                assertThat(log.seg().get(LittleEndian.U32, 1024 + 4L * Opcodes.WRITE)).as("Write: CSUPP and LBCC").isEqualTo(3);
+                assertThat(log.seg().get(LittleEndian.U32, 1024 + 4L * IoOpcode.WRITE.value())).as("Write: CSUPP and LBCC").isEqualTo(3);
             }
         }
     }

@@ -8,7 +8,8 @@ import dev.nvmelm.spec.IoCommands;
 import dev.nvmelm.spec.LittleEndian;
 import dev.nvmelm.spec.MigrationReceiveCommand;
 import dev.nvmelm.spec.MigrationSendCommand;
-import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.AdminOpcode;
+import dev.nvmelm.spec.IoOpcode;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.TrackSendCommand;
 import org.junit.jupiter.api.Test;
@@ -63,7 +64,7 @@ class StatusCodesTest {
             assertThat(field(fx.mmc.admin(start.withCdw10(start.cdw10() | 1 << 8)))).isEqualTo(INVALID_FIELD);
             assertThat(field(fx.mmc.admin(start.withCdw10(start.cdw10() | 1 << 20)))).isEqualTo(INVALID_FIELD);
             assertThat(field(fx.mmc.admin(start.withCdw11(start.cdw11() | 1 << 16)))).isEqualTo(INVALID_FIELD);
-            assertThat(field(fx.mmc.admin(Sqe.of(Opcodes.TRACK_RECEIVE)))).as("Track Receive").isEqualTo(INVALID_FIELD);
+            assertThat(field(fx.mmc.admin(Sqe.of(AdminOpcode.TRACK_RECEIVE)))).as("Track Receive").isEqualTo(INVALID_FIELD);
             assertThat(ring.poll()).as("no marker from a failed command").isEmpty();
 
             assertThat(field(fx.mmc.admin(suspend(1)))).isEqualTo(SUCCESS);
@@ -263,9 +264,9 @@ class StatusCodesTest {
                 assertThat(field(fx.mc.io(1, fx.mc.withData(IoCommands.read(nsid, 0, 1).toSqe(), b)))).as("NSID %x", nsid).isEqualTo(INVALID_NS);
             }
             assertThat(field(fx.mc.io(1, IoCommands.read(1, 0, 2049).toSqe().withPrp(b.iova(), 0)))).as("beyond MDTS").isEqualTo(INVALID_FIELD);
-            for (int op : new int[]{Opcodes.WRITE_UNCORRECTABLE, Opcodes.COMPARE, 0x7e, 0x81, 0xff}) {
-                assertThat(field(fx.mc.io(1, Sqe.of(op).withNsid(1)))).as("I/O opcode %x", op).isEqualTo(INVALID_OPCODE);
-                assertThat(field(fx.mc.io(1, Sqe.of(op)))).as("I/O opcode %x, NSID 0", op).isEqualTo(INVALID_OPCODE);
+            for (int op : new int[]{IoOpcode.WRITE_UNCORRECTABLE.value(), IoOpcode.COMPARE.value(), 0x7e, 0x81, 0xff}) {
+                assertThat(field(fx.mc.io(1, Sqe.raw(op).withNsid(1)))).as("I/O opcode %x", op).isEqualTo(INVALID_OPCODE);
+                assertThat(field(fx.mc.io(1, Sqe.raw(op)))).as("I/O opcode %x, NSID 0", op).isEqualTo(INVALID_OPCODE);
             }
             Sqe sgl = fx.mc.withData(IoCommands.read(1, 0, 1).toSqe(), b);
             assertThat(field(fx.mc.io(1, new Sqe(sgl.opcode(), 0x40, 0, 1, 0, 0, 0, sgl.prp1(), 0, 0, 0, 0, 0, 0, 0))))
@@ -326,10 +327,11 @@ class StatusCodesTest {
     void adminCommands(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
             for (int op : new int[]{0x03, 0x7f, 0xc1, 0xff}) {
-                assertThat(field(fx.mmc.admin(Sqe.of(op)))).as("admin opcode %x", op).isEqualTo(INVALID_OPCODE);
+                assertThat(field(fx.mmc.admin(Sqe.raw(op)))).as("admin opcode %x", op).isEqualTo(INVALID_OPCODE);
             }
-            for (int op : new int[]{Opcodes.CONTROLLER_DATA_QUEUE, Opcodes.MIGRATION_SEND, Opcodes.MIGRATION_RECEIVE, Opcodes.TRACK_SEND}) {
-                assertThat(field(fx.mc.admin(Sqe.of(op)))).as("HMLM opcode %x on an MC", op).isEqualTo(INVALID_OPCODE);
+            for (AdminOpcode op : List.of(AdminOpcode.CONTROLLER_DATA_QUEUE, AdminOpcode.MIGRATION_SEND, AdminOpcode.MIGRATION_RECEIVE,
+                    AdminOpcode.TRACK_SEND)) {
+                assertThat(field(fx.mc.admin(Sqe.of(op)))).as("HMLM opcode %s on an MC", op).isEqualTo(INVALID_OPCODE);
             }
             Sim.Buf b = fx.sim.alloc(4096);
             assertThat(field(fx.mmc.admin(fx.mmc.withData(new AdminCommands.Identify(0x99, 0, 0, 0).toSqe(), b)))).isEqualTo(INVALID_FIELD);

@@ -46,7 +46,7 @@ class SuspendResumeTest {
 
     /** Arms the vendor write throttle so every write reads the (simulated) clock. */
     static void clockEveryWrite(Fx fx, int cntlid) {
-        Cqe c = fx.mmc.admin(Sqe.of(dev.nvmelm.spec.Opcodes.SET_FEATURES).withCdw10(dev.nvmelm.spec.WriteThrottleFeature.FID)
+        Cqe c = fx.mmc.admin(Sqe.of(dev.nvmelm.spec.AdminOpcode.SET_FEATURES).withCdw10(dev.nvmelm.spec.WriteThrottleFeature.FID)
                 .withCdw11(cntlid).withCdw12(1_000_000_000));
         assertThat(c.status()).isEqualTo(Status.SUCCESS);
     }

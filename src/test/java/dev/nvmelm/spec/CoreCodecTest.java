@@ -14,7 +14,7 @@ class CoreCodecTest {
 
     @Test
     void sqeFieldsSitAtTheirSpecOffsets() {
-        Sqe s = Sqe.of(0x45).withCid(0x1234).withNsid(7).withPrp(0x1122334455667788L, 0).withCdw10(0)
+        Sqe s = Sqe.of(AdminOpcode.CONTROLLER_DATA_QUEUE).withCid(0x1234).withNsid(7).withPrp(0x1122334455667788L, 0).withCdw10(0)
                 .withCdw11(0x00020001).withCdw12(0x400).withCdw15(0xdeadbeef);
         byte[] b = s.toBytes();
         assertThat(b[0]).isEqualTo((byte) 0x45);
@@ -68,13 +68,13 @@ class CoreCodecTest {
     @Property
     void sqeRoundTrips(@ForAll @IntRange(max = 255) int op, @ForAll int nsid, @ForAll int c10, @ForAll int c11,
                        @ForAll long prp1, @ForAll @IntRange(max = 0xffff) int cid) {
-        Sqe s = Sqe.of(op).withNsid(nsid).withCdw10(c10).withCdw11(c11).withPrp(prp1, ~prp1).withCid(cid);
+        Sqe s = Sqe.raw(op).withNsid(nsid).withCdw10(c10).withCdw11(c11).withPrp(prp1, ~prp1).withCid(cid);
         assertThat(Sqe.fromBytes(s.toBytes())).isEqualTo(s);
     }
 
     @Test
     void outOfRangeFieldsAreRejectedNotTruncated() {
-        assertThatThrownBy(() -> Sqe.of(256)).hasMessageContaining("opcode");
+        assertThatThrownBy(() -> Sqe.raw(256)).hasMessageContaining("opcode");
         assertThatThrownBy(() -> Fields.u("CNTLID", 70000, 16)).hasMessageContaining("CNTLID = 70000");
         assertThatThrownBy(() -> Fields.u("x", -1, 16)).isInstanceOf(IllegalArgumentException.class);
     }

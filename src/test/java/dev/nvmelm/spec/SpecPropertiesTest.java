@@ -156,7 +156,7 @@ class SpecPropertiesTest {
 
     @Property
     void ioCommands(@ForAll int nsid, @ForAll long slba, @ForAll @IntRange(max = 0xffff) int nlb, @ForAll boolean flag) {
-        var w = new IoCommands.ReadWrite(Opcodes.WRITE, nsid, slba, nlb, flag);
+        var w = new IoCommands.ReadWrite(IoOpcode.WRITE, nsid, slba, nlb, flag);
         onlyDefinedBits(w.toSqe(), -1, -1, 0x4000ffff, 0, 0, 0);
         assertThat(IoCommands.ReadWrite.decode(w.toSqe())).isEqualTo(w);
         var z = new IoCommands.WriteZeroes(nsid, slba, nlb, flag);
@@ -189,7 +189,7 @@ class SpecPropertiesTest {
         assertThatThrownBy(() -> new MigrationSendCommand.Resume(big, 0)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> new MigrationReceiveCommand(1, 256, 0, 0, 0, 0, 0)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> new LbaMigrationEntry(1, 1L << 32, 0, true, 0, false, 0)).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> new IoCommands.ReadWrite(Opcodes.READ, 1, 0, big, false)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new IoCommands.ReadWrite(IoOpcode.READ, 1, 0, big, false)).isInstanceOf(IllegalArgumentException.class);
     }
 
     @Property

@@ -9,7 +9,7 @@ import dev.nvmelm.host.NvmeStatusException;
 import dev.nvmelm.spec.AdminCommands;
 import dev.nvmelm.spec.AsyncEvent;
 import dev.nvmelm.spec.ControllerDataQueueCommand;
-import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.DataDirection;
 import dev.nvmelm.spec.Prp;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Cqe;
@@ -193,7 +193,7 @@ public final class PciNvmeDevice implements NvmeDevice {
 
     /** Write-direction data (opcode bit 0); admin commands without a direction bit send nothing. */
     private static boolean toController(int opcode) {
-        return Opcodes.direction(opcode) == Opcodes.Direction.HOST_TO_CONTROLLER;
+        return DataDirection.ofOpcodeByte(opcode) == DataDirection.HOST_TO_CONTROLLER;
     }
 
     private void postAer() {

@@ -7,7 +7,7 @@ import dev.nvmelm.host.NvmeDevice;
 import dev.nvmelm.host.NvmeException;
 import dev.nvmelm.host.NvmeStatusException;
 import dev.nvmelm.spec.ControllerDataQueueCommand;
-import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.DataDirection;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
 
@@ -248,7 +248,7 @@ public final class SimNvmeDevice implements NvmeDevice {
         try {
             MemorySegment.copy(data, 0, tmp, 0, data.byteSize());
             Completion c = io ? NvmeDevice.super.io(sqe, tmp) : NvmeDevice.super.admin(sqe, tmp);
-            if (c.ok() && Opcodes.direction(sqe.opcode()) != Opcodes.Direction.HOST_TO_CONTROLLER) MemorySegment.copy(tmp, 0, data, 0, data.byteSize());
+            if (c.ok() && DataDirection.ofOpcodeByte(sqe.opcode()) != DataDirection.HOST_TO_CONTROLLER) MemorySegment.copy(tmp, 0, data, 0, data.byteSize());
             return c;
         } finally {
             freeQuietly(tmp);
@@ -282,7 +282,7 @@ public final class SimNvmeDevice implements NvmeDevice {
         }
         MemorySegment.copy(data, 0, tmp, 0, data.byteSize());
         return submit(io, sqe, tmp).whenComplete((c, t) -> {
-            if (c != null && c.ok() && Opcodes.direction(sqe.opcode()) != Opcodes.Direction.HOST_TO_CONTROLLER) {
+            if (c != null && c.ok() && DataDirection.ofOpcodeByte(sqe.opcode()) != DataDirection.HOST_TO_CONTROLLER) {
                 MemorySegment.copy(tmp, 0, data, 0, data.byteSize());
             }
             freeQuietly(tmp);

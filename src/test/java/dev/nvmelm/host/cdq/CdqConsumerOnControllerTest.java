@@ -10,7 +10,7 @@ import dev.nvmelm.spec.CdqFeature;
 import dev.nvmelm.spec.TailPointerTrigger;
 import dev.nvmelm.spec.IoCommands;
 import dev.nvmelm.spec.LbaMigrationEntry;
-import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.AdminOpcode;
 import dev.nvmelm.spec.Sqe;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -332,7 +332,7 @@ class CdqConsumerOnControllerTest {
 
         @Override
         public CompletableFuture<Completion> submitAdmin(Sqe sqe, MemorySegment data) {
-            if (sqe.opcode() != Opcodes.SET_FEATURES || (sqe.cdw10() & 0xff) != CdqFeature.FID) return mmc.submitAdmin(sqe, data);
+            if (sqe.opcode() != AdminOpcode.SET_FEATURES.value() || (sqe.cdw10() & 0xff) != CdqFeature.FID) return mmc.submitAdmin(sqe, data);
             var cmd = CdqFeature.SetCdq.decode(sqe);
             int now = inFlight.incrementAndGet();
             maxInFlight = Math.max(maxInFlight, now);

@@ -4,7 +4,7 @@ import dev.nvmelm.host.AsyncEventInfo;
 import dev.nvmelm.host.CdqQueue;
 import dev.nvmelm.host.Completion;
 import dev.nvmelm.host.NvmeDevice;
-import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.AdminOpcode;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
 
@@ -69,7 +69,7 @@ final class ScriptedDevice implements NvmeDevice {
 
     @Override
     public CompletableFuture<Completion> submitAdmin(Sqe sqe, MemorySegment data) {
-        if (sqe.opcode() != Opcodes.SET_FEATURES || (sqe.cdw10() & 0xff) != 0x21) {
+        if (sqe.opcode() != AdminOpcode.SET_FEATURES.value() || (sqe.cdw10() & 0xff) != 0x21) {
             return CompletableFuture.failedFuture(new UnsupportedOperationException("scripted device: only Set Features 21h"));
         }
         var c = new SetCdq(sqe.cdw11() & 0xffff, sqe.cdw12(), sqe.cdw11() < 0, sqe.cdw13());

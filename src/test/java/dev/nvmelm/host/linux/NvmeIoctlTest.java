@@ -1,5 +1,6 @@
 package dev.nvmelm.host.linux;
 
+import dev.nvmelm.spec.AdminOpcode;
 import dev.nvmelm.spec.Sqe;
 import org.junit.jupiter.api.Test;
 
@@ -182,8 +183,8 @@ class NvmeIoctlTest {
     void encodeRefusesAStructTooSmallForTheIoctl() {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment small = a.allocate(72);
-            NvmeIoctl.encode(small, false, Sqe.of(6), 0, 0, 1);   // 72 bytes is enough for the 32-bit struct
-            assertThatThrownBy(() -> NvmeIoctl.encode(small, true, Sqe.of(6), 0, 0, 1)).hasMessageContaining("80 bytes");
+            NvmeIoctl.encode(small, false, Sqe.of(AdminOpcode.IDENTIFY), 0, 0, 1);   // 72 bytes is enough for the 32-bit struct
+            assertThatThrownBy(() -> NvmeIoctl.encode(small, true, Sqe.of(AdminOpcode.IDENTIFY), 0, 0, 1)).hasMessageContaining("80 bytes");
         }
     }
 
