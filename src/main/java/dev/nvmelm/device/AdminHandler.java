@@ -44,7 +44,7 @@ final class AdminHandler {
     Result execute(Sqe s) {
         try {
             AdminOpcode op = AdminOpcode.of(s.opcode()).orElse(null);
-            if (op == null) return Result.generic(StatusCodes.INVALID_OPCODE);
+            if (op == null) return Result.error(StatusCodes.INVALID_OPCODE);
             return switch (op) {
                 case IDENTIFY -> identify(s);
                 case CREATE_IO_CQ -> createCq(AdminCommands.CreateIoCq.decode(s));
@@ -60,7 +60,7 @@ final class AdminHandler {
                 case FORMAT_NVM -> format(AdminCommands.FormatNvm.decode(s));
                 case SANITIZE -> sanitize(AdminCommands.Sanitize.decode(s));
                 case CONTROLLER_DATA_QUEUE, TRACK_SEND, TRACK_RECEIVE, MIGRATION_SEND, MIGRATION_RECEIVE -> {
-                    if (!c.isMigrationManagement()) yield Result.generic(StatusCodes.INVALID_OPCODE);
+                    if (!c.isMigrationManagement()) yield Result.error(StatusCodes.INVALID_OPCODE);
                     yield switch (op) {
                         case CONTROLLER_DATA_QUEUE -> cdq(s);
                         case TRACK_SEND -> trackSend(s);
@@ -70,14 +70,14 @@ final class AdminHandler {
                     };
                 }
                 // named in spec but not implemented here (Doorbell Buffer Config)
-                default -> Result.generic(StatusCodes.INVALID_OPCODE);
+                default -> Result.error(StatusCodes.INVALID_OPCODE);
             };
         } catch (Dma.InvalidPrpOffset e) {
-            return Result.generic(StatusCodes.PRP_OFFSET_INVALID);
+            return Result.error(StatusCodes.PRP_OFFSET_INVALID);
         } catch (IllegalArgumentException e) {
             return Result.invalidField();
         } catch (DmaFault e) {
-            return Result.generic(StatusCodes.DATA_TRANSFER_ERROR);
+            return Result.error(StatusCodes.DATA_TRANSFER_ERROR);
         }
     }
 
@@ -120,7 +120,7 @@ final class AdminHandler {
         };
         if (data == null) {
             return id.cns() == AdminCommands.CNS_NAMESPACE || id.cns() == AdminCommands.CNS_CS_NAMESPACE
-                    || id.cns() == AdminCommands.CNS_ACTIVE_NS_LIST ? Result.generic(StatusCodes.INVALID_NS) : Result.invalidField();
+                    || id.cns() == AdminCommands.CNS_ACTIVE_NS_LIST ? Result.error(StatusCodes.INVALID_NS) : Result.invalidField();
         }
         byte[] out = java.util.Arrays.copyOf(data, 4096);
         Dma.toHost(c.memory(), s, MemorySegment.ofArray(out));
@@ -143,34 +143,34 @@ final class AdminHandler {
 
     private Result createCq(AdminCommands.CreateIoCq cmd) {
         int qid = cmd.qid();
-        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.cqs[qid] != null) return Result.commandSpecific(StatusCodes.INVALID_QID);
-        if (cmd.qsizeZeroBased() < 1 || cmd.qsizeZeroBased() > Controller.MQES) return Result.commandSpecific(StatusCodes.INVALID_QSIZE);
+        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.cqs[qid] != null) return Result.error(StatusCodes.INVALID_QID);
+        if (cmd.qsizeZeroBased() < 1 || cmd.qsizeZeroBased() > Controller.MQES) return Result.error(StatusCodes.INVALID_QSIZE);
         if (!cmd.physicallyContiguous()) return Result.invalidField();   // CAP.CQR = 1
-        if ((cmd.prp1() & 0xfff) != 0) return Result.generic(StatusCodes.PRP_OFFSET_INVALID);
+        if ((cmd.prp1() & 0xfff) != 0) return Result.error(StatusCodes.PRP_OFFSET_INVALID);
         c.cqs[qid] = new CompletionQueue(qid, cmd.qsizeZeroBased() + 1, cmd.interruptsEnabled(), cmd.interruptVector(), cmd.prp1(), c.memory());
         return Result.ok();
     }
 
     private Result createSq(AdminCommands.CreateIoSq cmd) {
         int qid = cmd.qid();
-        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.sqs[qid] != null) return Result.commandSpecific(StatusCodes.INVALID_QID);
-        if (cmd.cqid() < 1 || cmd.cqid() > Controller.MAX_IO_QUEUES || c.cqs[cmd.cqid()] == null) return Result.commandSpecific(StatusCodes.CQ_INVALID);
-        if (cmd.qsizeZeroBased() < 1 || cmd.qsizeZeroBased() > Controller.MQES) return Result.commandSpecific(StatusCodes.INVALID_QSIZE);
+        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.sqs[qid] != null) return Result.error(StatusCodes.INVALID_QID);
+        if (cmd.cqid() < 1 || cmd.cqid() > Controller.MAX_IO_QUEUES || c.cqs[cmd.cqid()] == null) return Result.error(StatusCodes.CQ_INVALID);
+        if (cmd.qsizeZeroBased() < 1 || cmd.qsizeZeroBased() > Controller.MQES) return Result.error(StatusCodes.INVALID_QSIZE);
         if (!cmd.physicallyContiguous()) return Result.invalidField();
-        if ((cmd.prp1() & 0xfff) != 0) return Result.generic(StatusCodes.PRP_OFFSET_INVALID);
+        if ((cmd.prp1() & 0xfff) != 0) return Result.error(StatusCodes.PRP_OFFSET_INVALID);
         c.sqs[qid] = new SubmissionQueue(qid, cmd.cqid(), cmd.qsizeZeroBased() + 1, cmd.qprio(), cmd.prp1(), c.memory());
         return Result.ok();
     }
 
     private Result deleteSq(int qid) {
-        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.sqs[qid] == null) return Result.commandSpecific(StatusCodes.INVALID_QID);
+        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.sqs[qid] == null) return Result.error(StatusCodes.INVALID_QID);
         c.sqs[qid] = null;   // commands of a synchronous controller are never in flight here
         return Result.ok();
     }
 
     private Result deleteCq(int qid) {
-        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.cqs[qid] == null) return Result.commandSpecific(StatusCodes.INVALID_QID);
-        for (SubmissionQueue sq : c.sqs) if (sq != null && sq.qid != 0 && sq.cqid == qid) return Result.commandSpecific(StatusCodes.INVALID_QUEUE_DELETION);
+        if (qid < 1 || qid > Controller.MAX_IO_QUEUES || c.cqs[qid] == null) return Result.error(StatusCodes.INVALID_QID);
+        for (SubmissionQueue sq : c.sqs) if (sq != null && sq.qid != 0 && sq.cqid == qid) return Result.error(StatusCodes.INVALID_QUEUE_DELETION);
         c.cqs[qid] = null;
         return Result.ok();
     }
@@ -186,7 +186,7 @@ final class AdminHandler {
             case AdminCommands.LID_COMMANDS_SUPPORTED -> commandsSupported();
             default -> null;
         };
-        if (page == null) return Result.commandSpecific(StatusCodes.INVALID_LOG_PAGE);
+        if (page == null) return Result.error(StatusCodes.INVALID_LOG_PAGE);
         // the offset (CDW12/13, 64 bits: "negative" when bit 63 is set) must be dword aligned and inside the page
         long off = lp.offsetBytes();
         if (off < 0 || off % 4 != 0 || off >= page.length) return Result.invalidField();
@@ -204,14 +204,14 @@ final class AdminHandler {
      * whichever controller (the MC, or the MMC through the shared NSID) sent it.
      */
     private Result format(AdminCommands.FormatNvm f) {
-        if (f.lbaf() != 0 || f.mset() || f.pi() != 0 || f.pil()) return Result.commandSpecific(StatusCodes.INVALID_FORMAT);
+        if (f.lbaf() != 0 || f.mset() || f.pi() != 0 || f.pil()) return Result.error(StatusCodes.INVALID_FORMAT);
         if (f.ses() > AdminCommands.FormatNvm.SES_USER_DATA) return Result.invalidField();
         List<Namespace> targets;
         if (f.nsid() == 0xffffffff) {
             targets = c.subsystem.namespacesOf(c.cntlid);
         } else {
             Namespace ns = c.subsystem.namespace(c.cntlid, f.nsid());
-            if (ns == null) return Result.generic(StatusCodes.INVALID_NS);
+            if (ns == null) return Result.error(StatusCodes.INVALID_NS);
             targets = List.of(ns);
         }
         return erase(targets);
@@ -245,7 +245,7 @@ final class AdminHandler {
                     ns.write(lba, chunk.asSlice(0, n * ns.lbaSizeBytes()));
                 }
             } catch (java.io.IOException e) {
-                return Result.generic(StatusCodes.INTERNAL);
+                return Result.error(StatusCodes.INTERNAL);
             }
             logWholeNamespace(ns);
         }
@@ -257,7 +257,7 @@ final class AdminHandler {
             try {
                 ns.writeZeroes(0, ns.lbaCount(), true);
             } catch (java.io.IOException e) {
-                return Result.generic(StatusCodes.INTERNAL);
+                return Result.error(StatusCodes.INTERNAL);
             }
             logWholeNamespace(ns);
         }
@@ -302,7 +302,7 @@ final class AdminHandler {
      */
     private Result features(Sqe s, boolean set) {
         int fid = s.cdw10() & 0xff;
-        if (set && s.cdw10() < 0) return Result.commandSpecific(StatusCodes.FEATURE_NOT_SAVEABLE);
+        if (set && s.cdw10() < 0) return Result.error(StatusCodes.FEATURE_NOT_SAVEABLE);
         return switch (fid) {
             case AdminCommands.FID_NUMBER_OF_QUEUES -> {
                 int n = Controller.MAX_IO_QUEUES - 1;
@@ -313,7 +313,7 @@ final class AdminHandler {
                 if (!c.isMigrationManagement()) yield Result.invalidField();
                 int cdqid = set ? CdqFeature.SetCdq.decode(s).cdqid() : CdqFeature.GetCdq.decode(s).cdqid();
                 Cdq q = c.subsystem.cdqs.get(cdqid);
-                if (q == null) yield Result.commandSpecific(StatusCodes.INVALID_CDQ);
+                if (q == null) yield Result.error(StatusCodes.INVALID_CDQ);
                 if (set) {
                     var cmd = CdqFeature.SetCdq.decode(s);
                     yield q.setHeadAndTrigger(cmd.headPointer(), cmd.etpt(), cmd.tailPointerTrigger()) ? Result.ok() : Result.invalidField();
@@ -343,7 +343,7 @@ final class AdminHandler {
             case ControllerDataQueueCommand.Create cr -> createCdq(cr);
             case ControllerDataQueueCommand.Delete d -> {
                 Cdq q = c.subsystem.cdqs.remove(d.cdqid());
-                if (q == null) yield Result.commandSpecific(StatusCodes.INVALID_CDQ);
+                if (q == null) yield Result.error(StatusCodes.INVALID_CDQ);
                 q.delete();   // from here on nothing is written into the ring: the host may free it
                 yield Result.ok();
             }
@@ -366,7 +366,7 @@ final class AdminHandler {
         if (c.subsystem.cdqs.forController(cr.cntlid()) != null) return Result.invalidField();   // one UDMQ per MC
         int cdqid = c.subsystem.cdqs.freeSlot();
         if (cdqid < 0) return Result.of(c.subsystem.choices().cdqTableFull());
-        if ((cr.prp1() & (Dma.PAGE_SIZE - 1)) != 0) return Result.generic(StatusCodes.PRP_OFFSET_INVALID);
+        if ((cr.prp1() & (Dma.PAGE_SIZE - 1)) != 0) return Result.error(StatusCodes.PRP_OFFSET_INVALID);
         int entries = (int) Math.min(Integer.MAX_VALUE, bytes / LbaMigrationEntry.SIZE);
         MemorySegment[] pages;
         try {
@@ -381,7 +381,7 @@ final class AdminHandler {
                     addrs = Prp.listEntries(cr.prp1(), pageCount, Dma.PAGE_SIZE, c.memory());
                 } catch (IllegalArgumentException offset) {
                     // for at most MCDQPC entries the list walk refuses only an entry with an offset
-                    return Result.generic(StatusCodes.PRP_OFFSET_INVALID);
+                    return Result.error(StatusCodes.PRP_OFFSET_INVALID);
                 }
                 pages = new MemorySegment[pageCount];
                 for (int i = 0; i < pageCount; i++) pages[i] = c.memory().resolve(addrs[i], Dma.PAGE_SIZE);
@@ -399,13 +399,13 @@ final class AdminHandler {
         if (cmd.sel() != TrackSendCommand.SEL_LOG_USER_DATA) return Result.invalidField();   // memory tracking not offered
         if (cmd.lact() > TrackSendCommand.LACT_START) return Result.invalidField();
         Cdq q = c.subsystem.cdqs.get(cmd.cdqid());
-        if (q == null) return Result.commandSpecific(StatusCodes.INVALID_CDQ);
+        if (q == null) return Result.error(StatusCodes.INVALID_CDQ);
         Controller mc = c.subsystem.controller(q.cntlid);
         boolean start = cmd.lact() == TrackSendCommand.LACT_START;
         Controller.Deferred done = c.defer(0, s.cid());
         // The marker must be ordered with the MC's own logging and with Suspend/Resume, so the
         // state is checked and the marker posted on the MC's thread.
-        mc.run(() -> c.finish(done, mc.state != Controller.State.ACTIVE ? Result.commandSpecific(StatusCodes.CTRL_SUSPENDED) : Result.of(q.setLogging(start))));
+        mc.run(() -> c.finish(done, mc.state != Controller.State.ACTIVE ? Result.error(StatusCodes.CTRL_SUSPENDED) : Result.of(q.setLogging(start))));
         return Result.DEFERRED;
     }
 
@@ -415,8 +415,8 @@ final class AdminHandler {
         var cmd = GetLbaStatus.Command.decode(s);
         if (cmd.atype() != GetLbaStatus.ATYPE_ALLOCATED) return Result.invalidField();
         Namespace ns = c.subsystem.namespace(c.cntlid, cmd.nsid());
-        if (ns == null) return Result.generic(StatusCodes.INVALID_NS);
-        if (cmd.slba() < 0 || cmd.slba() >= ns.lbaCount()) return Result.generic(StatusCodes.LBA_RANGE);
+        if (ns == null) return Result.error(StatusCodes.INVALID_NS);
+        if (cmd.slba() < 0 || cmd.slba() >= ns.lbaCount()) return Result.error(StatusCodes.LBA_RANGE);
         long count = cmd.rangeLength() == 0 ? ns.lbaCount() - cmd.slba() : Math.min(cmd.rangeLength(), ns.lbaCount() - cmd.slba());
         long replyBytes = cmd.replyBytes();
         if (replyBytes < GetLbaStatus.HEADER || replyBytes > 1 << 20) return Result.invalidField();
@@ -435,7 +435,7 @@ final class AdminHandler {
                 if (!complete) break;
             }
         } catch (IOException e) {
-            return Result.generic(StatusCodes.INTERNAL);
+            return Result.error(StatusCodes.INTERNAL);
         }
         try (Arena a = Arena.ofConfined()) {
             MemorySegment buf = a.allocate(replyBytes);

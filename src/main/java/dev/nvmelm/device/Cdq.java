@@ -19,8 +19,8 @@ import java.util.function.Consumer;
  * checked at creation, so nothing here can write outside it.
  */
 final class Cdq {
-    static final Status CDQ_FULL = Status.commandSpecific(StatusCodes.CDQ_FULL);
-    static final Status INVALID_CDQ = Status.commandSpecific(StatusCodes.INVALID_CDQ);
+    static final Status CDQ_FULL = Status.dnr(StatusCodes.CDQ_FULL);
+    static final Status INVALID_CDQ = Status.dnr(StatusCodes.INVALID_CDQ);
     final int cdqid;
     final int cntlid;
     final int entries;

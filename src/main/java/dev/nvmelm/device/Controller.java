@@ -375,7 +375,7 @@ public final class Controller implements ControllerBar {
 
     /** An Asynchronous Event Request arrived; completes at once if an event is queued and not masked. */
     Result asyncEventRequest(int cid) {
-        if (pendingAers.size() > AERL) return Result.commandSpecific(dev.nvmelm.spec.StatusCodes.AER_LIMIT);
+        if (pendingAers.size() > AERL) return Result.error(dev.nvmelm.spec.StatusCodes.AER_LIMIT);
         AsyncEvent e = (maskedTypes & 1 << peekType()) == 0 ? queuedEvents.poll() : null;
         if (e != null) return delivered(e);
         pendingAers.add(new int[]{0, cid});

@@ -4,6 +4,7 @@ import dev.nvmelm.spec.IoCommands;
 import dev.nvmelm.spec.IoOpcode;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
+import dev.nvmelm.spec.StatusCode;
 import dev.nvmelm.spec.StatusCodes;
 import dev.nvmelm.spec.bus.DmaFault;
 
@@ -26,7 +27,7 @@ final class IoHandler {
     static final int MAX_COPY_RANGES = 128;
     static final long MAX_COPY_BYTES = 8 << 20;
     /** NVM Command Set specific status 83h Command Size Limit Exceeded (SCT 1h), for Copy past MSRC/MSSRL/MCL. */
-    static final int CMD_SIZE_LIMIT_EXCEEDED = StatusCodes.CMD_SIZE_LIMIT_EXCEEDED;
+    static final StatusCode CMD_SIZE_LIMIT_EXCEEDED = StatusCodes.CMD_SIZE_LIMIT_EXCEEDED;
 
     private final Controller c;
 
@@ -38,13 +39,13 @@ final class IoHandler {
         try {
             // an opcode this controller does not execute is Invalid Opcode whatever its NSID says
             IoOpcode op = IoOpcode.of(s.opcode()).orElse(null);
-            if (op == null) return Result.generic(StatusCodes.INVALID_OPCODE);
+            if (op == null) return Result.error(StatusCodes.INVALID_OPCODE);
             return switch (op) {
                 case FLUSH -> flush(s.nsid());
-                case WRITE_UNCORRECTABLE, COMPARE -> Result.generic(StatusCodes.INVALID_OPCODE);   // not offered (log page 05h)
+                case WRITE_UNCORRECTABLE, COMPARE -> Result.error(StatusCodes.INVALID_OPCODE);   // not offered (log page 05h)
                 case READ, WRITE, WRITE_ZEROES, DATASET_MANAGEMENT, COPY -> {
                     Namespace ns = c.subsystem.namespace(c.cntlid, s.nsid());
-                    if (ns == null) yield Result.generic(StatusCodes.INVALID_NS);
+                    if (ns == null) yield Result.error(StatusCodes.INVALID_NS);
                     yield switch (op) {
                         case READ, WRITE -> readWrite(ns, IoCommands.ReadWrite.decode(s), s);
                         case WRITE_ZEROES -> writeZeroes(ns, IoCommands.WriteZeroes.decode(s));
@@ -54,21 +55,21 @@ final class IoHandler {
                 }
             };
         } catch (Dma.InvalidPrpOffset e) {
-            return Result.generic(StatusCodes.PRP_OFFSET_INVALID);
+            return Result.error(StatusCodes.PRP_OFFSET_INVALID);
         } catch (IllegalArgumentException e) {
-            return Result.generic(StatusCodes.INVALID_FIELD);
+            return Result.error(StatusCodes.INVALID_FIELD);
         } catch (DmaFault e) {
-            return Result.generic(StatusCodes.DATA_TRANSFER_ERROR);
+            return Result.error(StatusCodes.DATA_TRANSFER_ERROR);
         } catch (IOException e) {
             String m = String.valueOf(e.getMessage());
-            return m.contains("No space left") ? Result.generic(StatusCodes.CAPACITY_EXCEEDED) : Result.generic(StatusCodes.INTERNAL);
+            return m.contains("No space left") ? Result.error(StatusCodes.CAPACITY_EXCEEDED) : Result.error(StatusCodes.INTERNAL);
         }
     }
 
     private Result readWrite(Namespace ns, IoCommands.ReadWrite rw, Sqe s) throws IOException {
-        if (!ns.inRange(rw.slba(), rw.blockCount())) return Result.generic(StatusCodes.LBA_RANGE);
+        if (!ns.inRange(rw.slba(), rw.blockCount())) return Result.error(StatusCodes.LBA_RANGE);
         long bytes = rw.blockCount() * ns.lbaSizeBytes();
-        if (bytes > MAX_TRANSFER_BYTES) return Result.generic(StatusCodes.INVALID_FIELD);
+        if (bytes > MAX_TRANSFER_BYTES) return Result.error(StatusCodes.INVALID_FIELD);
         try (Arena a = Arena.ofConfined()) {
             if (rw.opcode() == IoOpcode.READ) {
                 MemorySegment buf = a.allocate(bytes, 8);
@@ -85,7 +86,7 @@ final class IoHandler {
     }
 
     private Result writeZeroes(Namespace ns, IoCommands.WriteZeroes wz) throws IOException {
-        if (!ns.inRange(wz.slba(), wz.blockCount())) return Result.generic(StatusCodes.LBA_RANGE);
+        if (!ns.inRange(wz.slba(), wz.blockCount())) return Result.error(StatusCodes.LBA_RANGE);
         throttleWrite();
         ns.writeZeroes(wz.slba(), wz.blockCount(), wz.deallocate());
         log(ns, wz.slba(), wz.blockCount());
@@ -98,7 +99,7 @@ final class IoHandler {
         try (Arena a = Arena.ofConfined()) {
             ranges = IoCommands.decodeRanges(Dma.fromHost(c.memory(), s, d.dataBytes(), a), d.rangeCount());
         }
-        for (IoCommands.DsmRange r : ranges) if (!ns.inRange(r.slba(), r.blockCount())) return Result.generic(StatusCodes.LBA_RANGE);
+        for (IoCommands.DsmRange r : ranges) if (!ns.inRange(r.slba(), r.blockCount())) return Result.error(StatusCodes.LBA_RANGE);
         throttleWrite();
         List<IoCommands.DsmRange> sorted = new ArrayList<>(ranges);
         sorted.removeIf(r -> r.blockCount() == 0);
@@ -125,19 +126,19 @@ final class IoHandler {
      * The MCL byte budget bounds the buffer.
      */
     private Result copy(Namespace ns, IoCommands.Copy cp, Sqe s) throws IOException {
-        if (cp.rangeCount() > MAX_COPY_RANGES) return Result.commandSpecific(CMD_SIZE_LIMIT_EXCEEDED);
+        if (cp.rangeCount() > MAX_COPY_RANGES) return Result.error(CMD_SIZE_LIMIT_EXCEEDED);
         List<IoCommands.CopyRange> ranges;
         try (Arena a = Arena.ofConfined()) {
             ranges = IoCommands.decodeCopyRanges(Dma.fromHost(c.memory(), s, (long) cp.rangeCount() * IoCommands.CopyRange.SIZE, a), cp.rangeCount());
         }
         long total = 0;
         for (IoCommands.CopyRange r : ranges) {
-            if (r.nlbZeroBased() + 1L > mssrl(ns)) return Result.commandSpecific(CMD_SIZE_LIMIT_EXCEEDED);
+            if (r.nlbZeroBased() + 1L > mssrl(ns)) return Result.error(CMD_SIZE_LIMIT_EXCEEDED);
             total += r.nlbZeroBased() + 1L;
         }
-        if (total > mcl(ns)) return Result.commandSpecific(CMD_SIZE_LIMIT_EXCEEDED);
-        for (IoCommands.CopyRange r : ranges) if (!ns.inRange(r.slba(), r.nlbZeroBased() + 1L)) return Result.generic(StatusCodes.LBA_RANGE);
-        if (!ns.inRange(cp.sdlba(), total)) return Result.generic(StatusCodes.LBA_RANGE);
+        if (total > mcl(ns)) return Result.error(CMD_SIZE_LIMIT_EXCEEDED);
+        for (IoCommands.CopyRange r : ranges) if (!ns.inRange(r.slba(), r.nlbZeroBased() + 1L)) return Result.error(StatusCodes.LBA_RANGE);
+        if (!ns.inRange(cp.sdlba(), total)) return Result.error(StatusCodes.LBA_RANGE);
         throttleWrite();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment buf = a.allocate(total * ns.lbaSizeBytes(), 8);
@@ -169,7 +170,7 @@ final class IoHandler {
             return Result.ok();
         }
         Namespace ns = c.subsystem.namespace(c.cntlid, nsid);
-        if (ns == null) return Result.generic(StatusCodes.INVALID_NS);
+        if (ns == null) return Result.error(StatusCodes.INVALID_NS);
         ns.flush();
         return Result.ok();
     }

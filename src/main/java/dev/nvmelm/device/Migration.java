@@ -81,7 +81,7 @@ final class Migration {
         Cdq q = mmc.subsystem.cdqs.forController(mc.cntlid);
         if (q != null && q.suspendedMarker().equals(Cdq.CDQ_FULL)) {
             mc.state = State.ACTIVE;   // no room for the "suspended" marker: refuse, change nothing
-            mmc.finish(done, Result.commandSpecific(StatusCodes.CDQ_FULL));
+            mmc.finish(done, Result.error(StatusCodes.CDQ_FULL));
             return;
         }
         mc.state = State.SUSPENDED;
@@ -103,12 +103,12 @@ final class Migration {
         Controller.Deferred done = mmc.defer(0, s.cid());
         mc.run(() -> {
             if (mc.state != State.SUSPENDED) {
-                mmc.finish(done, Result.commandSpecific(StatusCodes.CTRL_NOT_SUSPENDED));
+                mmc.finish(done, Result.error(StatusCodes.CTRL_NOT_SUSPENDED));
                 return;
             }
             Cdq q = mmc.subsystem.cdqs.forController(mc.cntlid);
             if (q != null && q.resumedMarker().equals(Cdq.CDQ_FULL)) {
-                mmc.finish(done, Result.commandSpecific(StatusCodes.CDQ_FULL));   // stays suspended
+                mmc.finish(done, Result.error(StatusCodes.CDQ_FULL));   // stays suspended
                 return;
             }
             mc.state = State.ACTIVE;
@@ -136,8 +136,8 @@ final class Migration {
             // NVMe Base 2.1, Figure 362: 3Ah for a controller not suspended; 1Fh "the specified
             // controller is not in a condition to set the controller state" for one that still
             // has I/O queues (a state would collide with them)
-            if (mc.state != State.SUSPENDED) r = Result.commandSpecific(StatusCodes.CTRL_NOT_SUSPENDED);
-            else if (mc.hasIoQueues()) r = Result.commandSpecific(StatusCodes.INVALID_CTRL_ID);
+            if (mc.state != State.SUSPENDED) r = Result.error(StatusCodes.CTRL_NOT_SUSPENDED);
+            else if (mc.hasIoQueues()) r = Result.error(StatusCodes.INVALID_CTRL_ID);
             else r = accept(mc, st, chunk);
             mmc.finish(done, r);
         });
@@ -153,7 +153,7 @@ final class Migration {
     private static Result accept(Controller mc, MigrationSendCommand.SetControllerState st, byte[] chunk) {
         int seq = st.seqind();
         if (seq == MigrationSendCommand.SEQIND_FIRST || seq == MigrationSendCommand.SEQIND_ENTIRE) mc.incomingState = new byte[0];
-        else if (mc.incomingState == null) return Result.generic(StatusCodes.CMD_SEQ_ERROR);
+        else if (mc.incomingState == null) return Result.error(StatusCodes.CMD_SEQ_ERROR);
         if (st.offsetBytes() != mc.incomingState.length) {
             mc.incomingState = null;
             return Result.invalidField();
@@ -230,9 +230,9 @@ final class Migration {
                         Dma.toHost(mmc.memory(), s, MemorySegment.ofArray(state).asSlice(cmd.offsetBytes(), n));
                         r = Result.ok(suspended ? MigrationReceiveCommand.CSUP : 0);
                     } catch (DmaFault e) {
-                        r = Result.generic(StatusCodes.DATA_TRANSFER_ERROR);
+                        r = Result.error(StatusCodes.DATA_TRANSFER_ERROR);
                     } catch (Dma.InvalidPrpOffset e) {
-                        r = Result.generic(StatusCodes.PRP_OFFSET_INVALID);
+                        r = Result.error(StatusCodes.PRP_OFFSET_INVALID);
                     }
                 }
                 mmc.finish(done, r);

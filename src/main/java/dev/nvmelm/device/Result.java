@@ -1,6 +1,7 @@
 package dev.nvmelm.device;
 
 import dev.nvmelm.spec.Status;
+import dev.nvmelm.spec.StatusCode;
 import dev.nvmelm.spec.StatusCodes;
 
 /**
@@ -17,11 +18,8 @@ record Result(Status status, int dw0, int dw1) {
 
     static Result of(Status s) { return new Result(s, 0, 0); }
 
-    /** A generic status (SCT 0h) with DNR. */
-    static Result generic(int sc) { return of(Status.generic(sc)); }
+    /** A status with DNR; its type (generic, command specific) comes with the code. */
+    static Result error(StatusCode code) { return of(Status.dnr(code)); }
 
-    /** A command specific status (SCT 1h) with DNR. */
-    static Result commandSpecific(int sc) { return of(Status.commandSpecific(sc)); }
-
-    static Result invalidField() { return generic(StatusCodes.INVALID_FIELD); }
+    static Result invalidField() { return error(StatusCodes.INVALID_FIELD); }
 }

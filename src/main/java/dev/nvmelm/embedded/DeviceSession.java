@@ -272,7 +272,7 @@ final class DeviceSession {
     private void cdqAttach(SimMessage.CdqAttach a) {
         DeviceServer.CdqRecord r = server.cdqs.get(a.cdqid());
         if (r == null) {
-            send(new SimMessage.Done(a.tag(), 0, 0, Status.commandSpecific(StatusCodes.INVALID_CDQ).field()));
+            send(new SimMessage.Done(a.tag(), 0, 0, Status.dnr(StatusCodes.INVALID_CDQ).field()));
             return;
         }
         synchronized (r) {

@@ -693,7 +693,7 @@ public final class MediaMigration {
             MigState s = srcState.state();
             if (s == MigState.ERROR) {   // the failed arc may have suspended it: resume unconditionally
                 var c = src.mmc().admin(new dev.nvmelm.spec.MigrationSendCommand.Resume(src.cntlid(), 0).toSqe(), null);
-                if (!c.ok() && !c.status().is(dev.nvmelm.spec.Status.SCT_COMMAND_SPECIFIC, dev.nvmelm.spec.StatusCodes.CTRL_NOT_SUSPENDED)) {
+                if (!c.ok() && !c.status().is(dev.nvmelm.spec.StatusCodes.CTRL_NOT_SUSPENDED)) {
                     report.warnings.add("abort: Resume of the source controller failed: " + c.status());
                 }
             } else if (s != MigState.RUNNING) {

@@ -25,7 +25,7 @@ public record ControllerChoices(TailPointerTrigger tailPointerTrigger, boolean m
 
     /** QEMU hw/nvme's behaviour in each of these places. */
     public static final ControllerChoices QEMU = new ControllerChoices(TailPointerTrigger.TAIL_REACHED, true,
-            Status.dnr(Status.SCT_GENERIC, StatusCodes.SUCCESS), Status.generic(StatusCodes.INVALID_FIELD));
+            Status.dnr(StatusCodes.SUCCESS), Status.dnr(StatusCodes.INVALID_FIELD));
 
     public ControllerChoices {
         Objects.requireNonNull(tailPointerTrigger);

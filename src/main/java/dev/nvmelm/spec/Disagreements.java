@@ -107,13 +107,13 @@ public final class Disagreements {
      * No free UDMQ: Not Enough Resources (SCT 1h/38h, NVMe Base 2.1, section 5.1.4.1.1.1).
      * Alternative: QEMU's bare DNR. Read through {@link ControllerChoices#cdqTableFull()}.
      */
-    public static final Status CDQ_TABLE_FULL = Status.commandSpecific(StatusCodes.NOT_ENOUGH_RESOURCES);
+    public static final Status CDQ_TABLE_FULL = Status.dnr(StatusCodes.NOT_ENOUGH_RESOURCES);
 
     /**
      * Unknown CNTLID: Invalid Controller Identifier (SCT 1h/1Fh; NVMe Base 2.1, Figures 169 and
      * 362). Alternatives: QEMU's Invalid Field or 0137h. Read through {@link ControllerChoices#unknownCntlid()}.
      */
-    public static final Status UNKNOWN_CNTLID = Status.commandSpecific(StatusCodes.INVALID_CTRL_ID);
+    public static final Status UNKNOWN_CNTLID = Status.dnr(StatusCodes.INVALID_CTRL_ID);
 
     /**
      * Get LBA Status descriptor NLB: 0's based as QEMU writes it. Alternative: a count. TP4165 is

@@ -79,7 +79,7 @@ class CdqCreateTest {
                 assertThat(ok.dw0()).as("lowest free CDQID").isEqualTo(c - 1);
             }
             Cqe full = mmc.admin(create(0, true, 17, 16, sim.alloc(64).iova()));
-            assertThat(full.status()).isEqualTo(Status.commandSpecific(StatusCodes.NOT_ENOUGH_RESOURCES));
+            assertThat(full.status()).isEqualTo(Status.dnr(StatusCodes.NOT_ENOUGH_RESOURCES));
             assertThat(field(full)).isEqualTo(NOT_ENOUGH_RESOURCES);
             assertThat(field(mmc.admin(new ControllerDataQueueCommand.Delete(5).toSqe()))).isZero();
             Cqe reused = mmc.admin(create(0, true, 17, 16, sim.alloc(64).iova()));

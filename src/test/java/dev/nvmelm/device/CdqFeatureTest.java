@@ -23,7 +23,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * masking after the first delivery (QEMU masks, so its hosts only ever see one; docs/spec.md).
  */
 class CdqFeatureTest {
-    static final Status INVALID_FIELD = Status.generic(StatusCodes.INVALID_FIELD);
+    static final Status INVALID_FIELD = Status.dnr(StatusCodes.INVALID_FIELD);
 
     /** Get Features 21h: {DW0, HP, TPT}. */
     static int[] get(Fx fx, Ring ring) {
@@ -191,17 +191,17 @@ class CdqFeatureTest {
         try (Fx fx = new Fx(dir)) {
             Ring ring = fx.createCdq(1, 8);
             Cqe unknown = fx.mmc.admin(new CdqFeature.SetCdq(7, 0, false, 0).toSqe());
-            assertThat(unknown.status()).isEqualTo(Status.commandSpecific(StatusCodes.INVALID_CDQ));
+            assertThat(unknown.status()).isEqualTo(Status.dnr(StatusCodes.INVALID_CDQ));
             assertThat(unknown.status().field()).isEqualTo(0x4137);
             Sim.Buf buf = fx.sim.alloc(CdqFeature.CdqFeatureData.SIZE);
             assertThat(fx.mmc.admin(fx.mmc.withData(new CdqFeature.GetCdq(7).toSqe(), buf)).status().field()).isEqualTo(0x4137);
             Sqe good = new CdqFeature.SetCdq(ring.cdqid, 0, false, 0).toSqe();
             assertThat(fx.mmc.admin(good.withCdw11(good.cdw11() | 1 << 20)).status()).as("CDW11[30:16] reserved").isEqualTo(INVALID_FIELD);
             assertThat(fx.mmc.admin(good.withCdw10(good.cdw10() | 1 << 31)).status())
-                    .isEqualTo(Status.commandSpecific(StatusCodes.FEATURE_NOT_SAVEABLE));
+                    .isEqualTo(Status.dnr(StatusCodes.FEATURE_NOT_SAVEABLE));
             assertThat(fx.mc.admin(good).status()).as("FID 21h belongs to the MMC").isEqualTo(INVALID_FIELD);
             assertThat(fx.mmc.admin(new CdqFeature.GetCdq(ring.cdqid).toSqe().withPrp(0x10, 0)).status())
-                    .as("Get Features data outside host memory").isEqualTo(Status.generic(StatusCodes.DATA_TRANSFER_ERROR));
+                    .as("Get Features data outside host memory").isEqualTo(Status.dnr(StatusCodes.DATA_TRANSFER_ERROR));
             assertThat(fx.fatal(fx.mmc)).isFalse();
         }
     }

@@ -30,8 +30,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Pointer Trigger, and Set Features 21h head validation.
  */
 class CdqProducerTest {
-    static final Status CDQ_FULL = Status.commandSpecific(StatusCodes.CDQ_FULL);
-    static final Status INVALID_FIELD = Status.generic(StatusCodes.INVALID_FIELD);
+    static final Status CDQ_FULL = Status.dnr(StatusCodes.CDQ_FULL);
+    static final Status INVALID_FIELD = Status.dnr(StatusCodes.INVALID_FIELD);
 
     static LbaMigrationEntry range(long slba, long blocks, boolean phase) {
         return LbaMigrationEntry.range(1, slba, blocks, phase);

@@ -77,7 +77,7 @@ class ControllerChoicesTest {
                 assertThat(create).isEqualTo(expected);
                 assertThat(suspend).isEqualTo(expected);
                 assertThat(c.unknownCntlid()).isEqualTo(c == ControllerChoices.NVME_LM
-                        ? Status.commandSpecific(StatusCodes.INVALID_CTRL_ID) : Status.generic(StatusCodes.INVALID_FIELD));
+                        ? Status.dnr(StatusCodes.INVALID_CTRL_ID) : Status.dnr(StatusCodes.INVALID_FIELD));
             }
         }
     }

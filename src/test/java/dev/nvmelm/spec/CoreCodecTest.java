@@ -34,7 +34,7 @@ class CoreCodecTest {
 
     @Test
     void cqeStatusAndPhaseBits() {
-        Cqe c = new Cqe(5, 3, 9, 1, 0x77, true, Status.commandSpecific(StatusCodes.INVALID_CDQ));
+        Cqe c = new Cqe(5, 3, 9, 1, 0x77, true, Status.dnr(StatusCodes.INVALID_CDQ));
         MemorySegment m = MemorySegment.ofArray(new byte[16]);
         c.encode(m, 0);
         int dw3 = m.get(Sqe.LE_INT, 12);
@@ -47,15 +47,15 @@ class CoreCodecTest {
     @Test
     void statusPrintsLikeNvmeCli() {
         // libnvme's nvme_status_to_string(): a name alone for 37h, 38h and 3Bh
-        assertThat(Status.commandSpecific(0x37).toNvmeCliString()).isEqualTo("NVMe status: Invalid Controller Data Queue(0x4137)");
-        assertThat(Status.commandSpecific(0x39).toNvmeCliString()).isEqualTo(
+        assertThat(Status.dnr(StatusCodes.INVALID_CDQ).toNvmeCliString()).isEqualTo("NVMe status: Invalid Controller Data Queue(0x4137)");
+        assertThat(Status.dnr(StatusCodes.CTRL_SUSPENDED).toNvmeCliString()).isEqualTo(
                 "NVMe status: Controller Suspended: Operation failed because the controller is currently in a suspended state(0x4139)");
-        assertThat(Status.generic(0x13).toNvmeCliString()).isEqualTo("NVMe status: PRP Offset Invalid: The Offset field for a PRP entry is invalid(0x4013)");
-        assertThat(Status.generic(0x0c).description()).isEqualTo("The command was aborted due to a protocol violation in a multi- command sequence");
-        assertThat(Status.generic(2).toNvmeCliString()).isEqualTo(
+        assertThat(Status.dnr(StatusCodes.PRP_OFFSET_INVALID).toNvmeCliString()).isEqualTo("NVMe status: PRP Offset Invalid: The Offset field for a PRP entry is invalid(0x4013)");
+        assertThat(Status.dnr(StatusCodes.CMD_SEQ_ERROR).description()).isEqualTo("The command was aborted due to a protocol violation in a multi- command sequence");
+        assertThat(Status.dnr(StatusCodes.INVALID_FIELD).toNvmeCliString()).isEqualTo(
                 "NVMe status: Invalid Field in Command: A reserved coded value or an unsupported value in a defined field(0x4002)");
         for (int sc = 0x37; sc <= 0x3b; sc++) {
-            assertThat(Status.commandSpecific(sc).name()).isNotEqualTo("Unknown");
+            assertThat(Status.dnr(StatusCode.commandSpecific(sc)).name()).isNotEqualTo("Unknown");
         }
         assertThat(new Status(1, 0x3b, 0, false, false).field()).isEqualTo(0x13b);
     }

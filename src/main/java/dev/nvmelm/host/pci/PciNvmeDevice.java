@@ -103,7 +103,7 @@ public final class PciNvmeDevice implements NvmeDevice {
         long cap = target.read64(Registers.CAP);
         this.bar = target;
         for (QueuePair q : io) q.rebind(target);
-        admin.restart(target, new Cqe(0, 0, 0, 0, 0, false, Status.generic(StatusCodes.ABORT_SQ_DELETED)));
+        admin.restart(target, new Cqe(0, 0, 0, 0, 0, false, Status.dnr(StatusCodes.ABORT_SQ_DELETED)));
         enableAdmin(target, cap);
         for (int i = 0; i < options.outstandingAers(); i++) postAer();
     }

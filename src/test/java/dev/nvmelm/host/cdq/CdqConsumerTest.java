@@ -3,6 +3,7 @@ package dev.nvmelm.host.cdq;
 import dev.nvmelm.spec.TailPointerTrigger;
 
 import dev.nvmelm.spec.Status;
+import dev.nvmelm.spec.StatusCodes;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -411,7 +412,7 @@ class CdqConsumerTest {
         var dev = device(q);
         var ns = new DirtyExtents(1, 1000, 512);
         var c = consumer(dev, q, cfg(4096, 1), ns);
-        dev.failWith(Status.commandSpecific(0x37));
+        dev.failWith(Status.dnr(StatusCodes.INVALID_CDQ));
         q.post(TestCdq.change(1, 1, 1));
         c.pollOnce();
         assertThat(dev.log()).hasSize(1);

@@ -7,6 +7,7 @@ import dev.nvmelm.host.NvmeDevice;
 import dev.nvmelm.spec.AdminOpcode;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
+import dev.nvmelm.spec.StatusCodes;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -91,7 +92,7 @@ final class ScriptedDevice implements NvmeDevice {
                     outstanding--;
                 }
                 f.complete(new Completion(0, 0, fail == null
-                        ? (c.cdqid() == cdq.cdqid() ? Status.SUCCESS : Status.commandSpecific(0x37)) : fail));
+                        ? (c.cdqid() == cdq.cdqid() ? Status.SUCCESS : Status.dnr(StatusCodes.INVALID_CDQ)) : fail));
             };
             now = !hold;
             if (hold) held.addLast(complete);
