@@ -7,7 +7,9 @@ need() { dpkg -s "$1" >/dev/null 2>&1 || pkgs+=("$1"); }
 # NBD peers used by the interop tests and benchmarks: qemu-nbd/qemu-img (qemu-utils),
 # qemu-storage-daemon (qemu-system-common: the live-mirror peer),
 # nbdkit (memory, sparse-random), libnbd's nbdcopy/nbdinfo, and fio's nbd engine.
-for p in iproute2 qemu-utils qemu-system-common nbdkit libnbd-bin fio; do need "$p"; done
+# The Linux guest of LinuxGuestTest (scripts/guest-build.sh): QEMU's x86 system emulator with its
+# NVMe device, busybox-static and cpio for the initramfs (the kernel is fetched by the script).
+for p in iproute2 qemu-utils qemu-system-common nbdkit libnbd-bin fio qemu-system-x86 busybox-static cpio; do need "$p"; done
 if [ ${#pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then echo "install-deps: need root to install: ${pkgs[*]}" >&2; exit 1; fi
   echo "install-deps: installing ${pkgs[*]}" >&2

@@ -237,7 +237,7 @@ public final class MigrateScenario {
         return m;
     }
 
-    /** mirror-anchors.md §3.3: QEMU 7.2 blockdev-mirror on the project machine, 1 GiB, fio 4 KiB randwrite, 100 MiB/s. */
+    /** Measured outside this repository (docs/migration.md): QEMU 7.2 blockdev-mirror on the project machine, 1 GiB, fio 4 KiB randwrite, 100 MiB/s. */
     static Map<String, Object> reference() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("source", "mirror-anchors.md section 3.3 (measured by the reference on the project machine, not by this run)");

@@ -14,7 +14,7 @@ import java.util.function.BooleanSupplier;
 /**
  * QEMU's live storage migration as a user runs it today: qemu-storage-daemon exports the source
  * over NBD (the guest writes through it), blockdev-mirror copies to the target with a speed
- * cap, and job-complete switches over once READY (mirror-anchors.md §3.2-3.3).
+ * cap, and job-complete switches over once READY (as QEMU's blockdev-mirror does; docs/benchmarks.md).
  */
 public final class MirrorPeer implements AutoCloseable {
     private final Path dir;

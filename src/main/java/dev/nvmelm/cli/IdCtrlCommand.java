@@ -12,7 +12,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** {@code nvme-lm id-ctrl <dev>}: Identify Controller (CNS 01h) with the HMLM fields of reference §2.1. */
+/** {@code nvme-lm id-ctrl <dev>}: Identify Controller (CNS 01h) with the HMLM fields (docs/spec.md, "Identify"). */
 @Command(name = "id-ctrl", mixinStandardHelpOptions = true, description = "Send Identify Controller and print the result")
 final class IdCtrlCommand extends DeviceCommand {
 

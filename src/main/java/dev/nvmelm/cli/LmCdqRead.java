@@ -17,7 +17,7 @@ import java.util.Map;
 
 /**
  * {@code nvme-lm lm cdq-read}: consumes the new entries of a CDQ that an earlier command created
- * (reference §5.2: an entry is new while its phase tag differs from the stale phase, which flips
+ * (Base 2.2, section 8.1.6.2: an entry is new while its phase tag differs from the stale phase, which flips
  * when the head wraps), prints them, and reports the new head with Set Features FID 21h.
  */
 @Command(name = "cdq-read", mixinStandardHelpOptions = true, description = "Read new entries of a Controller Data Queue and advance its head")

@@ -29,7 +29,10 @@ final class LmCreateCdq extends DeviceCommand {
     @Override
     Prepared prepare() {
         long dwords = field("--size", size, 32);
-        if (dwords < 8) throw new CliException("--size=" + size + " is smaller than one 32-byte entry (8 dwords)");
+        // NVMe Base 2.1, Figure 164: the controller refuses a size that is not whole entries
+        if (!ControllerDataQueueCommand.Create.wholeUdmqEntries(dwords)) {
+            throw new CliException("--size=" + size + " dwords is not a whole number of 32-byte entries (a positive multiple of 8)");
+        }
         var cmd = new ControllerDataQueueCommand.Create(field("--queue-type", queueType, 8), true,
                 field("--cntlid", cntlid, 16), dwords, 0);
         return new Prepared(cmd.toSqe(), dwords * 4, null);

@@ -77,7 +77,16 @@ final class LmMigrationSend extends DeviceCommand {
             case 2 -> {
                 selName = "Set Controller State";
                 if (stype != 0 || dudmq) throw new CliException("Unexpected fields for Set Controller State (--stype, --dudmq)");
-                if (inputFile == null) throw new CliException("Set Controller State requires --input-file FILE");
+                int seq = field("--seq-ind", seqInd, 2);
+                // NVMe Base 2.1, section 5.1.17.1.3: the command that ends a sequence may carry no
+                // data; it commits what came before (the controller accepts it likewise)
+                if (numd != null && numd == 0 && inputFile == null
+                        && (seq == MigrationSendCommand.SEQIND_LAST || seq == MigrationSendCommand.SEQIND_MIDDLE)) {
+                    var cmd = new MigrationSendCommand.SetControllerState(cntl, seq, field("--csvi", csvi, 8),
+                            field("--csuuidi", csuuidi, 8), offset, ui, 0);
+                    return new Prepared(cmd.toSqe(), 0, null);
+                }
+                if (inputFile == null) throw new CliException("Set Controller State requires --input-file FILE (or --numd=0 with --seq-ind=2 to end a sequence)");
                 byte[] state;
                 try {
                     state = Files.readAllBytes(inputFile);
@@ -88,13 +97,13 @@ final class LmMigrationSend extends DeviceCommand {
                 if (numd == null && state.length % 4 != 0) {
                     throw new CliException("--input-file " + inputFile + " has " + state.length + " bytes, not a whole number of dwords");
                 }
-                if (dwords == 0) throw new CliException("nothing to send: --input-file is empty or --numd=0");
+                if (dwords == 0) throw new CliException("nothing to send: --input-file is empty or --numd=0 (only a command that ends a sequence, --seq-ind=2, may carry no data)");
                 if (dwords * 4 > state.length) {
                     throw new CliException("failed to read controller state data: " + inputFile + " has " + state.length
                             + " bytes, --numd=" + dwords + " needs " + dwords * 4);
                 }
                 byte[] data = java.util.Arrays.copyOf(state, (int) (dwords * 4));
-                var cmd = new MigrationSendCommand.SetControllerState(cntl, field("--seq-ind", seqInd, 2),
+                var cmd = new MigrationSendCommand.SetControllerState(cntl, seq,
                         field("--csvi", csvi, 8), field("--csuuidi", csuuidi, 8), offset, ui, (int) dwords);
                 return new Prepared(cmd.toSqe(), data.length, data);
             }

@@ -401,7 +401,7 @@ final class MigrationRun {
     private static boolean capacityExceeded(Throwable t) {
         for (; t != null; t = t.getCause()) {
             if (t instanceof dev.nvmelm.host.NvmeStatusException n
-                    && n.status().is(dev.nvmelm.spec.Status.SCT_GENERIC, dev.nvmelm.spec.StatusCodes.CAPACITY_EXCEEDED)) return true;
+                    && n.status().is(dev.nvmelm.spec.StatusCodes.CAPACITY_EXCEEDED)) return true;
         }
         return false;
     }

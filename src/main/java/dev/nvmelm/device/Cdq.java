@@ -4,12 +4,14 @@ import dev.nvmelm.spec.AsyncEvent;
 import dev.nvmelm.spec.LbaMigrationEntry;
 import dev.nvmelm.spec.Status;
 import dev.nvmelm.spec.StatusCodes;
+import dev.nvmelm.spec.TailPointerTrigger;
 
 import java.lang.foreign.MemorySegment;
 import java.util.function.Consumer;
 
 /**
- * A User Data Migration Queue as the controller produces it (reference §5, §6), correct where
+ * A User Data Migration Queue as the controller produces it (NVMe Base 2.1, section 8.1.6;
+ * NVM Command Set, section 5.6 and Figure 177; docs/spec.md), correct where
  * QEMU's emulation is not: the phase starts at 1 and flips on wrap; bytes 0-30 are written before
  * byte 31; the entry that fills the ring gets ESA 7 and a one-shot CDQ Full event, after which
  * logging stays broken until Track Send starts it again; a marker never takes the last free
@@ -17,14 +19,15 @@ import java.util.function.Consumer;
  * checked at creation, so nothing here can write outside it.
  */
 final class Cdq {
-    static final Status CDQ_FULL = Status.commandSpecific(StatusCodes.CDQ_FULL);
-    static final Status INVALID_CDQ = Status.commandSpecific(StatusCodes.INVALID_CDQ);
+    static final Status CDQ_FULL = Status.dnr(StatusCodes.CDQ_FULL);
+    static final Status INVALID_CDQ = Status.dnr(StatusCodes.INVALID_CDQ);
     final int cdqid;
     final int cntlid;
     final int entries;
     private final MemorySegment[] pages;   // PC=1: one segment; PC=0: one per 4 KiB page
     private final int pageSize;
     private final Consumer<AsyncEvent> events;
+    private final TailPointerTrigger trigger;
     private int head, tail;
     private boolean phase = true;
     private boolean etpt;
@@ -34,13 +37,14 @@ final class Cdq {
     private boolean deleted;
     private long entriesPosted;
 
-    Cdq(int cdqid, int cntlid, int entries, MemorySegment[] pages, int pageSize, Consumer<AsyncEvent> events) {
+    Cdq(int cdqid, int cntlid, int entries, MemorySegment[] pages, int pageSize, Consumer<AsyncEvent> events, TailPointerTrigger trigger) {
         this.cdqid = cdqid;
         this.cntlid = cntlid;
         this.entries = entries;
         this.pages = pages;
         this.pageSize = pageSize;
         this.events = events;
+        this.trigger = trigger;
     }
 
     synchronized boolean logging() { return logging; }
@@ -68,11 +72,21 @@ final class Cdq {
         post(LbaMigrationEntry.range(nsid, slba, blockCount, phase));
     }
 
-    /** Logs "all LBAs of the namespace changed" (Format, Sanitize, namespace-wide deallocate). */
-    synchronized void logNamespace(int nsid) {
-        if (deleted || !logging || broken || free() == 0) return;
-        post(new LbaMigrationEntry(nsid, 0, 0, phase, LbaMigrationEntry.ESA_MIDDLE, false, LbaMigrationEntry.LBACI_NAMESPACE));
+    /**
+     * Logs a change of every LBA of a namespace (Format NVM, Sanitize) as range entries that
+     * cover it, at most 2^32 LBAs each (NLB is a 32-bit 0's based field). Not as LBACI 01b
+     * "all logical blocks changed": NVM Command Set, Figure 177 requires LBACIR 00b in an entry
+     * whose ESA is 000b, and such a change is neither a first nor a last entry.
+     */
+    synchronized void logNamespace(int nsid, long lbaCount) {
+        for (long slba = 0; slba < lbaCount; slba += MAX_ENTRY_BLOCKS) {
+            if (deleted || !logging || broken || free() == 0) return;
+            post(LbaMigrationEntry.range(nsid, slba, Math.min(MAX_ENTRY_BLOCKS, lbaCount - slba), phase));
+        }
     }
+
+    /** LBAs one entry can report: NLB is 32 bits, 0's based. */
+    static final long MAX_ENTRY_BLOCKS = 1L << 32;
 
     /**
      * Track Send start/stop: SUCCESS (marker posted, or no change), Controller Data Queue Full
@@ -91,7 +105,9 @@ final class Cdq {
 
     /**
      * The MC finished suspending: ESA 3, posted whenever the MC has this queue, logging or not
-     * (reference §8.1 step 2), so a host can always drain to it.
+     * (NVMe Base 2.1, section 5.1.17.1.1: the Suspend posts "an entry in that User Data
+     * Migration Queue that indicates the specified controller is suspended"), so a host can
+     * always drain to it.
      */
     synchronized Status suspendedMarker() {
         if (deleted) return INVALID_CDQ;
@@ -128,13 +144,13 @@ final class Cdq {
      * Set Features FID 21h: new head (must lie in [head, tail] modulo N: the host can only
      * consume what was produced) and the trigger. Returns false for an invalid value.
      */
-    synchronized boolean setHeadAndTrigger(int newHead, boolean arm, int trigger) {
+    synchronized boolean setHeadAndTrigger(int newHead, boolean arm, int tptSlot) {
         if (newHead < 0 || newHead >= entries) return false;
         if ((newHead - head + entries) % entries > used()) return false;
-        if (arm && (trigger < 0 || trigger >= entries)) return false;
+        if (arm && (tptSlot < 0 || tptSlot >= entries)) return false;
         head = newHead;
         etpt = arm;
-        tpt = arm ? trigger : 0;
+        tpt = arm ? tptSlot : 0;
         return true;
     }
 
@@ -160,7 +176,7 @@ final class Cdq {
             broken = true;
             events.accept(AsyncEvent.cdqFull(cdqid));
         }
-        if (etpt && tail == tpt) {
+        if (etpt && trigger.fires(slot, tpt, entries)) {
             etpt = false;
             events.accept(AsyncEvent.cdqTailPointer(cdqid));
         }

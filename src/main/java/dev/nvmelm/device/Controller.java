@@ -3,6 +3,7 @@ package dev.nvmelm.device;
 import dev.nvmelm.device.Queues.CompletionQueue;
 import dev.nvmelm.device.Queues.SubmissionQueue;
 import dev.nvmelm.spec.AsyncEvent;
+import dev.nvmelm.spec.ControllerChoices;
 import dev.nvmelm.spec.Cqe;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
@@ -43,15 +44,6 @@ public final class Controller implements ControllerBar {
     record Deferred(int sqid, int cid, int generation) {}
 
     /** What a handler returns: a completion now, or {@link #DEFERRED} (completed later by the handler). */
-    record Result(Status status, int dw0, int dw1) {
-        static final Result DEFERRED = new Result(Status.SUCCESS, 0, 0);
-
-        static Result ok() { return new Result(Status.SUCCESS, 0, 0); }
-
-        static Result ok(int dw0) { return new Result(Status.SUCCESS, dw0, 0); }
-
-        static Result of(Status s) { return new Result(s, 0, 0); }
-    }
 
     final int cntlid;
     final Subsystem subsystem;
@@ -75,6 +67,9 @@ public final class Controller implements ControllerBar {
     private int generation;   // incremented by every controller reset
     private final ArrayDeque<int[]> pendingAers = new ArrayDeque<>();
     private final ArrayDeque<AsyncEvent> queuedEvents = new ArrayDeque<>();
+    private volatile String fatalReason;   // the first reason for CSTS.CFS; cleared by a reset
+    private volatile String lastInvalidDoorbell;
+    private int maskedTypes;   // AET bits masked after delivery (only with ControllerChoices.maskOneShotAfterDelivery)
     volatile long throttleWriteIops;
     long nextWriteNanos;
     byte[] incomingState;   // Set Controller State chunks so far; null: no sequence open
@@ -204,7 +199,8 @@ public final class Controller implements ControllerBar {
                 csts = Registers.CSTS_RDY;
                 process();   // I/O queues restored by Set Controller State may already hold commands
             } catch (DmaFault e) {
-                csts = Registers.CSTS_CFS;
+                csts = 0;
+                fatal("enable: " + e.getMessage());
             }
         } else if (!enable && wasEnabled) {
             reset();
@@ -229,7 +225,9 @@ public final class Controller implements ControllerBar {
         java.util.Arrays.fill(cqs, null);
         pendingAers.clear();
         queuedEvents.clear();
+        maskedTypes = 0;
         incomingState = null;
+        fatalReason = null;
         if (isMigrationManagement()) {
             for (Cdq q : subsystem.cdqs.all()) {
                 subsystem.cdqs.remove(q.cdqid);
@@ -239,20 +237,56 @@ public final class Controller implements ControllerBar {
         csts = 0;
     }
 
+    /** Controller Fatal Status, with the reason kept for whoever looks ({@link #fatalReason()}). */
     private void fatal(String why) {
+        if (fatalReason == null) fatalReason = why;
         csts |= Registers.CSTS_CFS;
+    }
+
+    /** Why this controller set CSTS.CFS, or empty while it has not. */
+    public java.util.Optional<String> fatalReason() {
+        return java.util.Optional.ofNullable(fatalReason);
+    }
+
+    /**
+     * A doorbell of no queue, or a value outside the queue: ignored, and reported as QEMU does,
+     * with an Error Status asynchronous event (Write to Invalid Doorbell Register / Invalid
+     * Doorbell Write Value). The last one is kept in {@link #lastInvalidDoorbell()}.
+     */
+    private void invalidDoorbell(AsyncEvent e, String what) {
+        lastInvalidDoorbell = what;
+        postAsyncEvent(e);
+    }
+
+    /** The last invalid doorbell write this controller ignored, or empty. */
+    public java.util.Optional<String> lastInvalidDoorbell() {
+        return java.util.Optional.ofNullable(lastInvalidDoorbell);
     }
 
     private void sqTailDoorbell(int qid, int tail) {
         SubmissionQueue sq = qid <= MAX_IO_QUEUES ? sqs[qid] : null;
-        if (sq == null || tail < 0 || tail >= sq.size) return;  // invalid doorbell write: ignored
+        if (sq == null) {
+            invalidDoorbell(AsyncEvent.invalidDoorbellRegister(), "SQ " + qid + " tail doorbell: no such queue");
+            return;
+        }
+        if (tail < 0 || tail >= sq.size) {
+            invalidDoorbell(AsyncEvent.invalidDoorbellWriteValue(), "SQ " + qid + " tail " + Integer.toUnsignedString(tail) + " outside 0.." + (sq.size - 1));
+            return;
+        }
         sq.tail = tail;
         process();
     }
 
     private void cqHeadDoorbell(int qid, int head) {
         CompletionQueue cq = qid <= MAX_IO_QUEUES ? cqs[qid] : null;
-        if (cq == null || head < 0 || head >= cq.size) return;
+        if (cq == null) {
+            invalidDoorbell(AsyncEvent.invalidDoorbellRegister(), "CQ " + qid + " head doorbell: no such queue");
+            return;
+        }
+        if (head < 0 || head >= cq.size) {
+            invalidDoorbell(AsyncEvent.invalidDoorbellWriteValue(), "CQ " + qid + " head " + Integer.toUnsignedString(head) + " outside 0.." + (cq.size - 1));
+            return;
+        }
         cq.head = head;
         if (cq.drainOverflow() > 0) interrupt(cq);
         process();   // SQs that stopped at a full CQ go on
@@ -277,7 +311,7 @@ public final class Controller implements ControllerBar {
                         return;
                     }
                     // CDW0 flags: FUSE and PSDT must be 0 (no fused operations, no SGLs: PRPs only), 5:2 reserved
-                    Result r = sqe.flags() != 0 ? AdminHandler.invalidField() : q == 0 ? admin.execute(sqe) : io.execute(sqe, q);
+                    Result r = sqe.flags() != 0 ? Result.invalidField() : q == 0 ? admin.execute(sqe) : io.execute(sqe, q);
                     if (r != Result.DEFERRED) complete(q, sqe.cid(), r);
                 }
                 if (!sq.empty() && roomFor(sq)) more = true;
@@ -339,29 +373,40 @@ public final class Controller implements ControllerBar {
 
     // ---- asynchronous events ----
 
-    /** An Asynchronous Event Request arrived; completes at once if an event is queued. */
+    /** An Asynchronous Event Request arrived; completes at once if an event is queued and not masked. */
     Result asyncEventRequest(int cid) {
-        if (pendingAers.size() > AERL) return Result.of(Status.commandSpecific(dev.nvmelm.spec.StatusCodes.AER_LIMIT));
-        AsyncEvent e = queuedEvents.poll();
-        if (e != null) return new Result(Status.SUCCESS, e.dw0(), e.dw1());
+        if (pendingAers.size() > AERL) return Result.error(dev.nvmelm.spec.StatusCodes.AER_LIMIT);
+        AsyncEvent e = (maskedTypes & 1 << peekType()) == 0 ? queuedEvents.poll() : null;
+        if (e != null) return delivered(e);
         pendingAers.add(new int[]{0, cid});
         return Result.DEFERRED;
     }
 
+    private int peekType() {
+        AsyncEvent e = queuedEvents.peek();
+        return e == null ? 0 : e.type();
+    }
+
     /**
-     * Reports an event to the host. One-shot CDQ events are not masked after delivery (QEMU
-     * masks them, so its hosts see only the first one).
+     * Reports an event to the host. By default One-Shot CDQ events are not masked after
+     * delivery; {@link ControllerChoices#maskOneShotAfterDelivery()} masks them as QEMU does (its
+     * hosts see only the first one, the rest wait in the queue).
      */
     void postAsyncEvent(AsyncEvent e) {
         run(() -> {
-            int[] aer = pendingAers.poll();
+            int[] aer = (maskedTypes & 1 << e.type()) == 0 ? pendingAers.poll() : null;
             if (aer != null) {
-                complete(aer[0], aer[1], new Result(Status.SUCCESS, e.dw0(), e.dw1()));
+                complete(aer[0], aer[1], delivered(e));
             } else {
                 if (queuedEvents.size() >= 64) queuedEvents.poll();
                 queuedEvents.add(e);
             }
         });
+    }
+
+    private Result delivered(AsyncEvent e) {
+        if (e.type() == AsyncEvent.AET_ONE_SHOT && subsystem.choices().maskOneShotAfterDelivery()) maskedTypes |= 1 << e.type();
+        return new Result(Status.SUCCESS, e.dw0(), e.dw1());
     }
 
     void shutdown() {

@@ -1,10 +1,10 @@
 package dev.nvmelm.device;
 
-import dev.nvmelm.device.Controller.Result;
 import dev.nvmelm.spec.IoCommands;
-import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.IoOpcode;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
+import dev.nvmelm.spec.StatusCode;
 import dev.nvmelm.spec.StatusCodes;
 import dev.nvmelm.spec.bus.DmaFault;
 
@@ -18,7 +18,7 @@ import java.util.concurrent.locks.LockSupport;
 
 /**
  * NVM I/O commands. Every user-data change an MC's I/O queues make is logged into its User Data
- * Migration Queue when the command completes (reference §6.5): Write, Write Zeroes, DSM
+ * Migration Queue when the command completes (NVM Command Set, section 5.6): Write, Write Zeroes, DSM
  * deallocate (one entry per contiguous run) and Copy (the destination range).
  */
 final class IoHandler {
@@ -27,7 +27,7 @@ final class IoHandler {
     static final int MAX_COPY_RANGES = 128;
     static final long MAX_COPY_BYTES = 8 << 20;
     /** NVM Command Set specific status 83h Command Size Limit Exceeded (SCT 1h), for Copy past MSRC/MSSRL/MCL. */
-    static final int CMD_SIZE_LIMIT_EXCEEDED = StatusCodes.CMD_SIZE_LIMIT_EXCEEDED;
+    static final StatusCode CMD_SIZE_LIMIT_EXCEEDED = StatusCodes.CMD_SIZE_LIMIT_EXCEEDED;
 
     private final Controller c;
 
@@ -35,43 +35,43 @@ final class IoHandler {
         this.c = c;
     }
 
-    private static Result st(int sc) {
-        return Result.of(Status.generic(sc));
-    }
-
     Result execute(Sqe s, int sqid) {
         try {
-            int op = s.opcode();
-            if (op == Opcodes.FLUSH) return flush(s.nsid());
-            // an unsupported opcode is Invalid Opcode whatever its NSID says
-            if (op != Opcodes.READ && op != Opcodes.WRITE && op != Opcodes.WRITE_ZEROES && op != Opcodes.DATASET_MANAGEMENT
-                    && op != Opcodes.COPY) return st(StatusCodes.INVALID_OPCODE);
-            Namespace ns = c.subsystem.namespace(c.cntlid, s.nsid());
-            if (ns == null) return st(StatusCodes.INVALID_NS);
+            // an opcode this controller does not execute is Invalid Opcode whatever its NSID says
+            IoOpcode op = IoOpcode.of(s.opcode()).orElse(null);
+            if (op == null) return Result.error(StatusCodes.INVALID_OPCODE);
             return switch (op) {
-                case Opcodes.READ, Opcodes.WRITE -> readWrite(ns, IoCommands.ReadWrite.decode(s), s);
-                case Opcodes.WRITE_ZEROES -> writeZeroes(ns, IoCommands.WriteZeroes.decode(s));
-                case Opcodes.DATASET_MANAGEMENT -> dsm(ns, IoCommands.DatasetManagement.decode(s), s);
-                default -> copy(ns, IoCommands.Copy.decode(s), s);
+                case FLUSH -> flush(s.nsid());
+                case WRITE_UNCORRECTABLE, COMPARE -> Result.error(StatusCodes.INVALID_OPCODE);   // not offered (log page 05h)
+                case READ, WRITE, WRITE_ZEROES, DATASET_MANAGEMENT, COPY -> {
+                    Namespace ns = c.subsystem.namespace(c.cntlid, s.nsid());
+                    if (ns == null) yield Result.error(StatusCodes.INVALID_NS);
+                    yield switch (op) {
+                        case READ, WRITE -> readWrite(ns, IoCommands.ReadWrite.decode(s), s);
+                        case WRITE_ZEROES -> writeZeroes(ns, IoCommands.WriteZeroes.decode(s));
+                        case DATASET_MANAGEMENT -> dsm(ns, IoCommands.DatasetManagement.decode(s), s);
+                        default -> copy(ns, IoCommands.Copy.decode(s), s);
+                    };
+                }
             };
         } catch (Dma.InvalidPrpOffset e) {
-            return st(StatusCodes.INVALID_PRP_OFFSET);
+            return Result.error(StatusCodes.PRP_OFFSET_INVALID);
         } catch (IllegalArgumentException e) {
-            return st(StatusCodes.INVALID_FIELD);
+            return Result.error(StatusCodes.INVALID_FIELD);
         } catch (DmaFault e) {
-            return st(StatusCodes.DATA_TRANSFER_ERROR);
+            return Result.error(StatusCodes.DATA_TRANSFER_ERROR);
         } catch (IOException e) {
             String m = String.valueOf(e.getMessage());
-            return m.contains("No space left") ? st(StatusCodes.CAPACITY_EXCEEDED) : st(StatusCodes.INTERNAL);
+            return m.contains("No space left") ? Result.error(StatusCodes.CAPACITY_EXCEEDED) : Result.error(StatusCodes.INTERNAL);
         }
     }
 
     private Result readWrite(Namespace ns, IoCommands.ReadWrite rw, Sqe s) throws IOException {
-        if (!ns.inRange(rw.slba(), rw.blockCount())) return st(StatusCodes.LBA_RANGE);
+        if (!ns.inRange(rw.slba(), rw.blockCount())) return Result.error(StatusCodes.LBA_RANGE);
         long bytes = rw.blockCount() * ns.lbaSizeBytes();
-        if (bytes > MAX_TRANSFER_BYTES) return st(StatusCodes.INVALID_FIELD);
+        if (bytes > MAX_TRANSFER_BYTES) return Result.error(StatusCodes.INVALID_FIELD);
         try (Arena a = Arena.ofConfined()) {
-            if (rw.opcode() == Opcodes.READ) {
+            if (rw.opcode() == IoOpcode.READ) {
                 MemorySegment buf = a.allocate(bytes, 8);
                 ns.read(rw.slba(), buf);
                 Dma.toHost(c.memory(), s, buf);
@@ -86,7 +86,7 @@ final class IoHandler {
     }
 
     private Result writeZeroes(Namespace ns, IoCommands.WriteZeroes wz) throws IOException {
-        if (!ns.inRange(wz.slba(), wz.blockCount())) return st(StatusCodes.LBA_RANGE);
+        if (!ns.inRange(wz.slba(), wz.blockCount())) return Result.error(StatusCodes.LBA_RANGE);
         throttleWrite();
         ns.writeZeroes(wz.slba(), wz.blockCount(), wz.deallocate());
         log(ns, wz.slba(), wz.blockCount());
@@ -99,7 +99,7 @@ final class IoHandler {
         try (Arena a = Arena.ofConfined()) {
             ranges = IoCommands.decodeRanges(Dma.fromHost(c.memory(), s, d.dataBytes(), a), d.rangeCount());
         }
-        for (IoCommands.DsmRange r : ranges) if (!ns.inRange(r.slba(), r.blockCount())) return st(StatusCodes.LBA_RANGE);
+        for (IoCommands.DsmRange r : ranges) if (!ns.inRange(r.slba(), r.blockCount())) return Result.error(StatusCodes.LBA_RANGE);
         throttleWrite();
         List<IoCommands.DsmRange> sorted = new ArrayList<>(ranges);
         sorted.removeIf(r -> r.blockCount() == 0);
@@ -126,19 +126,19 @@ final class IoHandler {
      * The MCL byte budget bounds the buffer.
      */
     private Result copy(Namespace ns, IoCommands.Copy cp, Sqe s) throws IOException {
-        if (cp.rangeCount() > MAX_COPY_RANGES) return Result.of(Status.commandSpecific(CMD_SIZE_LIMIT_EXCEEDED));
+        if (cp.rangeCount() > MAX_COPY_RANGES) return Result.error(CMD_SIZE_LIMIT_EXCEEDED);
         List<IoCommands.CopyRange> ranges;
         try (Arena a = Arena.ofConfined()) {
             ranges = IoCommands.decodeCopyRanges(Dma.fromHost(c.memory(), s, (long) cp.rangeCount() * IoCommands.CopyRange.SIZE, a), cp.rangeCount());
         }
         long total = 0;
         for (IoCommands.CopyRange r : ranges) {
-            if (r.nlbZeroBased() + 1L > mssrl(ns)) return Result.of(Status.commandSpecific(CMD_SIZE_LIMIT_EXCEEDED));
+            if (r.nlbZeroBased() + 1L > mssrl(ns)) return Result.error(CMD_SIZE_LIMIT_EXCEEDED);
             total += r.nlbZeroBased() + 1L;
         }
-        if (total > mcl(ns)) return Result.of(Status.commandSpecific(CMD_SIZE_LIMIT_EXCEEDED));
-        for (IoCommands.CopyRange r : ranges) if (!ns.inRange(r.slba(), r.nlbZeroBased() + 1L)) return st(StatusCodes.LBA_RANGE);
-        if (!ns.inRange(cp.sdlba(), total)) return st(StatusCodes.LBA_RANGE);
+        if (total > mcl(ns)) return Result.error(CMD_SIZE_LIMIT_EXCEEDED);
+        for (IoCommands.CopyRange r : ranges) if (!ns.inRange(r.slba(), r.nlbZeroBased() + 1L)) return Result.error(StatusCodes.LBA_RANGE);
+        if (!ns.inRange(cp.sdlba(), total)) return Result.error(StatusCodes.LBA_RANGE);
         throttleWrite();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment buf = a.allocate(total * ns.lbaSizeBytes(), 8);
@@ -170,7 +170,7 @@ final class IoHandler {
             return Result.ok();
         }
         Namespace ns = c.subsystem.namespace(c.cntlid, nsid);
-        if (ns == null) return st(StatusCodes.INVALID_NS);
+        if (ns == null) return Result.error(StatusCodes.INVALID_NS);
         ns.flush();
         return Result.ok();
     }

@@ -1,6 +1,5 @@
 package dev.nvmelm.device;
 
-import dev.nvmelm.device.Controller.Result;
 import dev.nvmelm.device.Controller.State;
 import dev.nvmelm.device.Queues.CompletionQueue;
 import dev.nvmelm.device.Queues.SubmissionQueue;
@@ -23,7 +22,8 @@ import java.util.List;
 
 /**
  * Migration Send (Suspend, Resume, Set Controller State) and Migration Receive (Get Controller
- * State), issued to the MMC about an MC (reference §8-§10). Work that touches the MC runs on the
+ * State), issued to the MMC about an MC (NVMe Base 2.1, sections 5.1.16 and 5.1.17; docs/spec.md).
+ * Work that touches the MC runs on the
  * MC's own thread, after whatever command it is executing, so "suspend drains in-flight
  * commands" holds by construction; the MMC's command completes afterwards (deferred).
  */
@@ -40,11 +40,11 @@ final class Migration {
 
     Result send(Sqe s) {
         MigrationSendCommand cmd = MigrationSendCommand.decode(s);
-        if (!mmc.subsystem.isMigratable(cmd.cntlid())) return Result.of(Disagreements.UNKNOWN_CNTLID);
+        if (!mmc.subsystem.isMigratable(cmd.cntlid())) return Result.of(mmc.subsystem.choices().unknownCntlid());
         Controller mc = mmc.subsystem.controller(cmd.cntlid());
         return switch (cmd) {
             case MigrationSendCommand.Suspend su -> suspend(s, su, mc);
-            case MigrationSendCommand.Resume r -> r.uidx() != 0 ? AdminHandler.invalidField() : resume(s, mc);
+            case MigrationSendCommand.Resume r -> r.uidx() != 0 ? Result.invalidField() : resume(s, mc);
             case MigrationSendCommand.SetControllerState st -> setState(s, st, mc);
         };
     }
@@ -56,7 +56,7 @@ final class Migration {
      * marker: 3Bh and the MC runs on. Already suspended: success (a DUDMQ still deletes).
      */
     private Result suspend(Sqe s, MigrationSendCommand.Suspend su, Controller mc) {
-        if (su.uidx() != 0 || su.stype() > MigrationSendCommand.STYPE_SUSPEND) return AdminHandler.invalidField();
+        if (su.uidx() != 0 || su.stype() > MigrationSendCommand.STYPE_SUSPEND) return Result.invalidField();
         if (su.stype() == MigrationSendCommand.STYPE_NOTIFICATION) return Result.ok();   // advisory: nothing changes yet
         Controller.Deferred done = mmc.defer(0, s.cid());
         mc.pendingSuspends.incrementAndGet();   // the MC's fetch loop stops at its next command
@@ -81,7 +81,7 @@ final class Migration {
         Cdq q = mmc.subsystem.cdqs.forController(mc.cntlid);
         if (q != null && q.suspendedMarker().equals(Cdq.CDQ_FULL)) {
             mc.state = State.ACTIVE;   // no room for the "suspended" marker: refuse, change nothing
-            mmc.finish(done, AdminHandler.cs(StatusCodes.CDQ_FULL));
+            mmc.finish(done, Result.error(StatusCodes.CDQ_FULL));
             return;
         }
         mc.state = State.SUSPENDED;
@@ -103,12 +103,12 @@ final class Migration {
         Controller.Deferred done = mmc.defer(0, s.cid());
         mc.run(() -> {
             if (mc.state != State.SUSPENDED) {
-                mmc.finish(done, AdminHandler.cs(StatusCodes.CTRL_NOT_SUSPENDED));
+                mmc.finish(done, Result.error(StatusCodes.CTRL_NOT_SUSPENDED));
                 return;
             }
             Cdq q = mmc.subsystem.cdqs.forController(mc.cntlid);
             if (q != null && q.resumedMarker().equals(Cdq.CDQ_FULL)) {
-                mmc.finish(done, AdminHandler.cs(StatusCodes.CDQ_FULL));   // stays suspended
+                mmc.finish(done, Result.error(StatusCodes.CDQ_FULL));   // stays suspended
                 return;
             }
             mc.state = State.ACTIVE;
@@ -119,9 +119,13 @@ final class Migration {
     }
 
     private Result setState(Sqe s, MigrationSendCommand.SetControllerState st, Controller mc) {
-        if (st.csvi() != Disagreements.CSVI_FIRST_VERSION || st.csuuidi() != 0 || st.uidx() != 0) return AdminHandler.invalidField();
+        // NVMe Base 2.1, section 5.1.17.1.3: CSVI and CSUUIDI both 0 is Invalid Field; only CSVI 1 is offered
+        if (st.csvi() != Disagreements.CSVI_FIRST_VERSION || st.csuuidi() != 0 || st.uidx() != 0) return Result.invalidField();
         long len = st.lengthBytes();
-        if (st.offsetBytes() % 4 != 0 || len == 0 || st.offsetBytes() + len > MAX_STATE_BYTES) return AdminHandler.invalidField();
+        // The command that ends a sequence (SEQIND 10b) may carry no data: it only commits what
+        // came before. A sequence cannot start with nothing.
+        boolean opens = st.seqind() == MigrationSendCommand.SEQIND_FIRST || st.seqind() == MigrationSendCommand.SEQIND_ENTIRE;
+        if (st.offsetBytes() % 4 != 0 || len == 0 && opens || st.offsetBytes() + len > MAX_STATE_BYTES) return Result.invalidField();
         byte[] chunk;
         try (Arena a = Arena.ofConfined()) {
             chunk = Dma.fromHost(mmc.memory(), s, len, a).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
@@ -129,8 +133,11 @@ final class Migration {
         Controller.Deferred done = mmc.defer(0, s.cid());
         mc.run(() -> {
             Result r;
-            if (mc.state != State.SUSPENDED) r = AdminHandler.cs(StatusCodes.CTRL_NOT_SUSPENDED);
-            else if (mc.hasIoQueues()) r = AdminHandler.invalidField();
+            // NVMe Base 2.1, Figure 362: 3Ah for a controller not suspended; 1Fh "the specified
+            // controller is not in a condition to set the controller state" for one that still
+            // has I/O queues (a state would collide with them)
+            if (mc.state != State.SUSPENDED) r = Result.error(StatusCodes.CTRL_NOT_SUSPENDED);
+            else if (mc.hasIoQueues()) r = Result.error(StatusCodes.INVALID_CTRL_ID);
             else r = accept(mc, st, chunk);
             mmc.finish(done, r);
         });
@@ -146,10 +153,10 @@ final class Migration {
     private static Result accept(Controller mc, MigrationSendCommand.SetControllerState st, byte[] chunk) {
         int seq = st.seqind();
         if (seq == MigrationSendCommand.SEQIND_FIRST || seq == MigrationSendCommand.SEQIND_ENTIRE) mc.incomingState = new byte[0];
-        else if (mc.incomingState == null) return Result.of(Status.generic(StatusCodes.CMD_SEQ_ERROR));
+        else if (mc.incomingState == null) return Result.error(StatusCodes.CMD_SEQ_ERROR);
         if (st.offsetBytes() != mc.incomingState.length) {
             mc.incomingState = null;
-            return AdminHandler.invalidField();
+            return Result.invalidField();
         }
         byte[] grown = java.util.Arrays.copyOf(mc.incomingState, mc.incomingState.length + chunk.length);
         System.arraycopy(chunk, 0, grown, mc.incomingState.length, chunk.length);
@@ -166,9 +173,9 @@ final class Migration {
         try {
             cs = ControllerState.decode(bytes);
         } catch (IllegalArgumentException e) {
-            return AdminHandler.invalidField();
+            return Result.invalidField();
         }
-        if (cs.stateVersion() != FORMATS.versions().getFirst() || cs.vendorSpecific().length != 0) return AdminHandler.invalidField();
+        if (cs.stateVersion() != FORMATS.versions().getFirst() || cs.vendorSpecific().length != 0) return Result.invalidField();
         try {
             for (IoCqState q : cs.cqs()) {
                 if (q.qid() < 1 || q.qid() > Controller.MAX_IO_QUEUES || mc.cqs[q.qid()] != null || !q.physicallyContiguous()
@@ -196,15 +203,15 @@ final class Migration {
                 mc.sqs[i] = null;
                 mc.cqs[i] = null;
             }
-            return AdminHandler.invalidField();
+            return Result.invalidField();
         }
     }
 
     Result receive(Sqe s) {
         MigrationReceiveCommand cmd = MigrationReceiveCommand.decode(s);
-        if (!mmc.subsystem.isMigratable(cmd.cntlid())) return Result.of(Disagreements.UNKNOWN_CNTLID);
+        if (!mmc.subsystem.isMigratable(cmd.cntlid())) return Result.of(mmc.subsystem.choices().unknownCntlid());
         if (cmd.csuuidi() != 0 || cmd.uidx() != 0 || cmd.csvi() > Disagreements.CSVI_FIRST_VERSION || cmd.offsetBytes() % 4 != 0) {
-            return AdminHandler.invalidField();
+            return Result.invalidField();
         }
         Controller mc = mmc.subsystem.controller(cmd.cntlid());
         Controller.Deferred done = mmc.defer(0, s.cid());
@@ -215,7 +222,7 @@ final class Migration {
                 if (!mmc.current(done)) return;   // reset meanwhile: the data buffer is no longer the host's
                 Result r;
                 if (cmd.offsetBytes() >= state.length) {
-                    r = AdminHandler.invalidField();
+                    r = Result.invalidField();
                 } else {
                     int n = (int) Math.min(state.length - cmd.offsetBytes(), cmd.lengthBytes());
                     try {
@@ -223,9 +230,9 @@ final class Migration {
                         Dma.toHost(mmc.memory(), s, MemorySegment.ofArray(state).asSlice(cmd.offsetBytes(), n));
                         r = Result.ok(suspended ? MigrationReceiveCommand.CSUP : 0);
                     } catch (DmaFault e) {
-                        r = Result.of(Status.generic(StatusCodes.DATA_TRANSFER_ERROR));
+                        r = Result.error(StatusCodes.DATA_TRANSFER_ERROR);
                     } catch (Dma.InvalidPrpOffset e) {
-                        r = Result.of(Status.generic(StatusCodes.INVALID_PRP_OFFSET));
+                        r = Result.error(StatusCodes.PRP_OFFSET_INVALID);
                     }
                 }
                 mmc.finish(done, r);

@@ -7,7 +7,7 @@ import dev.nvmelm.spec.bus.DmaMemory;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
 
-/** Submission and completion queues living in host memory (NVMe Base 2.1 §3.3.1). */
+/** Submission and completion queues living in host memory (NVMe Base 2.1, section 3.3.1). */
 final class Queues {
     private Queues() {}
 

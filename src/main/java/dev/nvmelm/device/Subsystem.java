@@ -1,5 +1,8 @@
 package dev.nvmelm.device;
 
+import dev.nvmelm.spec.ControllerChoices;
+import dev.nvmelm.spec.TailPointerTrigger;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,11 +39,31 @@ public final class Subsystem implements AutoCloseable {
         }
     }
 
-    /** Injected so tests can step controllers deterministically and control time. */
-    public record Options(IntFunction<ExecutorService> executorPerController, LongSupplier nanoClock) {
+    /**
+     * Injected so tests can step controllers deterministically and control time. {@code choices}
+     * picks the controller's behaviour where the field disagrees (docs/spec.md, "Disagreements"):
+     * nvme-lm's (the spec's) by default, or e.g. QEMU's.
+     */
+    public record Options(IntFunction<ExecutorService> executorPerController, LongSupplier nanoClock, ControllerChoices choices) {
+        public Options {
+            java.util.Objects.requireNonNull(choices);
+        }
+
+        public Options(IntFunction<ExecutorService> executorPerController, LongSupplier nanoClock) {
+            this(executorPerController, nanoClock, ControllerChoices.NVME_LM);
+        }
+
         public static Options defaults() {
             return new Options(cntlid -> Executors.newSingleThreadExecutor(
                     Thread.ofPlatform().daemon().name("nvme-ctrl-" + cntlid).factory()), System::nanoTime);
+        }
+
+        public Options withChoices(ControllerChoices c) {
+            return new Options(executorPerController, nanoClock, c);
+        }
+
+        public Options withTailPointerTrigger(TailPointerTrigger rule) {
+            return withChoices(choices.withTailPointerTrigger(rule));
         }
     }
 
@@ -81,6 +104,8 @@ public final class Subsystem implements AutoCloseable {
     public Config config() { return config; }
 
     LongSupplier clock() { return options.nanoClock(); }
+
+    ControllerChoices choices() { return options.choices(); }
 
     public Controller controller(int cntlid) {
         if (cntlid < 0 || cntlid >= controllers.size()) throw new IllegalArgumentException("no controller with CNTLID " + cntlid);

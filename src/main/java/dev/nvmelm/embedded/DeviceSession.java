@@ -9,8 +9,8 @@ import dev.nvmelm.host.sim.SimChannel;
 import dev.nvmelm.host.sim.SimMessage;
 import dev.nvmelm.spec.CdqFeature;
 import dev.nvmelm.spec.ControllerDataQueueCommand;
+import dev.nvmelm.spec.AdminOpcode;
 import dev.nvmelm.spec.MigrationSendCommand;
-import dev.nvmelm.spec.Opcodes;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
 import dev.nvmelm.spec.StatusCodes;
@@ -22,6 +22,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.EnumSet;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -34,8 +35,8 @@ final class DeviceSession {
     /** Completions and events waiting for a client that does not read are bounded: then it is dropped. */
     private static final int MAX_QUEUED_REPLIES = 8192;
     /** Admin opcodes only the server (as the host's driver) may send: queues and events are its own. */
-    private static final Set<Integer> SERVER_OWNED = Set.of(Opcodes.DELETE_IO_SQ, Opcodes.CREATE_IO_SQ, Opcodes.DELETE_IO_CQ,
-            Opcodes.CREATE_IO_CQ, Opcodes.ASYNC_EVENT_REQUEST, 0x7c /* Doorbell Buffer Config */);
+    private static final Set<AdminOpcode> SERVER_OWNED = EnumSet.of(AdminOpcode.DELETE_IO_SQ, AdminOpcode.CREATE_IO_SQ,
+            AdminOpcode.DELETE_IO_CQ, AdminOpcode.CREATE_IO_CQ, AdminOpcode.ASYNC_EVENT_REQUEST, AdminOpcode.DOORBELL_BUFFER_CONFIG);
 
     private final DeviceServer server;
     private final SimChannel channel;
@@ -184,12 +185,12 @@ final class DeviceSession {
             send(new SimMessage.Failed(c.tag(), e.getMessage()));
             return;
         }
-        if (!c.io() && SERVER_OWNED.contains(sqe.opcode())) {
+        if (!c.io() && AdminOpcode.of(sqe.opcode()).filter(SERVER_OWNED::contains).isPresent()) {
             send(new SimMessage.Failed(c.tag(), String.format("admin opcode %02xh manages queues or events, which the device server owns;"
                     + " it is not available through passthrough", sqe.opcode())));
             return;
         }
-        if (!c.io() && sqe.opcode() == Opcodes.CONTROLLER_DATA_QUEUE) {
+        if (!c.io() && AdminOpcode.CONTROLLER_DATA_QUEUE.isOpcodeOf(sqe)) {
             cdqPassthrough(c.tag(), sqe);
             return;
         }
@@ -200,7 +201,7 @@ final class DeviceSession {
                 return;
             }
         }
-        MigrationSendCommand migration = !c.io() && sqe.opcode() == Opcodes.MIGRATION_SEND ? migrationSend(sqe) : null;
+        MigrationSendCommand migration = !c.io() && AdminOpcode.MIGRATION_SEND.isOpcodeOf(sqe) ? migrationSend(sqe) : null;
         if (migration != null) {
             String refusal = server.claims().admit(this, migration).orElse(null);
             if (refusal == null) refusal = refusalOfUdmqDelete(migration);
@@ -235,8 +236,8 @@ final class DeviceSession {
      */
     private String refusalOfCdqUse(Sqe sqe) {
         int cdqid;
-        if (sqe.opcode() == Opcodes.TRACK_SEND) cdqid = sqe.cdw11() & 0xffff;
-        else if ((sqe.opcode() == Opcodes.SET_FEATURES || sqe.opcode() == Opcodes.GET_FEATURES) && (sqe.cdw10() & 0xff) == CdqFeature.FID) cdqid = sqe.cdw11() & 0xffff;
+        if (AdminOpcode.TRACK_SEND.isOpcodeOf(sqe)) cdqid = sqe.cdw11() & 0xffff;
+        else if ((AdminOpcode.SET_FEATURES.isOpcodeOf(sqe) || AdminOpcode.GET_FEATURES.isOpcodeOf(sqe)) && (sqe.cdw10() & 0xff) == CdqFeature.FID) cdqid = sqe.cdw11() & 0xffff;
         else return null;
         DeviceServer.CdqRecord r = server.cdqs.get(cdqid);
         return r == null ? null : r.refusalFor(this);
@@ -348,7 +349,7 @@ final class DeviceSession {
         if (refusedOffMmc(a.tag())) return;
         DeviceServer.CdqRecord r = server.cdqs.get(a.cdqid());
         if (r == null) {
-            send(new SimMessage.Done(a.tag(), 0, 0, Status.commandSpecific(StatusCodes.INVALID_CDQ).field()));
+            send(new SimMessage.Done(a.tag(), 0, 0, Status.dnr(StatusCodes.INVALID_CDQ).field()));
             return;
         }
         synchronized (r) {

@@ -47,7 +47,7 @@ public interface CdqQueue extends AutoCloseable {
 
     /**
      * Reads the entries written since {@code from} (at most {@code max}) without reporting a head:
-     * an entry is new while its phase tag differs from the stale phase, which flips on wrap (§5.2).
+     * an entry is new while its phase tag differs from the stale phase, which flips on wrap (Base 2.2, section 8.1.6.2).
      */
     default Entries readFrom(Cursor from, int max) {
         java.util.List<dev.nvmelm.spec.LbaMigrationEntry> out = new java.util.ArrayList<>();

@@ -704,8 +704,7 @@ public final class MediaMigration {
 
     /** Vendor-specific feature C0h of the software controller: cap the MC's write rate. */
     private void throttle(long iops) throws NvmeException {
-        src.mmc().admin(dev.nvmelm.spec.Sqe.of(dev.nvmelm.spec.Opcodes.SET_FEATURES).withCdw10(0xC0)
-                .withCdw11(src.cntlid()).withCdw12((int) iops), null).orThrow("vendor write throttle");
+        src.mmc().admin(dev.nvmelm.spec.WriteThrottleFeature.set(src.cntlid(), iops), null).orThrow("vendor write throttle");
     }
 
     /**
@@ -723,7 +722,7 @@ public final class MediaMigration {
             MigState s = srcState.state();
             if (s == MigState.ERROR) {   // the failed arc may have suspended it: resume unconditionally
                 var c = src.mmc().admin(new dev.nvmelm.spec.MigrationSendCommand.Resume(src.cntlid(), 0).toSqe(), null);
-                if (!c.ok() && !c.status().is(dev.nvmelm.spec.Status.SCT_COMMAND_SPECIFIC, dev.nvmelm.spec.StatusCodes.CTRL_NOT_SUSPENDED)) {
+                if (!c.ok() && !c.status().is(dev.nvmelm.spec.StatusCodes.CTRL_NOT_SUSPENDED)) {
                     report.warnings.add("abort: Resume of the source controller failed: " + c.status());
                 }
             } else if (s != MigState.RUNNING) {
@@ -859,7 +858,7 @@ public final class MediaMigration {
          * switchover. The guest may keep running: destination tracking stays on while comparing,
          * and a differing block is excused only if the destination's CDQ logged a write to it —
          * that write completed before the compare read it, so its entry is already in the ring
-         * (logged on completion, §6.5) and one more poll finds it. Tracking stops afterwards.
+         * (logged on completion, NVM Command Set, section 5.6) and one more poll finds it. Tracking stops afterwards.
          */
         public Verifier.Result verify(Verifier.Mode mode, long seed) throws IOException {
             int lba = src.data().blockSizeBytes();

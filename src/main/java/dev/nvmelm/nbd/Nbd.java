@@ -1,6 +1,6 @@
 package dev.nvmelm.nbd;
 
-/** NBD protocol constants (NetworkBlockDevice/nbd doc/proto.md; mirror-anchors.md §2). Big-endian. */
+/** NBD protocol constants (the NBD protocol of the NetworkBlockDevice project; docs/network.md). Big-endian. */
 public final class Nbd {
     private Nbd() {}
 

@@ -1,6 +1,6 @@
 package dev.nvmelm.spec;
 
-/** Standard admin commands the host driver and the controller exchange (NVMe Base 2.1 §5). */
+/** Standard admin commands the host driver and the controller exchange (NVMe Base 2.1, section 5). */
 public final class AdminCommands {
     private AdminCommands() {}
 
@@ -9,7 +9,7 @@ public final class AdminCommands {
     public static final int FID_NUMBER_OF_QUEUES = 0x07, FID_ASYNC_EVENT_CONFIG = 0x0b;
     public static final int LID_ERROR = 0x01, LID_COMMANDS_SUPPORTED = 0x05;
 
-    /** Identify (06h): CDW10 CNS 7:0, CNTID 31:16; CDW11 CSI 31:24. §5.1.13. */
+    /** Identify (06h): CDW10 CNS 7:0, CNTID 31:16; CDW11 CSI 31:24. NVMe Base 2.1, section 5.1.13. */
     public record Identify(int cns, int cntid, int nsid, int csi) {
         public Identify {
             Fields.unsigned("CNS", cns, 8);
@@ -18,7 +18,7 @@ public final class AdminCommands {
         }
 
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.IDENTIFY).withNsid(nsid).withCdw10(cns | cntid << 16).withCdw11(csi << 24);
+            return Sqe.of(AdminOpcode.IDENTIFY).withNsid(nsid).withCdw10(cns | cntid << 16).withCdw11(csi << 24);
         }
 
         public static Identify decode(Sqe s) {
@@ -36,7 +36,7 @@ public final class AdminCommands {
         }
 
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.CREATE_IO_CQ).withPrp(prp1, 0).withCdw10(qid | qsizeZeroBased << 16)
+            return Sqe.of(AdminOpcode.CREATE_IO_CQ).withPrp(prp1, 0).withCdw10(qid | qsizeZeroBased << 16)
                     .withCdw11((physicallyContiguous ? 1 : 0) | (interruptsEnabled ? 2 : 0) | interruptVector << 16);
         }
 
@@ -57,7 +57,7 @@ public final class AdminCommands {
         }
 
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.CREATE_IO_SQ).withPrp(prp1, 0).withCdw10(qid | qsizeZeroBased << 16)
+            return Sqe.of(AdminOpcode.CREATE_IO_SQ).withPrp(prp1, 0).withCdw10(qid | qsizeZeroBased << 16)
                     .withCdw11((physicallyContiguous ? 1 : 0) | qprio << 1 | cqid << 16);
         }
 
@@ -69,11 +69,11 @@ public final class AdminCommands {
     }
 
     public static Sqe deleteIoSq(int qid) {
-        return Sqe.of(Opcodes.DELETE_IO_SQ).withCdw10(Fields.u("QID", qid, 16));
+        return Sqe.of(AdminOpcode.DELETE_IO_SQ).withCdw10(Fields.u("QID", qid, 16));
     }
 
     public static Sqe deleteIoCq(int qid) {
-        return Sqe.of(Opcodes.DELETE_IO_CQ).withCdw10(Fields.u("QID", qid, 16));
+        return Sqe.of(AdminOpcode.DELETE_IO_CQ).withCdw10(Fields.u("QID", qid, 16));
     }
 
     /** Get Log Page (02h): CDW10 LID 7:0, NUMDL 31:16; CDW11 NUMDU 15:0; CDW12/13 offset. NUMD 0's based. */
@@ -88,7 +88,7 @@ public final class AdminCommands {
         }
 
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.GET_LOG_PAGE).withNsid(nsid).withCdw10(lid | (int) (numdZeroBased & 0xffff) << 16)
+            return Sqe.of(AdminOpcode.GET_LOG_PAGE).withNsid(nsid).withCdw10(lid | (int) (numdZeroBased & 0xffff) << 16)
                     .withCdw11((int) (numdZeroBased >>> 16)).withCdw12((int) offsetBytes).withCdw13((int) (offsetBytes >>> 32));
         }
 
@@ -104,11 +104,11 @@ public final class AdminCommands {
 
     /** Set Features (09h) for a feature whose value is CDW11 (and CDW12..15 left 0). */
     public static Sqe setFeatures(int fid, int cdw11) {
-        return Sqe.of(Opcodes.SET_FEATURES).withCdw10(Fields.u("FID", fid, 8)).withCdw11(cdw11);
+        return Sqe.of(AdminOpcode.SET_FEATURES).withCdw10(Fields.u("FID", fid, 8)).withCdw11(cdw11);
     }
 
     public static Sqe getFeatures(int fid, int cdw11) {
-        return Sqe.of(Opcodes.GET_FEATURES).withCdw10(Fields.u("FID", fid, 8)).withCdw11(cdw11);
+        return Sqe.of(AdminOpcode.GET_FEATURES).withCdw10(Fields.u("FID", fid, 8)).withCdw11(cdw11);
     }
 
     /** Number of Queues (FID 07h): CDW11 NSQR 15:0, NCQR 31:16, both 0's based. */
@@ -117,11 +117,11 @@ public final class AdminCommands {
     }
 
     public static Sqe asyncEventRequest() {
-        return Sqe.of(Opcodes.ASYNC_EVENT_REQUEST);
+        return Sqe.of(AdminOpcode.ASYNC_EVENT_REQUEST);
     }
 
     /**
-     * Format NVM (80h), NVMe Base 2.1 §5.1.10: CDW10 LBAFL 3:0, MSET 4, PI 7:5, PIL 8, SES 11:9
+     * Format NVM (80h), NVMe Base 2.1, section 5.1.10: CDW10 LBAFL 3:0, MSET 4, PI 7:5, PIL 8, SES 11:9
      * (0 no secure erase, 1 user data erase, 2 cryptographic erase), LBAFU 13:12.
      */
     public record FormatNvm(int nsid, int lbaf, boolean mset, int pi, boolean pil, int ses) {
@@ -134,7 +134,7 @@ public final class AdminCommands {
         }
 
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.FORMAT_NVM).withNsid(nsid).withCdw10((lbaf & 0xf) | (mset ? 1 << 4 : 0) | pi << 5 | (pil ? 1 << 8 : 0)
+            return Sqe.of(AdminOpcode.FORMAT_NVM).withNsid(nsid).withCdw10((lbaf & 0xf) | (mset ? 1 << 4 : 0) | pi << 5 | (pil ? 1 << 8 : 0)
                     | ses << 9 | (lbaf >>> 4) << 12);
         }
 
@@ -145,7 +145,7 @@ public final class AdminCommands {
         }
     }
 
-    /** Sanitize (84h), NVMe Base 2.1 §5.1.22: CDW10 SANACT 2:0 (1 exit failure mode, 2 block erase, 3 overwrite, 4 crypto erase), AUSE 3, OWPASS 7:4, OIPBP 8, NDAS 9; CDW11 overwrite pattern. */
+    /** Sanitize (84h), NVMe Base 2.1, section 5.1.22: CDW10 SANACT 2:0 (1 exit failure mode, 2 block erase, 3 overwrite, 4 crypto erase), AUSE 3, OWPASS 7:4, OIPBP 8, NDAS 9; CDW11 overwrite pattern. */
     public record Sanitize(int sanact, boolean ause, int owpass, boolean oipbp, boolean ndas, int overwritePattern) {
         public static final int EXIT_FAILURE = 1, BLOCK_ERASE = 2, OVERWRITE = 3, CRYPTO_ERASE = 4;
 
@@ -155,7 +155,7 @@ public final class AdminCommands {
         }
 
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.SANITIZE).withCdw10(sanact | (ause ? 1 << 3 : 0) | owpass << 4 | (oipbp ? 1 << 8 : 0) | (ndas ? 1 << 9 : 0))
+            return Sqe.of(AdminOpcode.SANITIZE).withCdw10(sanact | (ause ? 1 << 3 : 0) | owpass << 4 | (oipbp ? 1 << 8 : 0) | (ndas ? 1 << 9 : 0))
                     .withCdw11(overwritePattern);
         }
 

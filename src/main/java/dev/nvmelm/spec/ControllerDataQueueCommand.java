@@ -1,11 +1,12 @@
 package dev.nvmelm.spec;
 
 /**
- * Controller Data Queue admin command, opcode 45h (NVMe Base 2.1 §5.1.4; reference §4.1).
+ * Controller Data Queue admin command, opcode 45h (NVMe Base 2.1, section 5.1.4, Figures 161-168).
  * CDW10: SEL 7:0 (0 create, 1 delete), 15:8 reserved, MOS 31:16 with QT = MOS[7:0].
  * Create: CDW11 PC bit 0, 15:1 reserved, CQS 31:16 (= CNTLID of the migratable controller for
  * a User Data Migration Queue); CDW12 CDQSIZE in dwords (not 0's based); PRP1 queue base (PC=1)
- * or first PRP list page (PC=0). Delete: CDW11 CDQID 15:0. CQE DW0[15:0] returns the CDQID.
+ * or first PRP list page (PC=0), with an offset of 0h (Figure 162). Delete: CDW11 CDQID 15:0.
+ * CQE DW0[15:0] returns the CDQID.
  */
 public sealed interface ControllerDataQueueCommand {
     int SEL_CREATE = 0, SEL_DELETE = 1;
@@ -24,7 +25,7 @@ public sealed interface ControllerDataQueueCommand {
 
         @Override
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.CONTROLLER_DATA_QUEUE).withPrp(prp1, 0)
+            return Sqe.of(AdminOpcode.CONTROLLER_DATA_QUEUE).withPrp(prp1, 0)
                     .withCdw10(SEL_CREATE | queueType << 16)
                     .withCdw11((physicallyContiguous ? 1 : 0) | cntlid << 16)
                     .withCdw12((int) sizeDwords);
@@ -32,6 +33,15 @@ public sealed interface ControllerDataQueueCommand {
 
         public long sizeBytes() {
             return sizeDwords * 4;
+        }
+
+        /**
+         * NVMe Base 2.1, Figure 164: a CDQSIZE (in dwords) that is not a multiple of the entry
+         * size of the queue type is Invalid Field in Command. A User Data Migration Queue entry
+         * is 32 bytes (8 dwords; NVM Command Set 1.1, the LBA Migration Queue Entry).
+         */
+        public static boolean wholeUdmqEntries(long sizeDwords) {
+            return sizeDwords > 0 && sizeDwords % (LbaMigrationEntry.SIZE / 4) == 0;
         }
     }
 
@@ -42,13 +52,13 @@ public sealed interface ControllerDataQueueCommand {
 
         @Override
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.CONTROLLER_DATA_QUEUE).withCdw10(SEL_DELETE).withCdw11(cdqid);
+            return Sqe.of(AdminOpcode.CONTROLLER_DATA_QUEUE).withCdw10(SEL_DELETE).withCdw11(cdqid);
         }
     }
 
     /** Decodes and validates; reserved bits or an undefined SEL are an IllegalArgumentException. */
     static ControllerDataQueueCommand decode(Sqe s) {
-        if (s.opcode() != Opcodes.CONTROLLER_DATA_QUEUE) throw new IllegalArgumentException("not a Controller Data Queue command");
+        if (!AdminOpcode.CONTROLLER_DATA_QUEUE.isOpcodeOf(s)) throw new IllegalArgumentException("not a Controller Data Queue command");
         int sel = Fields.get(s.cdw10(), 7, 0);
         Fields.reservedZero("CDQ CDW10[15:8]", s.cdw10(), 0x0000ff00);
         return switch (sel) {

@@ -6,7 +6,7 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The Get/Set Controller State payload (reference §10): a 48-byte header, the NVMe Controller
+ * The Get/Set Controller State payload (NVMe Base 2.1, Figures 358-361; docs/spec.md, "Controller state"): a 48-byte header, the NVMe Controller
  * State (version 0), then vendor-specific bytes.
  * <pre>
  * header  1:0 VER, 2 CSATTR (bit 0 suspended), 15:3 reserved,

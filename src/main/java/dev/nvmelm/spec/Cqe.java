@@ -3,7 +3,7 @@ package dev.nvmelm.spec;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The 16-byte Completion Queue Entry (NVMe Base 2.1 §4.2.1): DW0 and DW1 command specific,
+ * The 16-byte Completion Queue Entry (NVMe Base 2.1, section 4.2.1): DW0 and DW1 command specific,
  * DW2 = SQHD 15:0 | SQID 31:16, DW3 = CID 15:0 | P (phase tag) bit 16 | status 31:17.
  */
 public record Cqe(int dw0, int dw1, int sqHead, int sqId, int cid, boolean phase, Status status) {
@@ -38,6 +38,10 @@ public record Cqe(int dw0, int dw1, int sqHead, int sqId, int cid, boolean phase
 
     /** The phase tag alone, read first by a consumer before the rest of the entry. */
     public static boolean phaseAt(MemorySegment seg, long off) {
-        return (seg.get(Sqe.LE_INT, off + 12) & (1 << 16)) != 0;
+        // DW3 bit 16 is bit 0 of byte 14. Read with acquire ordering, as a driver's dma_rmb: the
+        // rest of the entry is read after the phase says it is new.
+        return ((byte) PHASE_BYTE.getAcquire(seg, off + 14) & 1) != 0;
     }
+
+    private static final java.lang.invoke.VarHandle PHASE_BYTE = java.lang.foreign.ValueLayout.JAVA_BYTE.varHandle();
 }

@@ -5,7 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Get LBA Status (admin 86h) with ATYPE 02h "tracked allocated LBAs" (TP4165; reference §13):
+ * Get LBA Status (admin 86h) with ATYPE 02h "tracked allocated LBAs" (TP4165; docs/spec.md, "Get LBA Status"):
  * CDW10/11 SLBA, CDW12 MNDW (0's based dwords of reply), CDW13 RL 15:0 (0 = to the end),
  * ATYPE 31:24. Reply: {le32 NLSD; u8 CMPC (1 incomplete, 2 complete); 3 reserved} then NLSD
  * 16-byte descriptors {le64 DSLBA; le32 NLB; u8 rsvd; u8 status; 2 rsvd}.
@@ -28,7 +28,7 @@ public final class GetLbaStatus {
         }
 
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.GET_LBA_STATUS).withNsid(nsid).withCdw10((int) slba).withCdw11((int) (slba >>> 32))
+            return Sqe.of(AdminOpcode.GET_LBA_STATUS).withNsid(nsid).withCdw10((int) slba).withCdw11((int) (slba >>> 32))
                     .withCdw12(mndwZeroBased).withCdw13(rangeLength | atype << 24);
         }
 
@@ -47,7 +47,7 @@ public final class GetLbaStatus {
             for (int i = 0; i < descriptors.size(); i++) {
                 long o = HEADER + (long) i * DESCRIPTOR;
                 Descriptor d = descriptors.get(i);
-                long nlb = Disagreements.LBA_STATUS_NLB_ZERO_BASED ? d.blockCount() - 1 : d.blockCount();
+                long nlb = Disagreements.LBA_STATUS_NLB.field(d.blockCount());
                 m.set(Sqe.LE_LONG, o, d.slba());
                 m.set(Sqe.LE_INT, o + 8, (int) Fields.unsigned("descriptor NLB", nlb, 32));
                 m.set(java.lang.foreign.ValueLayout.JAVA_BYTE, o + 13, (byte) ATYPE_ALLOCATED);
@@ -64,7 +64,7 @@ public final class GetLbaStatus {
             for (int i = 0; i < n; i++) {
                 long o = HEADER + (long) i * DESCRIPTOR;
                 long nlb = Integer.toUnsignedLong(m.get(Sqe.LE_INT, o + 8));
-                out.add(new Descriptor(m.get(Sqe.LE_LONG, o), Disagreements.LBA_STATUS_NLB_ZERO_BASED ? nlb + 1 : nlb));
+                out.add(new Descriptor(m.get(Sqe.LE_LONG, o), Disagreements.LBA_STATUS_NLB.count(nlb)));
             }
             return new Reply(cmpc == CMPC_COMPLETE, out);
         }

@@ -9,7 +9,7 @@ import java.nio.charset.StandardCharsets;
  * Structure"), the fields nvme-lm uses. Offsets: VID 1:0, SSVID 3:2, SN 23:4, MN 63:24, FR 71:64,
  * MDTS 77, CNTLID 79:78, VER 83:80, CTRATT 99:96, OACS 257:256 (bit 11 HMLMS), AERL 259, LPA 261,
  * SQES 512, CQES 513, MAXCMD 515:514, NN 519:516, ONCS 521:520, and the HMLM fields at 570-587
- * (reference §2.1): CMMRTD, NMMRTD, MINMRTG, MAXMRTG, TRATTR, MCUDMQ, MNSUDMQ, MCMR, NMCMR, MCDQPC;
+ * ({@link Disagreements#ID_CTRL_LM_FIELDS_OFFSET}; docs/spec.md, "Identify"): CMMRTD, NMMRTD, MINMRTG, MAXMRTG, TRATTR, MCUDMQ, MNSUDMQ, MCMR, NMCMR, MCDQPC;
  * SUBNQN 1023:768.
  */
 public record IdentifyController(int vid, int ssvid, String serial, String model, String firmware, int mdts, int cntlid,
@@ -26,6 +26,11 @@ public record IdentifyController(int vid, int ssvid, String serial, String model
     }
 
     public byte[] encode() {
+        return encode(Disagreements.ID_CTRL_LM_FIELDS_OFFSET);
+    }
+
+    /** Encodes with the HMLM fields at {@code lm} (the {@link Disagreements#ID_CTRL_LM_FIELDS_OFFSET} knob flipped). */
+    public byte[] encode(int lm) {
         byte[] b = new byte[SIZE];
         MemorySegment m = MemorySegment.ofArray(b);
         m.set(Sqe.LE_SHORT, 0, (short) vid);
@@ -45,7 +50,6 @@ public record IdentifyController(int vid, int ssvid, String serial, String model
         m.set(Sqe.LE_SHORT, 514, (short) maxcmd);
         m.set(Sqe.LE_INT, 516, nn);
         m.set(Sqe.LE_SHORT, 520, (short) oncs);
-        int lm = Disagreements.ID_CTRL_LM_FIELDS_OFFSET;
         m.set(Sqe.LE_SHORT, lm, (short) cmmrtd);
         m.set(Sqe.LE_SHORT, lm + 2, (short) nmmrtd);
         b[lm + 4] = (byte) minmrtg;
@@ -62,7 +66,11 @@ public record IdentifyController(int vid, int ssvid, String serial, String model
     }
 
     public static IdentifyController decode(MemorySegment m) {
-        int lm = Disagreements.ID_CTRL_LM_FIELDS_OFFSET;
+        return decode(m, Disagreements.ID_CTRL_LM_FIELDS_OFFSET);
+    }
+
+    /** Decodes with the HMLM fields at {@code lm}. */
+    public static IdentifyController decode(MemorySegment m, int lm) {
         return new IdentifyController(u16(m, 0), u16(m, 2), str(m, 4, 20), str(m, 24, 40), str(m, 64, 8), u8(m, 77),
                 u16(m, 78), m.get(Sqe.LE_INT, 80), m.get(Sqe.LE_INT, 96), u16(m, 256), u8(m, 259), u8(m, 261), u8(m, 512),
                 u8(m, 513), u16(m, 514), m.get(Sqe.LE_INT, 516), u16(m, 520), u16(m, lm), u16(m, lm + 2), u8(m, lm + 4),

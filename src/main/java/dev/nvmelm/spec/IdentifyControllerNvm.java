@@ -3,9 +3,9 @@ package dev.nvmelm.spec;
 import java.lang.foreign.MemorySegment;
 
 /**
- * I/O Command Set specific Identify Controller, NVM (CNS 06h, CSI 00h; reference §2.2):
+ * I/O Command Set specific Identify Controller, NVM (CNS 06h, CSI 00h; NVM Command Set, section 5.6; docs/spec.md, "Identify"):
  * AOCS 19:18 (bit 0 RALBAS: Get LBA Status ATYPE 02h works), LBAMQF 24 (00h = Type 0 entries),
- * and the NVM Identify Namespace (CNS 05h) TLBAAG 295:292 (reference §2.3).
+ * and the NVM Identify Namespace (CNS 05h) TLBAAG 295:292.
  */
 public record IdentifyControllerNvm(int aocs, int lbamqf) {
     public static final int SIZE = 4096;

@@ -3,7 +3,7 @@ package dev.nvmelm.spec;
 import java.lang.foreign.MemorySegment;
 
 /**
- * Identify Namespace (CNS 00h, 4096 bytes; NVM Command Set 1.1 §4.1.5.1), the fields nvme-lm uses:
+ * Identify Namespace (CNS 00h, 4096 bytes; NVM Command Set 1.1, section 4.1.5.1), the fields nvme-lm uses:
  * NSZE 7:0, NCAP 15:8, NUSE 23:16, NSFEAT 24, NLBAF 25 (0's based), FLBAS 26, MSSRL 75:74,
  * MCL 79:76, MSRC 80, LBAF[0..] from 128 (4 bytes each: MS 15:0, LBADS 23:16).
  */

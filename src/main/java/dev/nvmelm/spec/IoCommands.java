@@ -4,14 +4,14 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
-/** NVM Command Set I/O commands (NVM Command Set 1.1 §3). SLBA in CDW10/11; NLB 0's based. */
+/** NVM Command Set I/O commands (NVM Command Set 1.1, section 3). SLBA in CDW10/11; NLB 0's based. */
 public final class IoCommands {
     private IoCommands() {}
 
     /** Read (02h) or Write (01h): CDW12 NLB 15:0 (0's based), FUA bit 30, LR bit 31. */
-    public record ReadWrite(int opcode, int nsid, long slba, int nlbZeroBased, boolean fua) {
+    public record ReadWrite(IoOpcode opcode, int nsid, long slba, int nlbZeroBased, boolean fua) {
         public ReadWrite {
-            if (opcode != Opcodes.READ && opcode != Opcodes.WRITE) throw new IllegalArgumentException("not a Read or Write opcode");
+            if (opcode != IoOpcode.READ && opcode != IoOpcode.WRITE) throw new IllegalArgumentException("not a Read or Write opcode");
             Fields.unsigned("NLB", nlbZeroBased, 16);
         }
 
@@ -25,16 +25,16 @@ public final class IoCommands {
         }
 
         public static ReadWrite decode(Sqe s) {
-            return new ReadWrite(s.opcode(), s.nsid(), slbaOf(s), s.cdw12() & 0xffff, (s.cdw12() & 1 << 30) != 0);
+            return new ReadWrite(IoOpcode.of(s.opcode()).orElseThrow(() -> new IllegalArgumentException("not a Read or Write opcode")), s.nsid(), slbaOf(s), s.cdw12() & 0xffff, (s.cdw12() & 1 << 30) != 0);
         }
     }
 
     public static ReadWrite read(int nsid, long slba, long blocks) {
-        return new ReadWrite(Opcodes.READ, nsid, slba, (int) Fields.unsigned("block count - 1", blocks - 1, 16), false);
+        return new ReadWrite(IoOpcode.READ, nsid, slba, (int) Fields.unsigned("block count - 1", blocks - 1, 16), false);
     }
 
     public static ReadWrite write(int nsid, long slba, long blocks, boolean fua) {
-        return new ReadWrite(Opcodes.WRITE, nsid, slba, (int) Fields.unsigned("block count - 1", blocks - 1, 16), fua);
+        return new ReadWrite(IoOpcode.WRITE, nsid, slba, (int) Fields.unsigned("block count - 1", blocks - 1, 16), fua);
     }
 
     /** Write Zeroes (08h): CDW12 NLB 15:0, DEAC bit 25 (deallocate), FUA bit 30. */
@@ -48,7 +48,7 @@ public final class IoCommands {
         }
 
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.WRITE_ZEROES).withNsid(nsid).withCdw10((int) slba).withCdw11((int) (slba >>> 32))
+            return Sqe.of(IoOpcode.WRITE_ZEROES).withNsid(nsid).withCdw10((int) slba).withCdw11((int) (slba >>> 32))
                     .withCdw12(nlbZeroBased | (deallocate ? 1 << 25 : 0));
         }
 
@@ -65,7 +65,7 @@ public final class IoCommands {
     /** Dataset Management (09h): CDW10 NR 7:0 (0's based), CDW11 AD bit 2. */
     public record DatasetManagement(int nsid, int rangeCount, boolean deallocate) {
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.DATASET_MANAGEMENT).withNsid(nsid).withCdw10(Fields.u("NR", rangeCount - 1, 8))
+            return Sqe.of(IoOpcode.DATASET_MANAGEMENT).withNsid(nsid).withCdw10(Fields.u("NR", rangeCount - 1, 8))
                     .withCdw11(deallocate ? 4 : 0);
         }
 
@@ -95,7 +95,7 @@ public final class IoCommands {
     }
 
     public static Sqe flush(int nsid) {
-        return Sqe.of(Opcodes.FLUSH).withNsid(nsid);
+        return Sqe.of(IoOpcode.FLUSH).withNsid(nsid);
     }
 
     /** A Copy source range, format 0 (32 bytes): 15:8 SLBA, 17:16 NLB (0's based). */
@@ -106,7 +106,7 @@ public final class IoCommands {
     /** Copy (19h): CDW10/11 SDLBA, CDW12 NR 7:0 (0's based), DESFMT 11:8 (0). */
     public record Copy(int nsid, long sdlba, int rangeCount) {
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.COPY).withNsid(nsid).withCdw10((int) sdlba).withCdw11((int) (sdlba >>> 32))
+            return Sqe.of(IoOpcode.COPY).withNsid(nsid).withCdw10((int) sdlba).withCdw11((int) (sdlba >>> 32))
                     .withCdw12(Fields.u("NR", rangeCount - 1, 8));
         }
 

@@ -3,7 +3,7 @@ package dev.nvmelm.spec;
 import java.lang.foreign.MemorySegment;
 
 /**
- * I/O Completion Queue state entry, 24 bytes (reference §10.3): 7:0 IOCQPRP1, 9:8 IOCQQSIZE
+ * I/O Completion Queue state entry, 24 bytes (NVMe Base 2.1, Figure 361): 7:0 IOCQPRP1, 9:8 IOCQQSIZE
  * (0's based), 11:10 IOCQQID, 13:12 IOCQHP, 15:14 IOCQTP, 19:16 IOCQA (bit 0 PC, bit 1 IEN,
  * bit 2 S0PT, 31:16 IV), 23:20 reserved. The producer phase is stored through
  * {@link Disagreements#iocqaBit2}.

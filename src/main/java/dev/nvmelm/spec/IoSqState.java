@@ -3,7 +3,7 @@ package dev.nvmelm.spec;
 import java.lang.foreign.MemorySegment;
 
 /**
- * I/O Submission Queue state entry, 24 bytes (reference §10.3): 7:0 IOSQPRP1, 9:8 IOSQQSIZE
+ * I/O Submission Queue state entry, 24 bytes (NVMe Base 2.1, Figure 360): 7:0 IOSQPRP1, 9:8 IOSQQSIZE
  * (0's based), 11:10 IOSQQID, 13:12 IOSQCQID, 15:14 IOSQA (bit 0 PC, bits 2:1 QPRIO), 17:16
  * IOSQHP, 19:18 IOSQTP, 23:20 reserved.
  */

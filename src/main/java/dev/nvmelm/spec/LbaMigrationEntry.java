@@ -4,17 +4,17 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * LBA Migration Queue Entry Type 0, the 32-byte User Data Migration Queue entry (reference §6.1):
- * 3:0 NSID, 7:4 NLB (base per {@link Disagreements#UDMQ_NLB_ZERO_BASED}), 15:8 SLBA, 30:16
+ * LBA Migration Queue Entry Type 0, the 32-byte User Data Migration Queue entry (NVM Command Set, Figure 177):
+ * 3:0 NSID, 7:4 NLB (base per {@link Disagreements#UDMQ_NLB}; 0's based, NVM Command Set Figure 177), 15:8 SLBA, 30:16
  * reserved, 31 LBAMQA = CDQP phase tag bit 0, ESA 3:1, reserved bit 4, DLBA bit 5, LBACI 7:6.
  * The controller writes bytes 0-30 first and byte 31 last, so a consumer that sees the new
  * phase can read the rest.
  */
 public record LbaMigrationEntry(int nsid, long nlb, long slba, boolean phase, int esa, boolean dlba, int lbaci) {
     public static final int SIZE = 32, PHASE_OFFSET = 31;
-    /** ESA (§6.2): 0 middle, 1 first (logging (re)started), 2 last: stopped, 3 last: suspended, 7 last: queue full. */
+    /** ESA (Figure 177): 0 middle, 1 first (logging (re)started), 2 last: stopped, 3 last: suspended, 7 last: queue full. */
     public static final int ESA_MIDDLE = 0, ESA_FIRST = 1, ESA_STOPPED = 2, ESA_SUSPENDED = 3, ESA_QUEUE_FULL = 7;
-    /** LBACI (§6.3): 0 range changed, 1 all LBAs of the namespace changed, 2 no LBA change (marker). */
+    /** LBACIR (Figure 177; LBACI in QEMU): 0 range changed, 1 all LBAs of the namespace changed, 2 no LBA change (marker). */
     public static final int LBACI_RANGE = 0, LBACI_NAMESPACE = 1, LBACI_NONE = 2;
 
     public LbaMigrationEntry {
@@ -57,8 +57,11 @@ public record LbaMigrationEntry(int nsid, long nlb, long slba, boolean phase, in
     }
 
     public static boolean phaseAt(MemorySegment m, long off) {
-        return (m.get(ValueLayout.JAVA_BYTE, off + PHASE_OFFSET) & 1) != 0;
+        // Acquire, as CdqRingReader reads it: the controller writes byte 31 last (Base 2.2, 8.1.6.1).
+        return ((byte) PHASE_BYTE.getAcquire(m, off + PHASE_OFFSET) & 1) != 0;
     }
+
+    private static final java.lang.invoke.VarHandle PHASE_BYTE = ValueLayout.JAVA_BYTE.varHandle();
 
     /** Decodes without judging: reserved bits are reported by {@link #reservedBitsSet}, not thrown. */
     public static LbaMigrationEntry decode(MemorySegment m, long off) {

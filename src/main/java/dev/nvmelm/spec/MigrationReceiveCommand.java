@@ -1,7 +1,7 @@
 package dev.nvmelm.spec;
 
 /**
- * Migration Receive, admin opcode 42h, SEL 0 Get Controller State (reference §9).
+ * Migration Receive, admin opcode 42h, SEL 0 Get Controller State (NVMe Base 2.1, section 5.1.16, Figures 345-347).
  * CDW10: SEL 7:0, CSVI = MOS[7:0] (bits 23:16, 1-based). CDW11: CNTLID 15:0, CSUUIDI 23:16,
  * CSUIDXP 31:24. CDW12/13 offset in bytes. CDW14[6:0] UIDX. CDW15 NUMD, 0's based.
  * CQE DW0 bit 0 = CSUP (controller suspended).
@@ -33,13 +33,13 @@ public record MigrationReceiveCommand(int cntlid, int csvi, int csuuidi, int csu
     }
 
     public Sqe toSqe() {
-        return Sqe.of(Opcodes.MIGRATION_RECEIVE).withCdw10(SEL_GET_CONTROLLER_STATE | csvi << 16)
+        return Sqe.of(AdminOpcode.MIGRATION_RECEIVE).withCdw10(SEL_GET_CONTROLLER_STATE | csvi << 16)
                 .withCdw11(cntlid | csuuidi << 16 | csuidxp << 24)
                 .withCdw12((int) offsetBytes).withCdw13((int) (offsetBytes >>> 32)).withCdw14(uidx).withCdw15(numd);
     }
 
     public static MigrationReceiveCommand decode(Sqe s) {
-        if (s.opcode() != Opcodes.MIGRATION_RECEIVE) throw new IllegalArgumentException("not a Migration Receive command");
+        if (!AdminOpcode.MIGRATION_RECEIVE.isOpcodeOf(s)) throw new IllegalArgumentException("not a Migration Receive command");
         int sel = Fields.get(s.cdw10(), 7, 0);
         if (sel != SEL_GET_CONTROLLER_STATE) throw new IllegalArgumentException("Migration Receive SEL " + sel + " is not defined (0 Get Controller State)");
         Fields.reservedZero("Migration Receive CDW10[15:8]", s.cdw10(), 0x0000ff00);

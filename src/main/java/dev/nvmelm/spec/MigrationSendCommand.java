@@ -1,7 +1,7 @@
 package dev.nvmelm.spec;
 
 /**
- * Migration Send, admin opcode 41h (reference §8). CDW10 SEL 7:0: 0 Suspend, 1 Resume,
+ * Migration Send, admin opcode 41h (NVMe Base 2.1, section 5.1.17). CDW10 SEL 7:0: 0 Suspend, 1 Resume,
  * 2 Set Controller State (NV's RFC uses 2/3; see {@link Disagreements}). CDW14[6:0] UIDX.
  */
 public sealed interface MigrationSendCommand {
@@ -13,7 +13,7 @@ public sealed interface MigrationSendCommand {
 
     int cntlid();
 
-    /** §8.1: CDW11 CNTLID 15:0, STYPE 23:16, 30:24 reserved, DUDMQ bit 31. */
+    /** NVMe Base 2.1, Figure 351: CDW11 CNTLID 15:0, STYPE 23:16, 30:24 reserved, DUDMQ bit 31. */
     record Suspend(int cntlid, int stype, boolean dudmq, int uidx) implements MigrationSendCommand {
         public Suspend {
             Fields.unsigned("CNTLID", cntlid, 16);
@@ -23,12 +23,12 @@ public sealed interface MigrationSendCommand {
 
         @Override
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.MIGRATION_SEND).withCdw10(SEL_SUSPEND)
+            return Sqe.of(AdminOpcode.MIGRATION_SEND).withCdw10(SEL_SUSPEND)
                     .withCdw11(cntlid | stype << 16 | (dudmq ? 1 << 31 : 0)).withCdw14(uidx);
         }
     }
 
-    /** §8.2: CDW11 CNTLID 15:0. */
+    /** NVMe Base 2.1, section 5.1.17.1.2: CDW11 CNTLID 15:0. */
     record Resume(int cntlid, int uidx) implements MigrationSendCommand {
         public Resume {
             Fields.unsigned("CNTLID", cntlid, 16);
@@ -37,14 +37,14 @@ public sealed interface MigrationSendCommand {
 
         @Override
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.MIGRATION_SEND).withCdw10(SEL_RESUME).withCdw11(cntlid).withCdw14(uidx);
+            return Sqe.of(AdminOpcode.MIGRATION_SEND).withCdw10(SEL_RESUME).withCdw11(cntlid).withCdw14(uidx);
         }
     }
 
     /**
-     * §8.3: CDW10 SEQIND = MOS[1:0] (bits 17:16); CDW11 CNTLID 15:0, CSVI 23:16, CSUUIDI 31:24;
+     * NVMe Base 2.1, section 5.1.17.1.3: CDW10 SEQIND = MOS[1:0] (bits 17:16); CDW11 CNTLID 15:0, CSVI 23:16, CSUUIDI 31:24;
      * CDW12/13 offset in bytes; CDW15 NUMD, a dword count (not 0's based, see
-     * {@link Disagreements#MIGRATION_SEND_NUMD_ZERO_BASED}).
+     * {@link Disagreements#MIGRATION_SEND_NUMD}).
      */
     record SetControllerState(int cntlid, int seqind, int csvi, int csuuidi, long offsetBytes, int uidx, int numd)
             implements MigrationSendCommand {
@@ -64,7 +64,7 @@ public sealed interface MigrationSendCommand {
 
         @Override
         public Sqe toSqe() {
-            return Sqe.of(Opcodes.MIGRATION_SEND).withCdw10(SEL_SET_CONTROLLER_STATE | seqind << 16)
+            return Sqe.of(AdminOpcode.MIGRATION_SEND).withCdw10(SEL_SET_CONTROLLER_STATE | seqind << 16)
                     .withCdw11(cntlid | csvi << 16 | csuuidi << 24)
                     .withCdw12((int) offsetBytes).withCdw13((int) (offsetBytes >>> 32))
                     .withCdw14(uidx).withCdw15(numd);
@@ -72,7 +72,7 @@ public sealed interface MigrationSendCommand {
     }
 
     static MigrationSendCommand decode(Sqe s) {
-        if (s.opcode() != Opcodes.MIGRATION_SEND) throw new IllegalArgumentException("not a Migration Send command");
+        if (!AdminOpcode.MIGRATION_SEND.isOpcodeOf(s)) throw new IllegalArgumentException("not a Migration Send command");
         int sel = Fields.get(s.cdw10(), 7, 0);
         Fields.reservedZero("Migration Send CDW10[15:8]", s.cdw10(), 0x0000ff00);
         Fields.reservedZero("Migration Send CDW14[31:7]", s.cdw14(), 0xffffff80);

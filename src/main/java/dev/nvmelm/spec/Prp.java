@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.function.LongSupplier;
 
 /**
- * Physical Region Page entries (NVMe Base 2.1 §4.3.1). PRP1 may have a page offset; PRP2 is
+ * Physical Region Page entries (NVMe Base 2.1, section 4.3.1). PRP1 may have a page offset; PRP2 is
  * either the second page (transfer spans at most two pages) or a PRP list. A list page holds
  * pageSize/8 entries; when more are needed its last slot points to the next list page.
  */
@@ -98,7 +98,7 @@ public final class Prp {
 
     /**
      * Writes page addresses into PRP list pages (chained through the last slot) and returns the
-     * IOVA of the first list page; used for PC=0 queues and CDQs (reference §4.2).
+     * IOVA of the first list page; used for PC=0 queues and CDQs (NVMe Base 2.1, Figure 162: each entry with offset 0h).
      */
     public static long buildList(long[] pages, int pageSize, DmaMemory memory, LongSupplier newListPage) {
         int perPage = pageSize / 8;
@@ -120,7 +120,7 @@ public final class Prp {
 
     private static void checkPageAligned(long addr, int pageSize, String what) {
         if ((addr & (pageSize - 1)) != 0) {
-            throw new IllegalArgumentException(what + " 0x" + Long.toHexString(addr) + " has a page offset (Invalid PRP Offset)");
+            throw new IllegalArgumentException(what + " 0x" + Long.toHexString(addr) + " has a page offset (PRP Offset Invalid)");
         }
     }
 

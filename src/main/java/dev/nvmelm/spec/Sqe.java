@@ -4,7 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * The 64-byte Submission Queue Entry (NVMe Base 2.1 §4.1, Figure "Common Command Format").
+ * The 64-byte Submission Queue Entry (NVMe Base 2.1, section 4.1, Figure "Common Command Format").
  * Byte 0 opcode, 1 flags (FUSE 1:0, PSDT 7:6), 3:2 CID, 7:4 NSID, 11:8 CDW2, 15:12 CDW3,
  * 23:16 MPTR, 31:24 PRP1 (DPTR), 39:32 PRP2, then CDW10..CDW15 at 40..63. Little-endian.
  */
@@ -22,8 +22,22 @@ public record Sqe(int opcode, int flags, int cid, int nsid, int cdw2, int cdw3, 
         Fields.unsigned("cid", cid, 16);
     }
 
-    /** An SQE with only the opcode set; callers fill the rest with the with* methods. */
-    public static Sqe of(int opcode) {
+    /** An admin SQE with only the opcode set; callers fill the rest with the with* methods. */
+    public static Sqe of(AdminOpcode opcode) {
+        return raw(opcode.value());
+    }
+
+    /** An I/O SQE with only the opcode set; callers fill the rest with the with* methods. */
+    public static Sqe of(IoOpcode opcode) {
+        return raw(opcode.value());
+    }
+
+    /**
+     * An SQE with a raw opcode byte, for a byte nvme-lm has no name for (a vendor command passed
+     * through, or a test of the Invalid Command Opcode answer); a known command uses {@link #of(AdminOpcode)}
+     * or {@link #of(IoOpcode)}.
+     */
+    public static Sqe raw(int opcode) {
         return new Sqe(opcode, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     }
 

@@ -1,13 +1,11 @@
 package dev.nvmelm.spec;
 
 /**
- * The 15-bit Status Field of a CQE (NVMe Base 2.1 §4.2.3): SC 7:0, SCT 10:8, CRD 12:11,
+ * The 15-bit Status Field of a CQE (NVMe Base 2.1, section 4.2.3): SC 7:0, SCT 10:8, CRD 12:11,
  * M (More) 13, DNR 14. {@link #field()} is the value Linux passthrough returns and nvme-cli
  * prints, e.g. 0x4137 for Invalid Controller Data Queue with DNR.
  */
 public record Status(int sct, int sc, int crd, boolean more, boolean dnr) {
-
-    public static final int SCT_GENERIC = 0, SCT_COMMAND_SPECIFIC = 1, SCT_MEDIA = 2, SCT_PATH = 3, SCT_VENDOR = 7;
 
     public static final Status SUCCESS = new Status(0, 0, 0, false, false);
 
@@ -18,13 +16,9 @@ public record Status(int sct, int sc, int crd, boolean more, boolean dnr) {
     }
 
     /** A status with DNR set: the controller's answer for every permanent error. */
-    public static Status dnr(int sct, int sc) {
-        return new Status(sct, sc, 0, false, true);
+    public static Status dnr(StatusCode code) {
+        return new Status(code.type().value(), code.sc(), 0, false, true);
     }
-
-    public static Status generic(int sc) { return dnr(SCT_GENERIC, sc); }
-
-    public static Status commandSpecific(int sc) { return dnr(SCT_COMMAND_SPECIFIC, sc); }
 
     public static Status fromField(int field) {
         Fields.unsigned("status field", field, 15);
@@ -39,9 +33,9 @@ public record Status(int sct, int sc, int crd, boolean more, boolean dnr) {
         return sct == 0 && sc == 0;
     }
 
-    /** Same status type and code, ignoring DNR/M/CRD. */
-    public boolean is(int sct, int sc) {
-        return this.sct == sct && this.sc == sc;
+    /** Same status code type and status code, ignoring DNR/M/CRD. */
+    public boolean is(StatusCode code) {
+        return sct == code.type().value() && sc == code.sc();
     }
 
     public String name() {

@@ -3,26 +3,52 @@ package dev.nvmelm.spec;
 import java.util.Map;
 
 /**
- * Status code names and descriptions as libnvme's {@code nvme_status_to_string()} prints them
- * ("Name: Description"), for the codes nvme-lm's controller returns or the host may meet.
- * The HMLM codes are SCT 1h, SC 37h..3Bh (reference nvme-lm-spec.md §12).
+ * Status code names and descriptions exactly as libnvme's {@code nvme_status_to_string()}
+ * prints them ("Name: Description", or the name alone where libnvme has no description), for
+ * the codes nvme-lm's controller returns or the host may meet. libnvme's names are not always
+ * the spec's (it prints "PRP Offset Invalid" for 13h, as the spec names it, but other codes
+ * differ in wording); docs/spec.md, "Status codes", lists them. The HMLM codes are SCT 1h,
+ * SC 37h..3Bh (NVMe Base 2.1, the Command Specific Status Values figures of the Controller Data
+ * Queue, Migration Send/Receive and Track Send commands).
  */
 public final class StatusCodes {
     private StatusCodes() {}
 
     // Generic Command Status (SCT 0h)
-    public static final int SUCCESS = 0x00, INVALID_OPCODE = 0x01, INVALID_FIELD = 0x02, CMDID_CONFLICT = 0x03,
-            DATA_TRANSFER_ERROR = 0x04, POWER_LOSS = 0x05, INTERNAL = 0x06, ABORT_REQUESTED = 0x07,
-            ABORT_SQ_DELETED = 0x08, INVALID_NS = 0x0b, CMD_SEQ_ERROR = 0x0c, INVALID_PRP_OFFSET = 0x13,
-            LBA_RANGE = 0x80, CAPACITY_EXCEEDED = 0x81, NS_NOT_READY = 0x82;
+    public static final StatusCode SUCCESS = StatusCode.generic(0x00);
+    public static final StatusCode INVALID_OPCODE = StatusCode.generic(0x01);
+    public static final StatusCode INVALID_FIELD = StatusCode.generic(0x02);
+    public static final StatusCode CMDID_CONFLICT = StatusCode.generic(0x03);
+    public static final StatusCode DATA_TRANSFER_ERROR = StatusCode.generic(0x04);
+    public static final StatusCode POWER_LOSS = StatusCode.generic(0x05);
+    public static final StatusCode INTERNAL = StatusCode.generic(0x06);
+    public static final StatusCode ABORT_REQUESTED = StatusCode.generic(0x07);
+    public static final StatusCode ABORT_SQ_DELETED = StatusCode.generic(0x08);
+    public static final StatusCode INVALID_NS = StatusCode.generic(0x0b);
+    public static final StatusCode CMD_SEQ_ERROR = StatusCode.generic(0x0c);
+    public static final StatusCode PRP_OFFSET_INVALID = StatusCode.generic(0x13);
+    public static final StatusCode LBA_RANGE = StatusCode.generic(0x80);
+    public static final StatusCode CAPACITY_EXCEEDED = StatusCode.generic(0x81);
+    public static final StatusCode NS_NOT_READY = StatusCode.generic(0x82);
     // Command Specific Status (SCT 1h)
-    public static final int CQ_INVALID = 0x00, INVALID_QID = 0x01, INVALID_QSIZE = 0x02, ABORT_LIMIT = 0x03,
-            AER_LIMIT = 0x05, INVALID_LOG_PAGE = 0x09, INVALID_FORMAT = 0x0a, FEATURE_NOT_SAVEABLE = 0x0d,
-            FEATURE_NOT_CHANGEABLE = 0x0e, INVALID_QUEUE_DELETION = 0x0c, INVALID_CTRL_ID = 0x1f,
-            INVALID_CDQ = 0x37, NOT_ENOUGH_RESOURCES = 0x38, CTRL_SUSPENDED = 0x39, CTRL_NOT_SUSPENDED = 0x3a,
-            CDQ_FULL = 0x3b;
+    public static final StatusCode CQ_INVALID = StatusCode.commandSpecific(0x00);
+    public static final StatusCode INVALID_QID = StatusCode.commandSpecific(0x01);
+    public static final StatusCode INVALID_QSIZE = StatusCode.commandSpecific(0x02);
+    public static final StatusCode ABORT_LIMIT = StatusCode.commandSpecific(0x03);
+    public static final StatusCode AER_LIMIT = StatusCode.commandSpecific(0x05);
+    public static final StatusCode INVALID_LOG_PAGE = StatusCode.commandSpecific(0x09);
+    public static final StatusCode INVALID_FORMAT = StatusCode.commandSpecific(0x0a);
+    public static final StatusCode FEATURE_NOT_SAVEABLE = StatusCode.commandSpecific(0x0d);
+    public static final StatusCode FEATURE_NOT_CHANGEABLE = StatusCode.commandSpecific(0x0e);
+    public static final StatusCode INVALID_QUEUE_DELETION = StatusCode.commandSpecific(0x0c);
+    public static final StatusCode INVALID_CTRL_ID = StatusCode.commandSpecific(0x1f);
+    public static final StatusCode INVALID_CDQ = StatusCode.commandSpecific(0x37);
+    public static final StatusCode NOT_ENOUGH_RESOURCES = StatusCode.commandSpecific(0x38);
+    public static final StatusCode CTRL_SUSPENDED = StatusCode.commandSpecific(0x39);
+    public static final StatusCode CTRL_NOT_SUSPENDED = StatusCode.commandSpecific(0x3a);
+    public static final StatusCode CDQ_FULL = StatusCode.commandSpecific(0x3b);
     // Command Specific Status, NVM Command Set (SCT 1h, SC 80h-): libnvme prints a name only
-    public static final int CMD_SIZE_LIMIT_EXCEEDED = 0x83;
+    public static final StatusCode CMD_SIZE_LIMIT_EXCEEDED = StatusCode.commandSpecific(0x83);
 
     private record Text(String name, String description) {}
 
@@ -37,10 +63,11 @@ public final class StatusCodes {
             Map.entry(0x07, new Text("Command Abort Requested", "The command was aborted due to an Abort command")),
             Map.entry(0x08, new Text("Command Aborted due to SQ Deletion", "The command was aborted due to a Delete I/O Submission Queue")),
             Map.entry(0x0b, new Text("Invalid Namespace or Format", "The namespace or the format of that namespace is invalid")),
-            Map.entry(0x0c, new Text("Command Sequence Error", "The command was aborted due to a protocol violation in a multi-command sequence")),
-            Map.entry(0x13, new Text("Invalid PRP Offset", "The PRP Offset field in a PRP entry is invalid")),
+            // libnvme's text, its stray space included ("multi- command"): nvme-cli prints it so
+            Map.entry(0x0c, new Text("Command Sequence Error", "The command was aborted due to a protocol violation in a multi- command sequence")),
+            Map.entry(0x13, new Text("PRP Offset Invalid", "The Offset field for a PRP entry is invalid")),
             Map.entry(0x80, new Text("LBA Out of Range", "The command references an LBA that exceeds the size of the namespace")),
-            Map.entry(0x81, new Text("Capacity Exceeded", "The execution of the command has caused the capacity of the namespace to be exceeded")),
+            Map.entry(0x81, new Text("Capacity Exceeded", "Execution of the command has caused the capacity of the namespace to be exceeded")),
             Map.entry(0x82, new Text("Namespace Not Ready", "The namespace is not ready to be accessed")));
 
     private static final Map<Integer, Text> COMMAND_SPECIFIC = Map.ofEntries(
@@ -55,17 +82,18 @@ public final class StatusCodes {
             Map.entry(0x0d, new Text("Feature Identifier Not Saveable", "The Feature Identifier specified does not support a saveable value")),
             Map.entry(0x0e, new Text("Feature Not Changeable", "The Feature Identifier is not able to be changed")),
             Map.entry(0x1f, new Text("Invalid Controller Identifier", "An invalid controller id was specified")),
-            Map.entry(0x37, new Text("Invalid Controller Data Queue", "This error indicates that the specified Controller Data Queue Identifier is invalid for the controller processing the command")),
-            Map.entry(0x38, new Text("Not Enough Resources", "This error indicates that there is not enough resources in the controller to process the command")),
-            Map.entry(0x39, new Text("Controller Suspended", "The operation requested is not allowed if the specified controller is suspended")),
-            Map.entry(0x3a, new Text("Controller Not Suspended", "The operation requested is not allowed if the specified controller is not suspended")),
-            Map.entry(0x3b, new Text("Controller Data Queue Full", "The controller detected that a Controller Data Queue became full")),
+            // libnvme gives 37h, 38h and 3Bh a name only
+            Map.entry(0x37, new Text("Invalid Controller Data Queue", "")),
+            Map.entry(0x38, new Text("Not Enough Resources", "")),
+            Map.entry(0x39, new Text("Controller Suspended", "Operation failed because the controller is currently in a suspended state")),
+            Map.entry(0x3a, new Text("Controller Not Suspended", "Operation failed because the controller is not in a suspended state")),
+            Map.entry(0x3b, new Text("Controller Data Queue Full", "")),
             Map.entry(0x83, new Text("Command Size Limit Exceeded", "")));
 
     private static Text lookup(int sct, int sc) {
         Text t = switch (sct) {
-            case Status.SCT_GENERIC -> GENERIC.get(sc);
-            case Status.SCT_COMMAND_SPECIFIC -> COMMAND_SPECIFIC.get(sc);
+            case 0 -> GENERIC.get(sc);   // StatusCodeType.GENERIC
+            case 1 -> COMMAND_SPECIFIC.get(sc);   // StatusCodeType.COMMAND_SPECIFIC
             default -> null;
         };
         return t != null ? t : new Text("Unknown", "Unknown status (SCT " + sct + "h SC " + Integer.toHexString(sc) + "h)");

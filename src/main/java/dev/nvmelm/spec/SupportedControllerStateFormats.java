@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.UUID;
 
 /**
- * Supported Controller State Formats (Identify CNS 20h; reference §2.4): NV 0, NUUID 1, then
+ * Supported Controller State Formats (Identify CNS 20h; NVMe Base 2.1, section 5.1.13.2.21): NV 0, NUUID 1, then
  * NV le16 versions, then NUUID 16-byte UUIDs. Indices used by CSVI/CSUUIDI are 1-based.
  */
 public record SupportedControllerStateFormats(List<Integer> versions, List<UUID> uuids) {

@@ -1,7 +1,7 @@
 package dev.nvmelm.spec;
 
 /**
- * Track Send, admin opcode 3Dh (reference §7.1). CDW10: SEL 7:0 (0 Log User Data Changes,
+ * Track Send, admin opcode 3Dh (NVMe Base 2.1, section 5.1.27; docs/spec.md, "Track Send"). CDW10: SEL 7:0 (0 Log User Data Changes,
  * 1 Track Memory Changes), MOS 31:16 with LACT = MOS[3:0] (0 stop, 1 start; 2-15 reserved).
  * CDW11[15:0] CDQID of the User Data Migration Queue. No data for SEL 0.
  */
@@ -24,11 +24,11 @@ public record TrackSendCommand(int sel, int lact, int cdqid) {
     }
 
     public Sqe toSqe() {
-        return Sqe.of(Opcodes.TRACK_SEND).withCdw10(sel | lact << 16).withCdw11(cdqid);
+        return Sqe.of(AdminOpcode.TRACK_SEND).withCdw10(sel | lact << 16).withCdw11(cdqid);
     }
 
     public static TrackSendCommand decode(Sqe s) {
-        if (s.opcode() != Opcodes.TRACK_SEND) throw new IllegalArgumentException("not a Track Send command");
+        if (!AdminOpcode.TRACK_SEND.isOpcodeOf(s)) throw new IllegalArgumentException("not a Track Send command");
         Fields.reservedZero("Track Send CDW10[15:8]", s.cdw10(), 0x0000ff00);
         Fields.reservedZero("Track Send MOS[15:4]", s.cdw10(), 0xfff00000);
         Fields.reservedZero("Track Send CDW11[31:16]", s.cdw11(), 0xffff0000);

@@ -81,10 +81,15 @@ class LmBadInputTest {
                 .contains("Unexpected fields for Suspend");
     }
 
+    /** NVMe Base 2.1, Figure 164: CDQSIZE must be whole 32-byte entries, refused in a dry run as on a device. */
     @Test
-    void tooSmallCdq() {
-        assertThat(fails("lm", "create-cdq", "/dev/nvme0", "--size=4", "--cntlid=1", "--dry-run").err())
-                .contains("smaller than one 32-byte entry");
+    void cdqSizeNotWholeEntries() {
+        for (String size : new String[]{"4", "0", "12", "1020"}) {
+            assertThat(fails("lm", "create-cdq", "/dev/nvme0", "--size=" + size, "--cntlid=1", "--dry-run").err())
+                    .as("--size=%s", size).contains("not a whole number of 32-byte entries");
+            assertThat(fails("lm", "create-cdq", "/dev/nvme0", "--size=" + size, "--cntlid=1").err())
+                    .as("--size=%s without --dry-run", size).contains("not a whole number of 32-byte entries");
+        }
     }
 
     @Test

@@ -4,7 +4,7 @@ import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The worked encodings of nvme-lm-spec.md, through the command line with --dry-run. */
+/** The HMLM command encodings (docs/spec.md), through the command line with --dry-run. */
 class LmDryRunTest {
 
     private static CliRunner json(String... args) {
@@ -111,13 +111,26 @@ class LmDryRunTest {
         assertThat(r.jsonLong("cdw13")).isEqualTo(0x80000001L);
     }
 
+    /** NVMe Base 2.1, section 5.1.17.1.3: the command that ends a Set Controller State sequence may carry no data. */
     @Test
-    void getCdqReadsEightBytes() {
+    void aLastSetControllerStateMayCarryNoData() {
+        CliRunner r = json("lm", "migration-send", "/dev/nvme0", "--sel=2", "--cntlid=1", "--seq-ind=2", "--csvi=1", "--offset=4096", "--numd=0");
+        assertThat(r.jsonLong("cdw10")).isEqualTo(2 | 2 << 16);
+        assertThat(r.jsonLong("cdw15")).isZero();
+        assertThat(r.jsonLong("data_len")).isZero();
+        CliRunner first = CliRunner.run("lm", "migration-send", "/dev/nvme0", "--sel=2", "--cntlid=1", "--seq-ind=1", "--csvi=1", "--numd=0", "--dry-run");
+        assertThat(first.exit()).isEqualTo(1);
+        assertThat(first.err()).contains("--input-file");
+    }
+
+    /** NVMe Base 2.1, Figure 427: the Get Features FID 21h data structure is 512 bytes (libnvme's struct has 8). */
+    @Test
+    void getCdqReadsTheWhole512ByteStructure() {
         CliRunner r = json("lm", "get-cdq", "/dev/nvme0", "--cdqid=3");
         assertThat(r.jsonLong("opcode")).isEqualTo(0x0a);
         assertThat(r.jsonLong("cdw10")).isEqualTo(0x21);
         assertThat(r.jsonLong("cdw11")).isEqualTo(3);
-        assertThat(r.jsonLong("data_len")).isEqualTo(8);
+        assertThat(r.jsonLong("data_len")).isEqualTo(512);
     }
 
     @Test

@@ -73,7 +73,7 @@ class SimDeviceCliTest {
         assertThat(CliRunner.run("lm", "cdq-read", mmc, "--cdqid=" + cdqid).err()).contains("0x4137");
     }
 
-    /** Reference §14 through the lm commands: suspend MC 1, get its state, set it on MC 2, resume; set/get-cdq. */
+    /** The end-to-end flow of docs/spec.md through the lm commands: suspend MC 1, get its state, set it on MC 2, resume; set/get-cdq. */
     @Test
     void everyLmCommandWorksOnASimDevice() throws IOException {
         ok("io", "write", mc1, "-n", "1", "-s", "0", "-c", "0", "--pattern=1");   // MC 1 has live I/O queues
@@ -170,7 +170,10 @@ class SimDeviceCliTest {
         assertThat(ok("id-ctrl", mc1, "-o", "json").jsonLong("cntlid")).isEqualTo(1);
     }
 
-    /** format on a tracked MC: data gone, and cdq-read shows the namespace-wide entry (LBACI 1). */
+    /**
+     * format on a tracked MC: data gone, and cdq-read shows a range entry covering the namespace
+     * (NVM Command Set, Figure 177: no "every LBA changed" entry with ESA 000b).
+     */
     @Test
     void formatErasesAndIsTracked() {
         ok("io", "write", mc1, "-n", "1", "-s", "3", "-c", "0", "--pattern=0x11");
@@ -178,7 +181,7 @@ class SimDeviceCliTest {
         ok("lm", "track-send", mmc, "--sel=0", "--cdqid=" + cdqid, "--start");
         assertThat(ok("format", mc1, "--namespace-id=1", "--ses=1").out()).contains("Success formatting namespace:1");
         assertThat(ok("io", "read", mc1, "-n", "1", "-s", "3", "-c", "0").out()).startsWith("00000000: 0000 0000");
-        assertThat(ok("lm", "cdq-read", mmc, "--cdqid=" + cdqid).out()).contains("nsid 1: every LBA changed");
+        assertThat(ok("lm", "cdq-read", mmc, "--cdqid=" + cdqid).out()).contains("nsid 1 slba 0 nlb 16383 (16384 blocks)");
         CliRunner bad = CliRunner.run("format", mc1, "--namespace-id=1", "--lbaf=3");
         assertThat(bad.exit()).isEqualTo(1);
         assertThat(bad.err()).contains("Invalid Format").contains("(0x410a)");

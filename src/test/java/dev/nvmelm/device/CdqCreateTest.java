@@ -18,13 +18,13 @@ import java.nio.file.Path;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Controller Data Queue create and delete (reference §4): the checks of §4.3 in order, with
- * the spec's status codes where QEMU has none, PC=0 rings described by a PRP list, and the
+ * Controller Data Queue create and delete (NVMe Base 2.1, section 5.1.4): the checks in order,
+ * with the spec's status codes where QEMU has none, PC=0 rings described by a PRP list, and the
  * guarantee that the controller writes nothing outside the ring it was given.
  */
 class CdqCreateTest {
     static final int INVALID_FIELD = 0x4002, INVALID_OPCODE = 0x4001, INVALID_CTRL_ID = 0x411f,
-            NOT_ENOUGH_RESOURCES = 0x4138, INVALID_CDQ = 0x4137;
+            NOT_ENOUGH_RESOURCES = 0x4138, INVALID_CDQ = 0x4137, PRP_OFFSET_INVALID = 0x4013;
 
     static Sqe create(int qt, boolean pc, int cntlid, long sizeDwords, long prp1) {
         return new ControllerDataQueueCommand.Create(qt, pc, cntlid, sizeDwords, prp1).toSqe();
@@ -35,12 +35,16 @@ class CdqCreateTest {
     }
 
     @Test
-    void createChecksInTheOrderOfSection4_3(@TempDir Path dir) throws Exception {
+    void createChecksInOrder(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
             long ring = fx.sim.alloc(4096).iova();
             assertThat(field(fx.mmc.admin(create(1, true, 1, 1024, ring)))).as("QT 1").isEqualTo(INVALID_FIELD);
             assertThat(field(fx.mc.admin(create(0, true, 1, 1024, ring)))).as("sent to an MC").isEqualTo(INVALID_OPCODE);
             for (long dwords : new long[]{0, 8, 15}) {   // fewer than two 32-byte entries
+                assertThat(field(fx.mmc.admin(create(0, true, 1, dwords, ring)))).as("CDQSIZE %d", dwords).isEqualTo(INVALID_FIELD);
+            }
+            // NVMe Base 2.1, Figure 164: CDQSIZE not a multiple of the entry size (8 dwords) is Invalid Field
+            for (long dwords : new long[]{17, 20, 1023, 1025}) {
                 assertThat(field(fx.mmc.admin(create(0, true, 1, dwords, ring)))).as("CDQSIZE %d", dwords).isEqualTo(INVALID_FIELD);
             }
             assertThat(field(fx.mmc.admin(create(0, true, 9, 8, ring)))).as("size is checked before CNTLID").isEqualTo(INVALID_FIELD);
@@ -75,7 +79,7 @@ class CdqCreateTest {
                 assertThat(ok.dw0()).as("lowest free CDQID").isEqualTo(c - 1);
             }
             Cqe full = mmc.admin(create(0, true, 17, 16, sim.alloc(64).iova()));
-            assertThat(full.status()).isEqualTo(Status.commandSpecific(StatusCodes.NOT_ENOUGH_RESOURCES));
+            assertThat(full.status()).isEqualTo(Status.dnr(StatusCodes.NOT_ENOUGH_RESOURCES));
             assertThat(field(full)).isEqualTo(NOT_ENOUGH_RESOURCES);
             assertThat(field(mmc.admin(new ControllerDataQueueCommand.Delete(5).toSqe()))).isZero();
             Cqe reused = mmc.admin(create(0, true, 17, 16, sim.alloc(64).iova()));
@@ -92,8 +96,7 @@ class CdqCreateTest {
             assertThat(c.status().sc()).isEqualTo(0x37);
             assertThat(c.status().dnr()).isTrue();
             assertThat(field(c)).isEqualTo(0x4137);
-            assertThat(c.status().toNvmeCliString()).isEqualTo("NVMe status: Invalid Controller Data Queue: This error indicates that the"
-                    + " specified Controller Data Queue Identifier is invalid for the controller processing the command(0x4137)");
+            assertThat(c.status().toNvmeCliString()).isEqualTo("NVMe status: Invalid Controller Data Queue(0x4137)");
             Ring ring = fx.createCdq(1, 8);
             assertThat(field(fx.mmc.admin(new ControllerDataQueueCommand.Delete(ring.cdqid).toSqe()))).isZero();
             assertThat(field(fx.mmc.admin(new ControllerDataQueueCommand.Delete(ring.cdqid).toSqe()))).as("twice").isEqualTo(INVALID_CDQ);
@@ -109,7 +112,10 @@ class CdqCreateTest {
         try (Fx fx = new Fx(dir)) {
             Sim.Buf page = fx.sim.alloc(4096);
             assertThat(field(fx.mmc.admin(create(0, true, 1, 1024, 0x1000)))).as("unmapped base").isEqualTo(INVALID_FIELD);
-            assertThat(field(fx.mmc.admin(create(0, true, 1, 1024, page.iova() + 64)))).as("base not page aligned").isEqualTo(INVALID_FIELD);
+            // NVMe Base 2.1, Figure 162: PRP1 and every PRP list entry have an offset of 0h, else PRP Offset Invalid
+            assertThat(field(fx.mmc.admin(create(0, true, 1, 1024, page.iova() + 64)))).as("base not page aligned").isEqualTo(PRP_OFFSET_INVALID);
+            assertThat(field(fx.mmc.admin(create(0, false, 1, 1024, page.iova() + 8)))).as("PRP list pointer with an offset")
+                    .isEqualTo(PRP_OFFSET_INVALID);
             assertThat(field(fx.mmc.admin(create(0, true, 1, 2048, page.iova())))).as("8 KiB ring on a 4 KiB region").isEqualTo(INVALID_FIELD);
             // PC=0: the PRP list itself, or an entry in it, outside memory or unaligned
             assertThat(field(fx.mmc.admin(create(0, false, 1, 1024, 0x2000)))).as("list outside").isEqualTo(INVALID_FIELD);
@@ -117,7 +123,7 @@ class CdqCreateTest {
             list.seg().set(LittleEndian.U64, 0, 0x7000_0000_0000L);
             assertThat(field(fx.mmc.admin(create(0, false, 1, 1024, list.iova())))).as("entry outside").isEqualTo(INVALID_FIELD);
             list.seg().set(LittleEndian.U64, 0, page.iova() + 8);
-            assertThat(field(fx.mmc.admin(create(0, false, 1, 1024, list.iova())))).as("entry unaligned").isEqualTo(INVALID_FIELD);
+            assertThat(field(fx.mmc.admin(create(0, false, 1, 1024, list.iova())))).as("entry unaligned").isEqualTo(PRP_OFFSET_INVALID);
             assertThat(field(fx.mmc.admin(create(0, false, 1, 65 * 1024, list.iova())))).as("more pages than MCDQPC").isEqualTo(INVALID_FIELD);
             assertThat(fx.fatal(fx.mmc)).isFalse();
             assertThat(fx.sim.subsystem.cdqs.all()).isEmpty();
@@ -150,10 +156,10 @@ class CdqCreateTest {
     @Test
     void theControllerNeverWritesPastTheRingItWasGiven(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
-            // 172 bytes = 43 dwords: five whole entries; bytes 160.. belong to the host
+            // 160 bytes = 40 dwords: five entries; bytes 160.. of the page belong to the host
             Sim.Buf region = fx.sim.alloc(4096);
             region.seg().asSlice(160).fill((byte) 0xa5);
-            Cqe c = fx.mmc.admin(create(0, true, 1, 43, region.iova()));
+            Cqe c = fx.mmc.admin(create(0, true, 1, 40, region.iova()));
             assertThat(field(c)).isZero();
             Ring ring = new Ring(fx.mmc, new Sim.Buf(region.seg().asSlice(0, 160), region.iova()), 5, c.dw0());
             fx.trackStart(ring);

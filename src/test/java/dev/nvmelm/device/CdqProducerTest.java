@@ -25,13 +25,13 @@ import static dev.nvmelm.spec.LbaMigrationEntry.LBACI_RANGE;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The CDQ producer rules of reference §5 and the markers of §6.2, on the deterministic
+ * The CDQ producer rules (Base 2.2, section 8.1.6) and the markers (NVM Command Set, Figure 177), on the deterministic
  * {@link Sim}: ring wrap and phase, full ring, markers and the last free slot, the Tail
  * Pointer Trigger, and Set Features 21h head validation.
  */
 class CdqProducerTest {
-    static final Status CDQ_FULL = Status.commandSpecific(StatusCodes.CDQ_FULL);
-    static final Status INVALID_FIELD = Status.generic(StatusCodes.INVALID_FIELD);
+    static final Status CDQ_FULL = Status.dnr(StatusCodes.CDQ_FULL);
+    static final Status INVALID_FIELD = Status.dnr(StatusCodes.INVALID_FIELD);
 
     static LbaMigrationEntry range(long slba, long blocks, boolean phase) {
         return LbaMigrationEntry.range(1, slba, blocks, phase);

@@ -61,7 +61,7 @@ class ConcurrentWritersTest {
                             Thread.onSpinWait();
                             continue;
                         }
-                        VarHandle.acquireFence();   // the phase first, then the rest (reference §5.2)
+                        VarHandle.acquireFence();   // the phase first, then the rest (Base 2.2, section 8.1.6.1: the phase tag is written last)
                         LbaMigrationEntry e = LbaMigrationEntry.decode(ring, off);
                         if (LbaMigrationEntry.reservedBitsSet(ring, off)) problems.add("reserved bits in entry " + k);
                         if (e.lbaci() == LbaMigrationEntry.LBACI_RANGE && (e.nsid() != 1 || e.blockCount() > MAX_BLOCKS

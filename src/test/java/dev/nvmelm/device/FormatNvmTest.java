@@ -17,7 +17,7 @@ import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Format NVM and Sanitize: erase (or overwrite), logged as LBACI 1 in the owning MC's queue; other formats refused. */
+/** Format NVM and Sanitize: erase (or overwrite), logged in the owning MC's queue as range entries covering the namespace (NVM Command Set, Figure 177); other formats refused. */
 class FormatNvmTest {
     @TempDir
     Path dir;
@@ -27,7 +27,7 @@ class FormatNvmTest {
     }
 
     @Test
-    void aFormatByTheMcErasesTheNamespaceAndIsLoggedAsEveryLbaChanged() throws Exception {
+    void aFormatByTheMcErasesTheNamespaceAndIsLoggedAsARangeCoveringIt() throws Exception {
         try (Rig rig = new Rig(dir, 8 << 20, 2)) {
             MemorySegment buf = rig.guest.allocateBuffer(4096).fill((byte) 0x77);
             rig.guest.io(IoCommands.write(1, 10, 1, false).toSqe(), buf).orThrow("write");
@@ -42,9 +42,12 @@ class FormatNvmTest {
             Namespace ns = rig.subsystem.namespacesOf(1).getFirst();
             assertThat(ns.allocatedRuns(0, ns.lbaCount())).as("deallocated (SEEK_DATA finds nothing)").isEmpty();
             List<LbaMigrationEntry> e = entries(q);
+            // NVM Command Set, Figure 177: an entry with ESA 000b has LBACIR 00b, so the whole
+            // namespace is reported as a range, not as LBACIR 01b
             assertThat(e).hasSize(2);
-            assertThat(e.get(1).lbaci()).isEqualTo(LbaMigrationEntry.LBACI_NAMESPACE);
-            assertThat(e.get(1).nsid()).isEqualTo(1);
+            assertThat(e.get(1)).extracting(LbaMigrationEntry::esa, LbaMigrationEntry::lbaci, LbaMigrationEntry::nsid, LbaMigrationEntry::slba)
+                    .containsExactly(LbaMigrationEntry.ESA_MIDDLE, LbaMigrationEntry.LBACI_RANGE, 1, 0L);
+            assertThat(e.get(1).blockCount()).isEqualTo(ns.lbaCount());
         }
     }
 
@@ -56,7 +59,8 @@ class FormatNvmTest {
             rig.mmc.admin(new AdminCommands.FormatNvm(2, 0, false, 0, false, 0).toSqe(), null).orThrow("format shared NSID 2");
             List<LbaMigrationEntry> e = entries(q2);
             assertThat(e).hasSize(2);
-            assertThat(e.get(1)).extracting(LbaMigrationEntry::nsid, LbaMigrationEntry::lbaci).containsExactly(1, LbaMigrationEntry.LBACI_NAMESPACE);
+            assertThat(e.get(1)).extracting(LbaMigrationEntry::nsid, LbaMigrationEntry::lbaci, LbaMigrationEntry::slba).containsExactly(1, LbaMigrationEntry.LBACI_RANGE, 0L);
+            assertThat(e.get(1).blockCount()).isEqualTo(rig.subsystem.namespacesOf(2).getFirst().lbaCount());
         }
     }
 
@@ -92,8 +96,10 @@ class FormatNvmTest {
             rig.guest.admin(new AdminCommands.Sanitize(AdminCommands.Sanitize.BLOCK_ERASE, false, 0, false, false, 0).toSqe(), null).orThrow("block erase");
             rig.guest.io(IoCommands.read(1, 5, 1).toSqe(), buf).orThrow("read");
             assertThat(buf.toArray(ValueLayout.JAVA_BYTE)).containsOnly((byte) 0);
-            assertThat(entries(q)).extracting(LbaMigrationEntry::lbaci).containsExactly(LbaMigrationEntry.LBACI_NONE,
-                    LbaMigrationEntry.LBACI_NAMESPACE, LbaMigrationEntry.LBACI_NAMESPACE);
+            assertThat(entries(q)).extracting(LbaMigrationEntry::lbaci, LbaMigrationEntry::esa).containsExactly(
+                    org.assertj.core.groups.Tuple.tuple(LbaMigrationEntry.LBACI_NONE, LbaMigrationEntry.ESA_FIRST),
+                    org.assertj.core.groups.Tuple.tuple(LbaMigrationEntry.LBACI_RANGE, LbaMigrationEntry.ESA_MIDDLE),
+                    org.assertj.core.groups.Tuple.tuple(LbaMigrationEntry.LBACI_RANGE, LbaMigrationEntry.ESA_MIDDLE));
             assertThat(rig.guest.admin(new AdminCommands.Sanitize(7, false, 0, false, false, 0).toSqe(), null).status().field()).isEqualTo(0x4002);
             assertThat(rig.guest.admin(new AdminCommands.Sanitize(AdminCommands.Sanitize.OVERWRITE, false, 0, false, false, 1).toSqe(), null)
                     .status().field()).as("OWPASS 0").isEqualTo(0x4002);

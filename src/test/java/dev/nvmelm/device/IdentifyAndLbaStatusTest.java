@@ -6,7 +6,8 @@ import dev.nvmelm.spec.IdentifyController;
 import dev.nvmelm.spec.IdentifyControllerNvm;
 import dev.nvmelm.spec.IoCommands;
 import dev.nvmelm.spec.LittleEndian;
-import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.AdminOpcode;
+import dev.nvmelm.spec.IoOpcode;
 import dev.nvmelm.spec.Status;
 import dev.nvmelm.spec.SupportedControllerStateFormats;
 import org.junit.jupiter.api.Test;
@@ -18,9 +19,9 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * What a host discovers (reference §2): the HMLM capability fields only on the MMC, LBAMQF,
+ * What a host discovers (docs/spec.md, "Identify"): the HMLM capability fields only on the MMC, LBAMQF,
  * the supported controller state formats, the LM commands in the Commands Supported and
- * Effects log; and Get LBA Status ATYPE 02h (§13) following writes and deallocations.
+ * Effects log; and Get LBA Status ATYPE 02h (TP4165) following writes and deallocations.
  */
 class IdentifyAndLbaStatusTest {
 
@@ -57,12 +58,12 @@ class IdentifyAndLbaStatusTest {
                 Sim.Buf log = fx.sim.alloc(4096);
                 assertThat(h.admin(h.withData(AdminCommands.GetLogPage.forBytes(AdminCommands.LID_COMMANDS_SUPPORTED, 0, 4096).toSqe(), log))
                         .status()).isEqualTo(Status.SUCCESS);
-                for (int op : new int[]{Opcodes.TRACK_SEND, Opcodes.TRACK_RECEIVE, Opcodes.MIGRATION_SEND, Opcodes.MIGRATION_RECEIVE,
-                        Opcodes.CONTROLLER_DATA_QUEUE}) {
+                for (int op : new int[]{AdminOpcode.TRACK_SEND.value(), AdminOpcode.TRACK_RECEIVE.value(), AdminOpcode.MIGRATION_SEND.value(), AdminOpcode.MIGRATION_RECEIVE.value(),
+                        AdminOpcode.CONTROLLER_DATA_QUEUE.value()}) {
                     assertThat(log.seg().get(LittleEndian.U32, 4L * op) & 1).as("CSUPP of %x on CNTLID %d", op, h.c.cntlid())
                             .isEqualTo(h == fx.mmc ? 1 : 0);
                 }
-                assertThat(log.seg().get(LittleEndian.U32, 1024 + 4L * Opcodes.WRITE)).as("Write: CSUPP and LBCC").isEqualTo(3);
+                assertThat(log.seg().get(LittleEndian.U32, 1024 + 4L * IoOpcode.WRITE.value())).as("Write: CSUPP and LBCC").isEqualTo(3);
             }
         }
     }

@@ -15,9 +15,9 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * What the controller logs (reference §6.5): every user-data change an MC's I/O queues make
+ * What the controller logs (NVM Command Set, section 5.6): every user-data change an MC's I/O queues make
  * while tracking is on, one entry per change when the command completes, with NSID, SLBA and
- * NLB (0's based, §6.4) and LBACI 0; nothing for reads, flushes, failed commands, the MMC's
+ * NLB (0's based, Figure 177) and LBACI 0; nothing for reads, flushes, failed commands, the MMC's
  * own I/O, or while tracking is off.
  */
 class LoggingTest {

@@ -21,7 +21,7 @@ import java.util.zip.CRC32C;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The end-to-end flow of nvme-lm-spec.md §14, against the software controller through the host driver. */
+/** The end-to-end flow of docs/spec.md, against the software controller through the host driver. */
 class ReferenceFlowTest {
 
     static LbaMigrationEntry entry(CdqQueue q, int slot) {

@@ -1,5 +1,8 @@
 package dev.nvmelm.device;
 
+import dev.nvmelm.spec.ControllerChoices;
+import dev.nvmelm.spec.TailPointerTrigger;
+
 import dev.nvmelm.host.pci.HostMemory;
 import dev.nvmelm.spec.AdminCommands;
 import dev.nvmelm.spec.Cqe;
@@ -37,8 +40,16 @@ final class Sim implements AutoCloseable {
     }
 
     Sim(Path dir, int migratable, int namespacesPerController, long nsBytes, int lbaBytes) throws IOException {
+        this(dir, migratable, namespacesPerController, nsBytes, lbaBytes, ControllerChoices.NVME_LM);
+    }
+
+    Sim(Path dir, int migratable, int namespacesPerController, long nsBytes, int lbaBytes, TailPointerTrigger rule) throws IOException {
+        this(dir, migratable, namespacesPerController, nsBytes, lbaBytes, ControllerChoices.NVME_LM.withTailPointerTrigger(rule));
+    }
+
+    Sim(Path dir, int migratable, int namespacesPerController, long nsBytes, int lbaBytes, ControllerChoices choices) throws IOException {
         subsystem = Subsystem.open(new Subsystem.Config(dir, nsBytes, namespacesPerController, migratable, lbaBytes),
-                new Subsystem.Options(steps::executorFor, this::clock));
+                new Subsystem.Options(steps::executorFor, this::clock, choices));
         for (int c = 0; c < subsystem.controllerCount(); c++) subsystem.controller(c).attach(mem);
     }
 

@@ -8,7 +8,8 @@ import dev.nvmelm.spec.IoCommands;
 import dev.nvmelm.spec.LittleEndian;
 import dev.nvmelm.spec.MigrationReceiveCommand;
 import dev.nvmelm.spec.MigrationSendCommand;
-import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.AdminOpcode;
+import dev.nvmelm.spec.IoOpcode;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.TrackSendCommand;
 import org.junit.jupiter.api.Test;
@@ -22,14 +23,14 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Every status the controller produces for HMLM and standard commands (reference §12), as the
+ * Every status the controller produces for HMLM and standard commands (docs/spec.md, "Status codes"), as the
  * 15-bit value Linux passthrough returns and nvme-cli prints (DNR 4000h | SCT << 8 | SC). Each
  * test also checks that the controller stayed healthy: no fatal status, nothing thrown out of
  * its executor (the {@link Sim} fails on that).
  */
 class StatusCodesTest {
     static final int SUCCESS = 0, INVALID_OPCODE = 0x4001, INVALID_FIELD = 0x4002, DATA_TRANSFER_ERROR = 0x4004,
-            INVALID_NS = 0x400b, CMD_SEQ_ERROR = 0x400c, INVALID_PRP_OFFSET = 0x4013, LBA_RANGE = 0x4080,
+            INVALID_NS = 0x400b, CMD_SEQ_ERROR = 0x400c, PRP_OFFSET_INVALID = 0x4013, LBA_RANGE = 0x4080,
             CQ_INVALID = 0x4100, INVALID_QID = 0x4101, INVALID_QSIZE = 0x4102, AER_LIMIT = 0x4105, INVALID_LOG_PAGE = 0x4109,
             INVALID_QUEUE_DELETION = 0x410c, FEATURE_NOT_SAVEABLE = 0x410d, INVALID_CTRL_ID = 0x411f, INVALID_CDQ = 0x4137,
             CTRL_SUSPENDED = 0x4139, CTRL_NOT_SUSPENDED = 0x413a, CMD_SIZE_LIMIT = 0x4183;
@@ -63,7 +64,7 @@ class StatusCodesTest {
             assertThat(field(fx.mmc.admin(start.withCdw10(start.cdw10() | 1 << 8)))).isEqualTo(INVALID_FIELD);
             assertThat(field(fx.mmc.admin(start.withCdw10(start.cdw10() | 1 << 20)))).isEqualTo(INVALID_FIELD);
             assertThat(field(fx.mmc.admin(start.withCdw11(start.cdw11() | 1 << 16)))).isEqualTo(INVALID_FIELD);
-            assertThat(field(fx.mmc.admin(Sqe.of(Opcodes.TRACK_RECEIVE)))).as("Track Receive").isEqualTo(INVALID_FIELD);
+            assertThat(field(fx.mmc.admin(Sqe.of(AdminOpcode.TRACK_RECEIVE)))).as("Track Receive").isEqualTo(INVALID_FIELD);
             assertThat(ring.poll()).as("no marker from a failed command").isEmpty();
 
             assertThat(field(fx.mmc.admin(suspend(1)))).isEqualTo(SUCCESS);
@@ -122,7 +123,8 @@ class StatusCodesTest {
             int all = MigrationSendCommand.SEQIND_ENTIRE;
             assertThat(field(setState(fx, 2, all, state, 0, state.length))).as("MC 2 running").isEqualTo(CTRL_NOT_SUSPENDED);
             fx.mmc.admin(suspend(1));
-            assertThat(field(setState(fx, 1, all, state, 0, state.length))).as("MC 1 has I/O queues").isEqualTo(INVALID_FIELD);
+            // NVMe Base 2.1, Figure 362: 1Fh, "not in a condition to set the controller state"
+            assertThat(field(setState(fx, 1, all, state, 0, state.length))).as("MC 1 has I/O queues").isEqualTo(INVALID_CTRL_ID);
             assertThat(field(setState(fx, 7, all, state, 0, state.length))).isEqualTo(INVALID_CTRL_ID);
             fx.mmc.admin(suspend(2));
             Sim.Buf buf = fx.sim.alloc(state.length);
@@ -132,7 +134,7 @@ class StatusCodesTest {
                 assertThat(field(fx.mmc.admin(fx.mmc.withData(s, buf)))).as("CSVI %d CSUUIDI %d", bad[0], bad[1]).isEqualTo(INVALID_FIELD);
             }
             Sqe zero = new MigrationSendCommand.SetControllerState(2, all, 1, 0, 0, 0, 0).toSqe();
-            assertThat(field(fx.mmc.admin(zero.withPrp(buf.iova(), 0)))).as("NUMD 0").isEqualTo(INVALID_FIELD);
+            assertThat(field(fx.mmc.admin(zero.withPrp(buf.iova(), 0)))).as("NUMD 0 opening a sequence").isEqualTo(INVALID_FIELD);
             Sqe odd = new MigrationSendCommand.SetControllerState(2, MigrationSendCommand.SEQIND_LAST, 1, 0, 2, 0, 1).toSqe();
             assertThat(field(fx.mmc.admin(odd.withPrp(buf.iova(), 0)))).as("offset not dword aligned").isEqualTo(INVALID_FIELD);
             Sqe outside = new MigrationSendCommand.SetControllerState(2, all, 1, 0, 0, 0, state.length / 4).toSqe();
@@ -149,7 +151,10 @@ class StatusCodesTest {
                     .isEqualTo(CMD_SEQ_ERROR);
             assertThat(field(setState(fx, 2, MigrationSendCommand.SEQIND_FIRST, state, 0, 16))).isEqualTo(SUCCESS);
             assertThat(field(setState(fx, 2, MigrationSendCommand.SEQIND_FIRST, state, 0, 24))).as("a new first restarts").isEqualTo(SUCCESS);
-            assertThat(field(setState(fx, 2, MigrationSendCommand.SEQIND_LAST, state, 24, state.length - 24))).isEqualTo(SUCCESS);
+            assertThat(field(setState(fx, 2, MigrationSendCommand.SEQIND_MIDDLE, state, 24, state.length - 24))).isEqualTo(SUCCESS);
+            // NVMe Base 2.1, section 5.1.17.1.3: the SEQIND 10b command commits; it may carry no data
+            Sqe lastEmpty = new MigrationSendCommand.SetControllerState(2, MigrationSendCommand.SEQIND_LAST, 1, 0, state.length, 0, 0).toSqe();
+            assertThat(field(fx.mmc.admin(lastEmpty))).as("a last command with NUMD 0 commits").isEqualTo(SUCCESS);
 
             // garbage and inconsistent states change nothing
             byte[] junk = state.clone();
@@ -219,10 +224,10 @@ class StatusCodesTest {
             Sqe read1 = IoCommands.read(1, 0, 1).toSqe();
             assertThat(field(fx.mc.io(1, read1.withPrp(0x1000, 0)))).as("PRP1 unmapped").isEqualTo(DATA_TRANSFER_ERROR);
             assertThat(field(fx.mc.io(1, read1.withPrp(0, 0)))).as("PRP1 zero").isEqualTo(DATA_TRANSFER_ERROR);
-            assertThat(field(fx.mc.io(1, read1.withPrp(data.iova() + 2, 0)))).as("PRP1 not dword aligned").isEqualTo(INVALID_PRP_OFFSET);
+            assertThat(field(fx.mc.io(1, read1.withPrp(data.iova() + 2, 0)))).as("PRP1 not dword aligned").isEqualTo(PRP_OFFSET_INVALID);
             Sqe read16 = IoCommands.read(1, 0, 16).toSqe();   // 8 KiB from the start of a page: PRP1 + PRP2
             assertThat(field(fx.mc.io(1, read16.withPrp(data.iova(), data.iova() + 4096 + 512)))).as("PRP2 with an offset")
-                    .isEqualTo(INVALID_PRP_OFFSET);
+                    .isEqualTo(PRP_OFFSET_INVALID);
             assertThat(field(fx.mc.io(1, read16.withPrp(data.iova(), 0x9000)))).as("PRP2 unmapped").isEqualTo(DATA_TRANSFER_ERROR);
             Sqe read24 = IoCommands.read(1, 0, 24).toSqe();   // 12 KiB: PRP2 is a list
             assertThat(field(fx.mc.io(1, read24.withPrp(data.iova(), 0xa000)))).as("PRP list unmapped").isEqualTo(DATA_TRANSFER_ERROR);
@@ -232,7 +237,7 @@ class StatusCodesTest {
             assertThat(field(fx.mc.io(1, read24.withPrp(data.iova(), list.iova())))).as("PRP list entry unmapped").isEqualTo(DATA_TRANSFER_ERROR);
             list.seg().set(LittleEndian.U64, 8, data.iova() + 2 * 4096 + 8);
             assertThat(field(fx.mc.io(1, read24.withPrp(data.iova(), list.iova())))).as("PRP list entry with an offset")
-                    .isEqualTo(INVALID_PRP_OFFSET);
+                    .isEqualTo(PRP_OFFSET_INVALID);
             // a write whose data cannot be fetched changes nothing on the namespace
             Sqe write24 = IoCommands.write(1, 0, 24, false).toSqe();
             list.seg().set(LittleEndian.U64, 8, 0x7700_0000_0000L);
@@ -243,7 +248,7 @@ class StatusCodesTest {
             // admin data pointers too
             Sqe identify = new AdminCommands.Identify(AdminCommands.CNS_CONTROLLER, 0, 0, 0).toSqe();
             assertThat(field(fx.mmc.admin(identify.withPrp(0x1000, 0)))).isEqualTo(DATA_TRANSFER_ERROR);
-            assertThat(field(fx.mmc.admin(identify.withPrp(data.iova() + 512, data.iova() + 4096 + 100)))).isEqualTo(INVALID_PRP_OFFSET);
+            assertThat(field(fx.mmc.admin(identify.withPrp(data.iova() + 512, data.iova() + 4096 + 100)))).isEqualTo(PRP_OFFSET_INVALID);
             healthy(fx);
         }
     }
@@ -259,9 +264,9 @@ class StatusCodesTest {
                 assertThat(field(fx.mc.io(1, fx.mc.withData(IoCommands.read(nsid, 0, 1).toSqe(), b)))).as("NSID %x", nsid).isEqualTo(INVALID_NS);
             }
             assertThat(field(fx.mc.io(1, IoCommands.read(1, 0, 2049).toSqe().withPrp(b.iova(), 0)))).as("beyond MDTS").isEqualTo(INVALID_FIELD);
-            for (int op : new int[]{Opcodes.WRITE_UNCORRECTABLE, Opcodes.COMPARE, 0x7e, 0x81, 0xff}) {
-                assertThat(field(fx.mc.io(1, Sqe.of(op).withNsid(1)))).as("I/O opcode %x", op).isEqualTo(INVALID_OPCODE);
-                assertThat(field(fx.mc.io(1, Sqe.of(op)))).as("I/O opcode %x, NSID 0", op).isEqualTo(INVALID_OPCODE);
+            for (int op : new int[]{IoOpcode.WRITE_UNCORRECTABLE.value(), IoOpcode.COMPARE.value(), 0x7e, 0x81, 0xff}) {
+                assertThat(field(fx.mc.io(1, Sqe.raw(op).withNsid(1)))).as("I/O opcode %x", op).isEqualTo(INVALID_OPCODE);
+                assertThat(field(fx.mc.io(1, Sqe.raw(op)))).as("I/O opcode %x, NSID 0", op).isEqualTo(INVALID_OPCODE);
             }
             Sqe sgl = fx.mc.withData(IoCommands.read(1, 0, 1).toSqe(), b);
             assertThat(field(fx.mc.io(1, new Sqe(sgl.opcode(), 0x40, 0, 1, 0, 0, 0, sgl.prp1(), 0, 0, 0, 0, 0, 0, 0))))
@@ -322,10 +327,11 @@ class StatusCodesTest {
     void adminCommands(@TempDir Path dir) throws Exception {
         try (Fx fx = new Fx(dir)) {
             for (int op : new int[]{0x03, 0x7f, 0xc1, 0xff}) {
-                assertThat(field(fx.mmc.admin(Sqe.of(op)))).as("admin opcode %x", op).isEqualTo(INVALID_OPCODE);
+                assertThat(field(fx.mmc.admin(Sqe.raw(op)))).as("admin opcode %x", op).isEqualTo(INVALID_OPCODE);
             }
-            for (int op : new int[]{Opcodes.CONTROLLER_DATA_QUEUE, Opcodes.MIGRATION_SEND, Opcodes.MIGRATION_RECEIVE, Opcodes.TRACK_SEND}) {
-                assertThat(field(fx.mc.admin(Sqe.of(op)))).as("HMLM opcode %x on an MC", op).isEqualTo(INVALID_OPCODE);
+            for (AdminOpcode op : List.of(AdminOpcode.CONTROLLER_DATA_QUEUE, AdminOpcode.MIGRATION_SEND, AdminOpcode.MIGRATION_RECEIVE,
+                    AdminOpcode.TRACK_SEND)) {
+                assertThat(field(fx.mc.admin(Sqe.of(op)))).as("HMLM opcode %s on an MC", op).isEqualTo(INVALID_OPCODE);
             }
             Sim.Buf b = fx.sim.alloc(4096);
             assertThat(field(fx.mmc.admin(fx.mmc.withData(new AdminCommands.Identify(0x99, 0, 0, 0).toSqe(), b)))).isEqualTo(INVALID_FIELD);

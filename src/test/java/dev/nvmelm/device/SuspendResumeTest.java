@@ -27,7 +27,7 @@ import static dev.nvmelm.spec.LbaMigrationEntry.ESA_SUSPENDED;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Migration Send Suspend and Resume, Get/Set Controller State (reference §8-§10), on the
+ * Migration Send Suspend and Resume, Get/Set Controller State (NVMe Base 2.1, sections 5.1.16 and 5.1.17), on the
  * deterministic {@link Sim}, including the interleavings a multi-threaded host can produce.
  */
 class SuspendResumeTest {
@@ -46,7 +46,7 @@ class SuspendResumeTest {
 
     /** Arms the vendor write throttle so every write reads the (simulated) clock. */
     static void clockEveryWrite(Fx fx, int cntlid) {
-        Cqe c = fx.mmc.admin(Sqe.of(dev.nvmelm.spec.Opcodes.SET_FEATURES).withCdw10(AdminHandler.FID_VS_WRITE_THROTTLE)
+        Cqe c = fx.mmc.admin(Sqe.of(dev.nvmelm.spec.AdminOpcode.SET_FEATURES).withCdw10(dev.nvmelm.spec.WriteThrottleFeature.FID)
                 .withCdw11(cntlid).withCdw12(1_000_000_000));
         assertThat(c.status()).isEqualTo(Status.SUCCESS);
     }
@@ -121,8 +121,8 @@ class SuspendResumeTest {
             // the MMC took the Suspend before MC 1 got to the doorbell: the write waits in the SQ
             assertThat(fx.mc.completion(2, w)).isNull();
             assertThat(ring.poll()).containsExactly(marker(ESA_FIRST), marker(ESA_SUSPENDED));
-            Cqe gone = fx.mmc.admin(new CdqFeature.GetCdq(ring.cdqid).toSqe().withPrp(fx.sim.alloc(8).iova(), 0));
-            assertThat(gone.status()).isEqualTo(Status.commandSpecific(StatusCodes.INVALID_CDQ));
+            Cqe gone = fx.mmc.admin(new CdqFeature.GetCdq(ring.cdqid).toSqe().withPrp(fx.sim.alloc(CdqFeature.CdqFeatureData.SIZE).iova(), 0));
+            assertThat(gone.status()).isEqualTo(Status.dnr(StatusCodes.INVALID_CDQ));
             assertThat(fx.resume(1)).isEqualTo(Status.SUCCESS);
             assertThat(fx.mc.completion(2, w).status()).isEqualTo(Status.SUCCESS);
             assertThat(ring.poll()).as("nothing written into a deleted queue").isEmpty();
@@ -173,7 +173,7 @@ class SuspendResumeTest {
             int r2 = fx.mmc.submit(0, new MigrationSendCommand.Resume(1, 0).toSqe());
             fx.sim.run();
             assertThat(fx.mmc.completion(0, r1).status()).isEqualTo(Status.SUCCESS);
-            assertThat(fx.mmc.completion(0, r2).status()).isEqualTo(Status.commandSpecific(StatusCodes.CTRL_NOT_SUSPENDED));
+            assertThat(fx.mmc.completion(0, r2).status()).isEqualTo(Status.dnr(StatusCodes.CTRL_NOT_SUSPENDED));
             assertThat(ring.drain()).containsExactly(marker(ESA_FIRST), marker(ESA_SUSPENDED), marker(ESA_FIRST));
         }
     }
@@ -202,7 +202,7 @@ class SuspendResumeTest {
             int t = fx.mmc.submit(0, TrackSendCommand.start(ring.cdqid).toSqe());
             fx.sim.run();
             assertThat(fx.mmc.completion(0, s).status()).isEqualTo(Status.SUCCESS);
-            assertThat(fx.mmc.completion(0, t).status()).isEqualTo(Status.commandSpecific(StatusCodes.CTRL_SUSPENDED));
+            assertThat(fx.mmc.completion(0, t).status()).isEqualTo(Status.dnr(StatusCodes.CTRL_SUSPENDED));
             assertThat(ring.drain()).containsExactly(marker(ESA_SUSPENDED));
         }
     }
@@ -233,7 +233,7 @@ class SuspendResumeTest {
             assertThat(fx.mmc.completion(0, d).status()).isEqualTo(Status.SUCCESS);
             ring.buf.seg().fill((byte) 0x5a);   // the host reuses the memory it got back
             fx.sim.run();
-            assertThat(fx.mmc.completion(0, t).status()).isEqualTo(Status.commandSpecific(StatusCodes.INVALID_CDQ));
+            assertThat(fx.mmc.completion(0, t).status()).isEqualTo(Status.dnr(StatusCodes.INVALID_CDQ));
             assertThat(ring.buf.seg().toArray(ValueLayout.JAVA_BYTE)).containsOnly((byte) 0x5a);
         }
     }

@@ -200,7 +200,7 @@ class TrackingPropertiesTest {
 
         Status admin(Sqe sqe) {
             Status s = fx.mmc.admin(sqe).status();
-            sawRefusal |= s.equals(Status.commandSpecific(StatusCodes.CDQ_FULL));
+            sawRefusal |= s.equals(Status.dnr(StatusCodes.CDQ_FULL));
             return s;
         }
 
@@ -253,11 +253,11 @@ class TrackingPropertiesTest {
             Status s = admin(TrackSendCommand.start(ring.cdqid).toSqe());
             List<LbaMigrationEntry> p = new ArrayList<>();
             if (suspended) {
-                assertThat(s).isEqualTo(Status.commandSpecific(StatusCodes.CTRL_SUSPENDED));
+                assertThat(s).isEqualTo(Status.dnr(StatusCodes.CTRL_SUSPENDED));
             } else if (logging && !broken) {
                 assertThat(s).isEqualTo(Status.SUCCESS);
             } else if (free() < 2) {
-                assertThat(s).isEqualTo(Status.commandSpecific(StatusCodes.CDQ_FULL));
+                assertThat(s).isEqualTo(Status.dnr(StatusCodes.CDQ_FULL));
             } else {
                 assertThat(s).isEqualTo(Status.SUCCESS);
                 p.add(marker(ESA_FIRST));
@@ -271,11 +271,11 @@ class TrackingPropertiesTest {
             Status s = admin(TrackSendCommand.stop(ring.cdqid).toSqe());
             List<LbaMigrationEntry> p = new ArrayList<>();
             if (suspended) {
-                assertThat(s).isEqualTo(Status.commandSpecific(StatusCodes.CTRL_SUSPENDED));
+                assertThat(s).isEqualTo(Status.dnr(StatusCodes.CTRL_SUSPENDED));
             } else if (!logging) {
                 assertThat(s).isEqualTo(Status.SUCCESS);
             } else if (free() < 2) {
-                assertThat(s).isEqualTo(Status.commandSpecific(StatusCodes.CDQ_FULL));
+                assertThat(s).isEqualTo(Status.dnr(StatusCodes.CDQ_FULL));
             } else {
                 assertThat(s).isEqualTo(Status.SUCCESS);
                 p.add(marker(ESA_STOPPED));
@@ -306,7 +306,7 @@ class TrackingPropertiesTest {
             if (suspended) {
                 assertThat(s).isEqualTo(Status.SUCCESS);
             } else if (free() < 2) {
-                assertThat(s).isEqualTo(Status.commandSpecific(StatusCodes.CDQ_FULL));
+                assertThat(s).isEqualTo(Status.dnr(StatusCodes.CDQ_FULL));
             } else {
                 assertThat(s).isEqualTo(Status.SUCCESS);
                 p.add(marker(ESA_SUSPENDED));
@@ -318,13 +318,13 @@ class TrackingPropertiesTest {
         void resume() {
             Status s = admin(new MigrationSendCommand.Resume(1, 0).toSqe());
             if (!suspended) {
-                assertThat(s).isEqualTo(Status.commandSpecific(StatusCodes.CTRL_NOT_SUSPENDED));
+                assertThat(s).isEqualTo(Status.dnr(StatusCodes.CTRL_NOT_SUSPENDED));
                 observe(List.of());
                 return;
             }
             boolean marks = logging && !broken;
             if (marks && free() < 2) {
-                assertThat(s).isEqualTo(Status.commandSpecific(StatusCodes.CDQ_FULL));
+                assertThat(s).isEqualTo(Status.dnr(StatusCodes.CDQ_FULL));
                 observe(List.of());
                 return;
             }
@@ -392,7 +392,7 @@ class TrackingPropertiesTest {
         void badHead(int k) {
             if (free() == 0) return;
             int slot = (int) ((produced + 1 + k % free()) % N);
-            assertThat(ring.setHead(slot, true, 0)).isEqualTo(Status.generic(StatusCodes.INVALID_FIELD));
+            assertThat(ring.setHead(slot, true, 0)).isEqualTo(Status.dnr(StatusCodes.INVALID_FIELD));
             observe(List.of());
         }
 

@@ -132,7 +132,7 @@ class DeviceServerTest {
                 try {
                     mmc.attachCdq(cdqid).close();
                 } catch (NvmeStatusException e) {
-                    assertThat(e.status().sc()).isEqualTo(StatusCodes.INVALID_CDQ);
+                    assertThat(e.status().is(StatusCodes.INVALID_CDQ)).as(e.status().toString()).isTrue();
                     break;
                 }
                 assertThat(System.nanoTime()).as("CDQ of a departed client is deleted").isLessThan(deadline);

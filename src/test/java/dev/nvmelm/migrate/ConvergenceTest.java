@@ -135,7 +135,7 @@ class ConvergenceTest {
                 assertThat(guest.errors.get()).isZero();
                 assertThat(guest.check(fx.rig.destinationData()).badBlocks()).isZero();
                 // the source controller is no longer throttled (vendor feature C0h reads 0)
-                var c = fx.rig.sourceSide().mmc().admin(AdminCommands.getFeatures(0xC0, LiveMigrationRig.CNTLID), null);
+                var c = fx.rig.sourceSide().mmc().admin(dev.nvmelm.spec.WriteThrottleFeature.get(LiveMigrationRig.CNTLID), null);
                 assertThat(c.ok()).isTrue();
                 assertThat(c.dw0()).isZero();
             }

@@ -7,7 +7,7 @@ import dev.nvmelm.host.NvmeDevice;
 import dev.nvmelm.host.NvmeException;
 import dev.nvmelm.migrate.block.BlockDevice;
 import dev.nvmelm.spec.CdqFeature;
-import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.AdminOpcode;
 import dev.nvmelm.spec.Sqe;
 
 import java.io.IOException;
@@ -127,7 +127,7 @@ final class Faults {
         @Override
         public CompletableFuture<Completion> submitAdmin(Sqe sqe, MemorySegment data) {
             synchronized (this) {
-                if (holding && sqe.opcode() == Opcodes.SET_FEATURES && (sqe.cdw10() & 0xff) == CdqFeature.FID) {
+                if (holding && sqe.opcode() == AdminOpcode.SET_FEATURES.value() && (sqe.cdw10() & 0xff) == CdqFeature.FID) {
                     Held h = new Held(sqe, data, new CompletableFuture<>());
                     held.add(h);
                     heldCount++;

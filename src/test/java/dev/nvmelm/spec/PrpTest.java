@@ -14,7 +14,7 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** PRP lists built by the host and walked by the controller describe the same bytes (NVMe Base §4.3.1; reference §4.2). */
+/** PRP lists built by the host and walked by the controller describe the same bytes (NVMe Base 2.1, section 4.3.1; docs/spec.md, "Controller Data Queue command"). */
 class PrpTest {
     /** A flat IOVA space [0x10000, 0x10000 + 64 MiB) for the test. */
     static final class Flat implements DmaMemory {

@@ -90,7 +90,7 @@ class SpecPropertiesTest {
         onlyDefinedBits(s.toSqe(), 0xff, 0x8000ffff, -1, -1, 0, 0);
         assertThat(CdqFeature.SetCdq.decode(s.toSqe())).isEqualTo(s);
         assertThat(CdqFeature.GetCdq.decode(new CdqFeature.GetCdq(cdqid).toSqe())).isEqualTo(new CdqFeature.GetCdq(cdqid));
-        MemorySegment m = MemorySegment.ofArray(new byte[8]);
+        MemorySegment m = MemorySegment.ofArray(new byte[CdqFeature.CdqFeatureData.SIZE]);
         new CdqFeature.CdqFeatureData(hp, tpt).encode(m, 0);
         assertThat(CdqFeature.CdqFeatureData.decode(m, 0)).isEqualTo(new CdqFeature.CdqFeatureData(hp, tpt));
     }
@@ -156,7 +156,7 @@ class SpecPropertiesTest {
 
     @Property
     void ioCommands(@ForAll int nsid, @ForAll long slba, @ForAll @IntRange(max = 0xffff) int nlb, @ForAll boolean flag) {
-        var w = new IoCommands.ReadWrite(Opcodes.WRITE, nsid, slba, nlb, flag);
+        var w = new IoCommands.ReadWrite(IoOpcode.WRITE, nsid, slba, nlb, flag);
         onlyDefinedBits(w.toSqe(), -1, -1, 0x4000ffff, 0, 0, 0);
         assertThat(IoCommands.ReadWrite.decode(w.toSqe())).isEqualTo(w);
         var z = new IoCommands.WriteZeroes(nsid, slba, nlb, flag);
@@ -189,7 +189,7 @@ class SpecPropertiesTest {
         assertThatThrownBy(() -> new MigrationSendCommand.Resume(big, 0)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> new MigrationReceiveCommand(1, 256, 0, 0, 0, 0, 0)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> new LbaMigrationEntry(1, 1L << 32, 0, true, 0, false, 0)).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> new IoCommands.ReadWrite(Opcodes.READ, 1, 0, big, false)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new IoCommands.ReadWrite(IoOpcode.READ, 1, 0, big, false)).isInstanceOf(IllegalArgumentException.class);
     }
 
     @Property

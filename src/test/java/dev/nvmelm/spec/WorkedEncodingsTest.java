@@ -8,7 +8,7 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** Every worked encoding of nvme-lm-spec.md, and the libnvme bit bugs of ecosystem-conventions.md §1.3 pinned. */
+/** Worked encodings of the HMLM commands (docs/spec.md), and the libnvme bit bugs nvme-lm does not copy (docs/cli.md) pinned. */
 class WorkedEncodingsTest {
 
     @Test

@@ -26,7 +26,7 @@ public record CdqAnomaly(Set<Kind> kinds, long sequence, int slot, int nsid, lon
         /** LBACI 3. */
         RESERVED_LBACI,
         /**
-         * Fields that contradict each other (§6.2, §6.3): ESA 1, 2 or 3 with LBACI other than 2
+         * Fields that contradict each other (NVM Command Set, Figure 177): ESA 1, 2 or 3 with LBACI other than 2
          * or with NSID, NLB or SLBA set; LBACI 2 with ESA 0; DLBA without LBACI 0.
          */
         IMPOSSIBLE_COMBINATION

@@ -2,6 +2,8 @@ package dev.nvmelm.host.cdq;
 
 import dev.nvmelm.host.CdqQueue;
 import dev.nvmelm.host.NvmeDevice;
+import dev.nvmelm.spec.Disagreements;
+import dev.nvmelm.spec.TailPointerTrigger;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -21,13 +23,14 @@ import java.util.function.Predicate;
 /**
  * The host side of a User Data Migration Queue: consumes the ring in place into per-namespace
  * {@link DirtyExtents}, reports markers and anomalies to a {@link CdqListener}, and keeps the
- * controller informed of its head (nvme-lm-spec.md §5.6).
+ * controller informed of its head (docs/cdq.md).
  *
  * <p>Use it step-wise ({@link #pollOnce()}, {@link #awaitEntries}, {@link #drainUntil}) from
  * the migration engine or {@code lm cdq-watch}, or as a loop ({@link #start()} / {@link #close()}).
  *
- * <p>Waiting (§5.5): with nothing new at the head, the consumer sends one Set Features that
- * reports the head and arms the Tail Pointer Trigger at (head + k) mod N, waits for it to
+ * <p>Waiting (docs/spec.md, "Tail Pointer Trigger"): with nothing new at the head, the consumer sends one Set Features that
+ * reports the head and arms the Tail Pointer Trigger for the k-th entry past the head (slot
+ * (head + k - 1) mod N on a controller that follows NVMe Base 2.1, Figure 426), waits for it to
  * complete, and then scans the ring again: an entry written before the trigger took effect
  * raises no event, so only after that re-scan may it sleep in
  * {@link CdqQueue#awaitNotification}, with a timed poll as a safety net.
@@ -41,8 +44,11 @@ public final class CdqConsumer implements AutoCloseable {
      * @param triggerDistance  k: the trigger fires once k entries past the head are written
      * @param safetyPoll       longest sleep without a notification
      * @param commandTimeout   how long to wait for the arming Set Features before sleeping anyway
+     * @param tailPointerTrigger when the controller fires an armed trigger: the TPT armed for
+     *                         "k entries past the head" depends on it (NVMe Base 2.1, Figure 426)
      */
-    public record Config(int maxBatchEntries, int triggerDistance, Duration safetyPoll, Duration commandTimeout) {
+    public record Config(int maxBatchEntries, int triggerDistance, Duration safetyPoll, Duration commandTimeout,
+                         TailPointerTrigger tailPointerTrigger) {
         public static final Config DEFAULT = new Config(4096, 1, Duration.ofMillis(50), Duration.ofSeconds(5));
 
         public Config {
@@ -50,6 +56,17 @@ public final class CdqConsumer implements AutoCloseable {
             if (triggerDistance < 1) throw new IllegalArgumentException("triggerDistance must be >= 1");
             Objects.requireNonNull(safetyPoll);
             Objects.requireNonNull(commandTimeout);
+            Objects.requireNonNull(tailPointerTrigger);
+        }
+
+        /** A controller that follows the spec's trigger rule ({@link Disagreements#TAIL_POINTER_TRIGGER}). */
+        public Config(int maxBatchEntries, int triggerDistance, Duration safetyPoll, Duration commandTimeout) {
+            this(maxBatchEntries, triggerDistance, safetyPoll, commandTimeout, Disagreements.TAIL_POINTER_TRIGGER);
+        }
+
+        /** The same settings for a controller whose trigger fires by {@code rule}. */
+        public Config withTailPointerTrigger(TailPointerTrigger rule) {
+            return new Config(maxBatchEntries, triggerDistance, safetyPoll, commandTimeout, rule);
         }
     }
 
@@ -97,7 +114,7 @@ public final class CdqConsumer implements AutoCloseable {
             }
         };
         this.reader = new CdqRingReader(queue.ring(), queue.entryCount(), b.namespaces, inner, config.maxBatchEntries());
-        this.reporter = new HeadReporter(b.device, queue.cdqid(), queue.entryCount(), k, b.completionExecutor, listener);
+        this.reporter = new HeadReporter(b.device, queue.cdqid(), queue.entryCount(), k, config.tailPointerTrigger(), b.completionExecutor, listener);
     }
 
     public static Builder builder(NvmeDevice device, CdqQueue queue) {
@@ -150,7 +167,7 @@ public final class CdqConsumer implements AutoCloseable {
         } finally {
             leaveWait();
         }
-        if (entryAvailable()) return true;   // written before the trigger took effect (§5.5)
+        if (entryAvailable()) return true;   // written before the trigger took effect (the arming race)
         Duration sleep = timeout.compareTo(config.safetyPoll()) < 0 ? timeout : config.safetyPoll();
         boolean notified;
         enterWait();

@@ -1,7 +1,7 @@
 package dev.nvmelm.host.cdq;
 
 /**
- * A sequence entry of the User Data Migration Queue (ESA 1, 2, 3 or 7; nvme-lm-spec.md §6.2).
+ * A sequence entry of the User Data Migration Queue (ESA 1, 2, 3 or 7; NVM Command Set, Figure 177).
  * {@code sequence} counts entries consumed since the consumer started (0 = first entry), so
  * markers can be ordered against each other and against anomalies.
  */

@@ -15,12 +15,12 @@ import java.util.List;
  * Reads a User Data Migration Queue in place and turns its entries into dirty ranges, markers
  * and anomalies. No device access: the caller reports {@link #head()} to the controller.
  *
- * <p>Ring rules (nvme-lm-spec.md §5.2): the entry at {@code head} is new iff its phase tag
+ * <p>Ring rules (Base 2.2, section 8.1.6.2): the entry at {@code head} is new iff its phase tag
  * (byte 31 bit 0) differs from the phase of stale slots, which starts at 0 (the host zeroed
  * the ring) and flips whenever the head wraps to slot 0. The phase byte is read first with
  * acquire semantics (the host's dma_rmb), then the rest of the entry.
  *
- * <p>Nothing in an entry is trusted (kernel-vfio.md §6, item 4): an entry with an unknown
+ * <p>Nothing in an entry is trusted (a migration host must not trust a device it does not own): an entry with an unknown
  * NSID, a range past the end of its namespace, reserved bits, ESA 4-6, LBACI 3 or fields that
  * contradict each other is counted and reported as a {@link CdqAnomaly}, never used as an
  * index, and if it claims a change every tracked namespace it names is marked entirely dirty,
@@ -103,7 +103,7 @@ public final class CdqRingReader {
         int done = 0;
         try {
             while (done < max) {
-                // §5.2: the phase tag first, with acquire semantics (dma_rmb), then the rest.
+                // Base 2.2, 8.1.6.1: the phase tag is written last, so read it first, with acquire semantics (dma_rmb), then the rest.
                 int attributes = (byte) BYTE.getAcquire(r, off + LbaMigrationEntry.PHASE_OFFSET) & 0xff;
                 if ((attributes & 1) == stalePhase) break;
                 LbaMigrationEntry e = LbaMigrationEntry.decode(r, off);
@@ -187,10 +187,10 @@ public final class CdqRingReader {
     }
 
     /**
-     * Combinations no controller writes (§6.2, §6.3): a sequence marker (ESA 1, 2, 3) that
+     * Combinations no controller writes (NVM Command Set, Figure 177): a sequence marker (ESA 1, 2, 3) that
      * claims an LBA change or carries NSID, NLB or SLBA; a "no LBA change" entry that is no
      * marker (ESA 0); DLBA on anything but a range change. ESA 7 may carry LBACI 0, 1 or 2:
-     * whichever entry filled the queue gets ESA 7 (§5.7).
+     * whichever entry filled the queue gets ESA 7.
      */
     private static boolean impossibleCombination(LbaMigrationEntry e) {
         int esa = e.esa(), lbaci = e.lbaci();

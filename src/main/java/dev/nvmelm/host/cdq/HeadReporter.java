@@ -4,6 +4,7 @@ import dev.nvmelm.host.Completion;
 import dev.nvmelm.host.NvmeDevice;
 import dev.nvmelm.host.NvmeStatusException;
 import dev.nvmelm.spec.CdqFeature;
+import dev.nvmelm.spec.TailPointerTrigger;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -11,17 +12,19 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 
 /**
- * Reports the consumer's head with Set Features FID 21h (nvme-lm-spec.md §5.4), with at most
- * one command in flight: when one completes and the head has moved meanwhile, the next is sent
- * (the K2b kernel consumer's rule). The same command can arm the Tail Pointer Trigger at
- * (head + k) mod N (§5.5). A failed report is not retried in a loop: {@link #kick()} retries it
- * at the caller's pace.
+ * Reports the consumer's head with Set Features FID 21h (NVMe Base 2.1, Figures 425-426), with
+ * at most one command in flight: when one completes and the head has moved meanwhile, the next
+ * is sent (the kernel RFC consumer's rule). The same command can arm the Tail Pointer Trigger
+ * for the k-th entry past the head, at the slot the controller's {@link TailPointerTrigger}
+ * rule needs (docs/spec.md, "Tail Pointer Trigger"). A failed report is not retried in a loop:
+ * {@link #kick()} retries it at the caller's pace.
  */
 final class HeadReporter {
     private final NvmeDevice device;
     private final int cdqid;
     private final int entryCount;
     private final int triggerDistance;
+    private final TailPointerTrigger trigger;
     private final Executor completions;
     private final CdqListener listener;
 
@@ -32,15 +35,17 @@ final class HeadReporter {
     private long ackedSequence;
     private boolean inFlight;
     private boolean armRequested;
-    private boolean armed;                 // a trigger at (ackedHead + k) is believed armed
+    private boolean armed;                 // a trigger for the k-th entry past ackedHead is believed armed
     private final List<CompletableFuture<Boolean>> armWaiters = new ArrayList<>();
     private long sent, failures;
 
-    HeadReporter(NvmeDevice device, int cdqid, int entryCount, int triggerDistance, Executor completions, CdqListener listener) {
+    HeadReporter(NvmeDevice device, int cdqid, int entryCount, int triggerDistance, TailPointerTrigger trigger,
+                 Executor completions, CdqListener listener) {
         this.device = device;
         this.cdqid = cdqid;
         this.entryCount = entryCount;
         this.triggerDistance = triggerDistance;
+        this.trigger = trigger;
         this.completions = completions;
         this.listener = listener;
     }
@@ -90,7 +95,7 @@ final class HeadReporter {
         synchronized (this) {
             if (inFlight) return;
             if (armRequested) {
-                c = new Command(wantedHead, wantedSequence, true, (int) ((wantedHead + (long) triggerDistance) % entryCount));
+                c = new Command(wantedHead, wantedSequence, true, trigger.armFor(wantedHead, triggerDistance, entryCount));
                 armRequested = false;
             } else if (wantedHead != ackedHead) {
                 c = new Command(wantedHead, wantedSequence, false, 0);

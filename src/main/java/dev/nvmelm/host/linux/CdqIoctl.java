@@ -7,7 +7,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
- * The kernel CDQ ioctls (nvme-lm-spec.md §15.1, §15.4; ecosystem-conventions.md §2.7), kept in
+ * The kernel CDQ ioctls (docs/linux-backend.md, "The CDQ"), kept in
  * one place because the uAPI is an unmerged RFC. Probes have no side effects:
  * <ul>
  *   <li>NVME_IOCTL_CDQ: a delete request (size_nbyte 0) for mc_id FFFFh, which no controller can
@@ -22,9 +22,9 @@ final class CdqIoctl {
     private CdqIoctl() {}
 
     static final int PROBE_MC_ID = 0xffff;
-    /** Create CDQ MOS: Queue Type 0, User Data Migration Queue (nvme-lm-spec.md §4). */
+    /** Create CDQ MOS: Queue Type 0, User Data Migration Queue (NVMe Base 2.1, section 5.1.4, Figures 161-168). */
     static final int MOS_QT_USER_DATA_MIGRATION = 0;
-    /** The phase tag of a UDMQ entry: byte 31, bit 0 (§5.2), as RFC v1 wants it described. */
+    /** The phase tag of a UDMQ entry: byte 31, bit 0 (NVM Command Set, Figure 177), as RFC v1 wants it described. */
     static final int PHASE_OFFSET = 31, PHASE_MASK = 1;
 
     private static final long MC_ID = NvmeIoctl.offset(NvmeIoctl.CDQ_CMD, "mc_id"),

@@ -2,7 +2,7 @@ package dev.nvmelm.host.linux;
 
 /**
  * Which CDQ interface the running kernel offers on a device node, as probed by
- * {@link LinuxNvmeDevice#cdqSupport()} (nvme-lm-spec.md §15, kernel-vfio.md §3). Neither RFC is
+ * {@link LinuxNvmeDevice#cdqSupport()} (docs/linux-backend.md, "The CDQ"). Neither RFC is
  * merged; the names follow the order in which nvme-lm probes them.
  */
 public enum CdqSupport {

@@ -7,7 +7,7 @@ import java.time.Duration;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * An eventfd(2) counter (ecosystem-conventions.md §2.8): the kernel's CDQ code signals it from
+ * An eventfd(2) counter (eventfd(2); docs/linux-backend.md): the kernel's CDQ code signals it from
  * the Tail Pointer Trigger AEN, and the consumer waits with poll(2) and then reads the 8-byte
  * counter, which resets it. Non-blocking and close-on-exec, so a read never blocks and a
  * spawned process does not inherit it.

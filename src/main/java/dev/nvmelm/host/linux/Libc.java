@@ -18,7 +18,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
- * The libc calls the Linux backend needs, through FFM (ecosystem-conventions.md §2.8-2.9):
+ * The libc calls the Linux backend needs, through FFM (docs/linux-backend.md):
  * open, close, ioctl, statx, eventfd, poll, read, write, pipe2 and strerror. Every call that can
  * fail captures errno with {@code Linker.Option.captureCallState("errno")} (the only reliable
  * way to read it after a downcall) and throws {@link LibcException} on -1.

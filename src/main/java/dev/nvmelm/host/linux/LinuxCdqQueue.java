@@ -209,7 +209,7 @@ public final class LinuxCdqQueue implements CdqQueue {
             long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
             if (tpt != null) {
                 // The empty read just armed the trigger in the kernel; an entry written before the
-                // arming Set Features took effect raises no event (nvme-lm-spec.md §5.5), which
+                // arming Set Features took effect raises no event (NVMe Base 2.1, Figure 426; docs/cdq.md), which
                 // the caller's bounded timeout covers.
                 long signalled;
                 try {
@@ -262,17 +262,17 @@ public final class LinuxCdqQueue implements CdqQueue {
      * arms its own trigger on an empty read (RFC_V2) or there is none (v1).
      */
     Completion headReport(Sqe sqe) {
-        if (CdqFeature.SetCdq.saveRequested(sqe)) return failed(Status.commandSpecific(StatusCodes.FEATURE_NOT_SAVEABLE));
+        if (CdqFeature.SetCdq.saveRequested(sqe)) return failed(Status.dnr(StatusCodes.FEATURE_NOT_SAVEABLE));
         CdqFeature.SetCdq cmd;
         try {
             cmd = CdqFeature.SetCdq.decode(sqe);
         } catch (IllegalArgumentException e) {
-            return failed(Status.generic(StatusCodes.INVALID_FIELD));
+            return failed(Status.dnr(StatusCodes.INVALID_FIELD));
         }
         if (cmd.etpt() && Integer.compareUnsigned(cmd.tailPointerTrigger(), entryCount) >= 0) {
-            return failed(Status.generic(StatusCodes.INVALID_FIELD));
+            return failed(Status.dnr(StatusCodes.INVALID_FIELD));
         }
-        if (!mirror.reportHead(cmd.headPointer())) return failed(Status.generic(StatusCodes.INVALID_FIELD));
+        if (!mirror.reportHead(cmd.headPointer())) return failed(Status.dnr(StatusCodes.INVALID_FIELD));
         return new Completion(0, 0, Status.SUCCESS);
     }
 

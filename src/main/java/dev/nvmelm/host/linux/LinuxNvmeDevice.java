@@ -8,7 +8,9 @@ import dev.nvmelm.host.NvmeException;
 import dev.nvmelm.host.NvmeStatusException;
 import dev.nvmelm.spec.CdqFeature;
 import dev.nvmelm.spec.ControllerDataQueueCommand;
-import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.AdminOpcode;
+import dev.nvmelm.spec.DataDirection;
+import dev.nvmelm.spec.IoOpcode;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
 
@@ -34,7 +36,8 @@ import java.util.function.Consumer;
 /**
  * The Linux backend of {@link NvmeDevice}: an NVMe controller ({@code /dev/nvmeX}) or namespace
  * node ({@code /dev/nvmeXnY} block device, {@code /dev/ngXnY} generic character device) driven
- * through the kernel's passthrough ioctls with FFM (ecosystem-conventions.md §2.1-2.5).
+ * through the kernel's passthrough ioctls with FFM (Linux include/uapi/linux/nvme_ioctl.h;
+ * docs/linux-backend.md).
  *
  * <ul>
  *   <li>Admin commands go through NVME_IOCTL_ADMIN64_CMD, or NVME_IOCTL_ADMIN_CMD on a kernel
@@ -221,7 +224,7 @@ public final class LinuxNvmeDevice implements NvmeDevice {
     static boolean answersPassthrough(int fd, long request, boolean wide) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment cmd = a.allocate(NvmeIoctl.PASSTHRU_CMD64);
-            NvmeIoctl.encode(cmd, wide, Sqe.of(Opcodes.GET_FEATURES).withCdw10(0x07), 0, 0, 1000);
+            NvmeIoctl.encode(cmd, wide, Sqe.of(AdminOpcode.GET_FEATURES).withCdw10(0x07), 0, 0, 1000);
             cmd.set(ValueLayout.JAVA_BYTE, NvmeIoctl.FLAGS, (byte) 0xff);
             Libc.ioctl(fd, request, cmd, NvmeIoctl.name(request));
             return true;
@@ -314,21 +317,21 @@ public final class LinuxNvmeDevice implements NvmeDevice {
      */
     private CompletableFuture<Completion> cdqCommand(Sqe sqe) {
         if (cdqs.isEmpty()) return null;
-        int op = sqe.opcode();
+        AdminOpcode op = AdminOpcode.of(sqe.opcode()).orElse(null);
         boolean fid21 = (sqe.cdw10() & 0xff) == CdqFeature.FID;
         LinuxCdqQueue q = cdqs.get(sqe.cdw11() & 0xffff);
         if (q == null) return null;
-        if (op == Opcodes.SET_FEATURES && fid21) return CompletableFuture.completedFuture(q.headReport(sqe));
-        if (op == Opcodes.GET_FEATURES && fid21 && !q.cdqidFromKernel()) {
+        if (op == AdminOpcode.SET_FEATURES && fid21) return CompletableFuture.completedFuture(q.headReport(sqe));
+        if (op == AdminOpcode.GET_FEATURES && fid21 && !q.cdqidFromKernel()) {
             return CompletableFuture.failedFuture(new NvmeException(path + ": " + q + " was created by the kernel's "
                     + q.kernelInterface().ioctl() + ", which does not return its CDQID; the kernel reports its head itself"));
         }
-        if (op == Opcodes.TRACK_SEND && (sqe.cdw10() & 0xff) == 0 && !q.cdqidFromKernel()) {
+        if (op == AdminOpcode.TRACK_SEND && (sqe.cdw10() & 0xff) == 0 && !q.cdqidFromKernel()) {
             return CompletableFuture.failedFuture(new NvmeException(path + ": " + q + " was created by the kernel's "
                     + q.kernelInterface().ioctl() + ", which starts logging when it creates the CDQ and stops it when the CDQ"
                     + " is deleted; Track Send for it is not available (close the queue to stop logging)"));
         }
-        if (op == Opcodes.CONTROLLER_DATA_QUEUE && (sqe.cdw10() & 0xff) == ControllerDataQueueCommand.SEL_DELETE) {
+        if (op == AdminOpcode.CONTROLLER_DATA_QUEUE && (sqe.cdw10() & 0xff) == ControllerDataQueueCommand.SEL_DELETE) {
             return CompletableFuture.failedFuture(new NvmeException(path + ": " + q + " belongs to the kernel's CDQ ioctl;"
                     + " delete it by closing the queue, not with Delete CDQ"));
         }
@@ -346,7 +349,7 @@ public final class LinuxNvmeDevice implements NvmeDevice {
             return CompletableFuture.failedFuture(new NvmeException(path + ": the data buffer of " + describe(admin, sqe)
                     + " was already freed (its arena is closed)"));
         }
-        if (len > 0 && Opcodes.direction(sqe.opcode()) == Opcodes.Direction.BIDIRECTIONAL) {
+        if (len > 0 && DataDirection.ofOpcodeByte(sqe.opcode()) == DataDirection.BIDIRECTIONAL) {
             return CompletableFuture.failedFuture(new NvmeException(path + ": " + describe(admin, sqe)
                     + " is bidirectional (opcode bits 1:0 = 11b); Linux passthrough transfers data one way only"));
         }
@@ -378,7 +381,7 @@ public final class LinuxNvmeDevice implements NvmeDevice {
 
     /** One passthrough ioctl on the calling (platform) thread. */
     private Completion execute(boolean admin, Sqe sqe, MemorySegment data) throws NvmeException {
-        boolean toController = Opcodes.direction(sqe.opcode()) == Opcodes.Direction.HOST_TO_CONTROLLER;
+        boolean toController = DataDirection.ofOpcodeByte(sqe.opcode()) == DataDirection.HOST_TO_CONTROLLER;
         long len = data == null ? 0 : data.byteSize();
         try (Arena call = Arena.ofConfined()) {
             MemorySegment buf = data;
@@ -444,22 +447,10 @@ public final class LinuxNvmeDevice implements NvmeDevice {
 
     private static String describe(boolean admin, Sqe sqe) {
         String hex = String.format("%02Xh", sqe.opcode());
-        if (admin) {
-            String n = Opcodes.adminName(sqe.opcode());
-            return n.equals("Unknown") ? "admin opcode " + hex : n + " (admin opcode " + hex + ")";
-        }
-        String n = switch (sqe.opcode()) {
-            case Opcodes.FLUSH -> "Flush";
-            case Opcodes.WRITE -> "Write";
-            case Opcodes.READ -> "Read";
-            case Opcodes.WRITE_UNCORRECTABLE -> "Write Uncorrectable";
-            case Opcodes.COMPARE -> "Compare";
-            case Opcodes.WRITE_ZEROES -> "Write Zeroes";
-            case Opcodes.DATASET_MANAGEMENT -> "Dataset Management";
-            case Opcodes.COPY -> "Copy";
-            default -> null;
-        };
-        return n == null ? "I/O opcode " + hex : n + " (I/O opcode " + hex + ")";
+        String n = admin ? AdminOpcode.of(sqe.opcode()).map(AdminOpcode::specName).orElse(null)
+                : IoOpcode.of(sqe.opcode()).map(IoOpcode::specName).orElse(null);
+        String kind = admin ? "admin" : "I/O";
+        return n == null ? kind + " opcode " + hex : n + " (" + kind + " opcode " + hex + ")";
     }
 
     /** Zeroed, page-aligned native memory, freed when the device closes. */

@@ -7,10 +7,10 @@ import java.lang.invoke.VarHandle;
 /**
  * A CDQ ring in user memory that this process produces into, for kernels whose CDQ ioctl keeps
  * the real ring in kernel memory and hands out whole entries through read(2) (both RFCs known
- * byte-exactly; nvme-lm-spec.md §15.1, §15.4). The consumer in {@code host.cdq} then reads this
+ * byte-exactly; docs/linux-backend.md, "The CDQ"). The consumer in {@code host.cdq} then reads this
  * ring in place exactly as it reads a controller-written one.
  *
- * <p>Producer rules are the controller's (nvme-lm-spec.md §5.2, §5.3, §5.7): the ring starts
+ * <p>Producer rules are the controller's (NVMe Base 2.1, section 5.1.4; NVM Command Set, Figure 177; docs/cdq.md): the ring starts
  * zeroed, the producer phase is 1 on the first pass and flips when the tail wraps, usable
  * capacity is N-1, and each entry is written as bytes 0-30 and then byte 31 with a release
  * store, so a consumer that reads the phase byte with acquire semantics sees a whole entry.

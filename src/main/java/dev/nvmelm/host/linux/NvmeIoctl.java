@@ -16,7 +16,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
  * The Linux NVMe ioctl uAPI as data: struct layouts and request numbers
- * (ecosystem-conventions.md §2.1-2.2, §2.7; nvme-lm-spec.md §15). Structures are host-endian
+ * (Linux include/uapi/linux/nvme_ioctl.h and the RFC structs of docs/linux-backend.md). Structures are host-endian
  * (the kernel converts to little-endian itself), naturally aligned, with no packing; every
  * offset and size is pinned in {@code NvmeIoctlTest}. Request numbers are computed from the
  * asm-generic {@code _IOC} macro, so a changed struct size changes the number as it does in C.
@@ -45,7 +45,7 @@ final class NvmeIoctl {
 
     static long iowr(int nr, MemoryLayout l) { return ioc(IOC_READ | IOC_WRITE, NVME_TYPE, nr, l.byteSize()); }
 
-    /** The fields shared by both passthrough structs, offsets 0..67 (reference §2.1). */
+    /** The fields shared by both passthrough structs, offsets 0..67 (linux/nvme_ioctl.h). */
     private static MemoryLayout[] passthruHead() {
         return new MemoryLayout[] {
                 JAVA_BYTE.withName("opcode"), JAVA_BYTE.withName("flags"), JAVA_SHORT.withName("rsvd1"),
@@ -73,7 +73,7 @@ final class NvmeIoctl {
 
     /**
      * struct nvme_cdq_cmd of the NVME_IOCTL_CDQ series (intel-lab-lkp/linux, Joelgranados/linux
-     * {@code include/uapi/linux/nvme_ioctl.h}; nvme-lm-spec.md §15.4): {u16 mc_id; u32 size_nbyte;
+     * {@code include/uapi/linux/nvme_ioctl.h}; docs/linux-backend.md): {u16 mc_id; u32 size_nbyte;
      * s32 tpt_fd; s32 cdq_fd}, 16 bytes. size_nbyte 0 deletes the CDQ of mc_id; cdq_fd is returned.
      */
     static final StructLayout CDQ_CMD = MemoryLayout.structLayout(
@@ -81,7 +81,7 @@ final class NvmeIoctl {
             JAVA_INT.withName("size_nbyte"), JAVA_INT.withName("tpt_fd"), JAVA_INT.withName("cdq_fd")).withName("nvme_cdq_cmd");
 
     /**
-     * struct nvme_cdq_cmd of RFC v1 (2025-07-14, nvme-lm-spec.md §15.1): {u32 entry_nr;
+     * struct nvme_cdq_cmd of RFC v1 (2025-07-14, docs/linux-backend.md): {u32 entry_nr;
      * u32 entry_nbyte; u16 cdq_id; u16 cqs; u16 mos; u32 cdqp_offset; u32 cdqp_mask; int read_fd},
      * 28 bytes. cdq_id and read_fd are returned.
      */
@@ -124,7 +124,7 @@ final class NvmeIoctl {
             RESULT32 = offset(PASSTHRU_CMD, "result"), RESULT64 = offset(PASSTHRU_CMD64, "result");
 
     /**
-     * Fills a passthrough struct from an SQE (reference §2.3): opcode, NSID, CDW2-3, CDW10-15 and
+     * Fills a passthrough struct from an SQE (NVMe Base 2.1, Figure "Common Command Format"): opcode, NSID, CDW2-3, CDW10-15 and
      * the user buffer. Flags stay 0 (the kernel rejects anything else), the metadata pointer stays
      * 0, and PRPs and CID belong to the kernel. The whole struct, result included, is rewritten.
      */
@@ -154,7 +154,7 @@ final class NvmeIoctl {
 
     /**
      * The request numbers and errno values here are the asm-generic ones. powerpc, mips and
-     * sparc encode _IOC differently (reference §2.2), so they are refused rather than guessed.
+     * sparc encode _IOC differently (their asm/ioctl.h), so they are refused rather than guessed.
      */
     static void checkArchitecture() throws NvmeException {
         String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);

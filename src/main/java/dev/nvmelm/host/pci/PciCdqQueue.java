@@ -63,7 +63,7 @@ final class PciCdqQueue implements CdqQueue {
         Completion c = device.admin(new ControllerDataQueueCommand.Delete(cdqid).toSqe(), null);
         // Free the ring only when the controller no longer has it; otherwise leak it rather
         // than let a live CDQ write into memory that is handed out again.
-        if (c.ok() || (c.status().sct() == Status.SCT_COMMAND_SPECIFIC && c.status().sc() == StatusCodes.INVALID_CDQ)) owned.forEach(mem::free);
+        if (c.ok() || c.status().is(StatusCodes.INVALID_CDQ)) owned.forEach(mem::free);
         if (!c.ok()) throw new NvmeStatusException(device.name() + ": Delete CDQ " + cdqid, c.status());
     }
 }

@@ -9,7 +9,7 @@ import dev.nvmelm.host.NvmeStatusException;
 import dev.nvmelm.spec.AdminCommands;
 import dev.nvmelm.spec.AsyncEvent;
 import dev.nvmelm.spec.ControllerDataQueueCommand;
-import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.DataDirection;
 import dev.nvmelm.spec.Prp;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Cqe;
@@ -103,7 +103,7 @@ public final class PciNvmeDevice implements NvmeDevice {
         long cap = target.read64(Registers.CAP);
         this.bar = target;
         for (QueuePair q : io) q.rebind(target);
-        admin.restart(target, new Cqe(0, 0, 0, 0, 0, false, Status.generic(StatusCodes.ABORT_SQ_DELETED)));
+        admin.restart(target, new Cqe(0, 0, 0, 0, 0, false, Status.dnr(StatusCodes.ABORT_SQ_DELETED)));
         enableAdmin(target, cap);
         for (int i = 0; i < options.outstandingAers(); i++) postAer();
     }
@@ -193,7 +193,7 @@ public final class PciNvmeDevice implements NvmeDevice {
 
     /** Write-direction data (opcode bit 0); admin commands without a direction bit send nothing. */
     private static boolean toController(int opcode) {
-        return Opcodes.direction(opcode) == Opcodes.Direction.HOST_TO_CONTROLLER;
+        return DataDirection.ofOpcodeByte(opcode) == DataDirection.HOST_TO_CONTROLLER;
     }
 
     private void postAer() {
@@ -233,10 +233,15 @@ public final class PciNvmeDevice implements NvmeDevice {
 
     /**
      * Creates a CDQ in host memory: one contiguous ring (PC=1), or 4 KiB pages described by a
-     * PRP list (PC=0, reference §4.2). The ring is zeroed first, as the controller requires.
+     * PRP list (PC=0, NVMe Base 2.1, Figure 162: every entry with offset 0h). The ring is
+     * zeroed first: the host initializes every phase tag to 0 before creating the CDQ (NVMe Base
+     * 2.2, section 8.1.6.2).
      */
     public CdqQueue createCdq(int cntlid, long sizeBytes, boolean contiguous) throws NvmeException {
-        if (sizeBytes < 64 || sizeBytes % 32 != 0) throw new NvmeException(name() + ": CDQ size must be a multiple of 32 bytes, at least 64");
+        // NVMe Base 2.1, Figure 164: a whole number of 32-byte entries; one slot stays free, so two at least
+        if (sizeBytes < 64 || sizeBytes % 4 != 0 || !ControllerDataQueueCommand.Create.wholeUdmqEntries(sizeBytes / 4)) {
+            throw new NvmeException(name() + ": CDQ size " + sizeBytes + " bytes is not a whole number of 32-byte entries, at least 2");
+        }
         List<MemorySegment> owned = new ArrayList<>();
         MemorySegment ring;
         long prp1;

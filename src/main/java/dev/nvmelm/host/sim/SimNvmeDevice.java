@@ -6,7 +6,8 @@ import dev.nvmelm.host.Completion;
 import dev.nvmelm.host.NvmeDevice;
 import dev.nvmelm.host.NvmeException;
 import dev.nvmelm.host.NvmeStatusException;
-import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.ControllerDataQueueCommand;
+import dev.nvmelm.spec.DataDirection;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
 
@@ -247,7 +248,7 @@ public final class SimNvmeDevice implements NvmeDevice {
         try {
             MemorySegment.copy(data, 0, tmp, 0, data.byteSize());
             Completion c = io ? NvmeDevice.super.io(sqe, tmp) : NvmeDevice.super.admin(sqe, tmp);
-            if (c.ok() && Opcodes.direction(sqe.opcode()) != Opcodes.Direction.HOST_TO_CONTROLLER) MemorySegment.copy(tmp, 0, data, 0, data.byteSize());
+            if (c.ok() && DataDirection.ofOpcodeByte(sqe.opcode()) != DataDirection.HOST_TO_CONTROLLER) MemorySegment.copy(tmp, 0, data, 0, data.byteSize());
             return c;
         } finally {
             freeQuietly(tmp);
@@ -281,7 +282,7 @@ public final class SimNvmeDevice implements NvmeDevice {
         }
         MemorySegment.copy(data, 0, tmp, 0, data.byteSize());
         return submit(io, sqe, tmp).whenComplete((c, t) -> {
-            if (c != null && c.ok() && Opcodes.direction(sqe.opcode()) != Opcodes.Direction.HOST_TO_CONTROLLER) {
+            if (c != null && c.ok() && DataDirection.ofOpcodeByte(sqe.opcode()) != DataDirection.HOST_TO_CONTROLLER) {
                 MemorySegment.copy(tmp, 0, data, 0, data.byteSize());
             }
             freeQuietly(tmp);
@@ -318,6 +319,10 @@ public final class SimNvmeDevice implements NvmeDevice {
 
     @Override
     public CdqQueue createCdq(int cntlid, long sizeBytes) throws NvmeException {
+        // NVMe Base 2.1, Figure 164: refused here as the PCI backend refuses it, before the round trip
+        if (sizeBytes % 4 != 0 || !ControllerDataQueueCommand.Create.wholeUdmqEntries(sizeBytes / 4)) {
+            throw new NvmeException(name + ": CDQ size " + sizeBytes + " bytes is not a whole number of 32-byte entries");
+        }
         return cdqFrom(await(call(tag -> new SimMessage.CdqCreate(tag, cntlid, sizeBytes, true))), "Create CDQ for CNTLID " + cntlid);
     }
 

@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongSupplier;
 
 /**
- * Media copy in the shape of nbdcopy (mirror-anchors.md §2.4): the source is walked in work units
+ * Media copy in the shape of nbdcopy (libnbd's nbdcopy): the source is walked in work units
  * whose allocation map turns holes into zero writes (so a thin source stays thin); allocated
  * parts become large requests, up to {@code inFlight} at once on virtual threads, completing out
  * of order, with a fixed pool of buffers; blocks read as all zero are written as zeroes too.

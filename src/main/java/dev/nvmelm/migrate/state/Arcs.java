@@ -11,7 +11,7 @@ import java.util.Set;
 import static dev.nvmelm.migrate.state.MigState.*;
 
 /**
- * The legal single arcs (kernel-vfio.md §1.3, STOP_COPY + PRE_COPY without P2P) and the
+ * The legal single arcs (Linux VFIO migration v2, STOP_COPY + PRE_COPY without P2P) and the
  * combination rule: any other (from, to) is walked as the shortest path of legal arcs whose
  * interior avoids the saving group. STOP_COPY -> PRE_COPY is blocked, and ERROR is never a
  * target; the planner terminates on both (the 2026 kernel fix for vfio_mig_get_next_state's

@@ -13,7 +13,7 @@ import java.util.List;
 
 /**
  * The volatile state of one migratable controller, handled the VFIO migration v2 way
- * (kernel-vfio.md §1; reference §14): the caller asks for a target state and the machine walks
+ * (Linux VFIO migration v2; docs/spec.md, "End-to-end flow"): the caller asks for a target state and the machine walks
  * the legal arcs, each mapped to NVMe commands sent to the migration management controller:
  * RUNNING->STOP = Suspend; STOP->STOP_COPY = Get Controller State (in chunks); STOP_COPY->STOP =
  * drop the buffer; STOP->RESUMING = start a buffer; RESUMING->STOP = Set Controller State (in

@@ -2,7 +2,7 @@ package dev.nvmelm.migrate.state;
 
 /**
  * The VFIO migration uAPI v2 device states that nvme-lm uses for a migratable controller
- * (kernel-vfio.md §1.2; values as in enum vfio_device_mig_state). P2P states are not modelled:
+ * (Linux VFIO migration v2; values as in enum vfio_device_mig_state; docs/migration.md). P2P states are not modelled:
  * an NVMe MC that is suspended does no DMA at all.
  */
 public enum MigState {

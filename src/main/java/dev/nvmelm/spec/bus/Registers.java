@@ -1,6 +1,6 @@
 package dev.nvmelm.spec.bus;
 
-/** Controller register map (NVMe Base 2.1 §3.1.4, Figure "Controller Properties"). */
+/** Controller register map (NVMe Base 2.1, section 3.1.4, Figure "Controller Properties"). */
 public final class Registers {
     private Registers() {}
 

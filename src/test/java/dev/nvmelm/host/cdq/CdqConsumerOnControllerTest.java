@@ -7,15 +7,17 @@ import dev.nvmelm.host.NvmeDevice;
 import dev.nvmelm.host.NvmeException;
 import dev.nvmelm.host.cdq.ControllerRig.Change;
 import dev.nvmelm.spec.CdqFeature;
+import dev.nvmelm.spec.TailPointerTrigger;
 import dev.nvmelm.spec.IoCommands;
 import dev.nvmelm.spec.LbaMigrationEntry;
-import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.AdminOpcode;
 import dev.nvmelm.spec.Sqe;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
@@ -44,6 +46,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class CdqConsumerOnControllerTest {
+    /** The controller's Tail Pointer Trigger rule; the host is configured for the same one. */
+    TailPointerTrigger rule() {
+        return TailPointerTrigger.SLOT_POSTED;
+    }
+
     @TempDir
     Path dir;
 
@@ -104,7 +111,7 @@ class CdqConsumerOnControllerTest {
         }
     }
 
-    /** Entries a DSM deallocate logs: one per run of its ranges, adjacent ranges joined (§6.5). */
+    /** Entries a DSM deallocate logs: one per run of its ranges, adjacent ranges joined (docs/spec.md, "User Data Migration Queue entry"). */
     static int runs(List<IoCommands.DsmRange> ranges) {
         var sorted = new ArrayList<>(ranges);
         sorted.sort(Comparator.comparingLong(IoCommands.DsmRange::slba));
@@ -157,16 +164,16 @@ class CdqConsumerOnControllerTest {
     void concurrentChangesOnSeveralQueuesAreAllCovered(boolean contiguous, int ringEntries, int k, int batch) throws Exception {
         long seed = new SplittableRandom().nextLong();
         String why = "seed " + seed;
-        try (var rig = new ControllerRig(dir, 16 << 20, 2, 4)) {
+        try (var rig = new ControllerRig(rule(), dir, 16 << 20, 2, 4)) {
             CdqQueue cdq = rig.mmc.createCdq(1, ringEntries * 32L, contiguous);
             List<DirtyExtents> extents = rig.extents(DirtyExtents.Config.DEFAULT);
             var rec = new Recorder();
             // With k = 1 the safety poll is an hour: only the trigger and the re-scan wake the
-            // consumer, so a missed §5.5 race would stall the test into its timeout.
+            // consumer, so a missed arming race (docs/spec.md, "Tail Pointer Trigger") would stall the test into its timeout.
             Duration safety = k == 1 ? Duration.ofHours(1) : Duration.ofMillis(20);
-            var dev = new WatchedMmc(rig.mmc, k, ringEntries);
+            var dev = new WatchedMmc(rig.mmc, rule(), k, ringEntries);
             var consumer = CdqConsumer.builder(dev, cdq).namespaces(extents).listener(rec)
-                    .config(new CdqConsumer.Config(batch, k, safety, Duration.ofSeconds(10))).build();
+                    .config(new CdqConsumer.Config(batch, k, safety, Duration.ofSeconds(10)).withTailPointerTrigger(rule())).build();
             var pacer = new RingPacer(consumer, ringEntries - 3);   // a marker always finds 2 free slots
             consumer.start();
 
@@ -251,13 +258,13 @@ class CdqConsumerOnControllerTest {
         String why = "seed " + seed;
         var rnd = new SplittableRandom(seed);
         final int ringEntries = 8, passes = 3_000;
-        try (var rig = new ControllerRig(dir, 16 << 20, 2, 2)) {
+        try (var rig = new ControllerRig(rule(), dir, 16 << 20, 2, 2)) {
             CdqQueue cdq = rig.mmc.createCdq(1, ringEntries * 32L);
             List<DirtyExtents> extents = rig.extents(DirtyExtents.Config.DEFAULT);
             var rec = new Recorder();
-            var dev = new WatchedMmc(rig.mmc, 1, ringEntries);
+            var dev = new WatchedMmc(rig.mmc, rule(), 1, ringEntries);
             var consumer = CdqConsumer.builder(dev, cdq).namespaces(extents).listener(rec)
-                    .config(new CdqConsumer.Config(3, 1, Duration.ofHours(1), Duration.ofSeconds(10))).build();
+                    .config(new CdqConsumer.Config(3, 1, Duration.ofHours(1), Duration.ofSeconds(10)).withTailPointerTrigger(rule())).build();
             var pacer = new RingPacer(consumer, ringEntries - 3);
             consumer.start();
             pacer.reserve(1);
@@ -304,32 +311,34 @@ class CdqConsumerOnControllerTest {
      * Forwards to the MMC and watches the consumer's Set Features FID 21h: at most one in flight,
      * and an armed trigger always at (HP + k) mod N. It can also run a hook just before a
      * command that arms the trigger reaches the controller: changes written in that window move
-     * the tail past the TPT before it is armed (§5.5).
+     * the tail past the TPT before it is armed (docs/spec.md, "Tail Pointer Trigger").
      */
     static final class WatchedMmc implements NvmeDevice {
         private final NvmeDevice mmc;
         private final int k, entries;
+        private final TailPointerTrigger rule;
         volatile Runnable beforeArm = () -> {};
         volatile int arms;
         private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
         volatile int maxInFlight;
         final List<String> violations = new CopyOnWriteArrayList<>();
 
-        WatchedMmc(NvmeDevice mmc, int k, int entries) {
+        WatchedMmc(NvmeDevice mmc, TailPointerTrigger rule, int k, int entries) {
             this.mmc = mmc;
+            this.rule = rule;
             this.k = k;
             this.entries = entries;
         }
 
         @Override
         public CompletableFuture<Completion> submitAdmin(Sqe sqe, MemorySegment data) {
-            if (sqe.opcode() != Opcodes.SET_FEATURES || (sqe.cdw10() & 0xff) != CdqFeature.FID) return mmc.submitAdmin(sqe, data);
+            if (sqe.opcode() != AdminOpcode.SET_FEATURES.value() || (sqe.cdw10() & 0xff) != CdqFeature.FID) return mmc.submitAdmin(sqe, data);
             var cmd = CdqFeature.SetCdq.decode(sqe);
             int now = inFlight.incrementAndGet();
             maxInFlight = Math.max(maxInFlight, now);
             if (cmd.etpt()) {
                 arms++;
-                if (cmd.tailPointerTrigger() != (cmd.headPointer() + k) % entries) violations.add("TPT " + cmd);
+                if (cmd.tailPointerTrigger() != rule.armFor(cmd.headPointer(), k, entries)) violations.add("TPT " + cmd);
                 beforeArm.run();
             }
             return mmc.submitAdmin(sqe, data).whenComplete((c, t) -> inFlight.decrementAndGet());
@@ -352,14 +361,14 @@ class CdqConsumerOnControllerTest {
 
     @Test
     void changesLandingBetweenTheHeadReportAndTheTriggerAreFoundByTheRescan() throws Exception {
-        try (var rig = new ControllerRig(dir, 16 << 20, 1, 2)) {
+        try (var rig = new ControllerRig(rule(), dir, 16 << 20, 1, 2)) {
             CdqQueue cdq = rig.mmc.createCdq(1, 64 * 32L);
-            var dev = new WatchedMmc(rig.mmc, 1, 64);
+            var dev = new WatchedMmc(rig.mmc, rule(), 1, 64);
             var ns = rig.extents(DirtyExtents.Config.DEFAULT).getFirst();
             var rec = new Recorder();
             // No safety poll worth the name: a consumer that sleeps here sleeps for an hour.
             var consumer = CdqConsumer.builder(dev, cdq).namespaces(List.of(ns)).listener(rec)
-                    .config(new CdqConsumer.Config(64, 1, Duration.ofHours(1), Duration.ofSeconds(10))).build();
+                    .config(new CdqConsumer.Config(64, 1, Duration.ofHours(1), Duration.ofSeconds(10)).withTailPointerTrigger(rule())).build();
             rig.trackStart(cdq.cdqid());
             assertThat(consumer.pollOnce()).isEqualTo(1);                        // ESA 1 at slot 0
             assertThat(rec.markers).containsExactly(new CdqMarker(CdqMarker.Kind.FIRST, 0, 0));
@@ -368,7 +377,7 @@ class CdqConsumerOnControllerTest {
             dev.beforeArm = () -> {
                 dev.beforeArm = () -> {};
                 try {
-                    for (int i = 0; i < 3; i++) rig.write(1, 100L * i, 2);       // slots 1, 2, 3: the tail passes TPT = 2
+                    for (int i = 0; i < 3; i++) rig.write(1, 100L * i, 2);       // slots 1, 2, 3: past the armed slot
                 } catch (NvmeException e) {
                     throw new RuntimeException(e);
                 }
@@ -378,11 +387,11 @@ class CdqConsumerOnControllerTest {
             assertThat(consumer.counters().timedWakeups()).as("slept although entries were waiting").isZero();
             assertThat(consumer.counters().notifications()).isZero();
             assertThat(dev.arms).isEqualTo(1);
-            // The controller holds ETPT with TPT = 2, which the tail already passed: no event came.
+            // The controller holds ETPT with a TPT the tail already passed: no event came.
             MemorySegment fid = rig.mmc.allocateBuffer(CdqFeature.CdqFeatureData.SIZE);
             Completion got = rig.mmc.admin(new CdqFeature.GetCdq(cdq.cdqid()).toSqe(), fid).orThrow("Get Features 21h");
             assertThat(got.dw0() >>> 31).as("ETPT still set").isEqualTo(1);
-            assertThat(CdqFeature.CdqFeatureData.decode(fid, 0)).isEqualTo(new CdqFeature.CdqFeatureData(1, 2));
+            assertThat(CdqFeature.CdqFeatureData.decode(fid, 0)).isEqualTo(new CdqFeature.CdqFeatureData(1, rule().armFor(1, 1, 64)));
             assertThat(cdq.awaitNotification(Duration.ofMillis(50))).as("no Tail Pointer event").isFalse();
 
             assertThat(consumer.pollOnce()).isEqualTo(3);
@@ -418,6 +427,50 @@ class CdqConsumerOnControllerTest {
     }
 
     /**
+     * NVMe Base 2.1, Figures 154 and 426: the entry posted into slot TPT raises the CDQ Tail
+     * Pointer event. After the host drained to its head and armed for the next entry, a lone
+     * final marker (ESA 3 after Suspend, ESA 2 after Track Send stop) lands in slot head: it must
+     * raise the event, or the host would sleep out its fallback poll inside the downtime.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"suspend", "track-stop"})
+    void aLoneFinalMarkerRaisesTheTailPointerEvent(String how) throws Exception {
+        try (var rig = new ControllerRig(rule(), dir, 16 << 20, 1, 2)) {
+            CdqQueue cdq = rig.mmc.createCdq(1, 64 * 32L);
+            var dev = new WatchedMmc(rig.mmc, rule(), 1, 64);
+            var consumer = CdqConsumer.builder(dev, cdq).namespaces(rig.extents(DirtyExtents.Config.DEFAULT)).listener(new Recorder())
+                    .config(new CdqConsumer.Config(64, 1, Duration.ofHours(1), Duration.ofSeconds(10)).withTailPointerTrigger(rule())).build();
+            rig.trackStart(cdq.cdqid());
+            rig.write(1, 7, 1);
+            assertThat(consumer.pollOnce()).isEqualTo(1);                        // ESA 1 at slot 0
+            assertThat(consumer.pollOnce()).isEqualTo(1);                        // the write at slot 1
+            awaitAcknowledged(consumer, 2);
+            Thread mover = Thread.ofPlatform().start(() -> {
+                try {
+                    MemorySegment buf = rig.mmc.allocateBuffer(CdqFeature.CdqFeatureData.SIZE);
+                    while (rig.mmc.admin(new CdqFeature.GetCdq(cdq.cdqid()).toSqe(), buf).dw0() >>> 31 == 0) Thread.onSpinWait();
+                    if (how.equals("suspend")) rig.suspend();
+                    else rig.trackStop(cdq.cdqid());
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            assertThat(consumer.awaitEntries(Duration.ofSeconds(30))).isTrue();
+            mover.join();
+            assertThat(consumer.counters().timedWakeups()).as("slept out the fallback poll").isZero();
+            // Woken by the event, or (if the marker beat the re-scan) the event is pending.
+            long delivered = consumer.counters().notifications() + (cdq.awaitNotification(Duration.ofSeconds(10)) ? 1 : 0);
+            assertThat(delivered).as("the marker in slot 2 raised the Tail Pointer event").isEqualTo(1);
+            assertThat(dev.violations).isEmpty();
+            var m = consumer.drainUntil(x -> true, Duration.ofSeconds(10));
+            assertThat(m).map(CdqMarker::kind).contains(how.equals("suspend") ? CdqMarker.Kind.SUSPENDED : CdqMarker.Kind.STOPPED);
+            assertThat(m.get().slot()).isEqualTo(2);
+            consumer.close();
+            cdq.close();
+        }
+    }
+
+    /**
      * The ring fills: the entry that fills it carries ESA 7, a CDQ Full event arrives, and
      * changes after it are lost by the controller. The consumer reports tracking broken; the
      * caller deletes the CDQ, creates a new one, restarts tracking, waits for its ESA 1 and
@@ -425,13 +478,13 @@ class CdqConsumerOnControllerTest {
      */
     @Test
     void aFullRingBreaksTrackingAndRecreatingTheQueueRecovers() throws Exception {
-        try (var rig = new ControllerRig(dir, 16 << 20, 1, 2)) {
+        try (var rig = new ControllerRig(rule(), dir, 16 << 20, 1, 2)) {
             final int n = 8;
             CdqQueue cdq = rig.mmc.createCdq(1, n * 32L);
             var ns = rig.extents(DirtyExtents.Config.DEFAULT).getFirst();
             var rec = new Recorder();
             var consumer = CdqConsumer.builder(rig.mmc, cdq).namespaces(List.of(ns)).listener(rec)
-                    .config(new CdqConsumer.Config(64, 1, Duration.ofMillis(20), Duration.ofSeconds(10))).build();
+                    .config(new CdqConsumer.Config(64, 1, Duration.ofMillis(20), Duration.ofSeconds(10)).withTailPointerTrigger(rule())).build();
             rig.trackStart(cdq.cdqid());                                   // slot 0: ESA 1
             BitSet written = new BitSet();
             for (int i = 0; i < 10; i++) {                                  // slots 1-6; the 6th fills the ring
@@ -462,7 +515,7 @@ class CdqConsumerOnControllerTest {
             CdqQueue cdq2 = rig.mmc.createCdq(1, 64 * 32L);
             var rec2 = new Recorder();
             var consumer2 = CdqConsumer.builder(rig.mmc, cdq2).namespaces(List.of(ns)).listener(rec2)
-                    .config(new CdqConsumer.Config(64, 1, Duration.ofHours(1), Duration.ofSeconds(10))).build();
+                    .config(new CdqConsumer.Config(64, 1, Duration.ofHours(1), Duration.ofSeconds(10)).withTailPointerTrigger(rule())).build();
             consumer2.start();
             rig.trackStart(cdq2.cdqid());
             rec2.awaitCount(CdqMarker.Kind.FIRST, 1, Duration.ofSeconds(30));

@@ -1,6 +1,9 @@
 package dev.nvmelm.host.cdq;
 
+import dev.nvmelm.spec.TailPointerTrigger;
+
 import dev.nvmelm.spec.Status;
+import dev.nvmelm.spec.StatusCodes;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -14,11 +17,16 @@ import java.util.SplittableRandom;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The consumer against a ring filled by a correct §5.7 producer ({@link TestCdq}) and a
+ * The consumer against a ring filled by a correct producer (docs/spec.md, "Controller Data Queue") ({@link TestCdq}) and a
  * scripted device. Hostile rings here cannot come from a correct controller, which is why a
  * scripted device is acceptable for these tests.
  */
 class CdqConsumerTest {
+    /** The Tail Pointer Trigger rule of the simulated controller; the consumer is set for the same. */
+    TailPointerTrigger rule() {
+        return TailPointerTrigger.SLOT_POSTED;
+    }
+
     private static final int CDQID = 3;
     private final List<AutoCloseable> closeMe = new ArrayList<>();
 
@@ -35,7 +43,7 @@ class CdqConsumerTest {
     }
 
     private TestCdq ring(int entries) {
-        var q = new TestCdq(entries, CDQID);
+        var q = new TestCdq(entries, CDQID, rule());
         closeMe.add(q);
         return q;
     }
@@ -47,7 +55,8 @@ class CdqConsumerTest {
     }
 
     private CdqConsumer consumer(ScriptedDevice dev, TestCdq q, CdqConsumer.Config cfg, DirtyExtents... ns) {
-        var c = CdqConsumer.builder(dev, q).namespaces(List.of(ns)).listener(recorder).config(cfg).completionExecutor(Runnable::run).build();
+        var c = CdqConsumer.builder(dev, q).namespaces(List.of(ns)).listener(recorder).config(cfg.withTailPointerTrigger(rule()))
+                .completionExecutor(Runnable::run).build();
         closeMe.add(c);
         q.watchConsumer(c::head);
         return c;
@@ -94,7 +103,7 @@ class CdqConsumerTest {
         List<Long> markerSeqs = new ArrayList<>();
         long seq = 0, lba = 0;
         while (c.counters().ringPasses() < 3000) {
-            // Never take the last free slot: the entry that fills the queue is ESA 7 (§5.3).
+            // Never take the last free slot: the entry that fills the queue is ESA 7 (NVM Command Set, Figure 177).
             int burst = rnd.nextInt(Math.max(0, q.free() - 1) + 1);
             for (int i = 0; i < burst; i++) {
                 if (rnd.nextInt(50) == 0) {
@@ -135,7 +144,7 @@ class CdqConsumerTest {
         var c = consumer(dev, q, new CdqConsumer.Config(64, 1, Duration.ofHours(1), Duration.ofSeconds(5)), ns);
         q.post(TestCdq.change(1, 0, 1));
         assertThat(c.pollOnce()).isEqualTo(1);
-        // Between the head report and the trigger taking effect, the tail runs past TPT = head + 1.
+        // Between the head report and the trigger taking effect, the tail runs past the armed slot.
         dev.beforeApply(cmd -> {
             if (cmd.etpt()) {
                 for (int i = 1; i <= 3; i++) q.post(TestCdq.change(1, 100L * i, 1));
@@ -147,7 +156,7 @@ class CdqConsumerTest {
         assertThat(q.triggerArmed()).isTrue();
         assertThat(c.pollOnce()).isEqualTo(3);
         assertThat(ns.snapshot()).containsExactly(new LbaRange(0, 1), new LbaRange(100, 1), new LbaRange(200, 1), new LbaRange(300, 1));
-        assertThat(dev.log()).contains(new ScriptedDevice.SetCdq(CDQID, 1, true, 2));
+        assertThat(dev.log()).contains(new ScriptedDevice.SetCdq(CDQID, 1, true, rule().armFor(1, 1, 16)));
         assertThat(q.violations()).isEmpty();
     }
 
@@ -161,7 +170,7 @@ class CdqConsumerTest {
             try {
                 while (!q.triggerArmed()) Thread.onSpinWait();
                 q.post(TestCdq.change(1, 1, 1));
-                q.post(TestCdq.change(1, 3, 1));   // tail == TPT = 0 + 2: notification
+                q.post(TestCdq.change(1, 3, 1));   // the second entry past head 0: notification
             } catch (Throwable t) {
                 events.add(t);
             }
@@ -170,7 +179,7 @@ class CdqConsumerTest {
         producer.join();
         assertThat(c.pollOnce()).isEqualTo(2);
         assertThat(q.tptEvents()).isEqualTo(1);
-        assertThat(dev.log().getFirst()).isEqualTo(new ScriptedDevice.SetCdq(CDQID, 0, true, 2));
+        assertThat(dev.log().getFirst()).isEqualTo(new ScriptedDevice.SetCdq(CDQID, 0, true, rule().armFor(0, 2, 16)));
         assertThat(q.violations()).isEmpty();
         assertThat(events).isEmpty();
     }
@@ -403,7 +412,7 @@ class CdqConsumerTest {
         var dev = device(q);
         var ns = new DirtyExtents(1, 1000, 512);
         var c = consumer(dev, q, cfg(4096, 1), ns);
-        dev.failWith(Status.commandSpecific(0x37));
+        dev.failWith(Status.dnr(StatusCodes.INVALID_CDQ));
         q.post(TestCdq.change(1, 1, 1));
         c.pollOnce();
         assertThat(dev.log()).hasSize(1);

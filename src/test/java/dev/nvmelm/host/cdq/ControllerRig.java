@@ -5,7 +5,9 @@ import dev.nvmelm.host.Completion;
 import dev.nvmelm.host.NvmeException;
 import dev.nvmelm.host.pci.HostMemory;
 import dev.nvmelm.host.pci.PciNvmeDevice;
+import dev.nvmelm.spec.Disagreements;
 import dev.nvmelm.spec.IoCommands;
+import dev.nvmelm.spec.TailPointerTrigger;
 import dev.nvmelm.spec.MigrationSendCommand;
 import dev.nvmelm.spec.TrackSendCommand;
 
@@ -35,9 +37,15 @@ final class ControllerRig implements AutoCloseable {
     final long lbaCount;
 
     ControllerRig(Path dir, long nsBytes, int namespaces, int guestIoQueues) throws IOException, NvmeException {
+        this(Disagreements.TAIL_POINTER_TRIGGER, dir, nsBytes, namespaces, guestIoQueues);
+    }
+
+    /** @param rule when the controller fires an armed Tail Pointer Trigger */
+    ControllerRig(TailPointerTrigger rule, Path dir, long nsBytes, int namespaces, int guestIoQueues) throws IOException, NvmeException {
         this.namespaces = namespaces;
         this.lbaCount = nsBytes / LBA_BYTES;
-        subsystem = Subsystem.open(new Subsystem.Config(dir, nsBytes, namespaces, 1, LBA_BYTES));
+        subsystem = Subsystem.open(new Subsystem.Config(dir, nsBytes, namespaces, 1, LBA_BYTES),
+                Subsystem.Options.defaults().withTailPointerTrigger(rule));
         subsystem.controller(0).attach(hostMem);
         subsystem.controller(1).attach(guestMem);
         mmc = new PciNvmeDevice(subsystem.controller(0), hostMem, PciNvmeDevice.Options.defaults("mmc"));

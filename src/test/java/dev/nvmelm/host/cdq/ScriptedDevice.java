@@ -4,9 +4,10 @@ import dev.nvmelm.host.AsyncEventInfo;
 import dev.nvmelm.host.CdqQueue;
 import dev.nvmelm.host.Completion;
 import dev.nvmelm.host.NvmeDevice;
-import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.AdminOpcode;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
+import dev.nvmelm.spec.StatusCodes;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -22,7 +23,7 @@ import java.util.function.Consumer;
  * A scripted NvmeDevice that only understands Set Features FID 21h, records every such
  * command, and applies it to a {@link TestCdq}. It stands in for the controller only in tests
  * that need rings a correct controller would never produce (garbage NSIDs, reserved bits,
- * ESA 5) or exact control over when a Set Features takes effect (the §5.5 race, one command
+ * ESA 5) or exact control over when a Set Features takes effect (the arming race of docs/spec.md, "Tail Pointer Trigger"; one command
  * in flight); end-to-end behaviour is tested against the software controller.
  */
 final class ScriptedDevice implements NvmeDevice {
@@ -69,7 +70,7 @@ final class ScriptedDevice implements NvmeDevice {
 
     @Override
     public CompletableFuture<Completion> submitAdmin(Sqe sqe, MemorySegment data) {
-        if (sqe.opcode() != Opcodes.SET_FEATURES || (sqe.cdw10() & 0xff) != 0x21) {
+        if (sqe.opcode() != AdminOpcode.SET_FEATURES.value() || (sqe.cdw10() & 0xff) != 0x21) {
             return CompletableFuture.failedFuture(new UnsupportedOperationException("scripted device: only Set Features 21h"));
         }
         var c = new SetCdq(sqe.cdw11() & 0xffff, sqe.cdw12(), sqe.cdw11() < 0, sqe.cdw13());
@@ -91,7 +92,7 @@ final class ScriptedDevice implements NvmeDevice {
                     outstanding--;
                 }
                 f.complete(new Completion(0, 0, fail == null
-                        ? (c.cdqid() == cdq.cdqid() ? Status.SUCCESS : Status.commandSpecific(0x37)) : fail));
+                        ? (c.cdqid() == cdq.cdqid() ? Status.SUCCESS : Status.dnr(StatusCodes.INVALID_CDQ)) : fail));
             };
             now = !hold;
             if (hold) held.addLast(complete);

@@ -1,6 +1,7 @@
 package dev.nvmelm.host.cdq;
 
 import dev.nvmelm.host.CdqQueue;
+import dev.nvmelm.spec.TailPointerTrigger;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -16,16 +17,16 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntSupplier;
 
 /**
- * A CDQ ring plus the controller's side of it, following the reference producer of
- * nvme-lm-spec.md §5.7: tail and producer phase (1 on the first pass, inverted on wrap),
- * full = (tail + 1) mod N == head, the entry that fills the queue gets ESA 7 and a CDQ Full
- * notification, entries are dropped while full, and the one-shot Tail Pointer Trigger fires
- * when the new tail equals TPT. Each entry is written as bytes 0-30 and then byte 31 (with a
- * release store), as a real device orders its DMA.
+ * A CDQ ring plus the controller's side of it (docs/spec.md, "Controller Data Queue"): tail and
+ * producer phase (1 on the first pass, inverted on wrap), full = (tail + 1) mod N == head, the
+ * entry that fills the queue gets ESA 7 and a CDQ Full notification, entries are dropped while
+ * full, and the one-shot Tail Pointer Trigger fires by the chosen {@link TailPointerTrigger}
+ * rule. Each entry is written as bytes 0-30 and then byte 31 (with a release store), as a real
+ * device orders its DMA.
  *
  * <p>It also checks the host: a head report outside the occupied region, or a consumer that
  * sleeps in {@link #awaitNotification} while an entry is waiting and no notification is
- * pending (the §5.5 race), is recorded in {@link #violations()}.
+ * pending (the arming race of docs/spec.md, "Tail Pointer Trigger"), is recorded in {@link #violations()}.
  */
 final class TestCdq implements CdqQueue {
     static final ValueLayout.OfInt LE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -36,6 +37,7 @@ final class TestCdq implements CdqQueue {
     private final MemorySegment ring;
     private final int n;
     private final int cdqid;
+    private final TailPointerTrigger rule;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition signalled = lock.newCondition();
@@ -48,8 +50,14 @@ final class TestCdq implements CdqQueue {
     private IntSupplier consumerHead;
 
     TestCdq(int entryCount, int cdqid) {
+        this(entryCount, cdqid, TailPointerTrigger.SLOT_POSTED);
+    }
+
+    /** @param rule when an armed Tail Pointer Trigger fires (NVMe Base 2.1, Figure 426, or QEMU's) */
+    TestCdq(int entryCount, int cdqid, TailPointerTrigger rule) {
         this.n = entryCount;
         this.cdqid = cdqid;
+        this.rule = rule;
         this.ring = arena.allocate((long) entryCount * 32, 4096);   // zeroed: every phase tag 0
     }
 
@@ -90,7 +98,7 @@ final class TestCdq implements CdqQueue {
 
     /**
      * @param applyFull false for markers: they are refused (not written) when the queue is full,
-     *                  where QEMU would wrongly write them into the last slot (§5.3)
+     *                  where QEMU would wrongly write them into the last slot (docs/spec.md)
      */
     boolean post(byte[] e, boolean applyFull) {
         lock.lock();
@@ -113,7 +121,7 @@ final class TestCdq implements CdqQueue {
             MemorySegment.copy(e, 0, ring, ValueLayout.JAVA_BYTE, off, 31);
             BYTE.setRelease(ring, off + 31, attrs);
             posted++;
-            if (etpt && tail == tpt) {
+            if (etpt && rule.fires(slot, tpt, n)) {
                 etpt = false;
                 tptEvents++;
                 notifyLocked();

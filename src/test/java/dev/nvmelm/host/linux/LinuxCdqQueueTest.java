@@ -237,7 +237,7 @@ class LinuxCdqQueueTest {
         LinuxCdqQueue q = queue(d, k, CdqSupport.RFC_V2, HANDLE, 16);
         k.post(ranges(0, 5));
         assertThat(q.awaitNotification(Duration.ofSeconds(1))).isTrue();
-        Status invalidField = Status.generic(StatusCodes.INVALID_FIELD);
+        Status invalidField = Status.dnr(StatusCodes.INVALID_FIELD);
         assertThat(setCdq(d, HANDLE, 6, false, 0).status()).as("past the tail").isEqualTo(invalidField);
         assertThat(setCdq(d, HANDLE, 16, false, 0).status()).as("not a slot").isEqualTo(invalidField);
         assertThat(setCdq(d, HANDLE, 3, true, 16).status()).as("TPT not a slot").isEqualTo(invalidField);
@@ -245,7 +245,7 @@ class LinuxCdqQueueTest {
         assertThat(q.reportedHead()).isEqualTo(3);
         assertThat(setCdq(d, HANDLE, 2, false, 0).status()).as("backwards").isEqualTo(invalidField);
         Completion save = d.submitAdmin(new CdqFeature.SetCdq(HANDLE, 4, false, 0).toSqe().withCdw10(0x8000_0021), null).get();
-        assertThat(save.status()).isEqualTo(Status.commandSpecific(StatusCodes.FEATURE_NOT_SAVEABLE));
+        assertThat(save.status()).isEqualTo(Status.dnr(StatusCodes.FEATURE_NOT_SAVEABLE));
         Completion reserved = d.submitAdmin(new CdqFeature.SetCdq(HANDLE, 4, false, 0).toSqe().withCdw11(HANDLE | 1 << 20), null).get();
         assertThat(reserved.status()).isEqualTo(invalidField);
         assertThat(q.reportedHead()).isEqualTo(3);

@@ -3,7 +3,7 @@ package dev.nvmelm.host.linux;
 import dev.nvmelm.host.Completion;
 import dev.nvmelm.host.NvmeException;
 import dev.nvmelm.spec.AdminCommands;
-import dev.nvmelm.spec.Opcodes;
+import dev.nvmelm.spec.IoOpcode;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.TrackSendCommand;
 import org.junit.jupiter.api.Test;
@@ -186,7 +186,7 @@ class LinuxNvmeDeviceTest {
     @Test
     void ioOnTheControllerNodeExplainsTheNamespaceNode() throws Exception {
         try (LinuxNvmeDevice d = overDevNull(LinuxNvmeDevice.NodeKind.CONTROLLER, 0)) {
-            Throwable e = failure(d.submitIo(Sqe.of(Opcodes.READ).withNsid(1), MemorySegment.ofArray(new byte[512])));
+            Throwable e = failure(d.submitIo(Sqe.of(IoOpcode.READ).withNsid(1), MemorySegment.ofArray(new byte[512])));
             assertThat(e.getMessage()).contains("ioctl(NVME_IOCTL_IO_CMD): ENOTTY").contains("open the namespace node");
         }
     }
@@ -194,17 +194,17 @@ class LinuxNvmeDeviceTest {
     @Test
     void commandsLinuxPassthroughCannotCarryAreRefusedWithoutAnIoctl() throws Exception {
         try (LinuxNvmeDevice d = overDevNull(LinuxNvmeDevice.NodeKind.NAMESPACE_GENERIC, 1)) {
-            Sqe fused = new Sqe(Opcodes.WRITE, 0x01, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+            Sqe fused = new Sqe(IoOpcode.WRITE.value(), 0x01, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
             assertThat(failure(d.submitIo(fused, null)).getMessage()).contains("is fused");
-            assertThat(failure(d.submitAdmin(Sqe.of(0xc3), d.allocateBuffer(16))).getMessage())
+            assertThat(failure(d.submitAdmin(Sqe.raw(0xc3), d.allocateBuffer(16))).getMessage())
                     .isEqualTo("/dev/null: admin opcode C3h is bidirectional (opcode bits 1:0 = 11b); Linux passthrough transfers data one way only");
-            assertThat(failure(d.submitIo(Sqe.of(Opcodes.READ).withNsid(2), d.allocateBuffer(512))).getMessage())
+            assertThat(failure(d.submitIo(Sqe.of(IoOpcode.READ).withNsid(2), d.allocateBuffer(512))).getMessage())
                     .contains("I/O command for NSID 2 on the node of namespace 1");
             assertThat(d.namespaceId()).isEqualTo(1);
             java.lang.foreign.Arena gone = java.lang.foreign.Arena.ofConfined();
             MemorySegment freed = gone.allocate(512);
             gone.close();
-            assertThat(failure(d.submitIo(Sqe.of(Opcodes.WRITE).withNsid(1), freed)).getMessage())
+            assertThat(failure(d.submitIo(Sqe.of(IoOpcode.WRITE).withNsid(1), freed)).getMessage())
                     .isEqualTo("/dev/null: the data buffer of Write (I/O opcode 01h) was already freed (its arena is closed)");
         }
     }

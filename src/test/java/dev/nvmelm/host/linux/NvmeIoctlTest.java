@@ -1,5 +1,6 @@
 package dev.nvmelm.host.linux;
 
+import dev.nvmelm.spec.AdminOpcode;
 import dev.nvmelm.spec.Sqe;
 import org.junit.jupiter.api.Test;
 
@@ -18,8 +19,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Pins the uAPI: every field offset and size of the passthrough and CDQ structs against
- * ecosystem-conventions.md §2.1 / nvme-lm-spec.md §15 (gcc-verified there), and every request
- * number computed from _IOC against the literal values in the reference (§2.2, §2.7).
+ * Linux's include/uapi/linux/nvme_ioctl.h (checked with gcc against the system header) and the
+ * RFC structs of docs/linux-backend.md, and every request number computed from _IOC against its
+ * literal value there ("Request numbers").
  */
 class NvmeIoctlTest {
 
@@ -36,7 +38,7 @@ class NvmeIoctlTest {
         assertThat(fields(l).get(name)).as("%s.%s {offset, size}", l.name().orElse("?"), name).containsExactly(offset, size);
     }
 
-    /** Offsets 0..67 are the same in both passthrough structs (reference §2.1 table). */
+    /** Offsets 0..67 are the same in both passthrough structs (docs/linux-backend.md, "Struct layouts"). */
     private static void assertPassthruHead(StructLayout l) {
         assertField(l, "opcode", 0, 1);
         assertField(l, "flags", 1, 1);
@@ -112,7 +114,7 @@ class NvmeIoctlTest {
         assertThat(NvmeIoctl.NVME_IOCTL_IO64_CMD).isEqualTo(0xC0504E48L);
         assertThat(NvmeIoctl.NVME_IOCTL_CDQ).isEqualTo(0xC0104E50L);
         assertThat(NvmeIoctl.NVME_IOCTL_ADMIN_CDQ_V1).isEqualTo(0x801C4E50L);
-        // Other numbers of reference §2.2 from the same macro, as a check of _IOC itself
+        // Other numbers of linux/nvme_ioctl.h from the same macro, as a check of _IOC itself
         assertThat(NvmeIoctl.ioc(NvmeIoctl.IOC_WRITE, 'N', 0x42, 48)).isEqualTo(0x40304E42L);       // NVME_IOCTL_SUBMIT_IO
         assertThat(NvmeIoctl.io(0x44)).isEqualTo(0x4E44L);                                             // NVME_IOCTL_RESET
         assertThat(NvmeIoctl.iowr(0x49, NvmeIoctl.PASSTHRU_CMD64)).isEqualTo(0xC0504E49L);             // IO64_CMD_VEC
@@ -181,8 +183,8 @@ class NvmeIoctlTest {
     void encodeRefusesAStructTooSmallForTheIoctl() {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment small = a.allocate(72);
-            NvmeIoctl.encode(small, false, Sqe.of(6), 0, 0, 1);   // 72 bytes is enough for the 32-bit struct
-            assertThatThrownBy(() -> NvmeIoctl.encode(small, true, Sqe.of(6), 0, 0, 1)).hasMessageContaining("80 bytes");
+            NvmeIoctl.encode(small, false, Sqe.of(AdminOpcode.IDENTIFY), 0, 0, 1);   // 72 bytes is enough for the 32-bit struct
+            assertThatThrownBy(() -> NvmeIoctl.encode(small, true, Sqe.of(AdminOpcode.IDENTIFY), 0, 0, 1)).hasMessageContaining("80 bytes");
         }
     }
 
