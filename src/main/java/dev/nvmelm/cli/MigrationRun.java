@@ -350,7 +350,7 @@ final class MigrationRun {
             if (guest != null) guest.stop();
             Signals.Received sig = signals.received();
             String why = sig != null ? "stopped by " + sig.name() : e.getMessage();
-            if (sig == null && incomplete != null && capacityExceeded(e)) {
+            if (sig == null && incomplete != null && dev.nvmelm.migrate.block.OutOfSpace.is(e)) {
                 // an image namespace is thin: Capacity Exceeded on its writes is its filesystem running out
                 // (generic status 81h); the partial copy would keep that filesystem full
                 long free = usable(s.destination());
@@ -395,15 +395,6 @@ final class MigrationRun {
         if (incomplete != null && (verified || s.verify() == Verifier.Mode.NONE)) incomplete.completed();
         report(r, v, crc, check, rewritten, guest, size, srcSha, dstSha, verified);
         return verified || s.verify() == Verifier.Mode.NONE ? 0 : 1;
-    }
-
-    /** The destination's thin namespace ran out of backing storage: Capacity Exceeded anywhere in the cause chain. */
-    private static boolean capacityExceeded(Throwable t) {
-        for (; t != null; t = t.getCause()) {
-            if (t instanceof dev.nvmelm.host.NvmeStatusException n
-                    && n.status().is(dev.nvmelm.spec.StatusCodes.CAPACITY_EXCEEDED)) return true;
-        }
-        return false;
     }
 
     private static long usable(Path file) {

@@ -7,6 +7,7 @@ import dev.nvmelm.spec.Status;
 import dev.nvmelm.spec.StatusCode;
 import dev.nvmelm.spec.StatusCodes;
 import dev.nvmelm.spec.bus.DmaFault;
+import dev.nvmelm.util.NoSpaceException;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -60,9 +61,10 @@ final class IoHandler {
             return Result.error(StatusCodes.INVALID_FIELD);
         } catch (DmaFault e) {
             return Result.error(StatusCodes.DATA_TRANSFER_ERROR);
+        } catch (NoSpaceException e) {
+            return Result.error(StatusCodes.CAPACITY_EXCEEDED);   // the namespace's file system is full
         } catch (IOException e) {
-            String m = String.valueOf(e.getMessage());
-            return m.contains("No space left") ? Result.error(StatusCodes.CAPACITY_EXCEEDED) : Result.error(StatusCodes.INTERNAL);
+            return Result.error(StatusCodes.INTERNAL);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.nvmelm.device;
 
 import dev.nvmelm.util.FileHoles;
+import dev.nvmelm.util.FileWrites;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -72,24 +73,18 @@ public final class Namespace implements AutoCloseable {
     }
 
     public void write(long slba, MemorySegment src) throws IOException {
-        ByteBuffer b = src.asByteBuffer();
-        long pos = slba * lbaSizeBytes;
-        while (b.hasRemaining()) ch.write(b, pos + b.position());
+        FileWrites.writeFully(ch, file, src.asByteBuffer(), slba * lbaSizeBytes);
     }
 
     /** Zeroes LBAs; with {@code deallocate} it punches a hole when the filesystem can. */
     public void writeZeroes(long slba, long count, boolean deallocate) throws IOException {
         long off = slba * lbaSizeBytes, len = count * lbaSizeBytes;
         if (deallocate && FileHoles.punchHole(file, off, len)) return;
-        ByteBuffer z = ByteBuffer.allocateDirect((int) Math.min(len, 1 << 20));
-        for (long done = 0; done < len; ) {
-            z.clear().limit((int) Math.min(z.capacity(), len - done));
-            while (z.hasRemaining()) done += ch.write(z, off + done);
-        }
+        FileWrites.writeZeroes(ch, file, off, len);
     }
 
     public void flush() throws IOException {
-        ch.force(true);
+        FileWrites.force(ch, file, true);
     }
 
     /** Allocated LBA runs in [slba, slba+count), from SEEK_DATA/SEEK_HOLE, rounded out to LBAs. */

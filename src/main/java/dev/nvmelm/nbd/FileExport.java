@@ -1,6 +1,7 @@
 package dev.nvmelm.nbd;
 
 import dev.nvmelm.util.FileHoles;
+import dev.nvmelm.util.FileWrites;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -12,7 +13,6 @@ import java.util.List;
 
 /** A plain file as an NBD export, with holes reported through base:allocation and punched by TRIM/zeroes. */
 public final class FileExport implements NbdExport, AutoCloseable {
-    private static final int ZERO_CHUNK = 1 << 20;
     private final String name;
     private final Path file;
     private final FileChannel ch;
@@ -54,20 +54,15 @@ public final class FileExport implements NbdExport, AutoCloseable {
 
     @Override
     public void write(long offset, byte[] src, int len, boolean fua) throws IOException {
-        ByteBuffer b = ByteBuffer.wrap(src, 0, len);
-        while (b.hasRemaining()) ch.write(b, offset + b.position());
-        if (fua) ch.force(false);
+        FileWrites.writeFully(ch, file, ByteBuffer.wrap(src, 0, len), offset);
+        if (fua) FileWrites.force(ch, file, false);
     }
 
     @Override
     public void writeZeroes(long offset, long length, boolean mayDeallocate, boolean fastOnly) throws IOException {
         if (mayDeallocate && FileHoles.punchHole(file, offset, length)) return;
         if (fastOnly) throw new NbdError(Nbd.ENOTSUP, "zeroing without deallocation is not faster than writing");
-        ByteBuffer z = ByteBuffer.allocate((int) Math.min(ZERO_CHUNK, length));
-        for (long done = 0; done < length; ) {
-            z.clear().limit((int) Math.min(z.capacity(), length - done));
-            while (z.hasRemaining()) done += ch.write(z, offset + done);
-        }
+        FileWrites.writeZeroes(ch, file, offset, length);
     }
 
     @Override
@@ -77,7 +72,7 @@ public final class FileExport implements NbdExport, AutoCloseable {
 
     @Override
     public void flush() throws IOException {
-        ch.force(true);
+        FileWrites.force(ch, file, true);
     }
 
     @Override

@@ -1,5 +1,7 @@
 package dev.nvmelm.nbd;
 
+import dev.nvmelm.migrate.block.OutOfSpace;
+
 import java.io.EOFException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -691,8 +693,7 @@ public final class NbdServer implements AutoCloseable {
         }
 
         private static int errnoOf(IOException e) {
-            String m = String.valueOf(e.getMessage());
-            return m.contains("No space left") ? Nbd.ENOSPC : Nbd.EIO;
+            return OutOfSpace.is(e) ? Nbd.ENOSPC : Nbd.EIO;
         }
 
         /** A structured reply chunk header, or with extended headers the 32-byte extended one (it repeats the request's offset). */

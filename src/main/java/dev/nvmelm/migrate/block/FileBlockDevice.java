@@ -1,6 +1,7 @@
 package dev.nvmelm.migrate.block;
 
 import dev.nvmelm.util.FileHoles;
+import dev.nvmelm.util.FileWrites;
 import dev.nvmelm.util.Writeback;
 
 import java.io.IOException;
@@ -82,24 +83,19 @@ public final class FileBlockDevice implements BlockDevice {
 
     @Override
     public void write(long offset, MemorySegment src) throws IOException {
-        ByteBuffer b = src.asByteBuffer();
-        while (b.hasRemaining()) ch.write(b, offset + b.position());
+        FileWrites.writeFully(ch, file, src.asByteBuffer(), offset);
         if (writeback != null) writeback.start(offset, src.byteSize());
     }
 
     @Override
     public void writeZeroes(long offset, long length, boolean deallocate) throws IOException {
         if (deallocate && FileHoles.punchHole(file, offset, length)) return;
-        ByteBuffer z = ByteBuffer.allocateDirect((int) Math.min(length, 1 << 20));
-        for (long done = 0; done < length; ) {
-            z.clear().limit((int) Math.min(z.capacity(), length - done));
-            while (z.hasRemaining()) done += ch.write(z, offset + done);
-        }
+        FileWrites.writeZeroes(ch, file, offset, length);
     }
 
     @Override
     public void flush() throws IOException {
-        ch.force(true);
+        FileWrites.force(ch, file, true);
     }
 
     @Override

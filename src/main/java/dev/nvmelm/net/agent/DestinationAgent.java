@@ -1,6 +1,7 @@
 package dev.nvmelm.net.agent;
 
 import dev.nvmelm.migrate.block.BlockDevice;
+import dev.nvmelm.migrate.block.OutOfSpace;
 import dev.nvmelm.net.proto.Compression;
 import dev.nvmelm.net.proto.Frame;
 import dev.nvmelm.net.proto.FrameCodec;
@@ -380,8 +381,7 @@ public final class DestinationAgent implements AutoCloseable {
         try {
             target = factory.open(h.migrationId(), h.sizeBytes(), h.lbaSizeBytes());
         } catch (IOException e) {
-            String m = String.valueOf(e.getMessage());
-            refuse(out, m.contains("space") ? Frame.REFUSE_NO_SPACE : Frame.REFUSE_IO, m);
+            refuse(out, OutOfSpace.is(e) ? Frame.REFUSE_NO_SPACE : Frame.REFUSE_IO, String.valueOf(e.getMessage()));
             return null;
         }
         Session s = new Session(h.migrationId(), h.sizeBytes(), h.lbaSizeBytes(), target);
@@ -421,7 +421,7 @@ public final class DestinationAgent implements AutoCloseable {
                 } catch (IOException e) {
                     // the destination's storage failed (a full disk, say): tell the source, which stops and resumes its controller
                     String m = String.valueOf(e.getMessage());
-                    boolean full = m.contains("space") || m.contains("Capacity Exceeded");
+                    boolean full = OutOfSpace.is(e);
                     refuse(out, full ? Frame.REFUSE_NO_SPACE : Frame.REFUSE_IO, (full ? "the destination is out of space: " : "destination I/O failed: ") + m);
                     return;
                 }
