@@ -237,10 +237,10 @@ public final class MigrateScenario {
         return m;
     }
 
-    /** Measured outside this repository (docs/migration.md): QEMU 7.2 blockdev-mirror on the project machine, 1 GiB, fio 4 KiB randwrite, 100 MiB/s. */
+    /** Measured by hand before this harness could run QEMU (docs/benchmarks.md): QEMU 7.2 blockdev-mirror on the project machine, 1 GiB, fio 4 KiB randwrite, 100 MiB/s. */
     static Map<String, Object> reference() {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("source", "mirror-anchors.md section 3.3 (measured by the reference on the project machine, not by this run)");
+        m.put("source", "QEMU 7.2 blockdev-mirror measured by hand on a machine of this kind before this harness ran it (docs/benchmarks.md), not by this run");
         m.put("D_500_iops_64k_granularity", Map.of("ready_s", 13.24, "copied_mib", 1412, "copied_per_size", 1.379, "switchover_s", 0.140));
         m.put("E_500_iops_4k_granularity", Map.of("ready_s", 11.29, "copied_mib", 1046, "copied_per_size", 1.021, "switchover_s", 0.077));
         m.put("F_unthrottled_qd16_37k_iops", Map.of("ready", "never (gave up at 40 s, remaining about 950 MiB throughout)", "copied_mib", 3712));
@@ -273,7 +273,7 @@ public final class MigrateScenario {
         }
         Object q = result.get("qemu_measured");
         if (q != null) b.append("QEMU mirror, measured now: ").append(q).append(System.lineSeparator());
-        b.append("QEMU mirror, reference (mirror-anchors.md 3.3, not this run): D 500 IOPS 64K: READY 13.24 s, 1412 MiB copied (1.38x), switchover 140 ms;")
+        b.append("QEMU mirror, measured by hand earlier (not this run): D 500 IOPS 64K: READY 13.24 s, 1412 MiB copied (1.38x), switchover 140 ms;")
                 .append(" E 4K: 1046 MiB (1.02x), 77 ms; F 37k IOPS: never READY").append(System.lineSeparator());
         return b.toString();
     }

@@ -21,7 +21,11 @@ final class Dma {
 
     /** Copies {@code length} bytes described by the SQE's PRPs into a new buffer. */
     static MemorySegment fromHost(DmaMemory mem, Sqe sqe, long length, Arena arena) {
-        MemorySegment buf = arena.allocate(Math.max(1, length), 8);
+        return fromHost(mem, sqe, length, arena.allocate(Math.max(1, length), 8));
+    }
+
+    /** Copies {@code length} bytes described by the SQE's PRPs into {@code buf} (at least that long). */
+    static MemorySegment fromHost(DmaMemory mem, Sqe sqe, long length, MemorySegment buf) {
         long at = 0;
         for (Prp.Segment s : segments(mem, sqe, length)) {
             MemorySegment.copy(mem.resolve(s.iova(), s.length()), 0, buf, at, s.length());

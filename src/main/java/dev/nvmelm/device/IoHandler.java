@@ -31,6 +31,7 @@ final class IoHandler {
     static final StatusCode CMD_SIZE_LIMIT_EXCEEDED = StatusCodes.CMD_SIZE_LIMIT_EXCEEDED;
 
     private final Controller c;
+    private final TransferBuffers buffers = new TransferBuffers(MAX_TRANSFER_BYTES);
 
     IoHandler(Controller c) {
         this.c = c;
@@ -72,17 +73,20 @@ final class IoHandler {
         if (!ns.inRange(rw.slba(), rw.blockCount())) return Result.error(StatusCodes.LBA_RANGE);
         long bytes = rw.blockCount() * ns.lbaSizeBytes();
         if (bytes > MAX_TRANSFER_BYTES) return Result.error(StatusCodes.INVALID_FIELD);
-        try (Arena a = Arena.ofConfined()) {
+        MemorySegment whole = buffers.acquire();
+        try {
             if (rw.opcode() == IoOpcode.READ) {
-                MemorySegment buf = a.allocate(bytes, 8);
+                MemorySegment buf = whole.asSlice(0, bytes);
                 ns.read(rw.slba(), buf);
                 Dma.toHost(c.memory(), s, buf);
             } else {
                 throttleWrite();
-                ns.write(rw.slba(), Dma.fromHost(c.memory(), s, bytes, a));
+                ns.write(rw.slba(), Dma.fromHost(c.memory(), s, bytes, whole));
                 if (rw.fua()) ns.flush();
                 log(ns, rw.slba(), rw.blockCount());
             }
+        } finally {
+            buffers.release(whole);
         }
         return Result.ok();
     }
