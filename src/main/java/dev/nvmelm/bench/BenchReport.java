@@ -614,7 +614,7 @@ public final class BenchReport {
         }
         sb.append("```\n");
         Object ref = r.get("qemu_reference");
-        if (ref != null) sb.append("\nThe reference's own mirror measurements (not this run): `").append(Json.compact(ref)).append("`\n");
+        if (ref != null) sb.append("\nQEMU's mirror, measured by hand earlier (not this run): `").append(Json.compact(ref)).append("`\n");
         return sb.toString();
     }
 
