@@ -1,12 +1,9 @@
 package dev.nvmelm.embedded;
 
+import dev.nvmelm.util.ExclusiveFileLock;
+
 import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A device server's claim on its DIR, held for the server's life: an exclusive lock on
@@ -25,53 +22,19 @@ final class DirectoryLock implements AutoCloseable {
         }
     }
 
-    /**
-     * DIRs locked in this JVM. Checked before the lock file is opened: the lock is a POSIX
-     * record lock, which closing any other descriptor of the file in this process would drop.
-     */
-    private static final Set<Path> HELD_HERE = ConcurrentHashMap.newKeySet();
+    private final ExclusiveFileLock lock;
 
-    private final Path dir;
-    private final FileChannel channel;
-    private final FileLock lock;
-
-    private DirectoryLock(Path dir, FileChannel channel, FileLock lock) {
-        this.dir = dir;
-        this.channel = channel;
+    private DirectoryLock(ExclusiveFileLock lock) {
         this.lock = lock;
     }
 
     /** Locks {@code dir} (which must exist) or throws {@link HeldException} at once; never waits. */
     static DirectoryLock acquire(Path dir) throws IOException {
-        Path key = dir.toRealPath();
-        if (!HELD_HERE.add(key)) throw new HeldException(dir);
-        try {
-            FileChannel fc = FileChannel.open(key.resolve(NAME), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            FileLock l;
-            try {
-                l = fc.tryLock();
-            } catch (IOException | RuntimeException e) {
-                fc.close();
-                throw e;
-            }
-            if (l == null) {
-                fc.close();
-                throw new HeldException(dir);
-            }
-            return new DirectoryLock(key, fc, l);
-        } catch (IOException | RuntimeException e) {
-            HELD_HERE.remove(key);
-            throw e;
-        }
+        return new DirectoryLock(ExclusiveFileLock.tryAcquire(dir.toRealPath().resolve(NAME)).orElseThrow(() -> new HeldException(dir)));
     }
 
     @Override
     public void close() throws IOException {
-        try {
-            lock.release();
-            channel.close();
-        } finally {
-            HELD_HERE.remove(dir);
-        }
+        lock.close();
     }
 }
