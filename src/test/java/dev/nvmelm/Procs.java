@@ -20,6 +20,12 @@ public final class Procs {
         return out;
     }
 
+    /** Runs a command with its output discarded and returns its exit code (-1 if it did not end within 20 s). */
+    public static int exitCode(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        return p.waitFor(20, TimeUnit.SECONDS) ? p.exitValue() : -1;
+    }
+
     /** Starts a server and waits until it has created its Unix socket. */
     public static Process start(List<String> cmd, Path socket) throws Exception {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();

@@ -33,8 +33,7 @@ class AgentFullDiskTest {
     DestinationAgent agent;
 
     static int sh(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        return p.waitFor(20, TimeUnit.SECONDS) ? p.exitValue() : -1;
+        return dev.nvmelm.Procs.exitCode(cmd);
     }
 
     @BeforeEach
