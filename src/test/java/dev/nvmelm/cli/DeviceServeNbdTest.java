@@ -99,7 +99,7 @@ class DeviceServeNbdTest {
 
             // every block nbdcopy wrote with data is in a logged range
             BitSet logged = new BitSet();
-            for (LbaMigrationEntry e : q.readFrom(CdqQueue.Cursor.START, q.entryCount()).entries()) {
+            for (LbaMigrationEntry e : dev.nvmelm.host.cdq.CdqRingReader.at(q, CdqQueue.Cursor.START).take(q.entryCount())) {
                 if (e.lbaci() == LbaMigrationEntry.LBACI_RANGE) logged.set((int) e.slba(), (int) (e.slba() + e.blockCount()));
             }
             for (int lba : new int[]{0, 255, 2048, 2303}) assertThat(logged.get(lba)).as("LBA %d logged", lba).isTrue();

@@ -64,7 +64,7 @@ class DeviceServerTest {
     }
 
     static List<LbaMigrationEntry> read(CdqQueue q, CdqQueue.Cursor from, int max) {
-        return q.readFrom(from, max).entries();
+        return dev.nvmelm.host.cdq.CdqRingReader.at(q, from).take(max);
     }
 
     @Test
