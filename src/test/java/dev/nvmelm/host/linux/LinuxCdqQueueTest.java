@@ -1,5 +1,6 @@
 package dev.nvmelm.host.linux;
 
+import dev.nvmelm.Await;
 import dev.nvmelm.host.Completion;
 import dev.nvmelm.host.NvmeException;
 import dev.nvmelm.host.cdq.CdqConsumer;
@@ -72,16 +73,16 @@ class LinuxCdqQueueTest {
                 int k = Math.min(128, list.size() - from);
                 MemorySegment m = arena.allocate(32L * k);
                 for (int i = 0; i < k; i++) list.get(from + i).encode(m, 32L * i);
-                while (true) {
+                // a full pipe (EAGAIN) waits for the consumer to read
+                Await.until("the pipe has room for " + k + " entries", Duration.ofSeconds(60), () -> {
                     try {
-                        long n = Libc.write(writeFd, m, 32L * k);
-                        assertThat(n).isEqualTo(32L * k);
-                        break;
+                        assertThat(Libc.write(writeFd, m, 32L * k)).isEqualTo(32L * k);
+                        return true;
                     } catch (LibcException e) {
                         if (e.errno() != Libc.EAGAIN) throw e;
-                        Thread.sleep(1);   // pipe full: the consumer has not read yet
+                        return false;
                     }
-                }
+                });
             }
         }
 
@@ -157,10 +158,8 @@ class LinuxCdqQueueTest {
         assertThat(consumer.counters().headReportFailures()).isZero();
         assertThat(q.entriesRead()).isEqualTo(all.size());
         // head reports complete asynchronously: let the last one land before comparing
-        long settle = System.nanoTime() + 5_000_000_000L;
-        while (consumer.reportedHead() != consumer.head() && System.nanoTime() < settle) Thread.sleep(1);
-        assertThat(consumer.reportedHead()).as("the last head was reported").isEqualTo(consumer.head());
-        assertThat(q.reportedHead()).as("head reports went to the mirror through the device").isEqualTo(consumer.reportedHead());
+        Await.until("the last head was reported", Duration.ofSeconds(5), () -> consumer.reportedHead() == consumer.head());
+        assertThat(q.reportedHead()).as("head reports went to the mirror through the queue").isEqualTo(consumer.reportedHead());
         assertThat(consumer.head()).isEqualTo(all.size() % n);
         // Exactly the written LBAs are dirty
         TreeSet<Long> dirty = new TreeSet<>();
