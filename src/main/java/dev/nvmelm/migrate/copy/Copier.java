@@ -65,6 +65,8 @@ public final class Copier {
         public final AtomicLong bytesCopied = new AtomicLong();
         public final AtomicLong bytesZero = new AtomicLong();
         public final AtomicLong requests = new AtomicLong();
+        /** Every {@link #copyRanges} call: {ranges asked for, bytes, nanoseconds it took}, in order. */
+        public final List<long[]> rangeCopies = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
     }
 
     private final BlockDevice src, dst;
@@ -154,13 +156,16 @@ public final class Copier {
 
     /** Copies exactly these ranges (already coalesced), in request-sized pieces. */
     public void copyRanges(List<Range> ranges) throws IOException {
+        long t0 = System.nanoTime(), bytes = 0;
         try (Pipeline p = new Pipeline(null)) {
             for (Range r : ranges) {
+                bytes += r.length();
                 for (long o = r.offset(); o < r.offset() + r.length(); o += request) {
                     p.submit(new Request(o, Math.min(request, r.offset() + r.length() - o), false));
                 }
             }
         }
+        progress.rangeCopies.add(new long[]{ranges.size(), bytes, System.nanoTime() - t0});
     }
 
     /** Bounded concurrent execution of requests; close() waits for all and rethrows the first failure. */
