@@ -8,10 +8,12 @@
 #   KERNEL_RELEASE=...  its release string (uname -r in the guest)
 #   INITRAMFS=...       the base initramfs (busybox-static, /init: see scripts/guest/initramfs.sh)
 #   JAVA_OVERLAY=...    a jlink'ed Java runtime at /opt/java with its C libraries (cpio to append)
+#   VM_INITRD=...       the whole initrd of the migratable VM guest: virtio-blk modules and the
+#                       verifying writer (scripts/guest/vm-guest.sh, docs/vm.md)
 #
 # A guest is then: cat INITRAMFS JAVA_OVERLAY your-overlay.cpio > initrd, and
 # scripts/guest/qemu-run.sh KERNEL initrd --nvme disk.img. Needs apt-get (Debian), busybox-static,
-# cpio and a JDK 25 (scripts/install-deps.sh installs the packages). Everything is fetched here,
+# cpio, gcc with libc6-dev (the VM guest's writer) and a JDK 25 (scripts/install-deps.sh installs the packages). Everything is fetched here,
 # never at test time; a second run with a full cache takes well under a second. Nothing under
 # CACHE_DIR is meant to be committed.
 set -euo pipefail
@@ -27,7 +29,9 @@ if [ ! -f "$initramfs" ] || [ "$g/initramfs.sh" -nt "$initramfs" ] || [ "$(comma
   "$g/initramfs.sh" "$kdir" "$initramfs"
 fi
 java=$("$g/java-runtime.sh" "$cache")
+vm=$("$g/vm-guest.sh" "$kdir")
 echo "KERNEL=$kdir/vmlinuz"
 echo "KERNEL_RELEASE=$(cat "$kdir/version")"
 echo "INITRAMFS=$initramfs"
 echo "JAVA_OVERLAY=$java"
+echo "VM_INITRD=$vm"

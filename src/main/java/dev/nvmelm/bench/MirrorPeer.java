@@ -1,5 +1,7 @@
 package dev.nvmelm.bench;
 
+import dev.nvmelm.vm.Qmp;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
