@@ -51,7 +51,7 @@ public final class NbdServer implements AutoCloseable {
     private static final int MAX_OPTION_BYTES = 64 << 10;
     private static final int MAX_EXTENTS_PER_CHUNK = 1 << 16;
 
-    private final Map<String, NbdExport> exports;
+    private final NbdExportCatalog exports;
     private final Consumer<String> log;
     private final List<AutoCloseable> listeners = new ArrayList<>();
     private final List<java.nio.file.Path> unixPaths = new ArrayList<>();
@@ -66,9 +66,12 @@ public final class NbdServer implements AutoCloseable {
     }
 
     public NbdServer(List<NbdExport> exports, Consumer<String> log, NbdLimits limits) {
-        Map<String, NbdExport> m = new LinkedHashMap<>();
-        for (NbdExport e : exports) m.put(e.name(), e);
-        this.exports = m;
+        this(NbdExportCatalog.of(exports), log, limits);
+    }
+
+    /** Exports looked up by name at each client's request (they may come and go, or be refused with a reason). */
+    public NbdServer(NbdExportCatalog exports, Consumer<String> log, NbdLimits limits) {
+        this.exports = exports;
         this.log = log;
         this.limits = limits;
         this.budget = new MemoryBudget(limits.budgetBytes());
@@ -82,7 +85,7 @@ public final class NbdServer implements AutoCloseable {
 
     /** The export names, in the order they were given. */
     public List<String> exportNames() {
-        return List.copyOf(exports.keySet());
+        return exports.names();
     }
 
     /** Starts listening without TLS; for a Unix socket, a stale socket file is replaced. */
@@ -258,8 +261,11 @@ public final class NbdServer implements AutoCloseable {
                 switch (opt) {
                     case Nbd.OPT_EXPORT_NAME -> {
                         String name = StandardCharsets.UTF_8.decode(data).toString();
-                        export = exports.get(name.isEmpty() && exports.size() == 1 ? exports.keySet().iterator().next() : name);
-                        if (export == null) throw new IOException("unknown export '" + name + "'");
+                        try {
+                            export = exports.find(name);
+                        } catch (NbdExportCatalog.Refused e) {
+                            throw new IOException(e.getMessage());   // EXPORT_NAME has no error reply: hang up
+                        }
                         ByteBuffer r = ByteBuffer.allocate(10 + (noZeroes ? 0 : 124));
                         r.putLong(export.sizeBytes()).putShort((short) transmissionFlags(export));
                         write(r.position(r.capacity()).flip());
@@ -271,7 +277,7 @@ public final class NbdServer implements AutoCloseable {
                     }
                     case Nbd.OPT_LIST -> {
                         if (len != 0) { optError(opt, Nbd.REP_ERR_INVALID, "LIST takes no data"); continue; }
-                        for (String n : exports.keySet()) {
+                        for (String n : exports.names()) {
                             byte[] b = n.getBytes(StandardCharsets.UTF_8);
                             optReply(opt, Nbd.REP_SERVER, ByteBuffer.allocate(4 + b.length).putInt(b.length).put(b).flip());
                         }
@@ -340,8 +346,13 @@ public final class NbdServer implements AutoCloseable {
             List<Integer> wanted = new ArrayList<>();
             for (int i = 0; i < nInfo; i++) wanted.add(Short.toUnsignedInt(data.getShort()));
             String name = new String(nb, StandardCharsets.UTF_8);
-            NbdExport e = exports.get(name.isEmpty() && exports.size() == 1 ? exports.keySet().iterator().next() : name);
-            if (e == null) { optError(opt, Nbd.REP_ERR_UNKNOWN, "no export named '" + name + "'"); return false; }
+            NbdExport e;
+            try {
+                e = exports.find(name);
+            } catch (NbdExportCatalog.Refused r) {
+                optError(opt, Nbd.REP_ERR_UNKNOWN, r.getMessage());
+                return false;
+            }
             optReply(opt, Nbd.REP_INFO, ByteBuffer.allocate(12).putShort((short) Nbd.INFO_EXPORT)
                     .putLong(e.sizeBytes()).putShort((short) transmissionFlags(e)).flip());
             if (wanted.contains(Nbd.INFO_NAME)) {
@@ -369,9 +380,13 @@ public final class NbdServer implements AutoCloseable {
             if (nameLen < 0 || nameLen > data.remaining() - 4) { optError(opt, Nbd.REP_ERR_INVALID, "bad export name length"); return; }
             byte[] nb = new byte[nameLen];
             data.get(nb);
-            NbdExport e = exports.get(new String(nb, StandardCharsets.UTF_8));
-            if (e == null && nameLen == 0 && exports.size() == 1) e = exports.values().iterator().next();
-            if (e == null) { optError(opt, Nbd.REP_ERR_UNKNOWN, "no such export"); return; }
+            NbdExport e;
+            try {
+                e = exports.find(new String(nb, StandardCharsets.UTF_8));
+            } catch (NbdExportCatalog.Refused r) {
+                optError(opt, Nbd.REP_ERR_UNKNOWN, r.getMessage());
+                return;
+            }
             int n = data.getInt();
             List<String> queries = new ArrayList<>();
             for (int i = 0; i < n; i++) {
