@@ -13,8 +13,8 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * A served namespace whose host driver is attached on first write or flush, not at start-up
- * and not by a read: a controller nobody has written through has no I/O queues, so it can
+ * A served namespace whose host driver is attached on first write, not at start-up and not by
+ * a read or flush: a controller nobody has written through has no I/O queues, so it can
  * still be the destination of a migration while a client (a destination QEMU probing sector 0)
  * already reads it. Until then reads go through the MMC's shared namespace (docs/device.md),
  * or through the driver the guest of this controller already uses. Once attached it keeps that
@@ -93,7 +93,8 @@ final class LazyNamespace implements BlockDevice {
 
     @Override public void writeZeroes(long offset, long length, boolean deallocate) throws IOException { device().writeZeroes(offset, length, deallocate); }
 
-    @Override public void flush() throws IOException { device().flush(); }
+    /** A client that wrote nothing through this export has nothing of its own to flush: the MMC's Flush of the namespace does, without queues. */
+    @Override public void flush() throws IOException { (device != null ? device() : reader()).flush(); }
 
     @Override public List<Extent> allocated(long offset, long length) throws IOException { return reader().allocated(offset, length); }
 
