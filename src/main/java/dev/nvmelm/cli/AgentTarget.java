@@ -52,6 +52,7 @@ final class AgentTarget implements DestinationTarget {
     private volatile DeviceServer server;               // from the commit on
     private volatile LazyNamespace served;              // the guest's namespace once MC 1 has resumed
     private volatile boolean closed;
+    private volatile long servedMemoryBytes;
 
     private AgentTarget(UUID id, Path dir, long sizeBytes, int lbaSizeBytes) throws IOException, NvmeException {
         this.id = id;
@@ -137,7 +138,8 @@ final class AgentTarget implements DestinationTarget {
             Subsystem s = embedded.handOff();
             DeviceServer d;
             try {
-                d = DeviceServer.serve(s, memoryFor(cs), null);
+                servedMemoryBytes = memoryFor(cs);
+                d = DeviceServer.serve(s, servedMemoryBytes, null);
             } catch (IOException | NvmeException | RuntimeException e) {
                 s.close();
                 throw new IOException("serving the migrated subsystem: " + e.getMessage(), e);
@@ -179,6 +181,12 @@ final class AgentTarget implements DestinationTarget {
     @Override
     public boolean serving() {
         return served != null && !closed;
+    }
+
+    /** The served subsystem's host memory file (DIR/<id>/hostmem, sparse) may grow to its full size. */
+    @Override
+    public long servingBytes() {
+        return serving() ? servedMemoryBytes : 0;
     }
 
     /** The device string of the served subsystem (its MMC), once committed. */

@@ -119,6 +119,31 @@ class AgentNbdTest {
         assertThatThrownBy(() -> export(bad)).hasMessageContaining("migration " + bad + " aborted").hasMessageContaining("SHA-256");
     }
 
+    /**
+     * A served namespace still counts against the agent's space: its guests may fill its holes
+     * and its host memory file may grow (a committed migration counted for nothing before).
+     */
+    @Test
+    void aServedMigrationKeepsItsSpacePromised() throws Exception {
+        long usable = 200L << 20;
+        try (DestinationAgent small = new DestinationAgent(new Transport(null, true), new InetSocketAddress("127.0.0.1", 0),
+                AgentTarget.factory(dir.resolve("small")), log::add, null, java.util.EnumSet.allOf(dev.nvmelm.net.proto.Compression.class),
+                dev.nvmelm.net.agent.AgentLimits.DEFAULT, () -> usable)) {
+            UUID first = UUID.randomUUID();
+            try (RemoteDestination source = new RemoteDestination(new Transport(null, true), small.address(), first, 64 << 20, 4096, Duration.ofSeconds(10))) {
+                source.write(0, MemorySegment.ofArray(new byte[1 << 20]));
+                source.commit(null, new byte[32], Duration.ofSeconds(30));
+            }
+            assertThat(small.status(first).orElseThrow().phase()).isEqualTo(MigrationStatus.Phase.SERVED);
+            // 63 MiB of holes plus 64 MiB and more of host memory are promised: 80 MiB more do not fit in 200
+            assertThatThrownBy(() -> new RemoteDestination(new Transport(null, true), small.address(), UUID.randomUUID(), 80 << 20, 4096, Duration.ofSeconds(10)).close())
+                    .hasMessageContaining("not enough space").hasMessageContaining("promised to 1 migration");
+            try (RemoteDestination fits = new RemoteDestination(new Transport(null, true), small.address(), UUID.randomUUID(), 32 << 20, 4096, Duration.ofSeconds(10))) {
+                fits.flush();
+            }
+        }
+    }
+
     Path source(long sizeBytes) throws Exception {
         Path src = dir.resolve("src.img");
         byte[] mib = new byte[1 << 20];

@@ -112,11 +112,16 @@ public final class DestinationAgent implements AutoCloseable {
             return target != null;
         }
 
-        /** Bytes this migration may still write into the disk (all of it for a recovered one). */
+        /**
+         * Bytes this migration may still write into the disk (all of it for a recovered one). A
+         * committed one that is served may still fill its holes (its guests write) and its host
+         * memory file; one that is not served writes nothing more.
+         */
         long outstandingBytes() {
-            if (committed) return 0;
             synchronized (this) {
-                return Math.max(0, sizeBytes - ((long) writtenMiB.cardinality() << 20));
+                boolean served = target != null && target.serving();
+                if (committed && !served) return 0;
+                return Math.max(0, sizeBytes - ((long) writtenMiB.cardinality() << 20)) + (served ? target.servingBytes() : 0);
             }
         }
     }

@@ -26,6 +26,11 @@ public interface DestinationTarget extends AutoCloseable {
         return false;
     }
 
+    /** Disk space a serving target may take beyond its namespace (a host memory file, say). */
+    default long servingBytes() {
+        return 0;
+    }
+
     @Override
     void close() throws IOException;
 
