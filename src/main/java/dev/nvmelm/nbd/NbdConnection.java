@@ -31,7 +31,7 @@ final class NbdConnection implements Watchdog.Guarded {
     private static final int MAX_OPTION_BYTES = 64 << 10;
     private static final int MAX_EXTENTS_PER_CHUNK = 1 << 16;
 
-    private final Map<String, NbdExport> exports;
+    private final NbdExportCatalog exports;
     private final NbdLimits limits;
     private final MemoryBudget.Share share;
     private volatile long readDeadlineNanos, writeDeadlineNanos;
@@ -44,7 +44,7 @@ final class NbdConnection implements Watchdog.Guarded {
     private final Map<Integer, String> contexts = new LinkedHashMap<>();
     private NbdExport export;
 
-    NbdConnection(Wire wire, SSLContext tls, Map<String, NbdExport> exports, NbdLimits limits, MemoryBudget budget) {
+    NbdConnection(Wire wire, SSLContext tls, NbdExportCatalog exports, NbdLimits limits, MemoryBudget budget) {
         this.wire = wire;
         this.exports = exports;
         this.limits = limits;
@@ -104,8 +104,11 @@ final class NbdConnection implements Watchdog.Guarded {
             switch (opt) {
                 case Nbd.OPT_EXPORT_NAME -> {
                     String name = NbdCodec.text(data);
-                    export = exportNamed(name);
-                    if (export == null) throw new IOException("unknown export '" + name + "'");
+                    try {
+                        export = exports.find(name);
+                    } catch (NbdExportCatalog.Refused e) {
+                        throw new IOException(e.getMessage());   // EXPORT_NAME has no error reply: hang up
+                    }
                     write(NbdCodec.exportNameReply(export.sizeBytes(), transmissionFlags(export), noZeroes));
                     return true;
                 }
@@ -115,7 +118,7 @@ final class NbdConnection implements Watchdog.Guarded {
                 }
                 case Nbd.OPT_LIST -> {
                     if (len != 0) { optError(opt, Nbd.REP_ERR_INVALID, "LIST takes no data"); continue; }
-                    for (String n : exports.keySet()) optReply(opt, Nbd.REP_SERVER, NbdCodec.serverReply(n));
+                    for (String n : exports.names()) optReply(opt, Nbd.REP_SERVER, NbdCodec.serverReply(n));
                     ack(opt);
                 }
                 case Nbd.OPT_INFO, Nbd.OPT_GO -> {
@@ -178,8 +181,8 @@ final class NbdConnection implements Watchdog.Guarded {
             optError(opt, Nbd.REP_ERR_INVALID, bad.getMessage());
             return false;
         }
-        NbdExport e = exportNamed(r.exportName());
-        if (e == null) { optError(opt, Nbd.REP_ERR_UNKNOWN, "no export named '" + r.exportName() + "'"); return false; }
+        NbdExport e = exportNamed(opt, r.exportName());
+        if (e == null) return false;
         info(opt, new NbdCodec.ExportInfo(e.sizeBytes(), transmissionFlags(e)));
         if (r.infos().contains(Nbd.INFO_NAME)) info(opt, new NbdCodec.NameInfo(e.name()));
         if (r.infos().contains(Nbd.INFO_DESCRIPTION)) info(opt, new NbdCodec.DescriptionInfo(e.description()));
@@ -193,9 +196,14 @@ final class NbdConnection implements Watchdog.Guarded {
         optReply(opt, Nbd.REP_INFO, NbdCodec.info(info));
     }
 
-    /** The export of that name; the empty name is the default export when there is only one. */
-    private NbdExport exportNamed(String name) {
-        return exports.get(name.isEmpty() && exports.size() == 1 ? exports.keySet().iterator().next() : name);
+    /** The export of that name (the catalog decides what the empty name means), or null with the refusal sent. */
+    private NbdExport exportNamed(int opt, String name) throws IOException {
+        try {
+            return exports.find(name);
+        } catch (NbdExportCatalog.Refused r) {
+            optError(opt, Nbd.REP_ERR_UNKNOWN, r.getMessage());
+            return null;
+        }
     }
 
     private void metaContext(int opt, ByteBuffer data) throws IOException {
@@ -210,8 +218,8 @@ final class NbdConnection implements Watchdog.Guarded {
             optError(opt, Nbd.REP_ERR_INVALID, bad.getMessage());
             return;
         }
-        NbdExport e = exportNamed(r.exportName());
-        if (e == null) { optError(opt, Nbd.REP_ERR_UNKNOWN, "no such export"); return; }
+        NbdExport e = exportNamed(opt, r.exportName());
+        if (e == null) return;
         List<String> queries = r.queries();
         List<String> available = e.metaContexts();
         List<String> chosen = new ArrayList<>();

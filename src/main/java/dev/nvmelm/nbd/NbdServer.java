@@ -40,7 +40,7 @@ public final class NbdServer implements AutoCloseable {
     /** Hard limit on a request's payload, whatever the export advertises. */
     public static final int HARD_MAX_PAYLOAD = 32 << 20;
 
-    private final Map<String, NbdExport> exports;
+    private final NbdExportCatalog exports;
     private final Consumer<String> log;
     private final List<AutoCloseable> listeners = new ArrayList<>();
     private final List<java.nio.file.Path> unixPaths = new ArrayList<>();
@@ -55,9 +55,12 @@ public final class NbdServer implements AutoCloseable {
     }
 
     public NbdServer(List<NbdExport> exports, Consumer<String> log, NbdLimits limits) {
-        Map<String, NbdExport> m = new LinkedHashMap<>();
-        for (NbdExport e : exports) m.put(e.name(), e);
-        this.exports = m;
+        this(NbdExportCatalog.of(exports), log, limits);
+    }
+
+    /** Exports looked up by name at each client's request (they may come and go, or be refused with a reason). */
+    public NbdServer(NbdExportCatalog exports, Consumer<String> log, NbdLimits limits) {
+        this.exports = exports;
         this.log = log;
         this.limits = limits;
         this.budget = new MemoryBudget(limits.budgetBytes());
@@ -71,7 +74,7 @@ public final class NbdServer implements AutoCloseable {
 
     /** The export names, in the order they were given. */
     public List<String> exportNames() {
-        return List.copyOf(exports.keySet());
+        return exports.names();
     }
 
     /** Starts listening without TLS; for a Unix socket, a stale socket file is replaced. */
