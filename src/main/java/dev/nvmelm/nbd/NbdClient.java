@@ -320,6 +320,9 @@ public final class NbdClient implements AutoCloseable {
         }
         long cookie = cookies.getAndIncrement();
         pending.put(cookie, p);
+        // the reader may have failed the connection between the check above and the put, after
+        // fail() had emptied pending: fail this request here, or it waits forever
+        if (broken != null && pending.remove(cookie) != null) return CompletableFuture.failedFuture(broken);
         // proto.md "Request message" (28 bytes), or the extended form (32 bytes, 64-bit length)
         ByteBuffer h = extended
                 ? ByteBuffer.allocate(32).putInt(Nbd.EXTENDED_REQUEST_MAGIC).putShort((short) cflags).putShort((short) type)
