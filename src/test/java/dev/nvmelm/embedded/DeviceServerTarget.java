@@ -38,6 +38,10 @@ public final class DeviceServerTarget implements AutoCloseable {
     }
 
     public void runOnce(byte[] input) throws Exception {
+        dev.nvmelm.fuzz.Fuzz.unlessStopped(() -> runInterruptibly(input));
+    }
+
+    private void runInterruptibly(byte[] input) throws Exception {
         BytesProvider d = new BytesProvider(input);
         int mode = d.consumeByte() % 4;
         byte[] client = d.consumeRemainingAsBytes();

@@ -33,6 +33,18 @@ public final class Fuzz {
         }
     }
 
+    /**
+     * Runs a target that blocks on sockets and futures. Jazzer interrupts the fuzzing thread when
+     * its time is up; the interrupted input is not a finding, so the run ends quietly there.
+     */
+    public static void unlessStopped(Step step) throws Exception {
+        try {
+            step.run();
+        } catch (InterruptedException | java.nio.channels.ClosedByInterruptException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** The input cut or zero-padded to exactly {@code size} bytes: a fixed-size structure. */
     public static byte[] fixed(byte[] input, int size) {
         return Arrays.copyOf(input, size);

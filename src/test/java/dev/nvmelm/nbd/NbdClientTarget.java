@@ -40,6 +40,10 @@ public final class NbdClientTarget implements AutoCloseable {
     }
 
     public void runOnce(byte[] input) throws Exception {
+        dev.nvmelm.fuzz.Fuzz.unlessStopped(() -> runInterruptibly(input));
+    }
+
+    private void runInterruptibly(byte[] input) throws Exception {
         BytesProvider d = new BytesProvider(input);
         int mode = d.consumeByte() % 3;
         byte[] hostile = d.consumeRemainingAsBytes();
