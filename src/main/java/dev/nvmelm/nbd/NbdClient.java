@@ -304,6 +304,9 @@ public final class NbdClient implements AutoCloseable {
         }
         long cookie = cookies.getAndIncrement();
         pending.put(cookie, p);
+        // the reader may have failed the connection between the check above and the put, after
+        // fail() had emptied pending: fail this request here, or it waits forever
+        if (broken != null && pending.remove(cookie) != null) return CompletableFuture.failedFuture(broken);
         ByteBuffer h = NbdCodec.request(new NbdCodec.Request(cflags, type, cookie, offset, length), extended);
         try {
             if (payload != null) write(h, ByteBuffer.wrap(payload));
