@@ -209,6 +209,42 @@ class CrossHostServedTest {
         }
     }
 
+    /**
+     * The link lost for good as the suspended source sends its controller state (frame type 8,
+     * seen by AgentStopCutTest's relay): the commit cannot complete, so the source resumes MC 1
+     * and releases the held requests; the writers go on, nothing lost, and the agent never committed.
+     */
+    @Test
+    void aCommitThatCannotCompleteResumesTheSourceAndReleasesTheHeldRequests() throws Exception {
+        agent = new DestinationAgent(new Transport(null, true), new InetSocketAddress("127.0.0.1", 0), AgentTarget.factory(agentDir), agentLog::add);
+        try (FaultProxy proxy = new FaultProxy(agent.address());
+             AgentStopCutTest.Relay relay = new AgentStopCutTest.Relay(proxy.address());
+             VerifiableWriters w = VerifiableWriters.start(nbdUri, BLOCKS, 2)) {
+            CompletableFuture<Void> cut = new CompletableFuture<>();
+            relay.onFrameUp = type -> {
+                if (type == 8 && !cut.isDone()) {
+                    proxy.cut();   // and never up again
+                    cut.complete(null);
+                }
+            };
+            w.awaitAcks(100);
+            CliRunner r = CliRunner.run("migrate", "--source", server.deviceString() + "#1", "--to", "127.0.0.1:" + relay.port(), "--insecure",
+                    "--reconnect-window", "2", "--on-stall", "force", "--max-passes", "4", "-o", "json");
+            assertThat(cut).as("the controller state was sent").isDone();
+            assertThat(r.exit()).as(r.out() + r.err()).isEqualTo(1);
+            assertThat(r.err().strip().lines()).hasSize(1);
+            assertThat(r.err()).contains("not committed").contains("the source controller is resumed and its guests continue on it, nothing lost");
+            w.awaitAcks(w.acks() + 100);   // the writers continue on the source
+            w.stopAndAwait();
+            assertThat(w.errors()).as("no writer saw an error").isEmpty();
+            try (NbdClient c = NbdClient.connect(NbdUri.parse(nbdUri))) {
+                NbdClient.await(c.flush());
+            }
+            w.checkAgainst(Files.readAllBytes(serverDir.resolve("c1n1.img")));
+        }
+        assertThat(agentLog).noneMatch(l -> l.contains("committed"));
+    }
+
     /** The link cut for a second once the bulk copy is through (the dirty passes): the source reconnects and commits, nothing lost. */
     @Test
     void aLinkCutDuringTheDirtyPassesReconnectsAndLosesNothing() throws Exception {
