@@ -57,6 +57,8 @@ public final class DeviceServer implements AutoCloseable {
     static final Duration DRIVER_START_TIMEOUT = Duration.ofSeconds(10);
     /** The MMC never holds commands for a suspension, so its driver's blocking calls are bounded tighter than an MC's. */
     static final Duration MMC_TIMEOUT = Duration.ofSeconds(30);
+    /** How long a quiesce waits for guest I/O already submitted: commands of a running controller complete in milliseconds. */
+    static final Duration QUIESCE_TIMEOUT = Duration.ofSeconds(10);
 
     private final Subsystem subsystem;
     private final Path socketPath, memoryPath;
@@ -306,9 +308,65 @@ public final class DeviceServer implements AutoCloseable {
     private void refuseSuspended(int cntlid) throws NvmeException {
         if (!subsystem.isMigratable(cntlid) || subsystem.controller(cntlid).migrationState() == Controller.State.ACTIVE) return;
         Optional<Integer> to = claims.migratedTo(cntlid);
+        Optional<String> away = claims.movedAway(cntlid);
         throw new ControllerSuspendedException(cntlid, to.isPresent()
                 ? "controller " + cntlid + " is suspended: migrated to " + to.get()
+                : away.isPresent() ? "controller " + cntlid + " is suspended: migrated to " + away.get()
                 : "controller " + cntlid + " is suspended (a migration holds it); it serves again after a Resume");
+    }
+
+    /**
+     * The guest quiesce of a move to another host, in the VMM's role (see SimMessage.Gate),
+     * accepted only from the client migrating {@code cntlid}. QUIESCE holds new guest I/O of the
+     * server's driver and waits (at most {@link #QUIESCE_TIMEOUT}) for what is in flight; RELEASE
+     * submits what was held; DETACH, after the destination committed, fails held and later
+     * guest I/O and resets the controller (as {@link #resetSwitchedSource} does): its queue
+     * registers name memory whose commands now belong to the destination's guest.
+     */
+    void gate(DeviceSession requester, int cntlid, dev.nvmelm.host.sim.SimMessage.GateStep step, String destination) throws NvmeException {
+        if (cntlid < 1 || cntlid >= devices.length()) throw new NvmeException("no migratable controller " + cntlid + " in this subsystem");
+        PciNvmeDevice d;
+        synchronized (this) {
+            if (closed) throw new NvmeException("device server is shutting down");
+            Optional<String> refusal = claims.admitGate(requester, cntlid, step, suspended(cntlid));
+            if (refusal.isPresent()) throw new NvmeException(step.name().toLowerCase() + " refused: " + refusal.get());
+            d = devices.get(cntlid);
+            if (step == dev.nvmelm.host.sim.SimMessage.GateStep.DETACH) {
+                String where = "controller " + cntlid + " is suspended: migrated to " + destination;
+                claims.detached(cntlid, destination);
+                if (d != null) {
+                    d.detachIo(where);
+                    devices.set(cntlid, null);   // a later client is refused with where it went (refuseSuspended)
+                }
+            }
+        }
+        switch (step) {
+            case QUIESCE -> {
+                if (d == null) return;   // no host driver: no guest to hold
+                try {
+                    d.quiesceIo(QUIESCE_TIMEOUT);
+                } catch (NvmeException e) {
+                    claims.quiesceFailed(requester, cntlid);
+                    throw e;
+                }
+                log("device server: controller " + cntlid + " quiesced for a move to " + destination + " (" + d.heldIo() + " guest commands held)");
+            }
+            case RELEASE -> {
+                int held = d == null ? 0 : d.heldIo();
+                if (d != null) d.releaseIo();
+                log("device server: controller " + cntlid + " released (" + held + " held guest commands submitted)");
+            }
+            case DETACH -> {
+                if (d != null) d.close();   // CC.EN 0: deletes the stale queues, keeps the controller suspended
+                log("device server: controller " + cntlid + " detached and reset: migrated to " + destination);
+            }
+        }
+    }
+
+    /** Submits guest I/O held for a client that went away before it released or detached. */
+    void releaseIo(int cntlid) {
+        PciNvmeDevice d = devices.get(cntlid);
+        if (d != null) d.releaseIo();
     }
 
     /** Creates the driver of {@code cntlid} on its own thread; MCs wait out suspensions, the MMC never holds commands. */

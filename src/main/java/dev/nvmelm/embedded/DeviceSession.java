@@ -125,6 +125,14 @@ final class DeviceSession {
                     send(new SimMessage.Failed(h.tag(), e.getMessage()));
                 }
             }
+            case SimMessage.Gate g -> {
+                try {
+                    server.gate(this, g.cntlid(), g.step(), g.destination());
+                    send(new SimMessage.Done(g.tag(), 0, 0, 0));
+                } catch (NvmeException e) {
+                    send(new SimMessage.Failed(g.tag(), e.getMessage()));
+                }
+            }
             default -> throw new IOException("a client may not send " + m.getClass().getSimpleName());
         }
     }
@@ -395,7 +403,8 @@ final class DeviceSession {
      */
     private void cleanup() {
         server.sessions.remove(this);
-        server.claims().release(this);
+        // a migration that quiesced a controller and went away: its guests' held commands go out (nothing lost)
+        for (int c : server.claims().release(this)) server.releaseIo(c);
         for (Map.Entry<Integer, DeviceServer.CdqRecord> e : new ArrayList<>(server.cdqs.entrySet())) {
             if (e.getValue().owner != this) continue;
             server.cdqs.remove(e.getKey());

@@ -50,6 +50,9 @@ public final class MediaMigration {
      * not yet resumed), or back at the source when a migration aborts after that.
      */
     public interface GuestHandover {
+        /** Right before the source's Suspend: a VMM whose destination has no guest memory quiesces the guest here. */
+        default void beforeSuspend() throws Exception {}
+
         void toDestination() throws Exception;
 
         void backToSource() throws Exception;
@@ -290,6 +293,8 @@ public final class MediaMigration {
             long down0 = clock.getAsLong();
             StopTimer stop = new StopTimer(clock, down0);
             long suspendedBefore = srcTrack.markers(CdqMarker.Kind.SUSPENDED);
+            handover.beforeSuspend();
+            stop.lap("quiesce");
             srcState.transition(MigState.STOP_COPY);   // Suspend + Get Controller State
             stop.lap("suspend+get_state");
             srcTrack.awaitMarker(CdqMarker.Kind.SUSPENDED, suspendedBefore, Duration.ofSeconds(30));

@@ -376,6 +376,11 @@ class AgentTest {
     }
 
     Process startAgent(int port, Path agentDir) throws Exception {
+        return startAgent(tls, port, agentDir);
+    }
+
+    /** {@code nvme-lm serve} in its own JVM on 127.0.0.1:{@code port}, with the certificates of {@code tls gen --dir tls}. */
+    static Process startAgent(Path tls, int port, Path agentDir) throws Exception {
         String java = ProcessHandle.current().info().command().orElseThrow();
         Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve",
                 "--listen", "127.0.0.1:" + port, "--dir", agentDir.toString(), "--tls-cert", tls.resolve("server.crt").toString(),

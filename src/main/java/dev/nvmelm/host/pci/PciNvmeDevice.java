@@ -59,6 +59,7 @@ public final class PciNvmeDevice implements NvmeDevice {
     private final List<Consumer<AsyncEventInfo>> listeners = new CopyOnWriteArrayList<>();
     private final List<BiConsumer<Integer, AsyncEvent>> cdqListeners = new CopyOnWriteArrayList<>();
     private final List<MemorySegment> buffers = new CopyOnWriteArrayList<>();
+    private final IoGate gate = new IoGate();
     private volatile boolean closed;
 
     public PciNvmeDevice(ControllerBar bar, HostMemory mem, Options options) throws NvmeException {
@@ -219,10 +220,57 @@ public final class PciNvmeDevice implements NvmeDevice {
     @Override
     public CompletableFuture<Completion> submitIo(Sqe sqe, MemorySegment data) {
         if (io.isEmpty()) return QueuePair.failed(new NvmeException(name() + ": no I/O queues"));
-        return submit(io.get(Math.floorMod(nextIo.getAndIncrement(), io.size())), sqe, data);
+        CompletableFuture<Completion> gated = gate.admit(sqe, data);
+        return gated != null ? gated : dispatchIo(sqe, data);
+    }
+
+    /** An I/O command the gate admitted (and counts until it completes). */
+    private CompletableFuture<Completion> dispatchIo(Sqe sqe, MemorySegment data) {
+        return submit(io.get(Math.floorMod(nextIo.getAndIncrement(), io.size())), sqe, data).whenComplete((c, t) -> gate.completed());
+    }
+
+    /**
+     * Quiesces the guest before its controller is suspended for a move to another host (the
+     * VMM's part, see {@link IoGate}): new I/O commands are held, and this returns once every
+     * I/O command already submitted has completed. If some are still outstanding after
+     * {@code timeout}, the held commands are submitted again and the quiesce fails.
+     */
+    public void quiesceIo(Duration timeout) throws NvmeException {
+        int stuck = gate.quiesce(timeout, name());
+        if (stuck == 0) return;
+        releaseIo();
+        throw new NvmeException(name() + ": " + stuck + " I/O commands still outstanding after " + timeout.toMillis()
+                + " ms; quiesce abandoned, the held commands are submitted");
+    }
+
+    /** Ends a quiesce: the held commands go to the controller in the order they came. */
+    public void releaseIo() {
+        for (IoGate.Held h : gate.open()) {
+            submit(io.get(Math.floorMod(nextIo.getAndIncrement(), io.size())), h.sqe(), h.data()).whenComplete((c, t) -> {
+                gate.completed();
+                if (t != null) h.result().completeExceptionally(t);
+                else h.result().complete(c);
+            });
+        }
+    }
+
+    /**
+     * The guest now runs elsewhere ({@code where}, for messages): held and later I/O commands
+     * complete with Command Aborted due to SQ Deletion (DNR), admin commands fail with
+     * {@code where}. Call it on a quiesced driver, before the controller is reset.
+     */
+    public void detachIo(String where) {
+        for (IoGate.Held h : gate.detach(where)) h.result().complete(IoGate.ABORTED);
+    }
+
+    /** I/O commands waiting in the gate (for tests and logs). */
+    public int heldIo() {
+        return gate.heldCount();
     }
 
     private CompletableFuture<Completion> submit(QueuePair q, Sqe sqe, MemorySegment data) {
+        String away = gate.detachedTo();
+        if (away != null) return QueuePair.failed(new NvmeException(name() + ": " + away));
         if (closed) return QueuePair.failed(new NvmeException(name() + ": device is closed"));
         CompletableFuture<Completion> f = new CompletableFuture<>();
         List<MemorySegment> owned = new ArrayList<>();

@@ -364,6 +364,15 @@ public final class SimNvmeDevice implements NvmeDevice {
         toCompletion(await(call(tag -> new SimMessage.Handover(tag, from, to)))).orThrow(name + ": handover from controller " + from + " to " + to);
     }
 
+    /**
+     * Asks the server to quiesce, release or detach its driver of controller {@code cntlid} (see
+     * SimMessage.Gate); only the client migrating that controller may.
+     */
+    public void gate(int cntlid, SimMessage.GateStep step, String destination) throws NvmeException {
+        toCompletion(await(call(tag -> new SimMessage.Gate(tag, cntlid, step, destination))))
+                .orThrow(name + ": " + step.name().toLowerCase() + " of controller " + cntlid);
+    }
+
     @Override
     public void onAsyncEvent(Consumer<AsyncEventInfo> listener) {
         listeners.add(listener);

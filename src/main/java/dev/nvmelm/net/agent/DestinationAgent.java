@@ -564,7 +564,7 @@ public final class DestinationAgent implements AutoCloseable {
         out.flush();
     }
 
-    static byte[] sha256(BlockDevice d, long size) throws IOException {
+    public static byte[] sha256(BlockDevice d, long size) throws IOException {
         try (Arena a = Arena.ofShared()) {   // shared: a backend may complete the read on its own thread
             MessageDigest md = MessageDigest.getInstance("SHA-256");
             MemorySegment buf = a.allocate(1 << 20, 4096);
