@@ -91,13 +91,18 @@ class GuestQuiesceTest {
             write(guest, 1, (byte) 1).get(10, TimeUnit.SECONDS).orThrow("write before");
             vmm.gate(1, GateStep.QUIESCE, "agent 127.0.0.1:7340");
             CompletableFuture<Completion> held = write(guest, 2, (byte) 2);
-            awaitHeld(1);
+            CompletableFuture<Completion> heldFlush = guest.submitIo(IoCommands.flush(1), null);
+            awaitHeld(2);
             vmm.admin(new MigrationSendCommand.Suspend(1, MigrationSendCommand.STYPE_SUSPEND, false, 0).toSqe(), null).orThrow("suspend");
             vmm.gate(1, GateStep.DETACH, "agent 127.0.0.1:7340 (migration m1)");
             Completion c = held.get(10, TimeUnit.SECONDS);
             assertThat(c.status().is(StatusCodes.ABORT_SQ_DELETED)).as(c.status().toString()).isTrue();
             assertThat(c.status().dnr()).isTrue();
             assertThat(write(guest, 4, (byte) 4).get(10, TimeUnit.SECONDS).status().is(StatusCodes.ABORT_SQ_DELETED)).isTrue();
+            // a Flush succeeds: everything acknowledged is durable at the destination, and a source
+            // QEMU flushes as it inactivates its disk after the switchover (IoGate)
+            assertThat(heldFlush.get(10, TimeUnit.SECONDS).ok()).as("a Flush held across the detach").isTrue();
+            assertThat(guest.submitIo(IoCommands.flush(1), null).get(10, TimeUnit.SECONDS).ok()).as("a Flush after the detach").isTrue();
             assertThatThrownBy(() -> open(1)).hasMessageContaining("controller 1 is suspended: migrated to agent 127.0.0.1:7340 (migration m1)");
             assertThatThrownBy(() -> vmm.gate(1, GateStep.QUIESCE, "again")).hasMessageContaining("migrated to agent 127.0.0.1:7340");
             // a Resume makes MC 1 usable afresh, as after a local switchover's reset

@@ -2,6 +2,7 @@ package dev.nvmelm.host.pci;
 
 import dev.nvmelm.host.Completion;
 import dev.nvmelm.host.NvmeException;
+import dev.nvmelm.spec.IoOpcode;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
 import dev.nvmelm.spec.StatusCodes;
@@ -21,7 +22,11 @@ import java.util.concurrent.CompletableFuture;
  * fetch it from). Released, the held commands go out in order; detached (the controller now
  * runs on another host), they and every later one complete with Command Aborted due to SQ
  * Deletion and DNR (NVMe Base 2.1, Figure 102): the source's queues are deleted by the reset
- * that follows, and this controller will not serve them again.
+ * that follows, and this controller will not serve them again. A Flush is the one exception: it
+ * completes successfully, because every write this controller acknowledged was copied and made
+ * durable at the destination before the detach (docs/network.md), and a source QEMU flushes its
+ * disk when it inactivates it after the switchover: failing that flush would fail QEMU's
+ * migration after the storage had moved.
  */
 final class IoGate {
     enum State { OPEN, HELD, DETACHED }
@@ -30,6 +35,12 @@ final class IoGate {
     record Held(Sqe sqe, MemorySegment data, CompletableFuture<Completion> result) {}
 
     static final Completion ABORTED = new Completion(0, 0, Status.dnr(StatusCodes.ABORT_SQ_DELETED));
+    static final Completion FLUSHED = new Completion(0, 0, Status.SUCCESS);
+
+    /** How a detached gate completes {@code sqe}: a Flush succeeds (see the class comment), the rest abort. */
+    static Completion afterDetach(Sqe sqe) {
+        return IoOpcode.FLUSH.isOpcodeOf(sqe) ? FLUSHED : ABORTED;
+    }
 
     private State state = State.OPEN;
     private int outstanding;
@@ -52,7 +63,7 @@ final class IoGate {
                 return h.result();
             }
             default -> {
-                return CompletableFuture.completedFuture(ABORTED);
+                return CompletableFuture.completedFuture(afterDetach(sqe));
             }
         }
     }
@@ -93,7 +104,7 @@ final class IoGate {
         return out;
     }
 
-    /** Refuses this and every later command for good; returns the held ones to complete with {@link #ABORTED}. */
+    /** Refuses this and every later command for good; returns the held ones to complete with {@link #afterDetach}. */
     synchronized List<Held> detach(String where) {
         state = State.DETACHED;
         detachedTo = where;

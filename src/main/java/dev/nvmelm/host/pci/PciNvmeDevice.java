@@ -256,11 +256,12 @@ public final class PciNvmeDevice implements NvmeDevice {
 
     /**
      * The guest now runs elsewhere ({@code where}, for messages): held and later I/O commands
-     * complete with Command Aborted due to SQ Deletion (DNR), admin commands fail with
+     * complete with Command Aborted due to SQ Deletion (DNR), except a Flush, which succeeds
+     * (everything acknowledged is durable at the destination; {@link IoGate}); admin commands fail with
      * {@code where}. Call it on a quiesced driver, before the controller is reset.
      */
     public void detachIo(String where) {
-        for (IoGate.Held h : gate.detach(where)) h.result().complete(IoGate.ABORTED);
+        for (IoGate.Held h : gate.detach(where)) h.result().complete(IoGate.afterDetach(h.sqe()));
     }
 
     /** I/O commands waiting in the gate (for tests and logs). */
