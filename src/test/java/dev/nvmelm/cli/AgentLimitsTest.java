@@ -163,7 +163,7 @@ class AgentLimitsTest {
     }
 
     @Test
-    void abandonedAndCommittedMigrationsReleaseTheirThreads() throws Exception {
+    void abandonedMigrationsReleaseTheirThreadsAndCommittedOnesAreServedUntilTheAgentStops() throws Exception {
         long baseline = controllerThreads();
         agent(false, new AgentLimits(60_000, 600_000, 16, 64, 200), null);
         UUID id = UUID.randomUUID();
@@ -187,8 +187,14 @@ class AgentLimitsTest {
             while (f instanceof Frame.Ack) f = FrameCodec.read(in);
             assertThat(f).isEqualTo(new Frame.Committed(3));
         }
-        await(() -> controllerThreads() == baseline);   // committed: released
-        assertThat(Files.exists(dir.resolve("agent").resolve(id.toString()))).isTrue();   // the files stay
+        // committed: served as device serve would serve it, for the agent's life, not released when idle
+        Path served = dir.resolve("agent").resolve(id.toString()).resolve("ctl.sock");
+        assertThat(served).exists();
+        assertThat(controllerThreads()).isGreaterThan(baseline);
+        agent.close();   // the agent stops: so does what it served
+        await(() -> controllerThreads() == baseline);
+        assertThat(served).doesNotExist();
+        assertThat(Files.exists(dir.resolve("agent").resolve(id.toString()).resolve("c1n1.img"))).isTrue();   // the files stay
     }
 
     @Test

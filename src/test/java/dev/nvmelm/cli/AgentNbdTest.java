@@ -144,6 +144,39 @@ class AgentNbdTest {
         }
     }
 
+    /** The command itself: {@code serve --nbd} in its own JVM prints the export URI, serves a migration's export, and exits 0 on SIGTERM. */
+    @Test
+    void serveWithNbdInItsOwnJvm() throws Exception {
+        Path d = dir.resolve("cmd"), sock = dir.resolve("cmd-nbd.sock");
+        String jvm = ProcessHandle.current().info().command().orElseThrow();
+        Process p = new ProcessBuilder(jvm, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve",
+                "--listen", "127.0.0.1:0", "--dir", d.toString(), "--insecure", "--nbd", "unix:" + sock)
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()));
+            String listening = out.readLine();
+            assertThat(listening).startsWith("listening on 127.0.0.1:");
+            assertThat(out.readLine()).isEqualTo("nbd nbd+unix:///" + ServeCommand.MIGRATION_ID + "?socket=" + sock.toAbsolutePath());
+            int port = Integer.parseInt(listening.replaceAll("^listening on 127\\.0\\.0\\.1:(\\d+).*$", "$1"));
+            Path src = source(8 << 20);
+            UUID id = UUID.randomUUID();
+            ok("migrate", "--source-image", src.toString(), "--to", "127.0.0.1:" + port, "--insecure", "--migration-id", id.toString(),
+                    "--max-downtime", "5000");
+            try (NbdClient c = NbdClient.connect(NbdUri.parse("nbd+unix:///" + id + "?socket=" + sock))) {
+                byte[] got = new byte[1 << 20];
+                await(c.read(0, got));
+                assertThat(got).isEqualTo(Arrays.copyOf(Files.readAllBytes(src), 1 << 20));
+            }
+            p.destroy();
+            assertThat(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).isZero();
+            assertThat(d.resolve(id.toString()).resolve("ctl.sock")).as("the served socket is removed at exit").doesNotExist();
+        } finally {
+            p.destroyForcibly();
+            p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
+
     Path source(long sizeBytes) throws Exception {
         Path src = dir.resolve("src.img");
         byte[] mib = new byte[1 << 20];

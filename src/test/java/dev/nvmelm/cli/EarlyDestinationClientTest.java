@@ -28,8 +28,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * A client that touches the destination controller's export before a local served migration (a
  * destination QEMU reading sector 0 at start) breaks nothing: its reads create no I/O queues on
- * that controller, so Set Controller State still finds it empty (it failed with Invalid Field,
- * 0x4002, when the first NBD request enabled a driver there), and after the switchover the same
+ * that controller, so Set Controller State still finds it empty (it was refused, and the
+ * migration aborted, when the first NBD request enabled a driver there), and after the switchover the same
  * connection follows the guest and sees every write the guest had acknowledged.
  */
 class EarlyDestinationClientTest {
