@@ -156,6 +156,26 @@ public final class DeviceServer implements AutoCloseable {
      * changes nothing.
      */
     public static DeviceServer start(Subsystem.Config config, long memoryBytes, PrintStream log) throws IOException, NvmeException {
+        return start(config, memoryBytes, log, Subsystem::open, true);
+    }
+
+    /**
+     * Serves a subsystem this process already runs (the destination agent's, whose migratable
+     * controller has just received a migrated state): as {@link #start}, in its directory, but on
+     * {@code subsystem} as it is. Once this returns the server owns it (closes it at
+     * {@link #close}) and its controllers are attached to the server's host memory; if it
+     * throws, the subsystem is still the caller's.
+     */
+    public static DeviceServer serve(Subsystem subsystem, long memoryBytes, PrintStream log) throws IOException, NvmeException {
+        return start(subsystem.config(), memoryBytes, log, c -> subsystem, false);
+    }
+
+    private interface Opener {
+        Subsystem open(Subsystem.Config config) throws IOException, NvmeException;
+    }
+
+    private static DeviceServer start(Subsystem.Config config, long memoryBytes, PrintStream log, Opener opener, boolean closeOnFailure)
+            throws IOException, NvmeException {
         if (memoryBytes < (1 << 20) || memoryBytes % HostMemory.PAGE != 0) throw new IllegalArgumentException("host memory must be at least 1 MiB, in whole pages");
         if (memoryBytes > MAX_MEMORY_BYTES) {
             throw new IllegalArgumentException("host memory of " + memoryBytes + " bytes is more than the " + (MAX_MEMORY_BYTES >> 30) + " GiB a device server maps");
@@ -175,10 +195,10 @@ public final class DeviceServer implements AutoCloseable {
             if (memoryBytes > free) {
                 throw new IllegalArgumentException("host memory of " + memoryBytes + " bytes does not fit the " + free + " bytes free on the filesystem of " + dir);
             }
-            s = Subsystem.open(config);
+            s = opener.open(config);
             server = new DeviceServer(s, dir, memoryBytes, lock, log);
         } catch (IOException | NvmeException | RuntimeException e) {
-            if (s != null) s.close();
+            if (s != null && closeOnFailure) s.close();
             lock.close();
             throw e;
         }
@@ -262,15 +282,25 @@ public final class DeviceServer implements AutoCloseable {
      * follows the guest, as one attached before does). Otherwise {@link #device}.
      */
     public PciNvmeDevice guestDevice(int cntlid) throws NvmeException {
+        Optional<PciNvmeDevice> d = existingGuestDevice(cntlid);
+        return d.isPresent() ? d.get() : device(cntlid);
+    }
+
+    /**
+     * The driver a guest of controller {@code cntlid} would use now ({@link #guestDevice}) if one
+     * exists; empty when none does, and none is enabled for asking: a reader that must not give
+     * a controller I/O queues (it may yet be a migration's destination) reads through the MMC.
+     */
+    public Optional<PciNvmeDevice> existingGuestDevice(int cntlid) {
         int c = cntlid;
         for (int hops = 0; c >= 0 && c < devices.length() && hops < devices.length(); hops++) {
             PciNvmeDevice d = devices.get(c);
-            if (d != null) return d;
+            if (d != null) return Optional.of(d);
             Optional<Integer> to = claims.migratedTo(c);
             if (to.isEmpty()) break;
             c = to.get();
         }
-        return device(cntlid);
+        return Optional.empty();
     }
 
     private void refuseSuspended(int cntlid) throws NvmeException {
@@ -287,13 +317,7 @@ public final class DeviceServer implements AutoCloseable {
             Duration timeout = cntlid == 0 ? MMC_TIMEOUT : Duration.ofHours(1);
             PciNvmeDevice d = new PciNvmeDevice(subsystem.controller(cntlid), memory,
                     new PciNvmeDevice.Options("sim#" + cntlid, 2, 256, timeout, 4));
-            d.onCdqEvent((cdqid, e) -> {
-                CdqRecord r = cdqs.get(cdqid);
-                DeviceSession owner = r == null ? null : r.owner;
-                if (owner != null) owner.send(new SimMessage.Event(0, cdqid, e.dw0(), e.dw1()));
-            });
-            d.onAsyncEvent(e -> sessions.stream().filter(s -> s.cntlid() == cntlid)
-                    .forEach(s -> s.send(new SimMessage.Event(0, SimMessage.NO_CDQ, e.type() | e.info() << 8 | e.logPage() << 16, e.dw1()))));
+            forwardEvents(d, cntlid);
             synchronized (this) {
                 starting.remove(cntlid);
                 if (closed) {
@@ -308,6 +332,67 @@ public final class DeviceServer implements AutoCloseable {
                 starting.remove(cntlid);
             }
             result.completeExceptionally(e);
+        }
+    }
+
+    /** CDQ events go to the client holding that CDQ, other asynchronous events to the controller's clients. */
+    private void forwardEvents(PciNvmeDevice d, int cntlid) {
+        d.onCdqEvent((cdqid, e) -> {
+            CdqRecord r = cdqs.get(cdqid);
+            DeviceSession owner = r == null ? null : r.owner;
+            if (owner != null) owner.send(new SimMessage.Event(0, cdqid, e.dw0(), e.dw1()));
+        });
+        d.onAsyncEvent(e -> sessions.stream().filter(s -> s.cntlid() == cntlid)
+                .forEach(s -> s.send(new SimMessage.Event(0, SimMessage.NO_CDQ, e.type() | e.info() << 8 | e.logPage() << 16, e.dw1()))));
+    }
+
+    /**
+     * The VMM's part of an incoming migration whose guest memory does not come along: maps fresh
+     * memory in this server's host memory at the IOVAs where the controller state puts its I/O
+     * queues, before that state is loaded into a controller here (Set Controller State checks
+     * that the rings are mapped). Call it before anything else allocates: the server's own
+     * queues and buffers are placed around these regions.
+     */
+    public void placeQueues(dev.nvmelm.spec.ControllerState state) throws NvmeException {
+        java.util.List<java.lang.foreign.MemorySegment> placed = new java.util.ArrayList<>();
+        try {
+            for (dev.nvmelm.spec.IoSqState sq : state.sqs()) placed.add(memory.allocateAt(sq.prp1(), (sq.qsizeZeroBased() + 1L) * dev.nvmelm.spec.Sqe.SIZE));
+            for (dev.nvmelm.spec.IoCqState cq : state.cqs()) placed.add(memory.allocateAt(cq.prp1(), (cq.qsizeZeroBased() + 1L) * dev.nvmelm.spec.Cqe.SIZE));
+        } catch (IllegalArgumentException e) {
+            for (java.lang.foreign.MemorySegment m : placed) memory.free(m);
+            throw new NvmeException("cannot place the migrated controller's queues in " + memoryPath + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Makes this server's driver of controller {@code cntlid} one that adopts the I/O queues
+     * {@code loaded} names (see {@link PciNvmeDevice#adopt}): the controller received that state
+     * (Set Controller State) into the rings {@link #placeQueues} mapped, and is not yet resumed.
+     * From then on its clients, NBD exports and migrations use those queues, as they would a
+     * driver this server enabled. Refused if the controller already has a driver.
+     */
+    public PciNvmeDevice adoptQueues(int cntlid, dev.nvmelm.spec.ControllerState loaded) throws NvmeException {
+        if (cntlid < 1 || cntlid >= devices.length()) throw new NvmeException("no migratable controller " + cntlid + " in this subsystem");
+        synchronized (this) {
+            if (closed) throw new NvmeException("device server is shutting down");
+            if (devices.get(cntlid) != null || starting.containsKey(cntlid)) throw new NvmeException("controller " + cntlid + " already has a host driver");
+            starting.put(cntlid, new CompletableFuture<>());   // holds the slot while the driver comes up
+        }
+        PciNvmeDevice d = null;
+        try {
+            d = PciNvmeDevice.adopt(subsystem.controller(cntlid), memory, loaded, new PciNvmeDevice.Options("sim#" + cntlid, 2, 256, Duration.ofHours(1), 4));
+            forwardEvents(d, cntlid);
+            return d;
+        } finally {
+            synchronized (this) {
+                CompletableFuture<PciNvmeDevice> waiters = starting.remove(cntlid);
+                if (d != null) {
+                    devices.set(cntlid, d);
+                    waiters.complete(d);
+                } else {
+                    waiters.completeExceptionally(new NvmeException("controller " + cntlid + " could not adopt the migrated state"));
+                }
+            }
         }
     }
 

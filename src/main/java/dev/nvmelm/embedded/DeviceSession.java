@@ -82,8 +82,14 @@ final class DeviceSession {
     }
 
     private void writeLoop() {
+        List<SimMessage> batch = new ArrayList<>();
         try {
-            while (true) channel.send(replies.take());
+            while (true) {   // completions that queued up meanwhile go in the same write
+                batch.add(replies.take());
+                replies.drainTo(batch, 255);
+                channel.send(batch);
+                batch.clear();
+            }
         } catch (InterruptedException | IOException e) {
             close();
         }

@@ -283,6 +283,7 @@ public final class MediaMigration {
 
             phase = Phase.DIRTY;
             dirtyPasses(srcTrack, copier, lbaSize);
+            report.passCopies.addAll(progress.rangeCopies);
 
             checkCancelled();
             phase = Phase.STOP_AND_COPY;
@@ -341,6 +342,7 @@ public final class MediaMigration {
                 finishReport();
                 return new Outcome(report, dstTrack, afterResume, ledger);
             }
+            if (phase == Phase.DIRTY) report.passCopies.addAll(progress.rangeCopies);
             phase = Phase.ABORTED;
             if (copier != null) copier.cancel();
             stopThread(absorber);
@@ -832,6 +834,8 @@ public final class MediaMigration {
         public ControllerStateMachine sourceStates, destinationStates;
         public final List<String> warnings = java.util.Collections.synchronizedList(new ArrayList<>());
         public final List<double[]> timeline = java.util.Collections.synchronizedList(new ArrayList<>());
+        /** What the dirty passes' copies took, one {ranges, bytes, nanoseconds} per pass that copied. */
+        public final List<long[]> passCopies = java.util.Collections.synchronizedList(new ArrayList<>());
         /** Where the downtime went, in order. */
         public final java.util.Map<String, Double> downtimeBreakdownMs = new java.util.LinkedHashMap<>();
     }
