@@ -29,7 +29,6 @@ final class VmSwitchover implements AutoCloseable {
     private final VmMigration vm;
     /** migrate-continue right at the engine's commit failed: reported by {@link #afterCommit}. */
     private volatile VmMigrationException continueFailure;
-    private volatile Thread continuing;
 
     private VmSwitchover(VmMigration vm) {
         this.vm = vm;
@@ -67,14 +66,11 @@ final class VmSwitchover implements AutoCloseable {
             @Override
             public void committed() {
                 vm.note("storage committed");
-                // the vCPUs are stopped until QEMU has this: send it beside the source's clean-up, not after it
-                continuing = Thread.ofVirtual().name("migrate-continue").start(() -> {
-                    try {
-                        vm.continueSwitchover();
-                    } catch (VmMigrationException e) {
-                        continueFailure = e;
-                    }
-                });
+                try {
+                    vm.continueSwitchover();   // one socket write: the vCPUs are stopped until QEMU has it
+                } catch (VmMigrationException e) {
+                    continueFailure = e;
+                }
             }
         };
     }
@@ -82,13 +78,8 @@ final class VmSwitchover implements AutoCloseable {
     /** The storage committed on {@code destination}: let QEMU switch over and wait for it to complete. */
     void afterCommit(String destination) {
         try {
-            Thread c = continuing;
-            if (c != null) c.join();
             if (continueFailure != null) throw continueFailure;
             vm.finish();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new CliException("interrupted waiting for QEMU's migration after the storage was committed to " + destination, e);
         } catch (VmMigrationException e) {
             throw new CliException("the storage was committed to " + destination + " but QEMU's migration did not complete: " + e.getMessage()
                     + "; the source QEMU keeps the VM (docs/vm.md, \"Failure handling\")", e);

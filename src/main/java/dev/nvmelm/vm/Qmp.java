@@ -44,6 +44,7 @@ public final class Qmp implements AutoCloseable {
     private final ArrayDeque<Event> events = new ArrayDeque<>();
     private final ArrayDeque<Map<String, Object>> replies = new ArrayDeque<>();
     private final Object commandLock = new Object();
+    private String submitted;   // a command sent by submit() whose reply is not collected yet (under commandLock)
     private IOException readFailure;
 
     /** Connects to a QMP socket that exists and accepts (see {@link #connect} for one still starting). */
@@ -134,24 +135,55 @@ public final class Qmp implements AutoCloseable {
     }
 
     /** Runs a command and returns its "return" value; an error reply is a {@link QmpException}. */
-    @SuppressWarnings("unchecked")
     public Object command(String name, Map<String, Object> args) throws IOException {
         synchronized (commandLock) {
-            Map<String, Object> req = new LinkedHashMap<>();
-            req.put("execute", name);
-            if (!args.isEmpty()) req.put("arguments", args);
-            ByteBuffer b = StandardCharsets.UTF_8.encode(Json.compact(req) + "\n");
-            try {
-                while (b.hasRemaining()) ch.write(b);
-            } catch (IOException e) {
-                throw new IOException(name + ": " + e.getMessage(), e);
-            }
-            Map<String, Object> r = awaitReply(name, TimeUnit.SECONDS.toNanos(60));
-            if (r.get("error") instanceof Map<?, ?> err) {
-                throw new QmpException(name, String.valueOf(err.get("class")), String.valueOf(((Map<String, Object>) err).get("desc")));
-            }
-            return r.get("return");
+            if (submitted != null) throw new IllegalStateException(name + " while the reply to " + submitted + " is outstanding");
+            write(name, args);
+            return result(name, awaitReply(name, TimeUnit.SECONDS.toNanos(60)));
         }
+    }
+
+    /**
+     * Sends a command without waiting for its reply (where waiting would cost a wake-up of this
+     * client's reader, e.g. inside a VM's pause); {@link #awaitSubmitted} collects it, and no
+     * other command may run before that.
+     */
+    public void submit(String name, Map<String, Object> args) throws IOException {
+        synchronized (commandLock) {
+            if (submitted != null) throw new IllegalStateException(name + " while the reply to " + submitted + " is outstanding");
+            write(name, args);
+            submitted = name;
+        }
+    }
+
+    /** The reply to the command {@link #submit} sent. */
+    public Object awaitSubmitted() throws IOException {
+        synchronized (commandLock) {
+            String name = submitted;
+            if (name == null) throw new IllegalStateException("no command was submitted");
+            submitted = null;
+            return result(name, awaitReply(name, TimeUnit.SECONDS.toNanos(60)));
+        }
+    }
+
+    private void write(String name, Map<String, Object> args) throws IOException {
+        Map<String, Object> req = new LinkedHashMap<>();
+        req.put("execute", name);
+        if (!args.isEmpty()) req.put("arguments", args);
+        ByteBuffer b = StandardCharsets.UTF_8.encode(Json.compact(req) + "\n");
+        try {
+            while (b.hasRemaining()) ch.write(b);
+        } catch (IOException e) {
+            throw new IOException(name + ": " + e.getMessage(), e);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Object result(String name, Map<String, Object> r) throws QmpException {
+        if (r.get("error") instanceof Map<?, ?> err) {
+            throw new QmpException(name, String.valueOf(err.get("class")), String.valueOf(((Map<String, Object>) err).get("desc")));
+        }
+        return r.get("return");
     }
 
     /** The first queued or arriving event matching {@code which}, or null after {@code timeoutNanos}. */

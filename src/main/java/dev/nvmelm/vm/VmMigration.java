@@ -203,7 +203,12 @@ public final class VmMigration implements AutoCloseable {
 
     /** After the storage committed: migrate-continue (QEMU switches over; the VM runs on the destination). */
     public void continueSwitchover() throws VmMigrationException {
-        src("migrate-continue", Map.of("state", "pre-switchover"));
+        try {
+            src.submit("migrate-continue", Map.of("state", "pre-switchover"));   // its reply is collected by finish()
+        } catch (IOException e) {
+            step("migrate-continue -> error: " + e.getMessage());
+            throw new VmMigrationException(VmMigrationException.Kind.QMP, "source QEMU: " + e.getMessage(), e);
+        }
         continued = true;
         step("migrate-continue");
     }
@@ -212,6 +217,12 @@ public final class VmMigration implements AutoCloseable {
     @SuppressWarnings("unchecked")
     public void finish() throws VmMigrationException {
         if (!continued) continueSwitchover();
+        try {
+            src.awaitSubmitted();
+        } catch (IOException e) {
+            step("migrate-continue -> error: " + e.getMessage());
+            throw new VmMigrationException(VmMigrationException.Kind.QMP, "source QEMU refused migrate-continue: " + e.getMessage(), e);
+        }
         String s = awaitStatus(timeout.toNanos(), Set.of("completed"));
         ended = true;
         if (s == null) throw new VmMigrationException(VmMigrationException.Kind.TIMEOUT, "QEMU's migration did not complete in " + timeout.toSeconds() + " s", null);
