@@ -21,20 +21,22 @@ import static org.assertj.core.api.Assertions.assertThat;
  * (as hardware) or its own NvmeDevice interface.
  */
 class ArchitectureTest {
-    private static final Map<String, Set<String>> ALLOWED = Map.of(
-            "spec", Set.of("spec"),
+    private static final Map<String, Set<String>> ALLOWED = Map.ofEntries(
+            Map.entry("spec", Set.of("spec")),
             // util is JDK-only plumbing (JSON) that every layer above spec may use
-            "util", Set.of("util"),
-            "device", Set.of("spec", "device", "util"),
-            "host", Set.of("spec", "host", "util"),
-            "migrate", Set.of("spec", "host", "migrate", "util"),
-            "net", Set.of("spec", "host", "migrate", "net", "util"),
-            "nbd", Set.of("spec", "host", "migrate", "nbd", "util"),
+            Map.entry("util", Set.of("util")),
+            Map.entry("device", Set.of("spec", "device", "util")),
+            Map.entry("host", Set.of("spec", "host", "util")),
+            Map.entry("migrate", Set.of("spec", "host", "migrate", "util")),
+            Map.entry("net", Set.of("spec", "host", "migrate", "net", "util")),
+            Map.entry("nbd", Set.of("spec", "host", "migrate", "nbd", "util")),
             // embedded wires a software subsystem (device) to host drivers in one process or behind
             // a served socket; it is the only place besides cli and bench that sees both sides.
-            "embedded", Set.of("spec", "device", "host", "migrate", "embedded", "util"),
-            "cli", Set.of("spec", "device", "host", "migrate", "net", "nbd", "embedded", "cli", "bench", "util"),
-            "bench", Set.of("spec", "device", "host", "migrate", "net", "nbd", "embedded", "bench", "util"));
+            Map.entry("embedded", Set.of("spec", "device", "host", "migrate", "embedded", "util")),
+            // vm: QEMU processes and QMP (tests, migrate --vm-qmp, demo --vm, bench vm); knows no NVMe
+            Map.entry("vm", Set.of("spec", "vm", "util")),
+            Map.entry("cli", Set.of("spec", "device", "host", "migrate", "net", "nbd", "embedded", "cli", "bench", "vm", "util")),
+            Map.entry("bench", Set.of("spec", "device", "host", "migrate", "net", "nbd", "embedded", "bench", "vm", "util")));
 
     private static final Pattern REF = Pattern.compile("\\bdev\\.nvmelm\\.([a-z]+)\\b");
 
