@@ -58,6 +58,28 @@ final class MigrateCommand extends CliCommand {
     @picocli.CommandLine.Mixin
     TlsOptions tls;
 
+    @Option(names = "--vm-qmp", paramLabel = "PATH",
+            description = "Also live-migrate the VM of the QEMU whose QMP socket this is, in lockstep: its RAM pre-copy starts when the storage converged, the storage stop runs in QEMU's pre-switchover pause (docs/vm.md)")
+    Path vmQmp;
+
+    @Option(names = "--vm-to", paramLabel = "URI", description = "With --vm-qmp: QEMU's migration URI (tcp:HOST:PORT, unix:PATH) of the destination QEMU started with -incoming")
+    String vmTo;
+
+    @Option(names = "--vm-dest-qmp", paramLabel = "PATH", description = "With --vm-qmp: the destination QEMU's QMP socket, checked alive right before the storage stop")
+    Path vmDestQmp;
+
+    @Option(names = "--vm-max-bandwidth", paramLabel = "BYTES/S", converter = Numbers.Size.class, defaultValue = "10G",
+            description = "With --vm-qmp: QEMU's max-bandwidth for the RAM migration (QEMU's default is 32 MiB/s; default here: ${DEFAULT-VALUE})")
+    long vmMaxBandwidth;
+
+    @Option(names = "--vm-downtime-limit", paramLabel = "MS", defaultValue = "50",
+            description = "With --vm-qmp: QEMU's downtime-limit, the RAM left when it stops the vCPUs, in ms of its bandwidth (QEMU's default is 300; default here: ${DEFAULT-VALUE})")
+    long vmDowntimeLimitMs;
+
+    @Option(names = "--vm-timeout", paramLabel = "SECONDS", defaultValue = "300",
+            description = "With --vm-qmp: how long QEMU may take to reach pre-switchover, and then to complete (default: ${DEFAULT-VALUE})")
+    long vmTimeoutSeconds;
+
     @Option(names = "--lba-size", defaultValue = "4096", description = "LBA size: 512 or 4096 (default: ${DEFAULT-VALUE})")
     int lbaSize;
 
@@ -83,6 +105,10 @@ final class MigrateCommand extends CliCommand {
         }
         if (to == null && (resume != null || migrationId != null || !"none".equals(compress))) {
             throw new CliException("--resume, --migration-id and --compress go with --to HOST:PORT");
+        }
+        VmSwitchover.Settings vm = vmSettings();
+        if (vm != null && (source != null || (sourceDevice != null && NbdUri.looksLikeNbd(sourceDevice)))) {
+            throw new CliException("--vm-qmp goes with --source sim:PATH#C (a VM's disk on a served controller's NBD export)");
         }
         if (sourceDevice != null && NbdUri.looksLikeNbd(sourceDevice)) return NbdSourceRun.run(this, spec.commandLine().getOut(), spec.commandLine().getErr());
         if (!"auto".equals(dirtyContext)) throw new CliException("--dirty-context goes with --source NBD-URI");
@@ -111,7 +137,7 @@ final class MigrateCommand extends CliCommand {
                     id, resume != null, codec);
             var settings = new MigrationRun.Settings(source, null, null, null, nsid, lbaSize, null, engine.options(),
                     Verifier.Mode.NONE, f == OutputFormat.JSON, f != OutputFormat.JSON, remote);
-            return new MigrationRun(settings, out(), spec.commandLine().getErr()).run();
+            return new MigrationRun(settings, out(), spec.commandLine().getErr()).withVm(vm).run();
         }
         if (source != null && destDevice != null && NbdUri.looksLikeNbd(destDevice)) {
             if (dest != null || sourceDevice != null) throw new CliException("--dest NBD-URI goes with --source-image only");
@@ -130,7 +156,19 @@ final class MigrateCommand extends CliCommand {
         if (devices && (sourceDevice == null || destDevice == null)) throw new CliException("--source and --dest go together");
         var settings = new MigrationRun.Settings(source, dest, sourceDevice, destDevice, nsid, lbaSize, w, engine.options(),
                 engine.verifyMode(Verifier.Mode.FULL), f == OutputFormat.JSON, f != OutputFormat.JSON);
-        return new MigrationRun(settings, spec.commandLine().getOut(), spec.commandLine().getErr()).sayingTheGuestWritesIntoSource().run();
+        return new MigrationRun(settings, spec.commandLine().getOut(), spec.commandLine().getErr()).sayingTheGuestWritesIntoSource().withVm(vm).run();
+    }
+
+    private VmSwitchover.Settings vmSettings() {
+        if (vmQmp == null) {
+            if (vmTo != null || vmDestQmp != null) throw new CliException("--vm-to and --vm-dest-qmp go with --vm-qmp PATH");
+            return null;
+        }
+        if (vmTo == null) throw new CliException("--vm-qmp needs --vm-to URI: where the source QEMU sends the VM (the destination QEMU's -incoming)");
+        if (vmMaxBandwidth < 1) throw new CliException("--vm-max-bandwidth must be positive");
+        if (vmDowntimeLimitMs < 1) throw new CliException("--vm-downtime-limit must be at least 1 ms");
+        if (vmTimeoutSeconds < 1) throw new CliException("--vm-timeout must be at least 1 second");
+        return new VmSwitchover.Settings(vmQmp, vmTo, vmDestQmp, vmMaxBandwidth, vmDowntimeLimitMs, Duration.ofSeconds(vmTimeoutSeconds), null);
     }
 
     private static java.util.UUID uuid(String option, String v) {

@@ -129,6 +129,15 @@ final class MigrationRun {
         return this;
     }
 
+    /** QEMU's migration in lockstep with the storage's ({@code --vm-qmp}, docs/vm.md); null: storage only. */
+    private VmSwitchover.Settings vmSettings;
+    private VmSwitchover vm;
+
+    MigrationRun withVm(VmSwitchover.Settings v) {
+        this.vmSettings = v;
+        return this;
+    }
+
     MigrationRun withNbdOptions(dev.nvmelm.nbd.NbdClient.Options o) {
         this.nbdOptions = o;
         return this;
@@ -288,6 +297,16 @@ final class MigrationRun {
     }
 
     private int migrate(Endpoints ends, DestinationLock incomplete) throws Exception {
+        if (vmSettings == null) return migrateStorage(ends, incomplete);
+        try (VmSwitchover v = VmSwitchover.prepare(vmSettings)) {
+            vm = v;
+            return migrateStorage(ends, incomplete);
+        } finally {
+            vm = null;
+        }
+    }
+
+    private int migrateStorage(Endpoints ends, DestinationLock incomplete) throws Exception {
         long size = ends.sizeBytes();
         Workload guest = s.workload() == null ? null
                 : new Workload(ends.guest(), LiveMigrationRig.NSID, size, s.lbaSize(), s.workload(), System::nanoTime);
@@ -312,6 +331,7 @@ final class MigrationRun {
             bar.setExtraMessage(String.format(" %s pass %d backlog %s %s", snap.phase().name().toLowerCase(),
                     snap.pass(), human(snap.backlogBytes()), snap.verdict().length() > 40 ? snap.verdict().substring(0, 40) : snap.verdict()));
         });
+        if (vm != null) m.withStopGate(vm.gate());
         // Ctrl-C/SIGTERM cancel the run; the abort resumes the source and the command exits with its
         // message. Any other shutdown (SIGHUP) waits for that resume, and only for it: waiting for
         // the main thread would wait for a System.exit that itself waits for this hook.
@@ -335,6 +355,7 @@ final class MigrationRun {
         try (MediaMigration.Outcome outcome = runSettled(m, settled)) {
             signals.close();
             lastOutcome = outcome;
+            if (vm != null && !ends.verifiesRemotely()) vm.afterCommit(s.destinationName());   // the VM is paused until then
             if (bar != null) bar.close();
             if (guest != null) {
                 if (s.workload().seconds() > 0) guest.awaitEnd();
@@ -346,6 +367,7 @@ final class MigrationRun {
             crc = outcome.writeCheck();
             if (guest != null && s.verify() != Verifier.Mode.NONE) check = guest.check(ends.destination().data());
         } catch (MigrationException e) {
+            if (vm != null) vm.cancel();   // after the engine resumed the source controller: the VM runs on there
             if (bar != null) bar.close();
             if (guest != null) guest.stop();
             Signals.Received sig = signals.received();
@@ -382,9 +404,11 @@ final class MigrationRun {
                 r.downtimeMs += commitMs;
                 r.downtimeBreakdownMs.put("commit", Math.round(commitMs * 100) / 100.0);
             } catch (Exception e) {
+                if (vm != null) vm.cancel();
                 throw new CliException("migration not committed: " + e.getMessage() + "; the source controller is suspended with its data intact", e);
             }
         }
+        if (vm != null && ends.verifiesRemotely()) vm.afterCommit(s.destinationName());
         extra = ends.transportReport();
         remoteLine = remoteCheck;
         boolean verified = remoteCheck != null
@@ -463,6 +487,7 @@ final class MigrationRun {
                 m.put("destination_check", remoteLine);
             }
             m.putAll(extra);
+            if (vm != null) m.putAll(vm.report(r));
             m.put("workload_blocks_checked", check == null ? 0 : check.blocksChecked());
             m.put("workload_bad_blocks", check == null ? 0 : check.badBlocks());
             out.println(Json.pretty(m));
@@ -481,6 +506,7 @@ final class MigrationRun {
                     s.options().maxDowntime().toMillis(), r.verdictDetail == null ? Double.NaN : r.verdictDetail.predictedStopMs());
         }
         out.printf("  total         %.2f s%n", r.totalMs / 1000.0);
+        if (vm != null) vm.print(out, r);
         out.printf("  cdq entries   %d%s%n", r.cdqEntries, r.anomalies > 0 ? " (" + r.anomalies + " anomalies)" : "");
         if (guest != null) out.printf("  guest         %d writes (%d errors); %s rewritten on the destination after switchover%n",
                 guest.guestWrites(), guest.errors.get(), human(rewritten));

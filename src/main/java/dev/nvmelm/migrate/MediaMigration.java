@@ -172,6 +172,7 @@ public final class MediaMigration {
     /** What a dirty pass copies per second when the backlog outlasts it (0 until such a pass ran). */
     private volatile double passCapacity;
     private long t0;
+    private StopGate gate = StopGate.OPEN;
 
     public MediaMigration(Side src, Side dst, GuestHandover handover, Options options, LongSupplier nanoClock, Listener listener) {
         if (src.data().sizeBytes() != dst.data().sizeBytes() || src.data().blockSizeBytes() != dst.data().blockSizeBytes()) {
@@ -185,6 +186,12 @@ public final class MediaMigration {
         this.options = options;
         this.clock = nanoClock;
         this.listener = listener;
+    }
+
+    /** What the stop waits for once the passes have converged (default: nothing). Set before {@link #run}. */
+    public MediaMigration withStopGate(StopGate g) {
+        this.gate = g;
+        return this;
     }
 
     /** Asks the migration to abort at its next step (Ctrl-C); a bulk copy stops issuing requests. */
@@ -322,6 +329,7 @@ public final class MediaMigration {
             dstState.transition(MigState.RUNNING);   // Resume: the guest runs on the destination
             committed = true;
             stop.lap("resume");
+            gate.committed();
             // From here on the destination owns the guest: nothing may resume the source.
             Tracking t = srcTrack;
             srcTrack = null;
@@ -584,6 +592,7 @@ public final class MediaMigration {
                         bytes(backlog), st.extentCount(), predictedNs / 1e6, options.maxDowntime().toMillis());
                 if (throttleIops > 0) text += String.format("; guest throttled to %d writes/s (it wrote %.0f/s before)", throttleIops, report.guestWriteIopsBeforeThrottle);
                 decide(true, text, backlog, st.extentCount(), predictedNs);
+                if (gate != StopGate.OPEN) passUntilGateOpens(track, copier, lbaSize);
                 return;
             }
             flushedSinceLastPass = false;
@@ -681,6 +690,26 @@ public final class MediaMigration {
                         draining ? "converging" : "not converging yet", pass, bytes(copied), ranges, bytes(newlyDirty),
                         bytes((long) dirtyRate), bytes((long) passRate), bytes(after));
             }
+        }
+    }
+
+    /**
+     * Converged, but the stop must wait for the gate (a VM's RAM pre-copy): keep the backlog small
+     * with passes that judge nothing, so the stop copies what was dirtied since the last of them.
+     */
+    private void passUntilGateOpens(Tracking track, Copier copier, int lbaSize) throws Exception {
+        gate.converged();
+        while (true) {
+            checkCancelled();
+            checkAsync();
+            recoverTracking(track);
+            absorb();
+            if (clock.getAsLong() - t0 > options.maxTime().toNanos()) {
+                throw new MigrationException("out of time (" + options.maxTime().toSeconds() + " s) waiting for the stop gate", null, report);
+            }
+            List<LbaRange> batch = dirty.takeBatch(MIN_PASS_BYTES);
+            if (!batch.isEmpty()) copier.copyRanges(toByteRanges(batch, lbaSize));
+            if (gate.awaitReady(batch.isEmpty() ? 5_000_000L : 0)) return;
         }
     }
 

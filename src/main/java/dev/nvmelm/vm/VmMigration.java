@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 
 /**
  * QEMU's half of a VM live migration whose storage nvme-lm moves, driven over QMP the way libvirt
@@ -15,7 +16,8 @@ import java.util.Set;
  * {@code pause-before-switchover} capabilities and raises {@code max-bandwidth}; {@link #start}
  * sends {@code migrate}; {@link #awaitPreSwitchover} waits for the {@code pre-switchover} status
  * (vCPUs stopped, block requests drained and flushed), where the caller stops and commits its
- * storage; {@link #finish} sends {@code migrate-continue} and waits for {@code completed}. On a
+ * storage; {@link #continueSwitchover} sends {@code migrate-continue} and {@link #finish} waits for
+ * {@code completed}. On a
  * failure the caller calls {@link #cancel} ({@code migrate_cancel}): the VM runs on on the source.
  * Which kind of storage destination is used does not matter here.
  */
@@ -36,26 +38,30 @@ public final class VmMigration implements AutoCloseable {
 
     private final Path sourceQmp, destinationQmp;
     private final String uri;
-    private final long maxBandwidthBytes;
+    private final long maxBandwidthBytes, downtimeLimitMs;
     private final Duration timeout;
     private final Observer observer;
     private final List<Step> timeline = java.util.Collections.synchronizedList(new ArrayList<>());
     private Qmp src, dst;
     private long t0, startNanos;
-    private boolean started, ended;
+    private boolean started, ended, continued;
     private String lastStatus = "none";
     private Long downtimeMs, totalTimeMs;
 
     /**
      * @param destinationQmp the destination QEMU's QMP socket, or null: with it, the destination
      *                       is checked alive right before the storage stop
+     * @param downtimeLimitMs QEMU's downtime-limit: it stops the vCPUs once the RAM left fits it
+     *                       (QEMU's default is 300 ms)
      * @param timeout        for the RAM pre-copy to reach pre-switchover, and for completion
      */
-    public VmMigration(Path sourceQmp, String uri, Path destinationQmp, long maxBandwidthBytes, Duration timeout, Observer observer) {
+    public VmMigration(Path sourceQmp, String uri, Path destinationQmp, long maxBandwidthBytes, long downtimeLimitMs, Duration timeout,
+                       Observer observer) {
         this.sourceQmp = sourceQmp;
         this.uri = uri;
         this.destinationQmp = destinationQmp;
         this.maxBandwidthBytes = maxBandwidthBytes;
+        this.downtimeLimitMs = downtimeLimitMs;
         this.timeout = timeout;
         this.observer = observer;
     }
@@ -95,8 +101,8 @@ public final class VmMigration implements AutoCloseable {
                 Map.of("capability", "events", "state", true),
                 Map.of("capability", "pause-before-switchover", "state", true))));
         // QEMU's default max-bandwidth is 32 MiB/s: RAM pre-copy would outlast the storage's passes
-        src("migrate-set-parameters", Map.of("max-bandwidth", maxBandwidthBytes));
-        step("capabilities events, pause-before-switchover; max-bandwidth " + maxBandwidthBytes);
+        src("migrate-set-parameters", Map.of("max-bandwidth", maxBandwidthBytes, "downtime-limit", downtimeLimitMs));
+        step("capabilities events, pause-before-switchover; max-bandwidth " + maxBandwidthBytes + ", downtime-limit " + downtimeLimitMs + " ms");
         if (destinationQmp != null) {
             try {
                 dst = new Qmp(destinationQmp);
@@ -195,17 +201,35 @@ public final class VmMigration implements AutoCloseable {
         }
     }
 
-    /** After the storage committed: migrate-continue, then wait for completed; reads QEMU's downtime. */
+    /** After the storage committed: migrate-continue (QEMU switches over; the VM runs on the destination). */
+    public void continueSwitchover() throws VmMigrationException {
+        src("migrate-continue", Map.of("state", "pre-switchover"));
+        continued = true;
+        step("migrate-continue");
+    }
+
+    /** Sends migrate-continue if {@link #continueSwitchover} has not, waits for completed and reads QEMU's downtime. */
     @SuppressWarnings("unchecked")
     public void finish() throws VmMigrationException {
-        src("migrate-continue", Map.of("state", "pre-switchover"));
-        step("migrate-continue");
+        if (!continued) continueSwitchover();
         String s = awaitStatus(timeout.toNanos(), Set.of("completed"));
         ended = true;
         if (s == null) throw new VmMigrationException(VmMigrationException.Kind.TIMEOUT, "QEMU's migration did not complete in " + timeout.toSeconds() + " s", null);
-        Map<String, Object> m = (Map<String, Object>) src("query-migrate", Map.of());
-        if (m.get("downtime") instanceof Number n) downtimeMs = n.longValue();
-        if (m.get("total-time") instanceof Number n) totalTimeMs = n.longValue();
+        // QEMU sends "completed" before its migration thread fills in downtime and total-time
+        // (they read 0 until then), and no event follows: look again for a little while
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (true) {
+            Map<String, Object> m = (Map<String, Object>) src("query-migrate", Map.of());
+            if (m.get("downtime") instanceof Number n) downtimeMs = n.longValue();
+            if (m.get("total-time") instanceof Number n) totalTimeMs = n.longValue();
+            if (totalTimeMs != null && totalTimeMs > 0 || System.nanoTime() > deadline) break;
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
         step("query-migrate downtime " + downtimeMs + " ms, total-time " + totalTimeMs + " ms");
     }
 
