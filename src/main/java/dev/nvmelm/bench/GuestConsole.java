@@ -30,14 +30,16 @@ final class GuestConsole {
     }
 
     private final QemuVm vm;
+    private final String name;
     private final List<Line> lines = new ArrayList<>();
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition arrived = lock.newCondition();
     private boolean ended;
     private int cursor;
 
-    GuestConsole(QemuVm vm) {
+    GuestConsole(QemuVm vm, String name) {
         this.vm = vm;
+        this.name = name;
         Thread.ofVirtual().name("guest-console " + vm.pid()).start(this::read);
     }
 
@@ -77,8 +79,8 @@ final class GuestConsole {
                     Line l = lines.get(cursor++);
                     if (which.test(l.text())) return l;
                 }
-                if (ended) throw new IOException("the guest's QEMU exited before the awaited console line; console:\n" + tail());
-                if (left <= 0) throw new IOException("no awaited console line within " + timeout.toSeconds() + " s; console:\n" + tail());
+                if (ended) throw new IOException("the " + name + " QEMU exited before the awaited console line" + (panicked() ? " (the guest kernel panicked)" : "") + "; console:\n" + tail());
+                if (left <= 0) throw new IOException("no awaited console line of the " + name + " QEMU within " + timeout.toSeconds() + " s; console:\n" + tail());
                 left = arrived.awaitNanos(left);
             }
         } finally {
@@ -106,6 +108,11 @@ final class GuestConsole {
 
     List<Progress> progress() {
         return lines().stream().map(Progress::parse).filter(p -> p != null).toList();
+    }
+
+    /** True when the guest's kernel printed a panic. */
+    boolean panicked() {
+        return lines().stream().anyMatch(l -> l.text().contains("Kernel panic"));
     }
 
     private String tail() {

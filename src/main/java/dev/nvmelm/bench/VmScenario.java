@@ -107,8 +107,18 @@ public final class VmScenario {
                     Path rd = Files.createDirectories(dir.resolve(m.key() + "-" + iops));
                     log.printf("bench vm: %s at %d guest write IOPS%n", m.label, iops);
                     log.flush();
-                    Map<String, Object> r = m == Mode.NVME_LM_LOCAL ? new NvmeLmRun(rd, hosts, guest, iops).run()
-                            : new MirrorRun(rd, hosts, guest, iops, m).run();
+                    Run run = m == Mode.NVME_LM_LOCAL ? new NvmeLmRun(rd, hosts, guest, iops) : new MirrorRun(rd, hosts, guest, iops, m);
+                    Map<String, Object> r;
+                    try {
+                        r = run.run();
+                    } catch (IOException e) {   // a run that broke is a result (not verified), the others still run
+                        r = run.r;
+                        String msg = String.valueOf(e.getMessage());
+                        r.put("verified", false);
+                        r.putIfAbsent("guest_verify", "not checked: " + msg.lines().findFirst().orElse(msg));
+                        r.put("failure", msg.lines().findFirst().orElse(msg));
+                        r.put("console_tail", msg.lines().skip(1).toList());
+                    }
                     r.put("mode", m.key());
                     r.put("label", m.label);
                     r.put("iops_requested", iops);
@@ -269,11 +279,11 @@ public final class VmScenario {
         @SuppressWarnings("unchecked")
         void migrate() throws Exception {
             QemuVm a = vm(hosts.a(), "src", fileDisk(rd.resolve("src.img")));
-            src = new GuestConsole(a);
+            src = new GuestConsole(a, "source");
             List<String> dArgs = new ArrayList<>(fileDisk(rd.resolve("dst.img")));
             dArgs.addAll(List.of("-incoming", "defer"));
             QemuVm b = vm(hosts.b(), "dst", dArgs);
-            dst = new GuestConsole(b);
+            dst = new GuestConsole(b, "destination");
             warmUp();
             Qmp qa = a.qmp(), qb = b.qmp();
             String host = hosts.b().address();
@@ -374,12 +384,12 @@ public final class VmScenario {
                 if (nbdLine == null) throw new IOException("device serve printed no NBD address");
                 Thread.ofVirtual().start(() -> out.lines().forEach(l -> {}));
                 QemuVm a = vm(hosts.a(), "src", QemuVm.virtioBlkOnNbd(sock, "c1n1", s.diskBytes()));
-                src = new GuestConsole(a);
+                src = new GuestConsole(a, "source");
                 Path mig = rd.resolve("mig.sock");
                 List<String> dArgs = new ArrayList<>(QemuVm.virtioBlkOnNbd(sock, "c2n1", s.diskBytes()));
                 dArgs.addAll(List.of("-incoming", "unix:" + mig));
                 QemuVm b = vm(hosts.a(), "dst", dArgs);
-                dst = new GuestConsole(b);
+                dst = new GuestConsole(b, "destination");
                 warmUp();
                 List<String> cmd = new ArrayList<>(launcher);
                 cmd.addAll(List.of("migrate", "--source", device + "#1", "--dest", device + "#2", "--vm-qmp", a.qmpSocket().toString(),
