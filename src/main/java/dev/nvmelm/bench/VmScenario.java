@@ -32,9 +32,10 @@ import java.util.concurrent.TimeUnit;
  *       background or {@code copy-mode=write-blocking}), waits for BLOCK_JOB_READY, migrates with
  *       {@code pause-before-switchover} and in the pause ends the job ({@code block-job-cancel}
  *       after READY, as libvirt does), then {@code migrate-continue};</li>
- *   <li>nvme-lm: the disk on {@code device serve --nbd} (MC 1's export), the destination QEMU on
- *       MC 2's export, {@code nvme-lm migrate --source sim:..#1 --dest sim:..#2 --vm-qmp}; a LOCAL
- *       served migration on host A (labelled so) until the cross-host flow is in the tree.</li>
+ *   <li>nvme-lm: the disk on {@code device serve --nbd} on host A (MC 1's export), the destination
+ *       QEMU on host B on MC 2's export (RAM over the link), {@code nvme-lm migrate --source
+ *       sim:..#1 --dest sim:..#2 --vm-qmp}: the storage move a LOCAL served migration (labelled so)
+ *       until the cross-host flow is in the tree.</li>
  * </ul>
  * The guest itself judges every run: on the destination it reads back every block it ever wrote.
  */
@@ -42,7 +43,7 @@ public final class VmScenario {
     public enum Mode {
         MIRROR_BACKGROUND("libvirt way: blockdev-mirror (background), two hosts"),
         MIRROR_WRITE_BLOCKING("libvirt way: blockdev-mirror copy-mode=write-blocking, two hosts"),
-        NVME_LM_LOCAL("nvme-lm migrate --vm-qmp, LOCAL served migration MC 1 -> MC 2 on host A");
+        NVME_LM_LOCAL("nvme-lm migrate --vm-qmp: storage a LOCAL served migration MC 1 -> MC 2 (served on host A), RAM to host B");
 
         final String label;
 
@@ -359,7 +360,7 @@ public final class VmScenario {
         }
     }
 
-    /** nvme-lm, LOCAL: device serve --nbd on host A, both QEMUs there, migrate --vm-qmp MC 1 -> MC 2. */
+    /** nvme-lm: device serve --nbd and the source QEMU on host A, the destination QEMU on host B, migrate --vm-qmp MC 1 -> MC 2 (storage local). */
     private final class NvmeLmRun extends Run {
         Process serve;
 
@@ -385,18 +386,21 @@ public final class VmScenario {
                 Thread.ofVirtual().start(() -> out.lines().forEach(l -> {}));
                 QemuVm a = vm(hosts.a(), "src", QemuVm.virtioBlkOnNbd(sock, "c1n1", s.diskBytes()));
                 src = new GuestConsole(a, "source");
-                Path mig = rd.resolve("mig.sock");
+                // the destination QEMU on host B: its RAM crosses the link as the mirror's does; its disk is
+                // MC 2's export on the Unix socket of the subsystem served on host A (the storage stays local)
+                String uri = "tcp:" + hosts.b().address() + ":" + MIG_PORT;
                 List<String> dArgs = new ArrayList<>(QemuVm.virtioBlkOnNbd(sock, "c2n1", s.diskBytes()));
-                dArgs.addAll(List.of("-incoming", "unix:" + mig));
-                QemuVm b = vm(hosts.a(), "dst", dArgs);
+                dArgs.addAll(List.of("-incoming", uri));
+                QemuVm b = vm(hosts.b(), "dst", dArgs);
                 dst = new GuestConsole(b, "destination");
                 warmUp();
                 List<String> cmd = new ArrayList<>(launcher);
                 cmd.addAll(List.of("migrate", "--source", device + "#1", "--dest", device + "#2", "--vm-qmp", a.qmpSocket().toString(),
-                        "--vm-to", "unix:" + mig, "--vm-dest-qmp", b.qmpSocket().toString(),
+                        "--vm-to", uri, "--vm-dest-qmp", b.qmpSocket().toString(),
                         "--vm-max-bandwidth", Long.toString(MAX_BANDWIDTH), "--vm-downtime-limit", Long.toString(DOWNTIME_LIMIT_MS),
                         "--verify", "none", "-o", "json"));
                 r.put("command", "nvme-lm " + String.join(" ", cmd.subList(launcher.size(), cmd.size())));
+                long link0 = linkBytes();
                 tStart = System.nanoTime();
                 Process m = hosts.a().process(cmd).start();
                 CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> {
@@ -423,7 +427,10 @@ public final class VmScenario {
                 }
                 long storage = ((Number) rep.get("bytes_copied")).longValue();
                 r.put("bytes_storage", storage);
-                r.put("bytes_counted_as", "nvme-lm's bytes_copied (local: nothing crosses the link)");
+                long link = linkBytes() - link0;
+                r.put("bytes_link", link);
+                r.put("link_over_disk", Math.round(link * 1000.0 / s.diskBytes()) / 1000.0);
+                r.put("bytes_counted_as", "storage: nvme-lm's bytes_copied (local, not on the link); link: veth tx+rx on host A (the RAM)");
                 r.put("storage_over_disk", Math.round(storage * 1000.0 / s.diskBytes()) / 1000.0);
                 r.put("vm_timeline", rep.get("vm_timeline"));
                 ramBytes(a.qmp());
