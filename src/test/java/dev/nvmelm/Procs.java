@@ -2,6 +2,7 @@ package dev.nvmelm;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -26,12 +27,66 @@ public final class Procs {
         return p.waitFor(20, TimeUnit.SECONDS) ? p.exitValue() : -1;
     }
 
-    /** Starts a server and waits until it has created its Unix socket. */
+    /**
+     * Starts a server and waits until it listens on its Unix socket. The file appears at bind(2),
+     * before listen(2), so its existence is not enough (a connect in between is refused); and a
+     * probe connection would end a qemu-nbd without --persistent, so the kernel's socket table
+     * says when it listens.
+     */
     public static Process start(List<String> cmd, Path socket) throws Exception {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        for (int i = 0; i < 500 && !Files.exists(socket); i++) Thread.sleep(10);
-        assertThat(socket).as(cmd.getFirst() + " started").exists();
+        try {
+            awaitListening(p, cmd.getFirst() + " listens on " + socket, () -> unixListening(socket));
+        } catch (Exception | Error e) {
+            stop(p);
+            throw e;
+        }
         return p;
+    }
+
+    /** Waits until {@code p} (alive) listens on TCP {@code port} of this network namespace. */
+    public static void awaitPort(Process p, int port) throws Exception {
+        awaitListening(p, "something listens on port " + port, () -> tcpListening(port));
+    }
+
+    private static void awaitListening(Process p, String what, Await.Condition listening) throws Exception {
+        Await.until(what, Duration.ofSeconds(10), () -> {
+            if (!p.isAlive()) throw new AssertionError(what + ": the process exited with " + p.exitValue());
+            return listening.holds();
+        });
+    }
+
+    /** /proc/net/unix: Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 is __SO_ACCEPTCON (listening). */
+    static boolean unixListening(Path socket) throws Exception {
+        return unixSockets(socket, f -> f[3].equals("00010000"));
+    }
+
+    /** True when a client is connected to the server listening on {@code socket} (its accepted end: St 03, SS_CONNECTED). */
+    public static boolean unixConnected(Path socket) throws Exception {
+        return unixSockets(socket, f -> f[5].equals("03"));
+    }
+
+    private static boolean unixSockets(Path socket, java.util.function.Predicate<String[]> match) throws Exception {
+        String path = socket.toAbsolutePath().toString();
+        for (String line : Files.readAllLines(Path.of("/proc/net/unix"))) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length >= 8 && f[7].equals(path) && match.test(f)) return true;
+        }
+        return false;
+    }
+
+    /** /proc/net/tcp and tcp6: sl local_address(HEX_ADDR:HEX_PORT) rem_address st ...; st 0A is LISTEN. */
+    static boolean tcpListening(int port) throws Exception {
+        String hexPort = String.format(":%04X", port);
+        for (String table : new String[]{"/proc/net/tcp", "/proc/net/tcp6"}) {
+            Path t = Path.of(table);
+            if (!Files.exists(t)) continue;
+            for (String line : Files.readAllLines(t)) {
+                String[] f = line.trim().split("\\s+");
+                if (f.length >= 4 && f[1].endsWith(hexPort) && f[3].equals("0A")) return true;
+            }
+        }
+        return false;
     }
 
     /** Stops a process and its descendants (forked children would outlive it). */

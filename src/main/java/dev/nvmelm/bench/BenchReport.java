@@ -1,11 +1,6 @@
 package dev.nvmelm.bench;
 
 import dev.nvmelm.util.Json;
-import org.knowm.xchart.BitmapEncoder;
-import org.knowm.xchart.CategoryChart;
-import org.knowm.xchart.CategoryChartBuilder;
-import org.knowm.xchart.XYChart;
-import org.knowm.xchart.XYChartBuilder;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -244,7 +239,7 @@ public final class BenchReport {
     }
 
     @SuppressWarnings("unchecked")
-    private static Map<String, Double> medians(Map<String, Object> img) {
+    static Map<String, Double> medians(Map<String, Object> img) {
         Map<String, Double> m = new LinkedHashMap<>();
         for (Object r : (List<Object>) img.get("results")) {
             Map<String, Object> row = (Map<String, Object>) r;
@@ -257,7 +252,7 @@ public final class BenchReport {
         return ok ? "(met)" : "(NOT met)";
     }
 
-    private static String mib(long bytes) {
+    static String mib(long bytes) {
         return bytes >= 1L << 30 ? String.format("%.2f GiB", bytes / 1073741824.0) : String.format("%.1f MiB", bytes / 1048576.0);
     }
 
@@ -326,7 +321,7 @@ public final class BenchReport {
             md.append("Each copy starts with its source read once into the page cache, untimed, so no tool pays for the kernel's\n");
             md.append("proactive reclaim (DAMON) having evicted it during the previous one.\n");
             md.append("\n```").append(copyTable(r)).append("```\n");
-            written.addAll(copyPlots(r, img));
+            written.addAll(BenchPlots.copyPlots(r, img));
             for (Path p : written) md.append("\n![").append(p.getFileName()).append("](img/").append(p.getFileName()).append(")\n");
         } else {
             md.append("\n## Copy\n\nNo result yet: run `./nvme-lm bench copy`.\n");
@@ -347,7 +342,7 @@ public final class BenchReport {
             md.append("\n## Live migration on the embedded controller (`bench migrate`): nvme-lm vs QEMU's block mirror\n\n");
             md.append("Source `").append(resultsDir.relativize(mig.get())).append("`; ").append(machine(r)).append("\n");
             md.append(migrateSection(r));
-            Path p = migratePlot(r, img);
+            Path p = BenchPlots.migratePlot(r, img);
             if (p != null) {
                 written.add(p);
                 md.append("\n![").append(p.getFileName()).append("](img/").append(p.getFileName()).append(")\n");
@@ -400,7 +395,7 @@ public final class BenchReport {
             Map<String, Object> r = load(live.get());
             md.append("\nSource `").append(resultsDir.relativize(live.get())).append("`; ").append(machine(r)).append(" ").append(tools(r)).append("\n");
             md.append("\n```").append(liveTable(r)).append("```\n");
-            for (Path p : livePlots(r, img)) {
+            for (Path p : BenchPlots.livePlots(r, img)) {
                 written.add(p);
                 md.append("\n![").append(p.getFileName()).append("](img/").append(p.getFileName()).append(")\n");
             }
@@ -499,86 +494,6 @@ public final class BenchReport {
         return sb.append(".").toString();
     }
 
-    /** Per writer rate: bytes remaining over time and guest IOPS over time, both tools, switchovers marked. */
-    @SuppressWarnings("unchecked")
-    private static List<Path> livePlots(Map<String, Object> r, Path dir) throws IOException {
-        List<Path> out = new ArrayList<>();
-        for (Object o : (List<Object>) r.get("levels")) {
-            Map<String, Object> lv = (Map<String, Object>) o;
-            int iops = num(lv, "iops_requested").intValue();
-            String name = iops == 0 ? "unlimited" : iops + "iops";
-            String what = iops == 0 ? "writer as fast as possible" : iops + " IOPS writer";
-            Map<String, Object> a = (Map<String, Object>) lv.get("nvme_lm"), q = (Map<String, Object>) lv.get("qemu_mirror");
-            XYChart rem = new XYChartBuilder().width(900).height(420).title("bytes remaining, " + what)
-                    .xAxisTitle("seconds since the migration started").yAxisTitle("MiB remaining").build();
-            XYChart io = new XYChartBuilder().width(900).height(420).title("guest write IOPS (fio), " + what)
-                    .xAxisTitle("seconds since the migration started").yAxisTitle("IOPS").build();
-            for (XYChart c : List.of(rem, io)) {
-                c.getStyler().setMarkerSize(0);
-                c.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNE);
-            }
-            double maxRem = 1, maxIops = 1;
-            for (var tool : List.of(Map.entry("nvme-lm", a), Map.entry("QEMU mirror", q))) {
-                List<double[]> pr = series(tool.getValue().get("timeline_remaining"), 1.0 / (1 << 20));
-                List<double[]> pi = series(tool.getValue().get("timeline_iops"), 1);
-                if (!pr.isEmpty()) {
-                    rem.addSeries(tool.getKey(), pr.stream().mapToDouble(p -> p[0]).toArray(), pr.stream().mapToDouble(p -> p[1]).toArray());
-                    maxRem = Math.max(maxRem, pr.stream().mapToDouble(p -> p[1]).max().orElse(1));
-                }
-                if (!pi.isEmpty()) {
-                    io.addSeries(tool.getKey(), pi.stream().mapToDouble(p -> p[0]).toArray(), pi.stream().mapToDouble(p -> p[1]).toArray());
-                    maxIops = Math.max(maxIops, pi.stream().mapToDouble(p -> p[1]).max().orElse(1));
-                }
-            }
-            for (var tool : List.of(Map.entry("nvme-lm", a), Map.entry("QEMU mirror", q))) {
-                Object sw = tool.getValue().get("switchover_start_s");
-                String label = tool.getKey() + (sw instanceof Number ? " switchover" : " gave up");
-                double x = sw instanceof Number n ? n.doubleValue() : num(tool.getValue(), "end_s").doubleValue();
-                if (!Double.isFinite(x)) continue;
-                rem.addSeries(label, new double[]{x, x}, new double[]{0, maxRem}).setLineStyle(org.knowm.xchart.style.lines.SeriesLines.DASH_DASH);
-                io.addSeries(label, new double[]{x, x}, new double[]{0, maxIops}).setLineStyle(org.knowm.xchart.style.lines.SeriesLines.DASH_DASH);
-            }
-            Path pr = dir.resolve("live-remaining-" + name + ".png"), pi = dir.resolve("live-iops-" + name + ".png");
-            BitmapEncoder.saveBitmap(rem, pr.toString(), BitmapEncoder.BitmapFormat.PNG);
-            BitmapEncoder.saveBitmap(io, pi.toString(), BitmapEncoder.BitmapFormat.PNG);
-            out.add(pr);
-            out.add(pi);
-        }
-        return out;
-    }
-
-    @SuppressWarnings("unchecked")
-    private static List<double[]> series(Object pts, double scale) {
-        List<double[]> out = new ArrayList<>();
-        if (!(pts instanceof List<?> l)) return out;
-        for (Object p : l) {
-            List<Object> xy = (List<Object>) p;
-            out.add(new double[]{((Number) xy.get(0)).doubleValue(), ((Number) xy.get(1)).doubleValue() * scale});
-        }
-        return out;
-    }
-
-    @SuppressWarnings("unchecked")
-    private static List<Path> copyPlots(Map<String, Object> r, Path dir) throws IOException {
-        List<Path> out = new ArrayList<>();
-        long size = ((Number) r.get("size_bytes")).longValue();
-        for (Object o : (List<Object>) r.getOrDefault("images", List.of())) {
-            Map<String, Object> img = (Map<String, Object>) o;
-            Map<String, Double> med = medians(img);
-            CategoryChart c = new CategoryChartBuilder().width(900).height(420).title("copy " + mib(size) + ", " + img.get("image") + " image (median)")
-                    .xAxisTitle("tool").yAxisTitle("MiB/s").build();
-            c.getStyler().setLegendVisible(false);
-            c.getStyler().setXAxisLabelRotation(20);
-            List<String> tools = new ArrayList<>(med.keySet());
-            List<Double> rates = tools.stream().map(t -> size / 1048576.0 / med.get(t)).toList();
-            c.addSeries("MiB/s", tools, rates);
-            Path p = dir.resolve("copy-" + img.get("image") + ".png");
-            BitmapEncoder.saveBitmap(c, p.toString(), BitmapEncoder.BitmapFormat.PNG);
-            out.add(p);
-        }
-        return out;
-    }
-
     @SuppressWarnings("unchecked")
     private static String migrateSection(Map<String, Object> r) {
         Map<String, Object> s = (Map<String, Object>) r.get("settings"), a = (Map<String, Object>) r.get("a"), b = (Map<String, Object>) r.get("b");
@@ -631,24 +546,8 @@ public final class BenchReport {
         return sb.toString();
     }
 
-    private static Number num(Map<String, Object> m, String k) {
+    static Number num(Map<String, Object> m, String k) {
         Object v = m.get(k);
         return v instanceof Number n ? n : Double.NaN;
-    }
-
-    @SuppressWarnings("unchecked")
-    private static Path migratePlot(Map<String, Object> r, Path dir) throws IOException {
-        Map<String, Object> a = (Map<String, Object>) r.get("a");
-        Map<String, Object> qm = (Map<String, Object>) r.getOrDefault("qemu_measured", Map.of());
-        Map<String, Object> qa = (Map<String, Object>) qm.getOrDefault("a", Map.of());
-        if (a == null || !qa.containsKey("copied_per_size")) return null;
-        CategoryChart c = new CategoryChartBuilder().width(700).height(400).title("A: bytes copied per disk byte, 500 IOPS writer")
-                .xAxisTitle("").yAxisTitle("bytes copied / disk size").build();
-        c.getStyler().setLegendVisible(false);
-        c.addSeries("ratio", List.of("nvme-lm", "QEMU mirror"),
-                List.of(num(a, "copied_per_size").doubleValue(), num(qa, "copied_per_size").doubleValue()));
-        Path p = dir.resolve("migrate-bytes.png");
-        BitmapEncoder.saveBitmap(c, p.toString(), BitmapEncoder.BitmapFormat.PNG);
-        return p;
     }
 }

@@ -152,7 +152,7 @@ public final class LiveScenario {
                     Thread.sleep(s.warmupMs());
                     if (!fio.alive()) throw new IOException("fio exited early; see " + d.resolve("fio.json"));
                     var source = new MediaMigration.Side(srcMmc, 1, 1, new NvmeBlockDevice(srcMmc, srcMmc.sharedNsid(1, 1)));
-                    var dest = new MediaMigration.Side(dstMmc, 2, 1, new NvmeBlockDevice(dstMmc, dstMmc.sharedNsid(2, 1)));
+                    var dest = new MediaMigration.Side(dstMmc, 2, 1, new NvmeBlockDevice(srcMmc, srcMmc.sharedNsid(2, 1)));
                     long[] switchNanos = {0};
                     MediaMigration.GuestHandover handover = new MediaMigration.GuestHandover() {
                         @Override public void toDestination() throws NvmeException {

@@ -23,7 +23,7 @@ import java.util.Map;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks side by side with the tools users would otherwise pick; results go to bench/results/",
-        subcommands = {BenchCommand.Copy.class, BenchCommand.Migrate.class, BenchCommand.Live.class, BenchCommand.Sparse.class, BenchCommand.Cdq.class,
+        subcommands = {BenchCommand.Copy.class, BenchCommand.Migrate.class, BenchCommand.Live.class, BenchCommand.Served.class, BenchCommand.Sparse.class, BenchCommand.Cdq.class,
                 BenchCommand.Nbd.class, BenchCommand.Net.class, BenchCommand.Vm.class, BenchCommand.All.class, BenchCommand.Report.class})
 final class BenchCommand {
 
@@ -249,6 +249,40 @@ final class BenchCommand {
             return place.run(this, quick, dir -> new LiveScenario(dir, quick ? LiveScenario.Settings.quick()
                     : new LiveScenario.Settings(sizeBytes, iops, qd, rate, maxDowntimeMs, verdictTimeout, mirrorTimeout, 2000, 250),
                     spec.commandLine().getErr()).run(), BenchReport::liveTable);
+        }
+    }
+
+    @Command(name = "served", mixinStandardHelpOptions = true,
+            description = {"The dirty passes and the stop of a served controller, as a user runs them: device serve --nbd in its own process,",
+                    "fio writing random 4 KiB blocks at each --iops rate through MC 1's export, and migrate --source sim:D#1 --dest sim:D#2",
+                    "as a new process per run. Records the dirty passes' MB/s and ranges/s, passes, downtime and its breakdown."})
+    static final class Served extends CliCommand {
+        @Option(names = "--size", converter = Numbers.Size.class, defaultValue = "64M", description = "Namespace size, random data (default: ${DEFAULT-VALUE})")
+        long sizeBytes;
+
+        @Option(names = "--iops", split = ",", defaultValue = "200,450,2000", description = "fio write rates (default: ${DEFAULT-VALUE})")
+        List<Integer> iops;
+
+        @Option(names = "--runs", defaultValue = "3", description = "Runs per rate (default: ${DEFAULT-VALUE})")
+        int runs;
+
+        @Option(names = "--max-downtime", paramLabel = "MS", defaultValue = "50", description = "Downtime budget in ms (default: ${DEFAULT-VALUE})")
+        long maxDowntimeMs;
+
+        @Option(names = "--verify", defaultValue = "full", description = "migrate's --verify (default: ${DEFAULT-VALUE})")
+        String verify;
+
+        @Option(names = "--quick", description = "8 MiB, 200 IOPS, one run: checks that the harness works, measures nothing")
+        boolean quick;
+
+        @Mixin
+        Place place;
+
+        @Override
+        public Integer call() throws Exception {
+            return place.run(this, quick, dir -> new dev.nvmelm.bench.ServedScenario(dir, quick ? dev.nvmelm.bench.ServedScenario.Settings.quick()
+                    : new dev.nvmelm.bench.ServedScenario.Settings(sizeBytes, iops, runs, maxDowntimeMs, 2000, verify),
+                    dev.nvmelm.bench.ProcessCopies.launcher(Main.class), spec.commandLine().getErr()).run(), dev.nvmelm.bench.ServedScenario::table);
         }
     }
 

@@ -83,7 +83,7 @@ final class DeviceServeCommand {
                     nbdServer = new NbdServer(NamespaceExports.of(server, trackers), line -> { if (g.verbosity() > 0) System.err.println(line); });
                     for (String a : nbd) uris.addAll(NamespaceExports.listen(nbdServer, a, tls));
                 }
-            } catch (CliException | java.io.IOException | dev.nvmelm.host.NvmeException e) {
+            } catch (CliException | java.io.IOException | dev.nvmelm.host.NvmeException | InterruptedException e) {
                 if (nbdServer != null) nbdServer.close();
                 for (DirtyTracker t : trackers) t.close();
                 server.close();

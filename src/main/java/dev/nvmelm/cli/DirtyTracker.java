@@ -1,15 +1,12 @@
 package dev.nvmelm.cli;
 
 import dev.nvmelm.embedded.DeviceServer;
-import dev.nvmelm.host.CdqQueue;
 import dev.nvmelm.host.NvmeException;
-import dev.nvmelm.host.cdq.CdqConsumer;
 import dev.nvmelm.host.cdq.DirtyExtents;
 import dev.nvmelm.host.cdq.LbaRange;
-import dev.nvmelm.host.pci.PciNvmeDevice;
+import dev.nvmelm.migrate.Tracking;
 import dev.nvmelm.migrate.block.BlockDevice;
 import dev.nvmelm.nbd.BlockDeviceExport;
-import dev.nvmelm.spec.TrackSendCommand;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -24,29 +21,24 @@ import java.util.List;
 final class DirtyTracker implements AutoCloseable {
     static final long CDQ_BYTES = 1 << 20;   // 32768 entries
     private final DeviceServer server;
-    private final PciNvmeDevice mmc;
     private final int cntlid;
-    private final CdqQueue queue;
-    private final CdqConsumer consumer;
+    private final Tracking tracking;
     private final List<DirtyExtents> extents = new ArrayList<>();
 
-    DirtyTracker(DeviceServer server, int cntlid) throws NvmeException {
-        this.mmc = server.device(0);
+    /** Returns once the ESA 1 marker was consumed: every later write is in the map. */
+    DirtyTracker(DeviceServer server, int cntlid) throws NvmeException, InterruptedException {
+        this.server = server;
         this.cntlid = cntlid;
         var config = server.subsystem().config();
         long lbas = config.nsSizeBytes() / config.lbaSizeBytes();
         for (int n = 1; n <= config.namespacesPerController(); n++) extents.add(new DirtyExtents(n, lbas, config.lbaSizeBytes()));
-        this.server = server;
-        this.queue = mmc.createCdq(cntlid, CDQ_BYTES);
-        server.holdCdq(queue);   // no sim: client may stop this logging or move its head
+        this.tracking = new Tracking(server.device(0), cntlid, extents, CDQ_BYTES);
+        server.holdCdq(tracking.queue());   // no sim: client may stop this logging or move its head
         try {
-            this.consumer = CdqConsumer.builder(mmc, queue).namespaces(extents).build();
-            mmc.admin(new TrackSendCommand(TrackSendCommand.SEL_LOG_USER_DATA, TrackSendCommand.LACT_START, queue.cdqid()).toSqe(), null)
-                    .orThrow("Track Send (start) for CNTLID " + cntlid);
-            consumer.start();
-        } catch (NvmeException | RuntimeException e) {
-            server.forgetCdq(queue.cdqid());
-            queue.close();
+            tracking.startLogging();
+        } catch (NvmeException | InterruptedException | RuntimeException e) {
+            server.forgetCdq(tracking.queue().cdqid());
+            tracking.close();
             throw e;
         }
     }
@@ -56,8 +48,8 @@ final class DirtyTracker implements AutoCloseable {
         DirtyExtents d = extents.get(nsid - 1);
         long lbaBytes = d.lbaSizeBytes();
         return (offset, length) -> {
-            if (consumer.trackingBroken() || consumer.failure().isPresent()) return List.of(new BlockDevice.Extent(offset, length));
-            consumer.pollOnce();   // what the controller logged up to this request
+            if (tracking.broken()) return List.of(new BlockDevice.Extent(offset, length));
+            tracking.pollNow();   // what the controller logged up to this request
             List<BlockDevice.Extent> out = new ArrayList<>();
             long end = offset + length;
             for (LbaRange r : d.snapshot(offset / lbaBytes, (end + lbaBytes - 1) / lbaBytes)) {
@@ -68,15 +60,11 @@ final class DirtyTracker implements AutoCloseable {
         };
     }
 
+    /** Deletes the CDQ, which stops logging on the controller. */
     @Override
     public void close() throws NvmeException {
-        consumer.close();
-        try {
-            mmc.admin(new TrackSendCommand(TrackSendCommand.SEL_LOG_USER_DATA, TrackSendCommand.LACT_STOP, queue.cdqid()).toSqe(), null);
-        } finally {
-            server.forgetCdq(queue.cdqid());
-            queue.close();
-        }
+        server.forgetCdq(tracking.queue().cdqid());
+        tracking.close();
     }
 
     @Override

@@ -2,6 +2,7 @@ package dev.nvmelm.cli;
 
 import dev.nvmelm.embedded.DeviceServer;
 import dev.nvmelm.host.NvmeException;
+import dev.nvmelm.host.pci.PciNvmeDevice;
 import dev.nvmelm.migrate.block.BlockDevice;
 import dev.nvmelm.migrate.block.NvmeBlockDevice;
 
@@ -9,17 +10,22 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
+import java.util.Optional;
 
 /**
- * A served namespace whose host driver is attached on first I/O, not at start-up: a controller
- * nobody has used has no I/O queues, so it can still be the destination of a migration. Once
- * attached it keeps that driver, which follows the guest across a handover — the export moves
- * with the migrated controller.
+ * A served namespace whose host driver is attached on first write, not at start-up and not by
+ * a read or flush: a controller nobody has written through has no I/O queues, so it can
+ * still be the destination of a migration while a client (a destination QEMU probing sector 0)
+ * already reads it. Until then reads go through the MMC's shared namespace (docs/device.md),
+ * or through the driver the guest of this controller already uses. Once attached it keeps that
+ * driver, which follows the guest across a handover — the export moves with the migrated
+ * controller.
  */
 final class LazyNamespace implements BlockDevice {
     private final DeviceServer server;
     private final int cntlid, nsid;
     private volatile NvmeBlockDevice device;
+    private volatile NvmeBlockDevice throughMmc;
 
     LazyNamespace(DeviceServer server, int cntlid, int nsid) {
         this.server = server;
@@ -27,6 +33,7 @@ final class LazyNamespace implements BlockDevice {
         this.nsid = nsid;
     }
 
+    /** The guest's driver, enabled now if there is none (the controller then has I/O queues). */
     private NvmeBlockDevice device() throws IOException {
         NvmeBlockDevice d = device;
         if (d != null) return d;
@@ -39,6 +46,27 @@ final class LazyNamespace implements BlockDevice {
                 }
             }
             return device;
+        }
+    }
+
+    /** For a read: the guest's driver if one exists (attached from now on), else the MMC's view of this namespace. */
+    private NvmeBlockDevice reader() throws IOException {
+        NvmeBlockDevice d = device;
+        if (d != null) return d;
+        Optional<PciNvmeDevice> guest = server.existingGuestDevice(cntlid);
+        if (guest.isPresent()) return device();
+        NvmeBlockDevice m = throughMmc;
+        if (m != null) return m;
+        synchronized (this) {
+            if (throughMmc == null) {
+                int shared = (cntlid - 1) * server.subsystem().config().namespacesPerController() + nsid;   // docs/device.md: the MMC's NSID of MC C's namespace n
+                try {
+                    throughMmc = new NvmeBlockDevice(server.device(0), shared);
+                } catch (NvmeException e) {
+                    throw new IOException(e.getMessage(), e);
+                }
+            }
+            return throughMmc;
         }
     }
 
@@ -59,15 +87,16 @@ final class LazyNamespace implements BlockDevice {
         return Arena.ofAuto().allocate(sizeBytes, 4096);
     }
 
-    @Override public void read(long offset, MemorySegment dst) throws IOException { device().read(offset, dst); }
+    @Override public void read(long offset, MemorySegment dst) throws IOException { reader().read(offset, dst); }
 
     @Override public void write(long offset, MemorySegment src) throws IOException { device().write(offset, src); }
 
     @Override public void writeZeroes(long offset, long length, boolean deallocate) throws IOException { device().writeZeroes(offset, length, deallocate); }
 
-    @Override public void flush() throws IOException { device().flush(); }
+    /** A client that wrote nothing through this export has nothing of its own to flush: the MMC's Flush of the namespace does, without queues. */
+    @Override public void flush() throws IOException { (device != null ? device() : reader()).flush(); }
 
-    @Override public List<Extent> allocated(long offset, long length) throws IOException { return device().allocated(offset, length); }
+    @Override public List<Extent> allocated(long offset, long length) throws IOException { return reader().allocated(offset, length); }
 
     @Override public void close() {}
 }

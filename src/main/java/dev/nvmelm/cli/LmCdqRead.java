@@ -3,6 +3,7 @@ package dev.nvmelm.cli;
 import dev.nvmelm.host.CdqQueue;
 import dev.nvmelm.host.Completion;
 import dev.nvmelm.host.NvmeDevice;
+import dev.nvmelm.host.cdq.CdqRingReader;
 import dev.nvmelm.spec.CdqFeature;
 import dev.nvmelm.spec.LbaMigrationEntry;
 import dev.nvmelm.util.Json;
@@ -44,13 +45,14 @@ final class LmCdqRead extends DeviceCommand {
         CdqQueue.Cursor start = q.cursor();
         CdqQueue.Cursor end = start;
         try {
-            CdqQueue.Entries read = q.readFrom(start, (int) (max == 0 ? q.entryCount() : Math.min(max, q.entryCount())));
-            int head = read.next().head();
+            CdqRingReader reader = CdqRingReader.at(q, start);
+            List<LbaMigrationEntry> read = reader.take((int) (max == 0 ? q.entryCount() : Math.min(max, q.entryCount())));
+            int head = reader.head();
             if (!noAdvance && head != start.head()) {
-                dev.admin(new CdqFeature.SetCdq(q.cdqid(), head, false, 0).toSqe(), null).orThrow("Set Features (CDQ head " + head + ")");
-                end = read.next();
+                dev.waitFor(q.reportHead(dev, head, false, 0)).orThrow("Set Features (CDQ head " + head + ")");
+                end = reader.cursor();
             }
-            print(q, end.head(), read.entries(), format);
+            print(q, end.head(), read, format);
         } finally {
             q.detach(end);
         }

@@ -37,7 +37,7 @@ final class MigrateCommand extends CliCommand {
     @Option(names = "--namespace-id", defaultValue = "1", description = "With --source/--dest: the MC's namespace to move (default: ${DEFAULT-VALUE})")
     int nsid;
 
-    @Option(names = "--to", paramLabel = "HOST:PORT", description = "With --source-image: a destination agent (nvme-lm serve) on another host")
+    @Option(names = "--to", paramLabel = "HOST:PORT", description = "With --source-image or --source sim:PATH#C: a destination agent (nvme-lm serve) on another host; a served controller keeps serving its clients until the stop")
     String to;
 
     @Option(names = "--reconnect-window", paramLabel = "SECONDS", defaultValue = "60",
@@ -113,7 +113,12 @@ final class MigrateCommand extends CliCommand {
         if (sourceDevice != null && NbdUri.looksLikeNbd(sourceDevice)) return NbdSourceRun.run(this, spec.commandLine().getOut(), spec.commandLine().getErr());
         if (!"auto".equals(dirtyContext)) throw new CliException("--dirty-context goes with --source NBD-URI");
         if (to != null) {
-            if (source == null || dest != null || sourceDevice != null || destDevice != null) throw new CliException("--to HOST:PORT goes with --source-image only");
+            if ((source == null) == (sourceDevice == null) || dest != null || destDevice != null) {
+                throw new CliException("--to HOST:PORT goes with --source-image SRC or --source sim:PATH#C (no --dest-image, no --dest)");
+            }
+            if (sourceDevice != null && !dev.nvmelm.host.sim.SimNvmeDevice.handles(sourceDevice)) {
+                throw new CliException("--source " + sourceDevice + " with --to: give a served controller sim:PATH#C");
+            }
             if (w != null) {
                 throw new CliException("--workload needs the guest to continue on the destination controller, which lives in the agent's process;"
                         + " drive the guest from outside");
@@ -135,7 +140,7 @@ final class MigrateCommand extends CliCommand {
             if (asked == Verifier.Mode.SAMPLED) throw new CliException("--verify sampled goes with a local destination; with --to use full or none");
             var remote = new MigrationRun.Remote(to, tls.transport(), java.time.Duration.ofSeconds(reconnectWindowSeconds), asked == Verifier.Mode.FULL,
                     id, resume != null, codec);
-            var settings = new MigrationRun.Settings(source, null, null, null, nsid, lbaSize, null, engine.options(),
+            var settings = new MigrationRun.Settings(source, null, sourceDevice, null, nsid, lbaSize, null, engine.options(),
                     Verifier.Mode.NONE, f == OutputFormat.JSON, f != OutputFormat.JSON, remote);
             return new MigrationRun(settings, out(), spec.commandLine().getErr()).withVm(vm).run();
         }

@@ -91,6 +91,11 @@ final class MigrationRun {
             return null;
         }
 
+        /** After {@link #finish} failed: what the source does now, in words. */
+        default String notCommitted() {
+            return "the source controller is suspended with its data intact";
+        }
+
         /** True when the destination cannot be read from here and verifies itself in {@link #finish}. */
         default boolean verifiesRemotely() {
             return false;
@@ -156,6 +161,13 @@ final class MigrationRun {
                 throw new CliException("--workload runs a guest in this process, on the embedded controller; with sim: devices drive"
                         + " the guest's I/O from its own process (nvme-lm io, or NBD with device serve --nbd)");
             }
+            if (s.remote() != null) {
+                java.net.InetSocketAddress addr = agentAddress();
+                String where = "agent " + s.remote().to() + " (migration " + s.remote().id() + ")";
+                try (ServedSource src = ServedSource.open(s.sourceDevice(), s.nsid(), Duration.ofSeconds(60), where)) {
+                    return migrateRemote(addr, src);
+                }
+            }
             try (Endpoints e = SimEndpoints.open(s.sourceDevice(), s.destDevice(), s.nsid(), Duration.ofSeconds(60))) {
                 return migrate(e, null);
             }
@@ -178,64 +190,14 @@ final class MigrationRun {
         }
         Path work = Files.createTempDirectory("nvme-lm-migrate");
         if (s.remote() != null) {
-            java.net.InetSocketAddress addr;
-            try {
-                addr = dev.nvmelm.net.agent.Transport.parse(s.remote().to());
-            } catch (IllegalArgumentException e) {
-                throw new CliException("--to " + e.getMessage());
-            }
-            dev.nvmelm.net.agent.RemoteDestination remote;
-            // printed first (human output; JSON reports it): the id is what --resume needs if this process is killed
-            if (!s.json()) {
-                out.println("nvme-lm migrate: migration id " + s.remote().id() + (s.remote().resume() ? " (resuming)" : ""));
-                out.flush();
-            }
-            try {
-                remote = new dev.nvmelm.net.agent.RemoteDestination(s.remote().transport(), addr, s.remote().id(), size, s.lbaSize(),
-                        s.remote().reconnectWindow(), s.remote().compression(), s.remote().resume() ? RESUME_DIGEST_CHUNK : 0);
-            } catch (java.io.IOException e) {
-                BenchCommand.deleteTree(work);
-                throw new CliException("--to " + s.remote().to() + ": " + e.getMessage() + (s.remote().resume() ? "; the source is untouched" : ""));
-            }
-            try (remote; LiveMigrationRig rig = new LiveMigrationRig(s.source(), work.resolve("unused-destination.img"), work, size, s.lbaSize())) {
-                var skip = s.remote().resume() ? new dev.nvmelm.net.agent.DigestSkip(remote, rig.sourceSide().data()) : null;
-                return migrate(new Endpoints() {
-                    @Override public dev.nvmelm.migrate.copy.Copier.BulkSkip bulkSkip() { return skip; }
-                    @Override public MediaMigration.Side source() { return rig.sourceSide(); }
-                    @Override public MediaMigration.Side destination() { return MediaMigration.Side.storageOnly(remote); }
+            java.net.InetSocketAddress addr = agentAddress();
+            try (LiveMigrationRig rig = new LiveMigrationRig(s.source(), work.resolve("unused-destination.img"), work, size, s.lbaSize())) {
+                return migrateRemote(addr, new RemoteEndpoints.Source() {
+                    @Override public MediaMigration.Side side() { return rig.sourceSide(); }
                     @Override public MediaMigration.GuestHandover handover() { return rig.handover(); }
                     @Override public NvmeDevice guest() { return rig.guest(); }
-                    @Override public long sizeBytes() { return size; }
-                    @Override public boolean verifiesRemotely() { return true; }
-
-                    @Override
-                    public String finish(MediaMigration.Outcome outcome) throws Exception {
-                        if (s.remote().wholeHash()) {
-                            remote.commit(outcome.sourceControllerState(), HexFormat.of().parseHex(sha256(s.source())), Duration.ofMinutes(30));
-                            return "destination agent: durable, SHA-256 of the whole namespace matches the source, controller state applied and resumed";
-                        }
-                        remote.commit(outcome.sourceControllerState(), new byte[32], Duration.ofMinutes(30));
-                        return "destination agent: durable, every extent read back and checked against its CRC32C as written, controller state applied"
-                                + " and resumed (--verify full adds a SHA-256 of the whole namespace, read during the stop)";
-                    }
-
-                    @Override
-                    public Map<String, Object> transportReport() {
-                        Map<String, Object> m = new LinkedHashMap<>();
-                        m.put("bytes_sent_wire", remote.bytesSentWire.get());
-                        m.put("reconnects", remote.reconnects.get());
-                        m.put("bytes_resent", remote.bytesResent.get());
-                        m.put("migration_id", s.remote().id().toString());
-                        m.put("resumed", s.remote().resume());
-                        m.put("bytes_skipped_by_digest", skip == null ? 0 : skip.bytesSkipped());
-                        m.put("compression", s.remote().compression().label());
-                        m.put("data_bytes_before_compression", remote.dataBytesRaw.get());
-                        m.put("data_bytes_on_wire", remote.dataBytesWire.get());
-                        return m;
-                    }
-
-                    @Override public void close() {}
-                }, null);
+                    @Override public byte[] sha256() throws IOException { return HexFormat.of().parseHex(MigrationRun.sha256(s.source())); }
+                });
             } finally {
                 BenchCommand.deleteTree(work);
             }
@@ -256,6 +218,34 @@ final class MigrationRun {
             }
         }
         throw new IllegalStateException("no destination");
+    }
+
+    private java.net.InetSocketAddress agentAddress() {
+        try {
+            return dev.nvmelm.net.agent.Transport.parse(s.remote().to());
+        } catch (IllegalArgumentException e) {
+            throw new CliException("--to " + e.getMessage());
+        }
+    }
+
+    /** Connects to the agent and runs the migration into it. */
+    private int migrateRemote(java.net.InetSocketAddress addr, RemoteEndpoints.Source source) throws Exception {
+        // printed first (human output; JSON reports it): the id is what --resume needs if this process is killed
+        if (!s.json()) {
+            out.println("nvme-lm migrate: migration id " + s.remote().id() + (s.remote().resume() ? " (resuming)" : ""));
+            out.flush();
+        }
+        MediaMigration.Side src = source.side();
+        dev.nvmelm.net.agent.RemoteDestination remote;
+        try {
+            remote = new dev.nvmelm.net.agent.RemoteDestination(s.remote().transport(), addr, s.remote().id(), src.data().sizeBytes(),
+                    src.data().blockSizeBytes(), s.remote().reconnectWindow(), s.remote().compression(), s.remote().resume() ? RESUME_DIGEST_CHUNK : 0);
+        } catch (java.io.IOException e) {
+            throw new CliException("--to " + s.remote().to() + ": " + e.getMessage() + (s.remote().resume() ? "; the source is untouched" : ""));
+        }
+        try (remote) {
+            return migrate(new RemoteEndpoints(source, remote, s.remote()), null);
+        }
     }
 
     /** Image to image on the embedded controller, with DST locked for the run. */
@@ -405,7 +395,7 @@ final class MigrationRun {
                 r.downtimeBreakdownMs.put("commit", Math.round(commitMs * 100) / 100.0);
             } catch (Exception e) {
                 if (vm != null) vm.cancel();
-                throw new CliException("migration not committed: " + e.getMessage() + "; the source controller is suspended with its data intact", e);
+                throw new CliException("migration not committed: " + e.getMessage() + "; " + ends.notCommitted(), e);
             }
         }
         if (vm != null && ends.verifiesRemotely()) vm.afterCommit(s.destinationName());
@@ -438,6 +428,28 @@ final class MigrationRun {
         }
     }
 
+    /**
+     * What the dirty passes' copies took (time inside the copier, not the passes' waits): ranges,
+     * bytes, milliseconds, and the rates they make.
+     */
+    static void passCopies(Map<String, Object> m, MediaMigration.Report r) {
+        long ranges = 0, bytes = 0, nanos = 0;
+        java.util.List<Object> each = new java.util.ArrayList<>();
+        synchronized (r.passCopies) {
+            for (long[] p : r.passCopies) {
+                ranges += p[0];
+                bytes += p[1];
+                nanos += p[2];
+                each.add(java.util.List.of(p[0], p[1], Math.round(p[2] / 1e3) / 1e3));
+            }
+        }
+        m.put("dirty_pass_ranges", ranges);
+        m.put("dirty_pass_copy_ms", Math.round(nanos / 1e4) / 100.0);
+        m.put("dirty_pass_copy_bytes_per_s", nanos == 0 ? 0 : Math.round(bytes * 1e9 / nanos));
+        m.put("dirty_pass_ranges_per_s", nanos == 0 ? 0 : Math.round(ranges * 1e9 / nanos));
+        m.put("dirty_pass_copies", each);   // per pass: ranges, bytes, ms
+    }
+
     private void report(MediaMigration.Report r, Verifier.Result v, dev.nvmelm.migrate.copy.WriteLedger.Check crc, Workload.Check check, long rewritten, Workload guest, long size,
                         String srcSha, String dstSha, boolean verified) {
         if (s.json()) {
@@ -452,6 +464,7 @@ final class MigrationRun {
             m.put("bytes_dirty_copied", r.bytesDirty);
             m.put("bytes_zero_skipped", r.bytesZero);
             m.put("passes", r.passes);
+            passCopies(m, r);
             m.put("cdq_entries", r.cdqEntries);
             m.put("cdq_anomalies", r.anomalies);
             m.put("tracking_restarts", r.trackingRestarts);

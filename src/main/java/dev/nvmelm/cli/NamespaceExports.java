@@ -51,7 +51,11 @@ final class NamespaceExports {
      * Unix sockets stay plaintext (local, guarded by file permissions).
      */
     static List<String> listen(NbdServer nbd, String address, javax.net.ssl.SSLContext tls) throws IOException {
-        List<String> names = nbd.exportNames();
+        return listen(nbd, address, tls, nbd.exportNames());
+    }
+
+    /** As above, the URIs naming {@code names} (for exports that come and go: a placeholder). */
+    static List<String> listen(NbdServer nbd, String address, javax.net.ssl.SSLContext tls, List<String> names) throws IOException {
         List<String> uris = new ArrayList<>();
         if (address.startsWith("unix:")) {
             Path p = Path.of(address.substring(5)).toAbsolutePath();

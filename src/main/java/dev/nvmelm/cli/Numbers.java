@@ -47,7 +47,8 @@ public final class Numbers implements CommandLine.ITypeConverter<Long> {
         String digits = mult == 1 ? s : s.substring(0, s.length() - 1);
         if (digits.endsWith("i") || digits.endsWith("I")) digits = digits.substring(0, digits.length() - 1);
         long n = parse(digits);
-        if (n > Long.MAX_VALUE / mult) throw new CliException("size '" + value + "' is too large");
+        // parse gives hex beyond 2^63 as a negative long (a u64 field); no size is that large
+        if (n < 0 || n > Long.MAX_VALUE / mult) throw new CliException("size '" + value + "' is too large");
         return n * mult;
     }
 

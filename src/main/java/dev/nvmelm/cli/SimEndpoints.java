@@ -47,7 +47,10 @@ final class SimEndpoints implements MigrationRun.Endpoints {
         try {
             d = SimNvmeDevice.open("sim:" + b.socket(), timeout);
             var srcSide = new MediaMigration.Side(s, a.cntlid(), nsid, new NvmeBlockDevice(s, shared(s, a.cntlid(), nsid, src)));
-            var dstSide = new MediaMigration.Side(d, b.cntlid(), nsid, new NvmeBlockDevice(d, shared(d, b.cntlid(), nsid, dst)));
+            // Both namespaces' data through one connection: a buffer is memory of the client that
+            // allocated it, so writes through the other would each go through a bounce buffer of
+            // their own (an Alloc and a Free round trip more per write).
+            var dstSide = new MediaMigration.Side(d, b.cntlid(), nsid, new NvmeBlockDevice(s, shared(s, b.cntlid(), nsid, dst)));
             return new SimEndpoints(s, d, srcSide, dstSide);
         } catch (NvmeException | RuntimeException e) {
             s.close();

@@ -57,6 +57,8 @@ public final class DeviceServer implements AutoCloseable {
     static final Duration DRIVER_START_TIMEOUT = Duration.ofSeconds(10);
     /** The MMC never holds commands for a suspension, so its driver's blocking calls are bounded tighter than an MC's. */
     static final Duration MMC_TIMEOUT = Duration.ofSeconds(30);
+    /** How long a quiesce waits for guest I/O already submitted: commands of a running controller complete in milliseconds. */
+    static final Duration QUIESCE_TIMEOUT = Duration.ofSeconds(10);
 
     private final Subsystem subsystem;
     private final Path socketPath, memoryPath;
@@ -156,6 +158,26 @@ public final class DeviceServer implements AutoCloseable {
      * changes nothing.
      */
     public static DeviceServer start(Subsystem.Config config, long memoryBytes, PrintStream log) throws IOException, NvmeException {
+        return start(config, memoryBytes, log, Subsystem::open, true);
+    }
+
+    /**
+     * Serves a subsystem this process already runs (the destination agent's, whose migratable
+     * controller has just received a migrated state): as {@link #start}, in its directory, but on
+     * {@code subsystem} as it is. Once this returns the server owns it (closes it at
+     * {@link #close}) and its controllers are attached to the server's host memory; if it
+     * throws, the subsystem is still the caller's.
+     */
+    public static DeviceServer serve(Subsystem subsystem, long memoryBytes, PrintStream log) throws IOException, NvmeException {
+        return start(subsystem.config(), memoryBytes, log, c -> subsystem, false);
+    }
+
+    private interface Opener {
+        Subsystem open(Subsystem.Config config) throws IOException, NvmeException;
+    }
+
+    private static DeviceServer start(Subsystem.Config config, long memoryBytes, PrintStream log, Opener opener, boolean closeOnFailure)
+            throws IOException, NvmeException {
         if (memoryBytes < (1 << 20) || memoryBytes % HostMemory.PAGE != 0) throw new IllegalArgumentException("host memory must be at least 1 MiB, in whole pages");
         if (memoryBytes > MAX_MEMORY_BYTES) {
             throw new IllegalArgumentException("host memory of " + memoryBytes + " bytes is more than the " + (MAX_MEMORY_BYTES >> 30) + " GiB a device server maps");
@@ -175,10 +197,10 @@ public final class DeviceServer implements AutoCloseable {
             if (memoryBytes > free) {
                 throw new IllegalArgumentException("host memory of " + memoryBytes + " bytes does not fit the " + free + " bytes free on the filesystem of " + dir);
             }
-            s = Subsystem.open(config);
+            s = opener.open(config);
             server = new DeviceServer(s, dir, memoryBytes, lock, log);
         } catch (IOException | NvmeException | RuntimeException e) {
-            if (s != null) s.close();
+            if (s != null && closeOnFailure) s.close();
             lock.close();
             throw e;
         }
@@ -262,23 +284,89 @@ public final class DeviceServer implements AutoCloseable {
      * follows the guest, as one attached before does). Otherwise {@link #device}.
      */
     public PciNvmeDevice guestDevice(int cntlid) throws NvmeException {
+        Optional<PciNvmeDevice> d = existingGuestDevice(cntlid);
+        return d.isPresent() ? d.get() : device(cntlid);
+    }
+
+    /**
+     * The driver a guest of controller {@code cntlid} would use now ({@link #guestDevice}) if one
+     * exists; empty when none does, and none is enabled for asking: a reader that must not give
+     * a controller I/O queues (it may yet be a migration's destination) reads through the MMC.
+     */
+    public Optional<PciNvmeDevice> existingGuestDevice(int cntlid) {
         int c = cntlid;
         for (int hops = 0; c >= 0 && c < devices.length() && hops < devices.length(); hops++) {
             PciNvmeDevice d = devices.get(c);
-            if (d != null) return d;
+            if (d != null) return Optional.of(d);
             Optional<Integer> to = claims.migratedTo(c);
             if (to.isEmpty()) break;
             c = to.get();
         }
-        return device(cntlid);
+        return Optional.empty();
     }
 
     private void refuseSuspended(int cntlid) throws NvmeException {
         if (!subsystem.isMigratable(cntlid) || subsystem.controller(cntlid).migrationState() == Controller.State.ACTIVE) return;
         Optional<Integer> to = claims.migratedTo(cntlid);
+        Optional<String> away = claims.movedAway(cntlid);
         throw new ControllerSuspendedException(cntlid, to.isPresent()
                 ? "controller " + cntlid + " is suspended: migrated to " + to.get()
+                : away.isPresent() ? "controller " + cntlid + " is suspended: migrated to " + away.get()
                 : "controller " + cntlid + " is suspended (a migration holds it); it serves again after a Resume");
+    }
+
+    /**
+     * The guest quiesce of a move to another host, in the VMM's role (see SimMessage.Gate),
+     * accepted only from the client migrating {@code cntlid}. QUIESCE holds new guest I/O of the
+     * server's driver and waits (at most {@link #QUIESCE_TIMEOUT}) for what is in flight; RELEASE
+     * submits what was held; DETACH, after the destination committed, fails held and later
+     * guest I/O and resets the controller (as {@link #resetSwitchedSource} does): its queue
+     * registers name memory whose commands now belong to the destination's guest.
+     */
+    void gate(DeviceSession requester, int cntlid, dev.nvmelm.host.sim.SimMessage.GateStep step, String destination) throws NvmeException {
+        if (cntlid < 1 || cntlid >= devices.length()) throw new NvmeException("no migratable controller " + cntlid + " in this subsystem");
+        PciNvmeDevice d;
+        synchronized (this) {
+            if (closed) throw new NvmeException("device server is shutting down");
+            Optional<String> refusal = claims.admitGate(requester, cntlid, step, suspended(cntlid));
+            if (refusal.isPresent()) throw new NvmeException(step.name().toLowerCase() + " refused: " + refusal.get());
+            d = devices.get(cntlid);
+            if (step == dev.nvmelm.host.sim.SimMessage.GateStep.DETACH) {
+                String where = "controller " + cntlid + " is suspended: migrated to " + destination;
+                claims.detached(cntlid, destination);
+                if (d != null) {
+                    d.detachIo(where);
+                    devices.set(cntlid, null);   // a later client is refused with where it went (refuseSuspended)
+                }
+            }
+        }
+        switch (step) {
+            case QUIESCE -> {
+                if (d == null) return;   // no host driver: no guest to hold
+                try {
+                    d.quiesceIo(QUIESCE_TIMEOUT);
+                } catch (NvmeException e) {
+                    claims.quiesceFailed(requester, cntlid);
+                    throw e;
+                }
+                log("device server: controller " + cntlid + " quiesced for a move to " + destination + " (" + d.heldIo() + " guest commands held)");
+            }
+            case RELEASE -> {
+                int held = d == null ? 0 : d.heldIo();
+                if (d != null) d.releaseIo();
+                log("device server: controller " + cntlid + " released (" + held + " held guest commands submitted)");
+            }
+            case DETACH -> {
+                if (d != null) d.close();   // CC.EN 0: deletes the stale queues, keeps the controller suspended
+                log("device server: controller " + cntlid + " detached and reset: migrated to " + destination);
+            }
+        }
+    }
+
+    /** Submits guest I/O held for a client that went away before it released or detached. */
+    void releaseIo(int cntlid) {
+        PciNvmeDevice d = devices.get(cntlid);
+        if (d != null) d.releaseIo();
     }
 
     /** Creates the driver of {@code cntlid} on its own thread; MCs wait out suspensions, the MMC never holds commands. */
@@ -287,13 +375,7 @@ public final class DeviceServer implements AutoCloseable {
             Duration timeout = cntlid == 0 ? MMC_TIMEOUT : Duration.ofHours(1);
             PciNvmeDevice d = new PciNvmeDevice(subsystem.controller(cntlid), memory,
                     new PciNvmeDevice.Options("sim#" + cntlid, 2, 256, timeout, 4));
-            d.onCdqEvent((cdqid, e) -> {
-                CdqRecord r = cdqs.get(cdqid);
-                DeviceSession owner = r == null ? null : r.owner;
-                if (owner != null) owner.send(new SimMessage.Event(0, cdqid, e.dw0(), e.dw1()));
-            });
-            d.onAsyncEvent(e -> sessions.stream().filter(s -> s.cntlid() == cntlid)
-                    .forEach(s -> s.send(new SimMessage.Event(0, SimMessage.NO_CDQ, e.type() | e.info() << 8 | e.logPage() << 16, e.dw1()))));
+            forwardEvents(d, cntlid);
             synchronized (this) {
                 starting.remove(cntlid);
                 if (closed) {
@@ -308,6 +390,67 @@ public final class DeviceServer implements AutoCloseable {
                 starting.remove(cntlid);
             }
             result.completeExceptionally(e);
+        }
+    }
+
+    /** CDQ events go to the client holding that CDQ, other asynchronous events to the controller's clients. */
+    private void forwardEvents(PciNvmeDevice d, int cntlid) {
+        d.onCdqEvent((cdqid, e) -> {
+            CdqRecord r = cdqs.get(cdqid);
+            DeviceSession owner = r == null ? null : r.owner;
+            if (owner != null) owner.send(new SimMessage.Event(0, cdqid, e.dw0(), e.dw1()));
+        });
+        d.onAsyncEvent(e -> sessions.stream().filter(s -> s.cntlid() == cntlid)
+                .forEach(s -> s.send(new SimMessage.Event(0, SimMessage.NO_CDQ, e.type() | e.info() << 8 | e.logPage() << 16, e.dw1()))));
+    }
+
+    /**
+     * The VMM's part of an incoming migration whose guest memory does not come along: maps fresh
+     * memory in this server's host memory at the IOVAs where the controller state puts its I/O
+     * queues, before that state is loaded into a controller here (Set Controller State checks
+     * that the rings are mapped). Call it before anything else allocates: the server's own
+     * queues and buffers are placed around these regions.
+     */
+    public void placeQueues(dev.nvmelm.spec.ControllerState state) throws NvmeException {
+        java.util.List<java.lang.foreign.MemorySegment> placed = new java.util.ArrayList<>();
+        try {
+            for (dev.nvmelm.spec.IoSqState sq : state.sqs()) placed.add(memory.allocateAt(sq.prp1(), (sq.qsizeZeroBased() + 1L) * dev.nvmelm.spec.Sqe.SIZE));
+            for (dev.nvmelm.spec.IoCqState cq : state.cqs()) placed.add(memory.allocateAt(cq.prp1(), (cq.qsizeZeroBased() + 1L) * dev.nvmelm.spec.Cqe.SIZE));
+        } catch (IllegalArgumentException e) {
+            for (java.lang.foreign.MemorySegment m : placed) memory.free(m);
+            throw new NvmeException("cannot place the migrated controller's queues in " + memoryPath + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Makes this server's driver of controller {@code cntlid} one that adopts the I/O queues
+     * {@code loaded} names (see {@link PciNvmeDevice#adopt}): the controller received that state
+     * (Set Controller State) into the rings {@link #placeQueues} mapped, and is not yet resumed.
+     * From then on its clients, NBD exports and migrations use those queues, as they would a
+     * driver this server enabled. Refused if the controller already has a driver.
+     */
+    public PciNvmeDevice adoptQueues(int cntlid, dev.nvmelm.spec.ControllerState loaded) throws NvmeException {
+        if (cntlid < 1 || cntlid >= devices.length()) throw new NvmeException("no migratable controller " + cntlid + " in this subsystem");
+        synchronized (this) {
+            if (closed) throw new NvmeException("device server is shutting down");
+            if (devices.get(cntlid) != null || starting.containsKey(cntlid)) throw new NvmeException("controller " + cntlid + " already has a host driver");
+            starting.put(cntlid, new CompletableFuture<>());   // holds the slot while the driver comes up
+        }
+        PciNvmeDevice d = null;
+        try {
+            d = PciNvmeDevice.adopt(subsystem.controller(cntlid), memory, loaded, new PciNvmeDevice.Options("sim#" + cntlid, 2, 256, Duration.ofHours(1), 4));
+            forwardEvents(d, cntlid);
+            return d;
+        } finally {
+            synchronized (this) {
+                CompletableFuture<PciNvmeDevice> waiters = starting.remove(cntlid);
+                if (d != null) {
+                    devices.set(cntlid, d);
+                    waiters.complete(d);
+                } else {
+                    waiters.completeExceptionally(new NvmeException("controller " + cntlid + " could not adopt the migrated state"));
+                }
+            }
         }
     }
 

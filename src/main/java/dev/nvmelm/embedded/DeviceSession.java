@@ -82,8 +82,14 @@ final class DeviceSession {
     }
 
     private void writeLoop() {
+        List<SimMessage> batch = new ArrayList<>();
         try {
-            while (true) channel.send(replies.take());
+            while (true) {   // completions that queued up meanwhile go in the same write
+                batch.add(replies.take());
+                replies.drainTo(batch, 255);
+                channel.send(batch);
+                batch.clear();
+            }
         } catch (InterruptedException | IOException e) {
             close();
         }
@@ -117,6 +123,14 @@ final class DeviceSession {
                     send(new SimMessage.Done(h.tag(), 0, 0, 0));
                 } catch (NvmeException e) {
                     send(new SimMessage.Failed(h.tag(), e.getMessage()));
+                }
+            }
+            case SimMessage.Gate g -> {
+                try {
+                    server.gate(this, g.cntlid(), g.step(), g.destination());
+                    send(new SimMessage.Done(g.tag(), 0, 0, 0));
+                } catch (NvmeException e) {
+                    send(new SimMessage.Failed(g.tag(), e.getMessage()));
                 }
             }
             default -> throw new IOException("a client may not send " + m.getClass().getSimpleName());
@@ -389,7 +403,8 @@ final class DeviceSession {
      */
     private void cleanup() {
         server.sessions.remove(this);
-        server.claims().release(this);
+        // a migration that quiesced a controller and went away: its guests' held commands go out (nothing lost)
+        for (int c : server.claims().release(this)) server.releaseIo(c);
         for (Map.Entry<Integer, DeviceServer.CdqRecord> e : new ArrayList<>(server.cdqs.entrySet())) {
             if (e.getValue().owner != this) continue;
             server.cdqs.remove(e.getKey());

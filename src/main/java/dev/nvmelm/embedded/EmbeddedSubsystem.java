@@ -17,6 +17,7 @@ public final class EmbeddedSubsystem implements AutoCloseable {
     private final Subsystem subsystem;
     private final HostMemory hostMemory = new HostMemory();
     private final PciNvmeDevice mmc;
+    private boolean handedOff;
 
     public EmbeddedSubsystem(Subsystem.Config config, DmaMemory guestMemory, String name) throws IOException, NvmeException {
         this.subsystem = Subsystem.open(config);
@@ -40,8 +41,21 @@ public final class EmbeddedSubsystem implements AutoCloseable {
         return mmc;
     }
 
+    /**
+     * Stops being the migration host's (closes the MMC's driver and its host memory) and hands
+     * the running subsystem to the caller, e.g. to {@link DeviceServer#serve}; its migratable
+     * controllers keep their state. Closing this afterwards does nothing more.
+     */
+    public Subsystem handOff() {
+        mmc.close();
+        hostMemory.close();
+        handedOff = true;
+        return subsystem;
+    }
+
     @Override
     public void close() throws IOException {
+        if (handedOff) return;
         mmc.close();
         subsystem.close();
         hostMemory.close();

@@ -29,6 +29,8 @@ final class MigrationClaims {
     private final Map<Integer, DeviceSession> holder = new HashMap<>();
     private final Set<Integer> loaded = new HashSet<>();     // MCs given a complete state since they last ran
     private final Map<Integer, Moved> moved = new HashMap<>();
+    private final Map<Integer, DeviceSession> quiesced = new HashMap<>();   // MCs whose guest I/O a client holds
+    private final Map<Integer, String> movedAway = new HashMap<>();        // MCs detached after a move to another host
 
     /**
      * Checks {@code cmd} from {@code s} and claims its MC for {@code s} if nobody holds it.
@@ -61,6 +63,7 @@ final class MigrationClaims {
                 holder.remove(c);
                 loaded.remove(c);
                 moved.remove(c);   // resumed after the reset: it runs on its own again
+                movedAway.remove(c);
                 for (Map.Entry<Integer, Moved> e : moved.entrySet()) {
                     if (e.getValue().to() == c && !e.getValue().committed()) {
                         e.setValue(new Moved(c, e.getValue().by(), true));
@@ -120,8 +123,60 @@ final class MigrationClaims {
         return m == null ? Optional.empty() : Optional.of(m.to());
     }
 
-    /** A departed client holds nothing: another may then resume what it left suspended. */
-    synchronized void release(DeviceSession s) {
+    /**
+     * Whether {@code s} may quiesce, release or detach MC {@code c}'s guest I/O: only the client
+     * migrating it (a quiesce claims an MC nobody holds, as a Suspend does). A detach also needs
+     * {@code c} suspended. Records the step when admitted; returns the refusal, or empty.
+     */
+    synchronized Optional<String> admitGate(DeviceSession s, int c, dev.nvmelm.host.sim.SimMessage.GateStep step, boolean suspended) {
+        DeviceSession h = holder.get(c);
+        if (h != null && h != s) return Optional.of("controller " + c + " is being migrated by another client; only that client may quiesce or release its guests");
+        switch (step) {
+            case QUIESCE -> {
+                if (movedAway.containsKey(c)) return Optional.of("controller " + c + " is suspended: migrated to " + movedAway.get(c));
+                holder.put(c, s);
+                quiesced.put(c, s);
+            }
+            case RELEASE -> {
+                if (quiesced.get(c) != s) return Optional.of("controller " + c + "'s guests are not quiesced by this client");
+                quiesced.remove(c);
+            }
+            case DETACH -> {
+                if (quiesced.get(c) != s) return Optional.of("controller " + c + "'s guests are not quiesced by this client: quiesce them before the stop");
+                if (!suspended) return Optional.of("controller " + c + " is not suspended: its guests can only be detached after the stop");
+                quiesced.remove(c);
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** A quiesce that could not finish released its held commands: nothing is held for {@code s} any more. */
+    synchronized void quiesceFailed(DeviceSession s, int c) {
+        quiesced.remove(c, s);
+    }
+
+    /** Records that MC {@code c}'s guests were detached: its namespace runs at {@code where} now. */
+    synchronized void detached(int c, String where) {
+        movedAway.put(c, where);
+    }
+
+    /** Where MC {@code cntlid} went when it moved to another host, if it did. */
+    synchronized Optional<String> movedAway(int cntlid) {
+        return Optional.ofNullable(movedAway.get(cntlid));
+    }
+
+    /**
+     * A departed client holds nothing: another may then resume what it left suspended. Returns
+     * the MCs whose guest I/O it had quiesced: the server releases them.
+     */
+    synchronized java.util.List<Integer> release(DeviceSession s) {
         holder.values().removeIf(h -> h == s);
+        java.util.List<Integer> held = new java.util.ArrayList<>();
+        quiesced.entrySet().removeIf(e -> {
+            if (e.getValue() != s) return false;
+            held.add(e.getKey());
+            return true;
+        });
+        return held;
     }
 }

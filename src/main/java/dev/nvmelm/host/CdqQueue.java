@@ -1,7 +1,10 @@
 package dev.nvmelm.host;
 
+import dev.nvmelm.spec.CdqFeature;
+
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * A Controller Data Queue living in host memory that the controller writes by DMA and the
@@ -42,26 +45,17 @@ public interface CdqQueue extends AutoCloseable {
         return false;
     }
 
-    /** New entries read in place, and the cursor after them. */
-    record Entries(java.util.List<dev.nvmelm.spec.LbaMigrationEntry> entries, Cursor next) {}
-
     /**
-     * Reads the entries written since {@code from} (at most {@code max}) without reporting a head:
-     * an entry is new while its phase tag differs from the stale phase, which flips on wrap (Base 2.2, section 8.1.6.2).
+     * Reports the host's head for this queue and optionally arms the Tail Pointer Trigger
+     * (Set Features FID 21h, NVMe Base 2.1, Figures 425-426): the queue decides where the report
+     * goes. A ring the controller writes reports through {@code device}'s admin queue; a ring
+     * whose controller-side consumer is the kernel (the Linux CDQ ioctl) frees slots of its
+     * user-space copy instead, and the kernel never sees a second head.
+     *
+     * @param device the device this queue belongs to (or a wrapper of it)
      */
-    default Entries readFrom(Cursor from, int max) {
-        java.util.List<dev.nvmelm.spec.LbaMigrationEntry> out = new java.util.ArrayList<>();
-        int head = from.head();
-        boolean stale = from.stalePhase();
-        long size = dev.nvmelm.spec.LbaMigrationEntry.SIZE;
-        while (out.size() < max && dev.nvmelm.spec.LbaMigrationEntry.phaseAt(ring(), head * size) != stale) {
-            out.add(dev.nvmelm.spec.LbaMigrationEntry.decode(ring(), head * size));
-            if (++head == entryCount()) {
-                head = 0;
-                stale = !stale;
-            }
-        }
-        return new Entries(out, new Cursor(head, stale));
+    default CompletableFuture<Completion> reportHead(NvmeDevice device, int head, boolean armTrigger, int tailPointerTrigger) {
+        return device.submitAdmin(new CdqFeature.SetCdq(cdqid(), head, armTrigger, armTrigger ? tailPointerTrigger : 0).toSqe(), null);
     }
 
     /** The cursor saved by the last process that let go of this CDQ, or {@link Cursor#START}. */

@@ -65,12 +65,17 @@ public interface NvmeDevice extends AutoCloseable {
 
     /** Blocking admin submit that throws on a transport failure or timeout (not on NVMe status). */
     default Completion admin(Sqe sqe, MemorySegment data) throws NvmeException {
-        return Completion.await(name(), submitAdmin(sqe, data), timeout());
+        return waitFor(submitAdmin(sqe, data));
     }
 
     /** Blocking I/O submit that throws on a transport failure or timeout (not on NVMe status). */
     default Completion io(Sqe sqe, MemorySegment data) throws NvmeException {
-        return Completion.await(name(), submitIo(sqe, data), timeout());
+        return waitFor(submitIo(sqe, data));
+    }
+
+    /** Waits for a command of this device (at most {@link #timeout()}); throws on a transport failure or timeout, not on NVMe status. */
+    default Completion waitFor(CompletableFuture<Completion> command) throws NvmeException {
+        return Completion.await(name(), command, timeout());
     }
 
     @Override

@@ -50,6 +50,9 @@ public final class MediaMigration {
      * not yet resumed), or back at the source when a migration aborts after that.
      */
     public interface GuestHandover {
+        /** Right before the source's Suspend: a VMM whose destination has no guest memory quiesces the guest here. */
+        default void beforeSuspend() throws Exception {}
+
         void toDestination() throws Exception;
 
         void backToSource() throws Exception;
@@ -283,12 +286,15 @@ public final class MediaMigration {
 
             phase = Phase.DIRTY;
             dirtyPasses(srcTrack, copier, lbaSize);
+            report.passCopies.addAll(progress.rangeCopies);
 
             checkCancelled();
             phase = Phase.STOP_AND_COPY;
             long down0 = clock.getAsLong();
             StopTimer stop = new StopTimer(clock, down0);
             long suspendedBefore = srcTrack.markers(CdqMarker.Kind.SUSPENDED);
+            handover.beforeSuspend();
+            stop.lap("quiesce");
             srcState.transition(MigState.STOP_COPY);   // Suspend + Get Controller State
             stop.lap("suspend+get_state");
             srcTrack.awaitMarker(CdqMarker.Kind.SUSPENDED, suspendedBefore, Duration.ofSeconds(30));
@@ -341,6 +347,7 @@ public final class MediaMigration {
                 finishReport();
                 return new Outcome(report, dstTrack, afterResume, ledger);
             }
+            if (phase == Phase.DIRTY) report.passCopies.addAll(progress.rangeCopies);
             phase = Phase.ABORTED;
             if (copier != null) copier.cancel();
             stopThread(absorber);
@@ -832,6 +839,8 @@ public final class MediaMigration {
         public ControllerStateMachine sourceStates, destinationStates;
         public final List<String> warnings = java.util.Collections.synchronizedList(new ArrayList<>());
         public final List<double[]> timeline = java.util.Collections.synchronizedList(new ArrayList<>());
+        /** What the dirty passes' copies took, one {ranges, bytes, nanoseconds} per pass that copied. */
+        public final List<long[]> passCopies = java.util.Collections.synchronizedList(new ArrayList<>());
         /** Where the downtime went, in order. */
         public final java.util.Map<String, Double> downtimeBreakdownMs = new java.util.LinkedHashMap<>();
     }

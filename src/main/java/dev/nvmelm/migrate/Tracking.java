@@ -19,16 +19,17 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * User-data change tracking of one migratable controller: a CDQ on its MMC, the consumer loop
  * feeding {@link DirtyExtents}, and the markers the engine waits for (ESA 1 on start, ESA 3 on
- * suspend). The only place the engine touches the CDQ consumer.
+ * suspend). The only place the engine touches the CDQ consumer; {@code device serve --nbd-dirty}
+ * tracks with it too.
  */
-final class Tracking implements AutoCloseable {
+public final class Tracking implements AutoCloseable {
     private final NvmeDevice mmc;
     private final CdqQueue cdq;
     private final CdqConsumer consumer;
     private final Map<CdqMarker.Kind, AtomicLong> seen = new EnumMap<>(CdqMarker.Kind.class);
     private final AtomicLong anomalies = new AtomicLong();
 
-    Tracking(NvmeDevice mmc, int cntlid, List<DirtyExtents> namespaces, long cdqBytes) throws NvmeException {
+    public Tracking(NvmeDevice mmc, int cntlid, List<DirtyExtents> namespaces, long cdqBytes) throws NvmeException {
         this.mmc = mmc;
         for (CdqMarker.Kind k : CdqMarker.Kind.values()) seen.put(k, new AtomicLong());
         this.cdq = mmc.createCdq(cntlid, cdqBytes);
@@ -68,7 +69,7 @@ final class Tracking implements AutoCloseable {
     }
 
     /** Track Send start, then wait for the ESA 1 marker: nothing changed before it is missed. */
-    void startLogging() throws NvmeException, InterruptedException {
+    public void startLogging() throws NvmeException, InterruptedException {
         long before = markers(CdqMarker.Kind.FIRST);
         // a kernel that starts logging with the queue (Linux CDQ ioctl, RFC v2) already sent it
         if (!cdq.loggingFollowsQueue()) mmc.admin(TrackSendCommand.start(cdq.cdqid()).toSqe(), null).orThrow("Track Send start on CDQ " + cdq.cdqid());
@@ -116,7 +117,7 @@ final class Tracking implements AutoCloseable {
     }
 
     /** Consumes what the controller has logged so far, now (the loop would get to it shortly). */
-    void pollNow() {
+    public void pollNow() {
         consumer.pollOnce();
     }
 
@@ -130,6 +131,16 @@ final class Tracking implements AutoCloseable {
 
     int cdqid() {
         return cdq.cdqid();
+    }
+
+    /** The CDQ (for a server that must keep its clients off it). */
+    public CdqQueue queue() {
+        return cdq;
+    }
+
+    /** True once changes may have gone unlogged: the queue filled (ESA 7) or the consumer failed. */
+    public boolean broken() {
+        return markers(CdqMarker.Kind.QUEUE_FULL) > 0 || consumer.failure().isPresent();
     }
 
     /** Stops the consumer and deletes the CDQ (which stops logging on the controller). */

@@ -7,7 +7,6 @@ import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -77,6 +76,8 @@ public final class NbdClient implements AutoCloseable {
             this.readBuffer = readBuffer;
         }
     }
+
+    private static final ByteBuffer NO_DATA = ByteBuffer.allocate(0);
 
     private NbdClient(Wire wire, String name) {
         this.wire = wire;
@@ -163,50 +164,43 @@ public final class NbdClient implements AutoCloseable {
 
     private void handshake(NbdUri uri, Options options) throws IOException {
         String export = uri.exportName();
-        ByteBuffer h = read(18);
-        if (h.getLong() != Nbd.NBDMAGIC) throw new IOException("not an NBD server");
-        if (h.getLong() != Nbd.IHAVEOPT) throw new IOException("server speaks oldstyle NBD, which is not supported");
-        int sflags = Short.toUnsignedInt(h.getShort());
-        if ((sflags & Nbd.FLAG_FIXED_NEWSTYLE) == 0) throw new IOException("server lacks fixed newstyle negotiation");
+        int sflags = NbdCodec.decodeServerHello(read(NbdCodec.SERVER_HELLO_BYTES));
         boolean noZeroes = (sflags & Nbd.FLAG_NO_ZEROES) != 0;
-        write(ByteBuffer.allocate(4).putInt(Nbd.FLAG_C_FIXED_NEWSTYLE | (noZeroes ? Nbd.FLAG_C_NO_ZEROES : 0)).flip());
+        write(NbdCodec.clientFlags(Nbd.FLAG_C_FIXED_NEWSTYLE | (noZeroes ? Nbd.FLAG_C_NO_ZEROES : 0)));
         if (options.tls() != null) startTls(uri, options.tls());
 
         if (options.extendedHeaders()) {
-            sendOption(Nbd.OPT_EXTENDED_HEADERS, ByteBuffer.allocate(0));
+            sendOption(Nbd.OPT_EXTENDED_HEADERS, NO_DATA);
             extended = readOptionReplies(Nbd.OPT_EXTENDED_HEADERS, null);
         }
         if (extended) {
             structured = true;   // extended headers imply structured replies; asking again would be refused
         } else {
-            sendOption(Nbd.OPT_STRUCTURED_REPLY, ByteBuffer.allocate(0));
+            sendOption(Nbd.OPT_STRUCTURED_REPLY, NO_DATA);
             structured = readOptionReplies(Nbd.OPT_STRUCTURED_REPLY, null);
         }
-        byte[] en = export.getBytes(StandardCharsets.UTF_8);
         if (structured) {
             if (!options.listQueries().isEmpty()) {
-                sendOption(Nbd.OPT_LIST_META_CONTEXT, metaContextRequest(en, options.listQueries()));
+                sendOption(Nbd.OPT_LIST_META_CONTEXT, NbdCodec.metaContextRequest(new NbdCodec.MetaContextRequest(export, options.listQueries())));
                 readOptionReplies(Nbd.OPT_LIST_META_CONTEXT, null);
             }
             List<String> want = new ArrayList<>();
             want.add(Nbd.BASE_ALLOCATION);
             for (String c : options.choose().apply(List.copyOf(offered))) if (!want.contains(c)) want.add(c);
-            sendOption(Nbd.OPT_SET_META_CONTEXT, metaContextRequest(en, want));
+            sendOption(Nbd.OPT_SET_META_CONTEXT, NbdCodec.metaContextRequest(new NbdCodec.MetaContextRequest(export, want)));
             readOptionReplies(Nbd.OPT_SET_META_CONTEXT, null);
         }
-        sendOption(Nbd.OPT_GO, ByteBuffer.allocate(4 + en.length + 2 + 2).putInt(en.length).put(en)
-                .putShort((short) 1).putShort((short) Nbd.INFO_BLOCK_SIZE).flip());
+        sendOption(Nbd.OPT_GO, NbdCodec.infoRequest(new NbdCodec.InfoRequest(export, List.of(Nbd.INFO_BLOCK_SIZE))));
         if (!readOptionReplies(Nbd.OPT_GO, export)) throw new IOException("server refused export '" + export + "'");
     }
 
     /** NBD_OPT_STARTTLS (proto.md "TLS support"): ACK, then TLS 1.3 on the same TCP stream, then the options again. */
     private void startTls(NbdUri uri, SSLContext ctx) throws IOException {
-        sendOption(Nbd.OPT_STARTTLS, ByteBuffer.allocate(0));
-        ByteBuffer h = read(20);
-        if (h.getLong() != Nbd.REPLY_MAGIC) throw new IOException("bad option reply magic");
-        int o = h.getInt(), type = h.getInt(), len = h.getInt();
-        if (o != Nbd.OPT_STARTTLS || len < 0 || len > 1 << 16) throw new IOException("bad reply to STARTTLS");
-        String msg = StandardCharsets.UTF_8.decode(read(len)).toString();
+        sendOption(Nbd.OPT_STARTTLS, NO_DATA);
+        NbdCodec.OptionReplyHeader h = NbdCodec.decodeOptionReplyHeader(read(NbdCodec.OPTION_REPLY_HEADER_BYTES), 1 << 16);
+        if (h.option() != Nbd.OPT_STARTTLS) throw new NbdProtocolException("bad reply to STARTTLS");
+        int type = h.type();
+        String msg = NbdCodec.text(read(h.length()));
         if (type != Nbd.REP_ACK) throw new IOException("server refused STARTTLS" + (msg.isEmpty() ? " (0x" + Integer.toHexString(type) + ")" : ": " + msg));
         Socket plain = ((Wire.Stream) wire).socket;
         InetSocketAddress a = (InetSocketAddress) uri.address();
@@ -221,52 +215,42 @@ public final class NbdClient implements AutoCloseable {
         wire = new Wire.Stream(tls);
     }
 
-    private static ByteBuffer metaContextRequest(byte[] export, List<String> queries) {
-        List<byte[]> qs = queries.stream().map(q -> q.getBytes(StandardCharsets.UTF_8)).toList();
-        ByteBuffer b = ByteBuffer.allocate(4 + export.length + 4 + qs.stream().mapToInt(q -> 4 + q.length).sum());
-        b.putInt(export.length).put(export).putInt(qs.size());
-        for (byte[] q : qs) b.putInt(q.length).put(q);
-        return b.flip();
-    }
-
     private void sendOption(int opt, ByteBuffer data) throws IOException {
-        ByteBuffer h = ByteBuffer.allocate(16).putLong(Nbd.IHAVEOPT).putInt(opt).putInt(data.remaining()).flip();
-        write(h, data);
+        write(NbdCodec.optionHeader(opt, data.remaining()), data);
     }
 
     /** Reads replies to one option until ACK (true) or an error reply (false, or throws for GO). */
     private boolean readOptionReplies(int opt, String export) throws IOException {
         while (true) {
-            ByteBuffer h = read(20);
-            if (h.getLong() != Nbd.REPLY_MAGIC) throw new IOException("bad option reply magic");
-            int o = h.getInt(), type = h.getInt(), len = h.getInt();
-            if (o != opt) throw new IOException("reply to option " + o + " while waiting for " + opt);
-            if (len < 0 || len > 1 << 20) throw new IOException("option reply too large");
-            ByteBuffer d = read(len);
-            if (type == Nbd.REP_ACK) return true;
-            if ((type & 0x80000000) != 0) {
-                String msg = StandardCharsets.UTF_8.decode(d).toString();
-                if (opt == Nbd.OPT_GO) throw new IOException("export '" + export + "': " + (msg.isEmpty() ? "error 0x" + Integer.toHexString(type) : msg));
+            NbdCodec.OptionReplyHeader h = NbdCodec.decodeOptionReplyHeader(read(NbdCodec.OPTION_REPLY_HEADER_BYTES), 1 << 20);
+            if (h.option() != opt) throw new NbdProtocolException("reply to option " + h.option() + " while waiting for " + opt);
+            ByteBuffer d = read(h.length());
+            if (h.type() == Nbd.REP_ACK) return true;
+            if (h.isError()) {
+                String msg = NbdCodec.text(d);
+                if (opt == Nbd.OPT_GO) throw new IOException("export '" + export + "': " + (msg.isEmpty() ? "error 0x" + Integer.toHexString(h.type()) : msg));
                 return false;
             }
-            if (type == Nbd.REP_META_CONTEXT && len >= 4) {
-                int id = d.getInt();
-                String ctx = StandardCharsets.UTF_8.decode(d).toString();
+            if (h.type() == Nbd.REP_META_CONTEXT) {
+                NbdCodec.MetaContext c = NbdCodec.decodeMetaContext(d);
                 if (opt == Nbd.OPT_LIST_META_CONTEXT) {
-                    offered.add(ctx);
+                    offered.add(c.name());
                 } else {
-                    contexts.put(id, ctx);
-                    if (Nbd.BASE_ALLOCATION.equals(ctx)) allocationContextId = id;
+                    contexts.put(c.id(), c.name());
+                    if (Nbd.BASE_ALLOCATION.equals(c.name())) allocationContextId = c.id();
                 }
-            } else if (type == Nbd.REP_INFO && len >= 2) {
-                int info = Short.toUnsignedInt(d.getShort());
-                if (info == Nbd.INFO_EXPORT && len >= 12) {
-                    sizeBytes = d.getLong();
-                    flags = Short.toUnsignedInt(d.getShort());
-                } else if (info == Nbd.INFO_BLOCK_SIZE && len >= 14) {
-                    minBlock = d.getInt();
-                    preferredBlock = d.getInt();
-                    maxPayload = Math.min(d.getInt(), 32 << 20);
+            } else if (h.type() == Nbd.REP_INFO) {
+                switch (NbdCodec.decodeInfo(d)) {
+                    case NbdCodec.ExportInfo e -> {
+                        sizeBytes = e.sizeBytes();
+                        flags = e.transmissionFlags();
+                    }
+                    case NbdCodec.BlockSizeInfo b -> {
+                        minBlock = b.minimumBytes();
+                        preferredBlock = b.preferredBytes();
+                        maxPayload = Math.min(b.maximumPayloadBytes(), 32 << 20);
+                    }
+                    default -> { /* name, description, unknown: nothing to keep */ }
                 }
             }
         }
@@ -320,12 +304,10 @@ public final class NbdClient implements AutoCloseable {
         }
         long cookie = cookies.getAndIncrement();
         pending.put(cookie, p);
-        // proto.md "Request message" (28 bytes), or the extended form (32 bytes, 64-bit length)
-        ByteBuffer h = extended
-                ? ByteBuffer.allocate(32).putInt(Nbd.EXTENDED_REQUEST_MAGIC).putShort((short) cflags).putShort((short) type)
-                        .putLong(cookie).putLong(offset).putLong(length).flip()
-                : ByteBuffer.allocate(28).putInt(Nbd.REQUEST_MAGIC).putShort((short) cflags).putShort((short) type)
-                        .putLong(cookie).putLong(offset).putInt((int) length).flip();
+        // the reader may have failed the connection between the check above and the put, after
+        // fail() had emptied pending: fail this request here, or it waits forever
+        if (broken != null && pending.remove(cookie) != null) return CompletableFuture.failedFuture(broken);
+        ByteBuffer h = NbdCodec.request(new NbdCodec.Request(cflags, type, cookie, offset, length), extended);
         try {
             if (payload != null) write(h, ByteBuffer.wrap(payload));
             else write(h);
@@ -340,57 +322,28 @@ public final class NbdClient implements AutoCloseable {
     private void readLoop() {
         try {
             while (true) {
-                ByteBuffer m = read(4);
-                int magic = m.getInt();
-                if (extended && magic != Nbd.EXTENDED_REPLY_MAGIC) {
-                    throw new IOException("reply magic 0x" + Integer.toHexString(magic) + " after extended headers were negotiated");
-                }
-                if (magic == Nbd.EXTENDED_REPLY_MAGIC) {
-                    if (!extended) throw new IOException("extended reply without extended headers");
-                    // flags, type, cookie, offset (the request's), 64-bit payload length
-                    ByteBuffer r = read(28);
-                    int rflags = Short.toUnsignedInt(r.getShort());
-                    int type = Short.toUnsignedInt(r.getShort());
-                    long cookie = r.getLong();
-                    r.getLong();
-                    long len = r.getLong();
-                    if (len < 0 || len > Integer.MAX_VALUE) throw new IOException("chunk of " + Long.toUnsignedString(len) + " bytes");
-                    Pending p = pending.get(cookie);
-                    if (p == null) throw new IOException("chunk for unknown cookie " + cookie);
-                    chunk(p, type, (int) len);
-                    if ((rflags & Nbd.REPLY_FLAG_DONE) != 0) {
-                        pending.remove(cookie);
-                        if (p.error != null) p.future.completeExceptionally(p.error);
-                        else p.future.complete(p.readBuffer == null ? p.extents : null);
+                int magic = read(4).getInt();
+                switch (NbdCodec.decodeReplyHeader(magic, read(NbdCodec.replyHeaderRestBytes(magic, extended)))) {
+                    case NbdCodec.SimpleReply r -> {
+                        Pending p = pending.remove(r.cookie());
+                        if (p == null) throw new NbdProtocolException("reply for unknown cookie " + r.cookie());
+                        if (r.error() != 0) {
+                            p.future.completeExceptionally(new NbdError(r.error(), name + ": server error " + r.error()));
+                        } else {
+                            if (p.readBuffer != null) readInto(ByteBuffer.wrap(p.readBuffer));
+                            p.future.complete(null);
+                        }
                     }
-                } else if (magic == Nbd.SIMPLE_REPLY_MAGIC) {
-                    ByteBuffer r = read(12);
-                    int err = r.getInt();
-                    long cookie = r.getLong();
-                    Pending p = pending.remove(cookie);
-                    if (p == null) throw new IOException("reply for unknown cookie " + cookie);
-                    if (err != 0) {
-                        p.future.completeExceptionally(new NbdError(err, name + ": server error " + err));
-                    } else {
-                        if (p.readBuffer != null) readInto(ByteBuffer.wrap(p.readBuffer));
-                        p.future.complete(null);
+                    case NbdCodec.Chunk c -> {
+                        Pending p = pending.get(c.cookie());
+                        if (p == null) throw new NbdProtocolException("chunk for unknown cookie " + c.cookie());
+                        chunk(p, c.type(), c.length());
+                        if (c.done()) {
+                            pending.remove(c.cookie());
+                            if (p.error != null) p.future.completeExceptionally(p.error);
+                            else p.future.complete(p.readBuffer == null ? p.extents : null);
+                        }
                     }
-                } else if (magic == Nbd.STRUCTURED_REPLY_MAGIC) {
-                    ByteBuffer r = read(16);
-                    int rflags = Short.toUnsignedInt(r.getShort());
-                    int type = Short.toUnsignedInt(r.getShort());
-                    long cookie = r.getLong();
-                    int len = r.getInt();
-                    Pending p = pending.get(cookie);
-                    if (p == null) throw new IOException("chunk for unknown cookie " + cookie);
-                    chunk(p, type, len);
-                    if ((rflags & Nbd.REPLY_FLAG_DONE) != 0) {
-                        pending.remove(cookie);
-                        if (p.error != null) p.future.completeExceptionally(p.error);
-                        else p.future.complete(p.readBuffer == null ? p.extents : null);
-                    }
-                } else {
-                    throw new IOException("bad reply magic 0x" + Integer.toHexString(magic));
                 }
             }
         } catch (IOException e) {
@@ -402,55 +355,33 @@ public final class NbdClient implements AutoCloseable {
 
     private void chunk(Pending p, int type, int len) throws IOException {
         // a hostile or broken server must not make us allocate without bound
-        if (len < 0 || (type != Nbd.REPLY_TYPE_OFFSET_DATA && len > 16 << 20)) throw new IOException("chunk of " + Integer.toUnsignedString(len) + " bytes");
+        if (type != Nbd.REPLY_TYPE_OFFSET_DATA && len > 16 << 20) throw new NbdProtocolException("chunk of " + len + " bytes");
         switch (type) {
-            case Nbd.REPLY_TYPE_NONE -> { if (len != 0) throw new IOException("NONE chunk with payload"); }
+            case Nbd.REPLY_TYPE_NONE -> { if (len != 0) throw new NbdProtocolException("NONE chunk with payload"); }
             case Nbd.REPLY_TYPE_OFFSET_DATA -> {
-                long off = read(8).getLong();
-                int n = len - 8;
-                int at = (int) (off - p.offset);
-                if (p.readBuffer == null || at < 0 || n < 0 || at + n > p.readBuffer.length) throw new IOException("OFFSET_DATA outside the request");
-                readInto(ByteBuffer.wrap(p.readBuffer, at, n));
+                if (len < NbdCodec.OFFSET_DATA_PREFIX_BYTES) throw new NbdProtocolException("OFFSET_DATA chunk of " + len + " bytes");
+                long off = NbdCodec.decodeOffsetDataPrefix(read(NbdCodec.OFFSET_DATA_PREFIX_BYTES));
+                int n = len - NbdCodec.OFFSET_DATA_PREFIX_BYTES;
+                long at = off - p.offset;
+                if (p.readBuffer == null || at < 0 || at + n > p.readBuffer.length) throw new NbdProtocolException("OFFSET_DATA outside the request");
+                readInto(ByteBuffer.wrap(p.readBuffer, (int) at, n));
             }
             case Nbd.REPLY_TYPE_OFFSET_HOLE -> {
-                ByteBuffer b = read(12);
-                long off = b.getLong();
-                int n = b.getInt();
-                int at = (int) (off - p.offset);
-                if (p.readBuffer == null || at < 0 || at + n > p.readBuffer.length) throw new IOException("OFFSET_HOLE outside the request");
-                java.util.Arrays.fill(p.readBuffer, at, at + n, (byte) 0);
+                if (len != NbdCodec.OFFSET_HOLE_BYTES) throw new NbdProtocolException("OFFSET_HOLE chunk of " + len + " bytes");
+                NbdCodec.Hole h = NbdCodec.decodeHole(read(len));
+                long at = h.offset() - p.offset;
+                if (p.readBuffer == null || at < 0 || at + h.length() > p.readBuffer.length) throw new NbdProtocolException("OFFSET_HOLE outside the request");
+                java.util.Arrays.fill(p.readBuffer, (int) at, (int) at + h.length(), (byte) 0);
             }
-            case Nbd.REPLY_TYPE_BLOCK_STATUS -> {
-                ByteBuffer b = read(len);
-                if (len < 4) throw new IOException("short BLOCK_STATUS chunk");
-                int id = b.getInt();
-                List<NbdExport.Extent> list = p.extents.computeIfAbsent(id, k -> new ArrayList<>());
-                while (b.remaining() >= 8) {
-                    long l = Integer.toUnsignedLong(b.getInt());
-                    int f = b.getInt();
-                    list.add(new NbdExport.Extent(l, f));
-                }
-            }
-            case Nbd.REPLY_TYPE_BLOCK_STATUS_EXT -> {
-                // context id, descriptor count, then {64-bit length, 64-bit status} (status flags of our contexts fit 32 bits)
-                if (!extended || len < 8 || (len - 8) % 16 != 0) throw new IOException("bad BLOCK_STATUS_EXT chunk of " + len + " bytes");
-                ByteBuffer b = read(len);
-                int id = b.getInt();
-                b.getInt();
-                List<NbdExport.Extent> list = p.extents.computeIfAbsent(id, k -> new ArrayList<>());
-                while (b.remaining() >= 16) {
-                    long l = b.getLong();
-                    long f = b.getLong();
-                    if (l <= 0) throw new IOException("BLOCK_STATUS_EXT extent of length " + Long.toUnsignedString(l));
-                    list.add(new NbdExport.Extent(l, (int) f));
-                }
+            case Nbd.REPLY_TYPE_BLOCK_STATUS, Nbd.REPLY_TYPE_BLOCK_STATUS_EXT -> {
+                boolean ext = type == Nbd.REPLY_TYPE_BLOCK_STATUS_EXT;
+                if (ext && !extended) throw new NbdProtocolException("BLOCK_STATUS_EXT chunk without extended headers");
+                NbdCodec.BlockStatus s = NbdCodec.decodeBlockStatus(read(len), ext);
+                p.extents.computeIfAbsent(s.contextId(), k -> new ArrayList<>()).addAll(s.extents());
             }
             case Nbd.REPLY_TYPE_ERROR, Nbd.REPLY_TYPE_ERROR_OFFSET -> {
-                ByteBuffer b = read(len);
-                int err = b.getInt();
-                int ml = Short.toUnsignedInt(b.getShort());
-                String msg = ml <= b.remaining() ? StandardCharsets.UTF_8.decode(b.slice(b.position(), ml)).toString() : "";
-                p.error = new NbdError(err, name + ": " + (msg.isEmpty() ? "server error " + err : msg));
+                NbdCodec.ErrorChunk e = NbdCodec.decodeError(read(len));
+                p.error = new NbdError(e.errno(), name + ": " + (e.message().isEmpty() ? "server error " + e.errno() : e.message()));
             }
             default -> read(len);  // unknown chunk types are skipped
         }
@@ -495,8 +426,7 @@ public final class NbdClient implements AutoCloseable {
     public void close() throws IOException {
         try {
             if (broken == null) {
-                write(ByteBuffer.allocate(28).putInt(Nbd.REQUEST_MAGIC).putShort((short) 0).putShort((short) Nbd.CMD_DISC)
-                        .putLong(0).putLong(0).putInt(0).flip());
+                write(NbdCodec.request(new NbdCodec.Request(0, Nbd.CMD_DISC, 0, 0, 0), extended));
             }
         } catch (IOException ignored) {
             // closing anyway

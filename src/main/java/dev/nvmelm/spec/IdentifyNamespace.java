@@ -31,9 +31,16 @@ public record IdentifyNamespace(long nsze, long ncap, long nuse, int nsfeat, int
         return b;
     }
 
+    /**
+     * Decodes; for an active namespace (NSZE not 0; an inactive NSID reads as zeroes) an LBADS
+     * outside 9..30 (below 512 bytes, which the NVM Command Set does not allow, or a block size no
+     * int holds) is an IllegalArgumentException, not a block size of 1 << LBADS wrapped around.
+     */
     public static IdentifyNamespace decode(MemorySegment m) {
         int flbas = IdentifyController.u8(m, 26) & 0xf;
         int lbaf = m.get(Sqe.LE_INT, 128 + 4L * flbas);
+        int lbads = (lbaf >>> 16) & 0xff;
+        if (m.get(Sqe.LE_LONG, 0) != 0 && (lbads < 9 || lbads > 30)) throw new IllegalArgumentException("Identify Namespace LBAF " + flbas + ": LBADS " + lbads + " is not a block size of 512 bytes to 1 GiB");
         return new IdentifyNamespace(m.get(Sqe.LE_LONG, 0), m.get(Sqe.LE_LONG, 8), m.get(Sqe.LE_LONG, 16),
                 IdentifyController.u8(m, 24), (lbaf >>> 16) & 0xff, IdentifyController.u16(m, 74), m.get(Sqe.LE_INT, 76),
                 IdentifyController.u8(m, 80));

@@ -29,8 +29,14 @@ public record SupportedControllerStateFormats(List<Integer> versions, List<UUID>
         return b;
     }
 
+    /** Decodes; NV and NUUID that claim more entries than the buffer (an Identify page: 4096 bytes) holds are an IllegalArgumentException. */
     public static SupportedControllerStateFormats decode(MemorySegment m) {
         int nv = IdentifyController.u8(m, 0), nu = IdentifyController.u8(m, 1);
+        long needed = 2 + 2L * nv + 16L * nu;
+        if (needed > m.byteSize()) {
+            throw new IllegalArgumentException("Supported Controller State Formats: NV " + nv + " and NUUID " + nu + " need "
+                    + needed + " bytes, the data holds " + m.byteSize());
+        }
         List<Integer> v = new ArrayList<>();
         for (int i = 0; i < nv; i++) v.add(IdentifyController.u16(m, 2 + 2L * i));
         List<UUID> u = new ArrayList<>();

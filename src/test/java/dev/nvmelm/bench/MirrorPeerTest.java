@@ -21,7 +21,9 @@ class MirrorPeerTest {
         }
         try (MirrorPeer peer = new MirrorPeer(dir, src);
              FioWriter fio = new FioWriter(peer.nbdUri(), 16 << 20, 200, dir.resolve("fio.json"))) {
-            Thread.sleep(300);
+            // fio connected to the daemon's export: the mirror runs under its writes
+            dev.nvmelm.Await.until("fio connected to the NBD export", java.time.Duration.ofSeconds(30),
+                    () -> dev.nvmelm.Procs.unixConnected(dir.resolve("nbd.sock")));
             double[] iops = new double[1];
             MirrorPeer.Result r = peer.mirror(dst, 64L << 20, 300, 60, () -> {
                 try {

@@ -1,5 +1,6 @@
 package dev.nvmelm.cli;
 
+import dev.nvmelm.Await;
 import dev.nvmelm.net.agent.DestinationAgent;
 import dev.nvmelm.net.agent.Transport;
 import dev.nvmelm.net.tls.TlsConfig;
@@ -70,11 +71,12 @@ class AgentFullDiskTest {
                 "--to", "127.0.0.1:" + agent.address().getPort(), "--tls-cert", tls.resolve("client.crt").toString(),
                 "--tls-key", tls.resolve("client.key").toString(), "--tls-ca", tls.resolve("ca.crt").toString(), "--max-rate", "16M"));
         // once the migration is admitted (the space check passed), something else takes most of the disk
-        long deadline = System.nanoTime() + 30_000_000_000L;
-        while (!(Files.isDirectory(small.resolve("agent")) && Files.list(small.resolve("agent")).findAny().isPresent())) {
-            assertThat(System.nanoTime()).isLessThan(deadline);
-            Thread.sleep(10);
-        }
+        Await.until("the agent admitted the migration", java.time.Duration.ofSeconds(30), () -> {
+            if (!Files.isDirectory(small.resolve("agent"))) return false;
+            try (var entries = Files.list(small.resolve("agent"))) {
+                return entries.findAny().isPresent();
+            }
+        });
         try (RandomAccessFile filler = new RandomAccessFile(small.resolve("filler").toFile(), "rw")) {
             byte[] z = new byte[1 << 20];
             for (int i = 0; i < 50; i++) filler.write(z);

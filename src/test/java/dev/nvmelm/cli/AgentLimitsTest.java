@@ -1,5 +1,6 @@
 package dev.nvmelm.cli;
 
+import dev.nvmelm.Await;
 import dev.nvmelm.net.agent.AgentLimits;
 import dev.nvmelm.net.agent.DestinationAgent;
 import dev.nvmelm.net.agent.Transport;
@@ -79,11 +80,9 @@ class AgentLimitsTest {
         }
     }
 
-    /** Waits for a condition the agent reaches on its own (a thread ending), checking every 10 ms. */
-    static void await(BooleanSupplier condition) {
-        assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
-            while (!condition.getAsBoolean()) Thread.sleep(10);
-        });
+    /** Waits for a condition the agent reaches on its own (a thread ending). */
+    static void await(BooleanSupplier condition) throws Exception {
+        Await.until("the agent reached the condition", Duration.ofSeconds(30), condition::getAsBoolean);
     }
 
     static long heapUsedBytes() {

@@ -1,11 +1,13 @@
 package dev.nvmelm.cli;
 
+import dev.nvmelm.Await;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.time.Duration;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.RandomAccessFile;
@@ -22,8 +24,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The agent in a network namespace the test creates, reached over a veth pair with a real (non
- * loopback) address and TLS; the link is taken down for 3 s in the middle of the copy and brought
- * back. Everything the test creates is removed afterwards. Skipped where namespaces cannot be made.
+ * loopback) address and TLS; the link is taken down for 3 s in the middle of the copy, the agent's
+ * end of the connection is destroyed meanwhile, and the link is brought back: the source must
+ * reconnect (asserted) and end verified. Everything the test creates is removed afterwards. Skipped where namespaces cannot be made.
  */
 class AgentNetnsTest {
     @TempDir
@@ -81,12 +84,20 @@ class AgentNetnsTest {
         CompletableFuture<CliRunner> run = CompletableFuture.supplyAsync(() -> CliRunner.run("migrate", "--source-image", src.toString(),
                 "--to", nsIp + ":7340", "--tls-cert", tls.resolve("client.crt").toString(), "--tls-key", tls.resolve("client.key").toString(),
                 "--tls-ca", tls.resolve("ca.crt").toString(), "--max-rate", "16M", "--verify", "full", "-o", "json"));
-        Thread.sleep(1000);
+        // mid-copy: 8 MiB of the 40 MiB of data have left through the link (the kernel's counter of it)
+        Path txBytes = Path.of("/sys/class/net", hostIf, "statistics", "tx_bytes");
+        Await.until("8 MiB went out through " + hostIf, Duration.ofSeconds(60),
+                () -> Long.parseLong(Files.readString(txBytes).trim()) >= (8 << 20));
         assertThat(sh("ip", "link", "set", hostIf, "down")).isZero();
-        Thread.sleep(3000);
+        // a link down for 3 s alone is ridden out by TCP's retransmission, with no reconnect; the far
+        // end also loses the connection's state (as a rebooted host or a NAT that forgot it would),
+        // so the source's next segment after the outage meets a reset and it must reconnect
+        assertThat(sh("ip", "netns", "exec", ns, "ss", "-K", "dst", hostIp)).as("ss -K (sock_destroy) in the namespace").isZero();
+        Thread.sleep(3000);   // the outage itself: the link stays down this long
         assertThat(sh("ip", "link", "set", hostIf, "up")).isZero();
         CliRunner res = run.get(120, TimeUnit.SECONDS);
         assertThat(res.exit()).as(res.out() + res.err()).isZero();
+        assertThat(res.out()).as("the cut link cost a reconnect").containsPattern("\"reconnects\": [1-9]");
         assertThat(res.out()).contains("\"verified\": true").contains("SHA-256 of the whole namespace matches");
         try (Stream<Path> ids = Files.list(agentDir)) {
             Path img = ids.filter(d -> d.getFileName().toString().length() == 36).findFirst().orElseThrow().resolve("c1n1.img");

@@ -1,5 +1,6 @@
 package dev.nvmelm.cli;
 
+import dev.nvmelm.Await;
 import dev.nvmelm.bench.FaultProxy;
 import dev.nvmelm.net.agent.DestinationAgent;
 import dev.nvmelm.net.agent.Transport;
@@ -9,6 +10,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.time.Duration;
 import java.io.RandomAccessFile;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -112,12 +114,12 @@ class AgentTest {
             proxy.throttle(16 << 20);   // slow enough to cut in the middle
             CompletableFuture<Void> outage = CompletableFuture.runAsync(() -> {
                 try {
-                    while (proxy.forwardedBytes() < (8 << 20)) Thread.sleep(5);
+                    Await.until("8 MiB went through the proxy", Duration.ofSeconds(60), () -> proxy.forwardedBytes() >= (8 << 20));
                     proxy.cut();
-                    Thread.sleep(1500);
+                    Thread.sleep(1500);   // the outage itself: the link stays down this long
                     proxy.up();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
                 }
             });
             CliRunner r = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "-o", "json"},
@@ -138,12 +140,12 @@ class AgentTest {
             proxy.throttle(32 << 20);
             CompletableFuture<Void> stall = CompletableFuture.runAsync(() -> {
                 try {
-                    while (proxy.forwardedBytes() < (6 << 20)) Thread.sleep(5);
+                    Await.until("6 MiB went through the proxy", Duration.ofSeconds(60), () -> proxy.forwardedBytes() >= (6 << 20));
                     proxy.stall();
-                    Thread.sleep(2000);
+                    Thread.sleep(2000);   // the stall itself: bytes are held this long
                     proxy.unstall();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
                 }
             });
             CliRunner r = CliRunner.run(concat(new String[]{"migrate", "--source-image", src.toString(), "--verify", "full", "-o", "json"},
@@ -225,8 +227,7 @@ class AgentTest {
             slow.throttle(16 << 20);
             CompletableFuture<CliRunner> run = CompletableFuture.supplyAsync(() -> CliRunner.run(concat(
                     new String[]{"migrate", "--source-image", src.toString(), "--verify", "full", "-o", "json"}, client("127.0.0.1:" + slow.port()))));
-            long deadline = System.nanoTime() + 30_000_000_000L;
-            while (slow.forwardedBytes() < (12 << 20) && System.nanoTime() < deadline) Thread.sleep(10);
+            Await.until("12 MiB went through the proxy", Duration.ofSeconds(30), () -> slow.forwardedBytes() >= (12 << 20));
             first.destroyForcibly().waitFor();   // SIGKILL: no goodbye, no flush
             second = startAgent(port, dir2);
             CliRunner r = run.get(120, java.util.concurrent.TimeUnit.SECONDS);
@@ -263,8 +264,8 @@ class AgentTest {
             cmd.addAll(List.of(client("127.0.0.1:" + slow.port())));
             first = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
             try {
-                long deadline = System.nanoTime() + 60_000_000_000L;
-                while (slow.forwardedBytes() < killAt && first.isAlive() && System.nanoTime() < deadline) Thread.sleep(5);
+                Process copying = first;
+                Await.until(killAt + " bytes went through the proxy", Duration.ofSeconds(60), () -> slow.forwardedBytes() >= killAt || !copying.isAlive());
                 assertThat(first.isAlive()).as("source still copying at " + killAt + " bytes (seed " + seed + ")").isTrue();
                 first.destroyForcibly().waitFor();   // SIGKILL: its CDQ tracking state and unacknowledged frames are gone
             } finally {
@@ -375,6 +376,11 @@ class AgentTest {
     }
 
     Process startAgent(int port, Path agentDir) throws Exception {
+        return startAgent(tls, port, agentDir);
+    }
+
+    /** {@code nvme-lm serve} in its own JVM on 127.0.0.1:{@code port}, with the certificates of {@code tls gen --dir tls}. */
+    static Process startAgent(Path tls, int port, Path agentDir) throws Exception {
         String java = ProcessHandle.current().info().command().orElseThrow();
         Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve",
                 "--listen", "127.0.0.1:" + port, "--dir", agentDir.toString(), "--tls-cert", tls.resolve("server.crt").toString(),

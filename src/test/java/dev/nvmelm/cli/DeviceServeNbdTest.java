@@ -1,5 +1,6 @@
 package dev.nvmelm.cli;
 
+import dev.nvmelm.Await;
 import dev.nvmelm.device.Subsystem;
 import dev.nvmelm.embedded.DeviceServer;
 import dev.nvmelm.host.CdqQueue;
@@ -99,7 +100,7 @@ class DeviceServeNbdTest {
 
             // every block nbdcopy wrote with data is in a logged range
             BitSet logged = new BitSet();
-            for (LbaMigrationEntry e : q.readFrom(CdqQueue.Cursor.START, q.entryCount()).entries()) {
+            for (LbaMigrationEntry e : dev.nvmelm.host.cdq.CdqRingReader.at(q, CdqQueue.Cursor.START).take(q.entryCount())) {
                 if (e.lbaci() == LbaMigrationEntry.LBACI_RANGE) logged.set((int) e.slba(), (int) (e.slba() + e.blockCount()));
             }
             for (int lba : new int[]{0, 255, 2048, 2303}) assertThat(logged.get(lba)).as("LBA %d logged", lba).isTrue();
@@ -116,7 +117,10 @@ class DeviceServeNbdTest {
             byte[] data = new byte[4096];
             java.util.Arrays.fill(data, (byte) 0x3c);
             CompletableFuture<Void> w = client.write(4096, data, false);
-            Thread.sleep(300);
+            // the write reached MC 1: it waits, unfetched, in one of its SQs (Get Controller State shows it)
+            var mc1 = new dev.nvmelm.migrate.state.ControllerStateMachine(mmc, 1, dev.nvmelm.migrate.state.MigState.STOP);
+            Await.until("the NBD write waits in an SQ of the suspended MC", Duration.ofSeconds(10), () ->
+                    dev.nvmelm.spec.ControllerState.decode(mc1.peekState()).sqs().stream().anyMatch(q -> q.tail() != q.head()));
             assertThat(w).as("held while suspended, not failed").isNotDone();
             mmc.admin(new MigrationSendCommand.Resume(1, 0).toSqe(), null).orThrow("resume");
             w.get(10, TimeUnit.SECONDS);

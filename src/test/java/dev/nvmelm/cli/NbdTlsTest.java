@@ -242,7 +242,7 @@ class NbdTlsTest {
                 "--tls-creds", "tls0", "-f", "raw", "-r", "-b", "127.0.0.1", "-p", String.valueOf(qport), "-x", "s", "--persistent", image.toString())
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         try {
-            awaitPort(qport, q);
+            dev.nvmelm.Procs.awaitPort(q, qport);
             String src = "nbds://127.0.0.1:" + qport + "/s";
             Path dst = dir.resolve("out.img");
             CliRunner r = CliRunner.run("migrate", "--source", src, "--dest-image", dst.toString(),
@@ -269,7 +269,7 @@ class NbdTlsTest {
                     "--tls-creds", "tls0", "-f", "raw", "-b", "127.0.0.1", "-p", String.valueOf(wport), "-x", "t", "--persistent", target.toString())
                     .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
             try {
-                awaitPort(wport, w);
+                dev.nvmelm.Procs.awaitPort(w, wport);
                 CliRunner into = CliRunner.run("migrate", "--source-image", image.toString(), "--dest", "nbds://127.0.0.1:" + wport + "/t",
                         "--tls-cert", good.resolve("client.crt").toString(), "--tls-key", good.resolve("client.key").toString(),
                         "--tls-ca", good.resolve("ca.crt").toString());
@@ -343,18 +343,6 @@ class NbdTlsTest {
         } finally {
             p.destroyForcibly();
         }
-    }
-
-    static void awaitPort(int port, Process p) throws Exception {
-        for (int i = 0; i < 500; i++) {
-            assertThat(p.isAlive()).as("peer alive").isTrue();
-            try (Socket s = new Socket("127.0.0.1", port)) {
-                return;
-            } catch (IOException e) {
-                Thread.sleep(10);
-            }
-        }
-        throw new AssertionError("nothing listens on " + port);
     }
 
     static String run(String... cmd) throws Exception {

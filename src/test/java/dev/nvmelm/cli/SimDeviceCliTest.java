@@ -1,5 +1,6 @@
 package dev.nvmelm.cli;
 
+import dev.nvmelm.Await;
 import dev.nvmelm.device.Subsystem;
 import dev.nvmelm.embedded.DeviceServer;
 import org.junit.jupiter.api.AfterEach;
@@ -107,11 +108,8 @@ class SimDeviceCliTest {
                 new java.io.PrintWriter(live, true), new java.io.PrintWriter(err, true)));
         try (var mc = dev.nvmelm.host.sim.SimNvmeDevice.open(mc1, java.time.Duration.ofSeconds(10))) {
             var buf = mc.allocateBuffer(4 * 4096);
-            long deadline = System.nanoTime() + 10_000_000_000L;
-            while (!live.toString().contains("\"first\"")) {   // the ESA 1 marker: tracking is on
-                assertThat(System.nanoTime()).as("watcher started tracking").isLessThan(deadline);
-                Thread.sleep(20);
-            }
+            // the ESA 1 marker in the watcher's output: tracking is on
+            Await.until("the watcher printed the ESA 1 marker", java.time.Duration.ofSeconds(10), () -> live.toString().contains("\"first\""));
             for (int slba : new int[]{10, 20, 30, 13}) {
                 mc.io(dev.nvmelm.spec.IoCommands.write(1, slba, 2, false).toSqe(), buf.asSlice(0, 2 * 4096)).orThrow("write");
             }

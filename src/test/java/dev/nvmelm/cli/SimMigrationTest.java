@@ -1,5 +1,6 @@
 package dev.nvmelm.cli;
 
+import dev.nvmelm.Await;
 import dev.nvmelm.device.Subsystem;
 import dev.nvmelm.embedded.DeviceServer;
 import dev.nvmelm.host.sim.SimNvmeDevice;
@@ -66,7 +67,7 @@ class SimMigrationTest {
                     while (!done.get()) {
                         write(guest, buf, r.nextInt(blocks), version, (byte) (1 + r.nextInt(250)));
                         writes.incrementAndGet();
-                        Thread.sleep(1);
+                        Thread.sleep(1);   // pacing the guest (at most ~1000 writes/s), not synchronisation
                     }
                 } catch (Exception e) {
                     throw new RuntimeException(e);
@@ -74,7 +75,8 @@ class SimMigrationTest {
             });
             CliRunner r = CliRunner.run("migrate", "--source", mmc + "#1", "--dest", mmc + "#2", "-o", "json");
             int during = writes.get();
-            Thread.sleep(200);   // and after: the guest now runs on MC 2
+            // and after: the guest now runs on MC 2
+            Await.until("the guest wrote 20 blocks after the migration", Duration.ofSeconds(30), () -> writes.get() >= during + 20);
             done.set(true);
             writer.get(30, TimeUnit.SECONDS);
             if (r.exit() != 0) {
@@ -121,7 +123,11 @@ class SimMigrationTest {
                     "--thread", "--runtime=120")
                     .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
             try {
-                Thread.sleep(500);   // fio is writing
+                // fio connected: its writes start at once, so the migration runs under them
+                Await.until("fio connected to the export", Duration.ofSeconds(30), () -> {
+                    assertThat(fio.isAlive()).as("fio runs").isTrue();
+                    return nbd.connectionCount() > 0;
+                });
                 // a loaded CI machine may copy slower than fio dirties: force keeps the test about correctness
                 CliRunner r = CliRunner.run("migrate", "--source", server.deviceString() + "#1", "--dest", server.deviceString() + "#2",
                         "--on-stall", "force", "-o", "json");

@@ -23,7 +23,7 @@ class FormatNvmTest {
     Path dir;
 
     static List<LbaMigrationEntry> entries(CdqQueue q) {
-        return q.readFrom(CdqQueue.Cursor.START, q.entryCount()).entries();
+        return dev.nvmelm.host.cdq.CdqRingReader.at(q, CdqQueue.Cursor.START).take(q.entryCount());
     }
 
     @Test

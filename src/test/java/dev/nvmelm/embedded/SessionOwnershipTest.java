@@ -200,7 +200,7 @@ class SessionOwnershipTest {
                 assertThat(r.message()).as("Suspend with DUDMQ of MC %d", mc).contains("would delete");
             }
             write(guest, 7, (byte) 7);
-            var entries = q.readFrom(CdqQueue.Cursor.START, 16).entries();
+            var entries = dev.nvmelm.host.cdq.CdqRingReader.at(q, CdqQueue.Cursor.START).take(16);
             assertThat(entries).as("still logging").anyMatch(e -> e.nsid() == 1 && e.slba() == 7);
             server.forgetCdq(own.cdqid());
             own.close();

@@ -1,5 +1,6 @@
 package dev.nvmelm.migrate;
 
+import dev.nvmelm.Await;
 import dev.nvmelm.migrate.copy.Copier;
 import dev.nvmelm.migrate.state.MigState;
 import dev.nvmelm.migrate.workload.Workload;
@@ -37,7 +38,7 @@ class AbortTest {
         m.set(new MediaMigration(fx.rig.sourceSide(), hooked, handovers.make(fx.rig.handover()),
                 MediaMigration.Options.defaults().withCopy(copy), System::nanoTime, null));
         guest.start();
-        Thread.sleep(100);
+        Await.until("the guest wrote 20 blocks", java.time.Duration.ofSeconds(30), () -> guest.guestWrites() >= 20);
         return catchThrowableOfType(MigrationException.class, () -> m.get().run().close());
     }
 
@@ -58,9 +59,8 @@ class AbortTest {
         assertThat(r.warnings).isEmpty();
         long before = guest.guestWrites();
         fx.assertGuestReadCompletes();
-        Thread.sleep(150);
+        Await.until("the guest kept writing after the abort", java.time.Duration.ofSeconds(30), () -> guest.guestWrites() > before + 10);
         guest.stop();
-        assertThat(guest.guestWrites()).as("the guest kept writing after the abort").isGreaterThan(before);
         assertThat(guest.errors.get()).isZero();
         fx.assertSourceIntact(guest);
     }

@@ -1,5 +1,6 @@
 package dev.nvmelm.migrate;
 
+import dev.nvmelm.Await;
 import dev.nvmelm.migrate.copy.Copier;
 import dev.nvmelm.migrate.copy.Verifier;
 import org.junit.jupiter.api.Test;
@@ -41,10 +42,10 @@ class CdqFullTest {
                     throw new RuntimeException(e);
                 }
             });
-            while (m.snapshot().bytesCopied() < SIZE / 2) {
-                assertThat(run).isNotDone();
-                Thread.sleep(1);
-            }
+            Await.until("the bulk copy passed half the namespace", java.time.Duration.ofSeconds(60), () -> {
+                assertThat(run).as("the gate holds the copy").isNotDone();
+                return m.snapshot().bytesCopied() >= SIZE / 2;
+            });
             // 300 writes behind the frontier: the ring takes 126 of them, ESA 7, the rest are lost.
             for (long i = 0; i < 300; i++) fx.guestWrite(i * 3, 5);
             gate.release();

@@ -1,5 +1,6 @@
 package dev.nvmelm.migrate;
 
+import dev.nvmelm.Await;
 import dev.nvmelm.bench.Images;
 import dev.nvmelm.embedded.LiveMigrationRig;
 import dev.nvmelm.migrate.copy.Verifier;
@@ -26,7 +27,8 @@ class LiveMigrationTest {
             Workload guest = new Workload(rig.guest(), LiveMigrationRig.NSID, 32 << 20, 4096,
                     WorkloadSpec.parse("random-write:iops=500,bs=4k,seconds=2.5,zeroes=0.05,trim=0.05,seed=7"), System::nanoTime);
             guest.start();
-            Thread.sleep(200);
+            // the migration starts under a guest that is already writing
+            Await.until("the guest wrote 50 blocks", java.time.Duration.ofSeconds(30), () -> guest.guestWrites() >= 50);
             MediaMigration m = new MediaMigration(rig.sourceSide(), rig.destinationSide(), rig.handover(),
                     MediaMigration.Options.defaults(), System::nanoTime, null);
             try (MediaMigration.Outcome out = m.run()) {

@@ -114,7 +114,7 @@ public final class CdqConsumer implements AutoCloseable {
             }
         };
         this.reader = new CdqRingReader(queue.ring(), queue.entryCount(), b.namespaces, inner, config.maxBatchEntries());
-        this.reporter = new HeadReporter(b.device, queue.cdqid(), queue.entryCount(), k, config.tailPointerTrigger(), b.completionExecutor, listener);
+        this.reporter = new HeadReporter(b.device, queue, k, config.tailPointerTrigger(), b.completionExecutor, listener);
     }
 
     public static Builder builder(NvmeDevice device, CdqQueue queue) {

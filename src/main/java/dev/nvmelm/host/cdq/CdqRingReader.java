@@ -1,5 +1,6 @@
 package dev.nvmelm.host.cdq;
 
+import dev.nvmelm.host.CdqQueue;
 import dev.nvmelm.spec.LbaMigrationEntry;
 
 import java.lang.foreign.MemorySegment;
@@ -75,6 +76,43 @@ public final class CdqRingReader {
             nsids[i] = d.nsid();
             namespaces[i] = new Namespace(d, batchCapacity);
         }
+    }
+
+    /**
+     * A reader of the entries themselves, from where an earlier reader left off, for a tool that
+     * prints a ring ({@code lm cdq-read}) or a test that inspects one: {@link #take} it, then
+     * report {@link #cursor()}'s head. It tracks no namespace.
+     */
+    public static CdqRingReader at(CdqQueue queue, CdqQueue.Cursor from) {
+        CdqRingReader r = new CdqRingReader(queue.ring(), queue.entryCount(), List.of(), CdqListener.NONE, 1);
+        if (from.head() < 0 || from.head() >= r.entryCount) throw new IllegalArgumentException("head " + from.head() + " is not a slot of " + r.entryCount);
+        r.head = from.head();
+        r.stalePhase = from.stalePhase() ? 1 : 0;
+        return r;
+    }
+
+    /** Where this reader is: the next slot and the phase of stale slots. */
+    public CdqQueue.Cursor cursor() {
+        return new CdqQueue.Cursor(head, stalePhase != 0);
+    }
+
+    /**
+     * Consumes up to {@code max} new entries and returns them as written, uninterpreted: nothing
+     * reaches a DirtyExtents or the listener (use {@link #drain} for that).
+     */
+    public List<LbaMigrationEntry> take(int max) {
+        List<LbaMigrationEntry> out = new ArrayList<>();
+        while (out.size() < max && entryAvailable()) {
+            out.add(LbaMigrationEntry.decode(ring, (long) head * ENTRY_BYTES));   // after the acquire read of the phase
+            sequence++;
+            entries++;
+            if (++head == entryCount) {
+                head = 0;
+                stalePhase ^= 1;
+                ringPasses++;
+            }
+        }
+        return out;
     }
 
     public int entryCount() { return entryCount; }

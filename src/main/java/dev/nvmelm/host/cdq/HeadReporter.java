@@ -1,9 +1,9 @@
 package dev.nvmelm.host.cdq;
 
+import dev.nvmelm.host.CdqQueue;
 import dev.nvmelm.host.Completion;
 import dev.nvmelm.host.NvmeDevice;
 import dev.nvmelm.host.NvmeStatusException;
-import dev.nvmelm.spec.CdqFeature;
 import dev.nvmelm.spec.TailPointerTrigger;
 
 import java.util.ArrayList;
@@ -12,7 +12,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 
 /**
- * Reports the consumer's head with Set Features FID 21h (NVMe Base 2.1, Figures 425-426), with
+ * Reports the consumer's head with Set Features FID 21h (NVMe Base 2.1, Figures 425-426) through
+ * {@link CdqQueue#reportHead}, with
  * at most one command in flight: when one completes and the head has moved meanwhile, the next
  * is sent (the kernel RFC consumer's rule). The same command can arm the Tail Pointer Trigger
  * for the k-th entry past the head, at the slot the controller's {@link TailPointerTrigger}
@@ -21,6 +22,7 @@ import java.util.concurrent.Executor;
  */
 final class HeadReporter {
     private final NvmeDevice device;
+    private final CdqQueue queue;
     private final int cdqid;
     private final int entryCount;
     private final int triggerDistance;
@@ -39,11 +41,12 @@ final class HeadReporter {
     private final List<CompletableFuture<Boolean>> armWaiters = new ArrayList<>();
     private long sent, failures;
 
-    HeadReporter(NvmeDevice device, int cdqid, int entryCount, int triggerDistance, TailPointerTrigger trigger,
+    HeadReporter(NvmeDevice device, CdqQueue queue, int triggerDistance, TailPointerTrigger trigger,
                  Executor completions, CdqListener listener) {
         this.device = device;
-        this.cdqid = cdqid;
-        this.entryCount = entryCount;
+        this.queue = queue;
+        this.cdqid = queue.cdqid();
+        this.entryCount = queue.entryCount();
         this.triggerDistance = triggerDistance;
         this.trigger = trigger;
         this.completions = completions;
@@ -107,7 +110,7 @@ final class HeadReporter {
         }
         CompletableFuture<Completion> f;
         try {
-            f = device.submitAdmin(new CdqFeature.SetCdq(cdqid, c.head(), c.arm(), c.arm() ? c.tpt() : 0).toSqe(), null);
+            f = queue.reportHead(device, c.head(), c.arm(), c.tpt());
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
         }

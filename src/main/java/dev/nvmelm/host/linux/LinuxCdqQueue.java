@@ -2,15 +2,15 @@ package dev.nvmelm.host.linux;
 
 import dev.nvmelm.host.CdqQueue;
 import dev.nvmelm.host.Completion;
+import dev.nvmelm.host.NvmeDevice;
 import dev.nvmelm.host.NvmeException;
-import dev.nvmelm.spec.CdqFeature;
-import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
 import dev.nvmelm.spec.StatusCodes;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -23,10 +23,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * user memory, fills it from the descriptor, and {@link #ring()} is that mirror: the consumer
  * in {@code host.cdq} reads it in place with the same phase rules as a controller-written ring.
  *
- * <p>Head reports (Set Features FID 21h naming {@link #cdqid()}) are answered by
- * {@link LinuxNvmeDevice} from this queue and never reach the controller: the kernel is the
- * controller's consumer, and a second head from user space would move the controller's head
- * backwards. A report frees mirror slots, which is the back-pressure: while the mirror is full
+ * <p>Head reports ({@link #reportHead}) are answered by this queue and never reach the
+ * controller: the kernel is the controller's consumer, and a second head from user space would
+ * move the controller's head backwards ({@link LinuxNvmeDevice} refuses a raw Set Features FID
+ * 21h naming this queue). A report frees mirror slots, which is the back-pressure: while the mirror is full
  * nothing is read, the kernel ring fills, and the controller reports CDQ full (ESA 7) as it
  * would for a slow consumer of its own ring.
  *
@@ -256,24 +256,17 @@ public final class LinuxCdqQueue implements CdqQueue {
     }
 
     /**
-     * Answers a Set Features FID 21h naming this queue, as the controller would: a head in
-     * [0, N) within the occupied region frees mirror slots; anything else is Invalid Field in
-     * Command, and SV set is Feature Identifier Not Saveable. ETPT needs no action: the kernel
-     * arms its own trigger on an empty read (RFC_V2) or there is none (v1).
+     * Frees mirror slots up to {@code head}, with the checks a controller applies to Set Features
+     * FID 21h (NVMe Base 2.1, Figure 426): a head in [0, N) within the occupied region, a TPT in
+     * [0, N); anything else is Invalid Field in Command. The report never reaches the controller
+     * (the kernel is its consumer), and arming needs no action: the kernel arms its own trigger on
+     * an empty read (RFC_V2) or there is none (v1).
      */
-    Completion headReport(Sqe sqe) {
-        if (CdqFeature.SetCdq.saveRequested(sqe)) return failed(Status.dnr(StatusCodes.FEATURE_NOT_SAVEABLE));
-        CdqFeature.SetCdq cmd;
-        try {
-            cmd = CdqFeature.SetCdq.decode(sqe);
-        } catch (IllegalArgumentException e) {
-            return failed(Status.dnr(StatusCodes.INVALID_FIELD));
-        }
-        if (cmd.etpt() && Integer.compareUnsigned(cmd.tailPointerTrigger(), entryCount) >= 0) {
-            return failed(Status.dnr(StatusCodes.INVALID_FIELD));
-        }
-        if (!mirror.reportHead(cmd.headPointer())) return failed(Status.dnr(StatusCodes.INVALID_FIELD));
-        return new Completion(0, 0, Status.SUCCESS);
+    @Override
+    public CompletableFuture<Completion> reportHead(NvmeDevice via, int head, boolean armTrigger, int tailPointerTrigger) {
+        boolean badTrigger = armTrigger && Integer.compareUnsigned(tailPointerTrigger, entryCount) >= 0;
+        boolean ok = !badTrigger && mirror.reportHead(head);
+        return CompletableFuture.completedFuture(ok ? new Completion(0, 0, Status.SUCCESS) : failed(Status.dnr(StatusCodes.INVALID_FIELD)));
     }
 
     private static Completion failed(Status s) {

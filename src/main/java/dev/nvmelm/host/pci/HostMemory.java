@@ -96,23 +96,46 @@ public final class HostMemory implements DmaMemory, AutoCloseable {
     }
 
     /**
-     * Maps fresh zeroed memory at a given IOVA (private memory only), as a VMM does when it
-     * recreates a migrated guest's memory at the addresses the guest's queues name.
+     * Maps fresh zeroed memory at a given IOVA, as a VMM does when it recreates a migrated guest's
+     * memory at the addresses the guest's queues name. In shared memory the IOVA names an offset
+     * of the backing ({@code IOVA_BASE + offset}), and that run (with its guard page) must be free.
      */
     public synchronized MemorySegment allocateAt(long iova, long sizeBytes) {
-        if (backing != null) throw new IllegalStateException("shared host memory places regions itself");
         if (iova % PAGE != 0 || sizeBytes <= 0) throw new IllegalArgumentException("IOVA 0x" + Long.toHexString(iova) + " is not page aligned");
         long size = (sizeBytes + PAGE - 1) / PAGE * PAGE;
         Map.Entry<Long, Region> before = byIova.floorEntry(iova + size - 1);
         if (before != null && before.getValue().end() > iova) {
             throw new IllegalArgumentException("IOVA [0x" + Long.toHexString(iova) + ", +" + size + ") overlaps a mapped region");
         }
-        Arena arena = Arena.ofShared();
-        Region r = new Region(iova, arena.allocate(size, PAGE), arena);
+        Region r;
+        if (backing != null) {
+            long off = iova - IOVA_BASE;
+            if (iova < IOVA_BASE || off > backing.byteSize() - size - PAGE) {
+                throw new IllegalArgumentException("IOVA [0x" + Long.toHexString(iova) + ", +" + size + ") is outside this host memory (IOVA 0x"
+                        + Long.toHexString(IOVA_BASE) + ", " + backing.byteSize() + " bytes)");
+            }
+            carveAt(off, size + PAGE);
+            r = new Region(iova, backing.asSlice(off, size).fill((byte) 0), null);
+        } else {
+            Arena arena = Arena.ofShared();
+            r = new Region(iova, arena.allocate(size, PAGE), arena);
+            nextIova = Math.max(nextIova, iova + size + PAGE);
+        }
         byIova.put(iova, r);
         byAddress.put(r.segment().address(), r);
-        nextIova = Math.max(nextIova, iova + size + PAGE);
         return r.segment().asSlice(0, sizeBytes);
+    }
+
+    /** Takes exactly [off, off+size) out of the free runs; it must lie inside one. */
+    private void carveAt(long off, long size) {
+        Map.Entry<Long, Long> run = freeRuns.floorEntry(off);
+        if (run == null || run.getKey() + run.getValue() < off + size) {
+            throw new IllegalArgumentException("host memory at offset " + off + " (+" + size + ") is already in use");
+        }
+        long start = run.getKey(), length = run.getValue();
+        freeRuns.remove(start);
+        if (off > start) freeRuns.put(start, off - start);
+        if (start + length > off + size) freeRuns.put(off + size, start + length - off - size);
     }
 
     /** The IOVA of a segment inside mapped memory, or -1 if it is not DMA memory. */

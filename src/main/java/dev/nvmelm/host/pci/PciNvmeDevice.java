@@ -9,6 +9,9 @@ import dev.nvmelm.host.NvmeStatusException;
 import dev.nvmelm.spec.AdminCommands;
 import dev.nvmelm.spec.AsyncEvent;
 import dev.nvmelm.spec.ControllerDataQueueCommand;
+import dev.nvmelm.spec.ControllerState;
+import dev.nvmelm.spec.IoCqState;
+import dev.nvmelm.spec.IoSqState;
 import dev.nvmelm.spec.DataDirection;
 import dev.nvmelm.spec.Prp;
 import dev.nvmelm.spec.Sqe;
@@ -56,6 +59,7 @@ public final class PciNvmeDevice implements NvmeDevice {
     private final List<Consumer<AsyncEventInfo>> listeners = new CopyOnWriteArrayList<>();
     private final List<BiConsumer<Integer, AsyncEvent>> cdqListeners = new CopyOnWriteArrayList<>();
     private final List<MemorySegment> buffers = new CopyOnWriteArrayList<>();
+    private final IoGate gate = new IoGate();
     private volatile boolean closed;
 
     public PciNvmeDevice(ControllerBar bar, HostMemory mem, Options options) throws NvmeException {
@@ -81,9 +85,78 @@ public final class PciNvmeDevice implements NvmeDevice {
         for (int i = 0; i < options.outstandingAers(); i++) postAer();
     }
 
+    /**
+     * A driver for a controller that received a migrated controller state (Set Controller State)
+     * and is not yet resumed: it adopts the I/O queues the state names where they are, in
+     * {@code mem} at the state's PRP1 addresses (mapped there by the caller before the state was
+     * loaded, as a VMM recreates guest memory), continuing at each SQ's tail and CQ's head and
+     * phase. Completions the controller had posted but the old host had not reaped belong to
+     * that host, so the CQ heads start at the tails. The admin queue is not part of the NVMe
+     * controller state and is created afresh. Commands submitted before the controller's Resume
+     * wait in its queues. Refused (nothing left enabled): a submission queue with commands
+     * waiting (their SQEs are in memory that did not come along), queues this driver cannot pair
+     * (SQ n completing to CQ n, interrupts enabled), rings outside {@code mem}, a controller
+     * already enabled.
+     */
+    public static PciNvmeDevice adopt(ControllerBar bar, HostMemory mem, ControllerState loaded, Options options) throws NvmeException {
+        java.util.Map<Integer, IoCqState> cqs = new java.util.HashMap<>();
+        for (IoCqState cq : loaded.cqs()) cqs.put(cq.qid(), cq);
+        for (IoSqState sq : loaded.sqs()) {
+            IoCqState cq = cqs.get(sq.cqid());
+            String why = sq.head() != sq.tail() ? "has commands waiting (head " + sq.head() + ", tail " + sq.tail() + ")"
+                    : sq.cqid() != sq.qid() ? "completes to CQ " + sq.cqid() + ": only SQ n on CQ n is adopted"
+                    : cq == null ? "names CQ " + sq.cqid() + ", which the state does not hold"
+                    : !cq.interruptsEnabled() ? "completes to a polled CQ (interrupts disabled)"
+                    : !sq.physicallyContiguous() || !cq.physicallyContiguous() ? "is not physically contiguous" : null;
+            if (why != null) throw new NvmeException(options.name() + ": cannot adopt SQ " + sq.qid() + ": it " + why);
+        }
+        if (loaded.cqs().size() != loaded.sqs().size()) throw new NvmeException(options.name() + ": cannot adopt a CQ that no SQ completes to");
+        if ((bar.read32(Registers.CSTS) & Registers.CSTS_RDY) != 0 || (bar.read32(Registers.CC) & Registers.CC_EN) != 0) {
+            throw new NvmeException(options.name() + ": the controller is already enabled by another host: its queues are not adopted");
+        }
+        return new PciNvmeDevice(bar, mem, options, loaded, cqs);
+    }
+
+    private PciNvmeDevice(ControllerBar bar, HostMemory mem, Options options, ControllerState loaded, java.util.Map<Integer, IoCqState> cqs) throws NvmeException {
+        this.bar = bar;
+        this.mem = mem;
+        this.options = options;
+        long cap = bar.read64(Registers.CAP);
+        int dstrd = Registers.capDstrd(cap);
+        admin = new QueuePair(0, ADMIN_DEPTH, mem, bar, dstrd);
+        byVector.add(admin);
+        try {
+            for (IoSqState sq : loaded.sqs().stream().sorted(java.util.Comparator.comparingInt(IoSqState::qid)).toList()) {
+                IoCqState cq = cqs.get(sq.cqid());
+                MemorySegment sqRing, cqRing;
+                try {
+                    sqRing = mem.resolve(sq.prp1(), (sq.qsizeZeroBased() + 1L) * Sqe.SIZE);
+                    cqRing = mem.resolve(cq.prp1(), (cq.qsizeZeroBased() + 1L) * Cqe.SIZE);
+                } catch (dev.nvmelm.spec.bus.DmaFault e) {
+                    throw new NvmeException(options.name() + ": the rings of queue " + sq.qid() + " are not in host memory: " + e.getMessage(), e);
+                }
+                QueuePair p = new QueuePair(sq.qid(), sq.qsizeZeroBased() + 1, cq.qsizeZeroBased() + 1, cq.interruptVector(), sqRing, cqRing, mem, bar,
+                        dstrd, sq.tail(), cq.tail(), cq.producerPhase());
+                p.markConsumed();
+                byVector.add(p);
+                io.add(p);
+            }
+            enableAdmin(bar, cap);
+        } catch (NvmeException | RuntimeException e) {
+            bar.write32(Registers.CC, 0);
+            admin.close();
+            io.forEach(QueuePair::close);
+            mem.free(admin.sqRing);
+            mem.free(admin.cqRing);
+            throw e;
+        }
+        for (QueuePair p : io) p.ringCqHead();
+        for (int i = 0; i < options.outstandingAers(); i++) postAer();
+    }
+
     private void enableAdmin(ControllerBar b, long cap) throws NvmeException {
         b.connectInterrupts(v -> {
-            if (v >= 0 && v < byVector.size()) byVector.get(v).interrupt();
+            for (QueuePair p : byVector) if (p.vector == v) p.interrupt();   // adopted queues may share a vector
         });
         b.write32(Registers.AQA, (ADMIN_DEPTH - 1) | (ADMIN_DEPTH - 1) << 16);
         b.write64(Registers.ASQ, admin.sqIova);
@@ -147,10 +220,58 @@ public final class PciNvmeDevice implements NvmeDevice {
     @Override
     public CompletableFuture<Completion> submitIo(Sqe sqe, MemorySegment data) {
         if (io.isEmpty()) return QueuePair.failed(new NvmeException(name() + ": no I/O queues"));
-        return submit(io.get(Math.floorMod(nextIo.getAndIncrement(), io.size())), sqe, data);
+        CompletableFuture<Completion> gated = gate.admit(sqe, data);
+        return gated != null ? gated : dispatchIo(sqe, data);
+    }
+
+    /** An I/O command the gate admitted (and counts until it completes). */
+    private CompletableFuture<Completion> dispatchIo(Sqe sqe, MemorySegment data) {
+        return submit(io.get(Math.floorMod(nextIo.getAndIncrement(), io.size())), sqe, data).whenComplete((c, t) -> gate.completed());
+    }
+
+    /**
+     * Quiesces the guest before its controller is suspended for a move to another host (the
+     * VMM's part, see {@link IoGate}): new I/O commands are held, and this returns once every
+     * I/O command already submitted has completed. If some are still outstanding after
+     * {@code timeout}, the held commands are submitted again and the quiesce fails.
+     */
+    public void quiesceIo(Duration timeout) throws NvmeException {
+        int stuck = gate.quiesce(timeout, name());
+        if (stuck == 0) return;
+        releaseIo();
+        throw new NvmeException(name() + ": " + stuck + " I/O commands still outstanding after " + timeout.toMillis()
+                + " ms; quiesce abandoned, the held commands are submitted");
+    }
+
+    /** Ends a quiesce: the held commands go to the controller in the order they came. */
+    public void releaseIo() {
+        for (IoGate.Held h : gate.open()) {
+            submit(io.get(Math.floorMod(nextIo.getAndIncrement(), io.size())), h.sqe(), h.data()).whenComplete((c, t) -> {
+                gate.completed();
+                if (t != null) h.result().completeExceptionally(t);
+                else h.result().complete(c);
+            });
+        }
+    }
+
+    /**
+     * The guest now runs elsewhere ({@code where}, for messages): held and later I/O commands
+     * complete with Command Aborted due to SQ Deletion (DNR), except a Flush, which succeeds
+     * (everything acknowledged is durable at the destination; {@link IoGate}); admin commands fail with
+     * {@code where}. Call it on a quiesced driver, before the controller is reset.
+     */
+    public void detachIo(String where) {
+        for (IoGate.Held h : gate.detach(where)) h.result().complete(IoGate.afterDetach(h.sqe()));
+    }
+
+    /** I/O commands waiting in the gate (for tests and logs). */
+    public int heldIo() {
+        return gate.heldCount();
     }
 
     private CompletableFuture<Completion> submit(QueuePair q, Sqe sqe, MemorySegment data) {
+        String away = gate.detachedTo();
+        if (away != null) return QueuePair.failed(new NvmeException(name() + ": " + away));
         if (closed) return QueuePair.failed(new NvmeException(name() + ": device is closed"));
         CompletableFuture<Completion> f = new CompletableFuture<>();
         List<MemorySegment> owned = new ArrayList<>();

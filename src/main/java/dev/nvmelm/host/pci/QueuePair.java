@@ -16,7 +16,8 @@ import java.util.concurrent.Semaphore;
 /**
  * A submission/completion queue pair the host driver owns: it writes SQEs at its tail and rings
  * the doorbell, and reaps CQEs by phase tag when the controller interrupts. At most depth-1
- * commands are outstanding, so neither queue can overflow.
+ * commands are outstanding (the smaller queue's), so neither queue can overflow. A pair is either
+ * created by this driver or adopted where a migrated controller's state left it.
  */
 final class QueuePair {
     interface OnComplete {
@@ -24,7 +25,10 @@ final class QueuePair {
     }
 
     final int qid;
-    final int depth;
+    /** Entries of the SQ (and command identifiers) and of the CQ; equal unless adopted. */
+    final int depth, cqDepth;
+    /** The interrupt vector of the CQ: the driver's own pairs use their QID. */
+    final int vector;
     final MemorySegment sqRing, cqRing;
     final long sqIova, cqIova;
     private volatile ControllerBar bar;
@@ -38,19 +42,51 @@ final class QueuePair {
     private volatile boolean closed;
 
     QueuePair(int qid, int depth, HostMemory mem, ControllerBar bar, int dstrd) {
+        this(qid, depth, depth, qid, mem.allocate((long) depth * Sqe.SIZE), mem.allocate((long) depth * Cqe.SIZE), mem, bar, dstrd, 0, 0, true);
+    }
+
+    /**
+     * A pair whose rings already hold a controller's queues, continuing at the SQ tail, CQ head
+     * and phase the controller state names (a migrated controller's queues adopted by this host).
+     */
+    QueuePair(int qid, int sqDepth, int cqDepth, int vector, MemorySegment sqRing, MemorySegment cqRing, HostMemory mem, ControllerBar bar,
+              int dstrd, int sqTail, int cqHead, boolean phase) {
         this.qid = qid;
-        this.depth = depth;
+        this.depth = sqDepth;
+        this.cqDepth = cqDepth;
+        this.vector = vector;
         this.bar = bar;
-        this.sqRing = mem.allocate((long) depth * Sqe.SIZE);
-        this.cqRing = mem.allocate((long) depth * Cqe.SIZE);
+        this.sqRing = sqRing;
+        this.cqRing = cqRing;
         this.sqIova = mem.iovaOf(sqRing);
         this.cqIova = mem.iovaOf(cqRing);
         this.sqDoorbell = Registers.sqTailDoorbell(qid, dstrd);
         this.cqDoorbell = Registers.cqHeadDoorbell(qid, dstrd);
-        this.credits = new Semaphore(depth - 1);
-        this.waiting = new OnComplete[depth];
-        for (int i = 0; i < depth; i++) freeCids.add(i);
+        this.credits = new Semaphore(Math.min(sqDepth, cqDepth) - 1);
+        this.waiting = new OnComplete[sqDepth];
+        for (int i = 0; i < sqDepth; i++) freeCids.add(i);
+        this.sqTail = sqTail;
+        this.cqHead = cqHead;
+        this.phase = phase;
         Thread.ofVirtual().name("nvme-reaper-q" + qid).start(this::reapLoop);
+    }
+
+    /**
+     * Writes the phase tags a CQ ring would hold at this pair's head: slots before it were
+     * written in the current lap, the rest in the previous one. Memory recreated empty (zero
+     * tags) would otherwise read as new completions whenever the current phase is 0.
+     */
+    synchronized void markConsumed() {
+        for (int i = 0; i < cqDepth; i++) {
+            boolean tag = i < cqHead ? phase : !phase;
+            long at = (long) i * Cqe.SIZE + 14;
+            cqRing.set(java.lang.foreign.ValueLayout.JAVA_BYTE, at, (byte) (tag ? 1 : 0));
+        }
+    }
+
+    /** Tells the controller the CQ head this pair starts from (an adopted pair skips the completions it cannot own). */
+    synchronized void ringCqHead() {
+        bar.write32(cqDoorbell, cqHead);
     }
 
     /** Queues a command (blocking while depth-1 are outstanding) and rings the doorbell. */
@@ -93,7 +129,7 @@ final class QueuePair {
             int reaped = 0;
             while (Cqe.phaseAt(cqRing, (long) cqHead * Cqe.SIZE) == phase) {
                 Cqe c = Cqe.decode(cqRing, (long) cqHead * Cqe.SIZE);
-                cqHead = (cqHead + 1) % depth;
+                cqHead = (cqHead + 1) % cqDepth;
                 if (cqHead == 0) phase = !phase;
                 reaped++;
                 int cid = c.cid();

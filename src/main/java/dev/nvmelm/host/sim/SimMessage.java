@@ -42,6 +42,16 @@ public sealed interface SimMessage {
      * which received their state and is not yet resumed.
      */
     record Handover(int tag, int fromCntlid, int toCntlid) implements SimMessage {}
+    /**
+     * The VMM's guest quiesce around a move of controller {@code cntlid} to another host (the
+     * server plays it for its own driver of that controller): hold new guest I/O and wait for
+     * what is in flight, before the Suspend; release the held I/O after an abort (the controller
+     * resumed); or detach after the destination committed, {@code destination} naming it.
+     */
+    record Gate(int tag, int cntlid, GateStep step, String destination) implements SimMessage {}
+
+    /** What a {@link Gate} asks for. */
+    enum GateStep { QUIESCE, RELEASE, DETACH }
 
     // server -> client
     /**
@@ -67,6 +77,7 @@ public sealed interface SimMessage {
             case CdqAttach c -> 6;
             case CdqRelease c -> 7;
             case Handover h -> 8;
+            case Gate g -> 9;
             case Welcome w -> 64;
             case Allocated a -> 65;
             case Done d -> 66;
@@ -89,6 +100,7 @@ public sealed interface SimMessage {
             case CdqAttach c -> b.putShort((short) c.cdqid());
             case CdqRelease c -> b.putShort((short) c.cdqid()).put((byte) (c.keep() ? 1 : 0)).putInt(c.head()).put((byte) (c.stalePhase() ? 1 : 0));
             case Handover h -> b.putShort((short) h.fromCntlid()).putShort((short) h.toCntlid());
+            case Gate g -> putString(b.putShort((short) g.cntlid()).put((byte) g.step().ordinal()), g.destination());
             case Welcome w -> putString(b.putShort((short) w.version()).putShort((short) w.cntlid()).putLong(w.memorySizeBytes())
                     .putShort((short) w.namespacesPerController()), w.memoryPath());
             case Allocated a -> b.putLong(a.offset());
@@ -135,6 +147,7 @@ public sealed interface SimMessage {
                 case 6 -> new CdqAttach(tag, u16(b));
                 case 7 -> new CdqRelease(tag, u16(b), flag(b), b.getInt(), flag(b));
                 case 8 -> new Handover(tag, u16(b), u16(b));
+                case 9 -> new Gate(tag, u16(b), gateStep(b), getString(b));
                 case 64 -> new Welcome(tag, u16(b), u16(b), b.getLong(), u16(b), getString(b));
                 case 65 -> new Allocated(tag, b.getLong());
                 case 66 -> new Done(tag, b.getInt(), b.getInt(), u16(b));
@@ -148,6 +161,12 @@ public sealed interface SimMessage {
         } catch (java.nio.BufferUnderflowException e) {
             throw new SimProtocolException("truncated message");
         }
+    }
+
+    private static GateStep gateStep(ByteBuffer b) throws SimProtocolException {
+        int v = b.get();
+        if (v < 0 || v >= GateStep.values().length) throw new SimProtocolException("gate step " + v + " is not 0, 1 or 2");
+        return GateStep.values()[v];
     }
 
     private static int u16(ByteBuffer b) {

@@ -60,6 +60,8 @@ public final class SimNvmeDevice implements NvmeDevice {
      */
     private final LinkedBlockingQueue<SimMessage> outbox = new LinkedBlockingQueue<>();
     private Thread writer;
+    /** Most requests sent with one write. */
+    private static final int MAX_BATCH = 256;
     private final int namespacesPerController;
 
     public static boolean handles(String device) {
@@ -128,8 +130,14 @@ public final class SimNvmeDevice implements NvmeDevice {
     }
 
     private void writeLoop() {
+        List<SimMessage> batch = new java.util.ArrayList<>();
         try {
-            while (true) channel.send(outbox.take());
+            while (true) {   // whatever queued up meanwhile goes in the same write
+                batch.add(outbox.take());
+                outbox.drainTo(batch, MAX_BATCH - 1);
+                channel.send(batch);
+                batch.clear();
+            }
         } catch (InterruptedException e) {
             // closing
         } catch (IOException e) {
@@ -274,18 +282,20 @@ public final class SimNvmeDevice implements NvmeDevice {
      * back happens on the completing thread, so {@code data} must be accessible from any thread.
      */
     private CompletableFuture<Completion> bounced(boolean io, Sqe sqe, MemorySegment data) {
-        MemorySegment tmp;
-        try {
-            tmp = allocateBuffer(data.byteSize());
-        } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(new NvmeException(name + ": " + e.getMessage(), e));
-        }
-        MemorySegment.copy(data, 0, tmp, 0, data.byteSize());
-        return submit(io, sqe, tmp).whenComplete((c, t) -> {
-            if (c != null && c.ok() && DataDirection.ofOpcodeByte(sqe.opcode()) != DataDirection.HOST_TO_CONTROLLER) {
-                MemorySegment.copy(tmp, 0, data, 0, data.byteSize());
+        // never blocks the caller: a completion callback may submit (the reader thread must not wait on itself)
+        return call(tag -> new SimMessage.Alloc(tag, data.byteSize())).thenCompose(m -> {
+            if (!(m instanceof SimMessage.Allocated a)) {
+                String why = m instanceof SimMessage.Failed f ? f.message() : "unexpected answer to Alloc: " + m;
+                return CompletableFuture.<Completion>failedFuture(new NvmeException(name + ": " + why));
             }
-            freeQuietly(tmp);
+            MemorySegment tmp = shared.asSlice(a.offset(), data.byteSize());
+            MemorySegment.copy(data, 0, tmp, 0, data.byteSize());
+            return submit(io, sqe, tmp).whenComplete((c, t) -> {
+                if (c != null && c.ok() && DataDirection.ofOpcodeByte(sqe.opcode()) != DataDirection.HOST_TO_CONTROLLER) {
+                    MemorySegment.copy(tmp, 0, data, 0, data.byteSize());
+                }
+                freeQuietly(tmp);
+            });
         });
     }
 
@@ -352,6 +362,15 @@ public final class SimNvmeDevice implements NvmeDevice {
     /** Asks the server to move its driver of controller {@code from} to controller {@code to} (see SimMessage.Handover). */
     public void handover(int from, int to) throws NvmeException {
         toCompletion(await(call(tag -> new SimMessage.Handover(tag, from, to)))).orThrow(name + ": handover from controller " + from + " to " + to);
+    }
+
+    /**
+     * Asks the server to quiesce, release or detach its driver of controller {@code cntlid} (see
+     * SimMessage.Gate); only the client migrating that controller may.
+     */
+    public void gate(int cntlid, SimMessage.GateStep step, String destination) throws NvmeException {
+        toCompletion(await(call(tag -> new SimMessage.Gate(tag, cntlid, step, destination))))
+                .orThrow(name + ": " + step.name().toLowerCase() + " of controller " + cntlid);
     }
 
     @Override

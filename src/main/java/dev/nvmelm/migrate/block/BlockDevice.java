@@ -3,6 +3,7 @@ package dev.nvmelm.migrate.block;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The migration engine's view of a namespace-sized disk. Calls block and are thread-safe:
@@ -35,6 +36,26 @@ public interface BlockDevice extends AutoCloseable {
 
     /** Makes everything written so far durable. */
     void flush() throws IOException;
+
+    /**
+     * Starts a read of {@code dst.byteSize()} bytes at {@code offset}; the future fails with the
+     * IOException the blocking call would throw. For callers that keep many small requests in
+     * flight without a thread each (a dirty pass). Backends with their own queues (NVMe) submit
+     * without blocking the caller; the default runs the blocking call on a virtual thread.
+     */
+    default CompletableFuture<Void> readAsync(long offset, MemorySegment dst) {
+        return BlockDevices.onVirtualThread(() -> read(offset, dst));
+    }
+
+    /** Starts a write, as {@link #readAsync}. */
+    default CompletableFuture<Void> writeAsync(long offset, MemorySegment src) {
+        return BlockDevices.onVirtualThread(() -> write(offset, src));
+    }
+
+    /** Starts a {@link #writeZeroes}, as {@link #readAsync}. */
+    default CompletableFuture<Void> writeZeroesAsync(long offset, long length, boolean deallocate) {
+        return BlockDevices.onVirtualThread(() -> writeZeroes(offset, length, deallocate));
+    }
 
     /** An allocated run [offset, offset + length). */
     record Extent(long offset, long length) {}

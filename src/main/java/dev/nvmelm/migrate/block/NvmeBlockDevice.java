@@ -13,6 +13,8 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A namespace reached through NVMe I/O commands on an {@link NvmeDevice}: Read/Write split at
@@ -92,6 +94,62 @@ public final class NvmeBlockDevice implements BlockDevice {
             long n = Math.min(maxTransfer, src.byteSize() - at);
             run(IoCommands.write(nsid, (offset + at) / lbaSize, n / lbaSize, false).toSqe(), src.asSlice(at, n), "write at " + (offset + at));
         }
+    }
+
+    /** Submits without blocking: one command per MDTS-sized piece, all in flight at once. */
+    @Override
+    public CompletableFuture<Void> readAsync(long offset, MemorySegment dst) {
+        return transferAsync(offset, dst, false);
+    }
+
+    @Override
+    public CompletableFuture<Void> writeAsync(long offset, MemorySegment src) {
+        return transferAsync(offset, src, true);
+    }
+
+    private CompletableFuture<Void> transferAsync(long offset, MemorySegment data, boolean write) {
+        try {
+            check(offset, data.byteSize());
+        } catch (IOException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        CompletableFuture<?>[] parts = new CompletableFuture<?>[(int) ((data.byteSize() + maxTransfer - 1) / maxTransfer)];
+        for (int i = 0; i < parts.length; i++) {
+            long at = (long) i * maxTransfer, n = Math.min(maxTransfer, data.byteSize() - at), slba = (offset + at) / lbaSize;
+            var sqe = write ? IoCommands.write(nsid, slba, n / lbaSize, false).toSqe() : IoCommands.read(nsid, slba, n / lbaSize).toSqe();
+            parts[i] = completed(dev.submitIo(sqe, data.asSlice(at, n)), (write ? "write at " : "read at ") + (offset + at));
+        }
+        return parts.length == 1 ? parts[0].thenApply(x -> null) : CompletableFuture.allOf(parts);
+    }
+
+    @Override
+    public CompletableFuture<Void> writeZeroesAsync(long offset, long length, boolean deallocate) {
+        if (length / lbaSize > ZEROES_MAX_BLOCKS) return BlockDevice.super.writeZeroesAsync(offset, length, deallocate);
+        try {
+            check(offset, length);
+        } catch (IOException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        long lba = offset / lbaSize;
+        return completed(dev.submitIo(new IoCommands.WriteZeroes(nsid, lba, (int) (length / lbaSize - 1), deallocate).toSqe(), null), "write zeroes at LBA " + lba);
+    }
+
+    /** A command's future as the blocking calls report it: an IOException naming what failed, bounded by the device's timeout. */
+    private CompletableFuture<Void> completed(CompletableFuture<Completion> f, String what) {
+        return f.orTimeout(dev.timeout().toMillis(), TimeUnit.MILLISECONDS).handle((c, t) -> {
+            if (t != null) {
+                Throwable cause = t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+                String msg = cause instanceof java.util.concurrent.TimeoutException
+                        ? dev.name() + ": command timed out after " + dev.timeout().toMillis() + " ms" : cause.getMessage();
+                throw new java.util.concurrent.CompletionException(new IOException(msg, cause));
+            }
+            try {
+                c.orThrow(name() + ": " + what);
+            } catch (NvmeException e) {
+                throw new java.util.concurrent.CompletionException(new IOException(e.getMessage(), e));
+            }
+            return null;
+        });
     }
 
     @Override

@@ -65,6 +65,8 @@ public final class Copier {
         public final AtomicLong bytesCopied = new AtomicLong();
         public final AtomicLong bytesZero = new AtomicLong();
         public final AtomicLong requests = new AtomicLong();
+        /** Every {@link #copyRanges} call: {ranges asked for, bytes, nanoseconds it took}, in order. */
+        public final List<long[]> rangeCopies = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
     }
 
     private final BlockDevice src, dst;
@@ -77,6 +79,9 @@ public final class Copier {
     /** Buffers live as long as the copier: allocating DMA memory per pass would dominate small passes. */
     private final ArrayBlockingQueue<MemorySegment> buffers;
     private volatile boolean cancelled;
+    /** Small buffers of the dirty passes: ranges are mostly a few blocks, and many are in flight. */
+    static final int SMALL_BUFFERS = 64;
+    private RangeCopy rangeCopy;
 
     public Copier(BlockDevice src, BlockDevice dst, Config config, Progress progress, LongSupplier nanoClock) {
         if (src.sizeBytes() != dst.sizeBytes()) {
@@ -152,15 +157,34 @@ public final class Copier {
     /** A byte range to copy in a dirty pass. */
     public record Range(long offset, long length) {}
 
-    /** Copies exactly these ranges (already coalesced), in request-sized pieces. */
+    /**
+     * Copies exactly these ranges: neighbours read together, many in flight, each read's
+     * completion starting its writes ({@link RangeCopy}).
+     */
     public void copyRanges(List<Range> ranges) throws IOException {
-        try (Pipeline p = new Pipeline(null)) {
-            for (Range r : ranges) {
-                for (long o = r.offset(); o < r.offset() + r.length(); o += request) {
-                    p.submit(new Request(o, Math.min(request, r.offset() + r.length() - o), false));
-                }
-            }
+        long t0 = System.nanoTime(), bytes = 0;
+        for (Range r : ranges) bytes += r.length();
+        int span = Math.min(RangeCopy.SPAN_BYTES, request);
+        rangeCopy().run(RangeCopy.spans(ranges, RangeCopy.GAP_BYTES, span, request, RangeCopy.MAX_PIECES));
+        progress.rangeCopies.add(new long[]{ranges.size(), bytes, System.nanoTime() - t0});
+    }
+
+    /** The dirty passes' copy, with its small buffers (made at the first pass, kept for the copier's life). */
+    private synchronized RangeCopy rangeCopy() {
+        if (rangeCopy == null) {
+            int commands = Math.min(256, Math.max(RangeCopy.MAX_PIECES, 4 * config.inFlight()));
+            int span = Math.min(RangeCopy.SPAN_BYTES, request);
+            ArrayBlockingQueue<MemorySegment> small = new ArrayBlockingQueue<>(SMALL_BUFFERS);
+            for (int i = 0; i < SMALL_BUFFERS; i++) small.add(src.allocateBuffer(span));
+            rangeCopy = new RangeCopy(src, dst, small, buffers, commands, config.destinationIsZero(), new RangeCopy.Counters() {
+                @Override public void copied(long bytes) { progress.bytesCopied.addAndGet(bytes); }
+
+                @Override public void zeroed(long bytes) { progress.bytesZero.addAndGet(bytes); }
+
+                @Override public void request() { progress.requests.incrementAndGet(); }
+            }, () -> cancelled, bucket);
         }
+        return rangeCopy;
     }
 
     /** Bounded concurrent execution of requests; close() waits for all and rethrows the first failure. */

@@ -68,12 +68,7 @@ public final class WriteLedger implements BlockDevice {
 
     @Override
     public void write(long offset, MemorySegment src) throws IOException {
-        List<long[]> pieces = new ArrayList<>();   // {offset, length, crc}
-        for (long at = 0; at < src.byteSize(); ) {
-            long n = Math.min(src.byteSize() - at, CHUNK_BYTES - (offset + at) % CHUNK_BYTES);
-            pieces.add(new long[]{offset + at, n, Integer.toUnsignedLong(crc(src.asSlice(at, n)))});   // unsigned: never equal to ZERO
-            at += n;
-        }
+        List<long[]> pieces = pieces(offset, src);
         begin(offset, src.byteSize());
         boolean done = false;
         try {
@@ -82,6 +77,21 @@ public final class WriteLedger implements BlockDevice {
         } finally {
             end(offset, src.byteSize(), done ? pieces : null);
         }
+    }
+
+    /** As {@link #write}: recorded when the device completes it, unless another overlapping write is in flight. */
+    @Override
+    public java.util.concurrent.CompletableFuture<Void> writeAsync(long offset, MemorySegment src) {
+        List<long[]> pieces = pieces(offset, src);
+        begin(offset, src.byteSize());
+        return device.writeAsync(offset, src).whenComplete((v, t) -> end(offset, src.byteSize(), t == null ? pieces : null));
+    }
+
+    @Override
+    public java.util.concurrent.CompletableFuture<Void> writeZeroesAsync(long offset, long length, boolean deallocate) {
+        begin(offset, length);
+        return device.writeZeroesAsync(offset, length, deallocate)
+                .whenComplete((v, t) -> end(offset, length, t == null ? List.<long[]>of(new long[]{offset, length, ZERO}) : null));
     }
 
     @Override
@@ -94,6 +104,17 @@ public final class WriteLedger implements BlockDevice {
         } finally {
             end(offset, length, done ? List.<long[]>of(new long[]{offset, length, ZERO}) : null);
         }
+    }
+
+    /** {offset, length, crc} per chunk of what is written. */
+    private static List<long[]> pieces(long offset, MemorySegment src) {
+        List<long[]> pieces = new ArrayList<>();
+        for (long at = 0; at < src.byteSize(); ) {
+            long n = Math.min(src.byteSize() - at, CHUNK_BYTES - (offset + at) % CHUNK_BYTES);
+            pieces.add(new long[]{offset + at, n, Integer.toUnsignedLong(crc(src.asSlice(at, n)))});   // unsigned: never equal to ZERO
+            at += n;
+        }
+        return pieces;
     }
 
     private synchronized void begin(long offset, long length) {

@@ -70,6 +70,10 @@ public final class DestinationAgent implements AutoCloseable {
         long applied;
         byte[] state;
         boolean committed;
+        /** Why the agent refused this migration for good (its source then resumes); null while it is alive. */
+        volatile String abortReason;
+        /** Local users of the target right now ({@link #withTarget}); it is not closed under them. */
+        int pins;
         volatile Socket connection;
         /** When the last connection ended (System.nanoTime()). */
         volatile long detachedNanos = System.nanoTime();
@@ -89,9 +93,12 @@ public final class DestinationAgent implements AutoCloseable {
             return target;
         }
 
-        /** Closes the target (its subsystem and threads) unless a connection uses it. */
-        synchronized void release(String why) {
-            if (target == null || connection != null) return;
+        /**
+         * Closes the target (its subsystem and threads) unless a connection or a local user has
+         * it, or it serves a committed migration; {@code force} closes it regardless.
+         */
+        synchronized void release(String why, boolean force) {
+            if (target == null || !force && (connection != null || pins > 0 || target.serving())) return;
             try {
                 target.close();
             } catch (IOException e) {
@@ -105,11 +112,16 @@ public final class DestinationAgent implements AutoCloseable {
             return target != null;
         }
 
-        /** Bytes this migration may still write into the disk (all of it for a recovered one). */
+        /**
+         * Bytes this migration may still write into the disk (all of it for a recovered one). A
+         * committed one that is served may still fill its holes (its guests write) and its host
+         * memory file; one that is not served writes nothing more.
+         */
         long outstandingBytes() {
-            if (committed) return 0;
             synchronized (this) {
-                return Math.max(0, sizeBytes - ((long) writtenMiB.cardinality() << 20));
+                boolean served = target != null && target.serving();
+                if (committed && !served) return 0;
+                return Math.max(0, sizeBytes - ((long) writtenMiB.cardinality() << 20)) + (served ? target.servingBytes() : 0);
             }
         }
     }
@@ -227,7 +239,7 @@ public final class DestinationAgent implements AutoCloseable {
         long now = System.nanoTime();
         for (Session s : sessions.values()) {
             if (s.connection == null && s.open() && now - s.detachedNanos > limits.releaseMs() * 1_000_000L) {
-                s.release("no source connected for " + limits.releaseMs() + " ms");
+                s.release("no source connected for " + limits.releaseMs() + " ms", false);
             }
         }
     }
@@ -289,7 +301,7 @@ public final class DestinationAgent implements AutoCloseable {
                         session.detachedNanos = System.nanoTime();
                     }
                 }
-                if (session.committed) session.release("switchover done, COMMITTED sent");
+                if (session.committed) session.release("switchover done, COMMITTED sent", false);
             }
         }
     }
@@ -352,6 +364,7 @@ public final class DestinationAgent implements AutoCloseable {
                 refuse(out, Frame.REFUSE_COMMITTED, "migration " + h.migrationId() + " is already committed on this agent: nothing to resume");
                 return null;
             }
+            existing.abortReason = null;   // its source is back: it is alive again
             return existing;
         }
         if (h.restarted()) {
@@ -422,7 +435,9 @@ public final class DestinationAgent implements AutoCloseable {
                     // the destination's storage failed (a full disk, say): tell the source, which stops and resumes its controller
                     String m = String.valueOf(e.getMessage());
                     boolean full = OutOfSpace.is(e);
-                    refuse(out, full ? Frame.REFUSE_NO_SPACE : Frame.REFUSE_IO, (full ? "the destination is out of space: " : "destination I/O failed: ") + m);
+                    String reason = (full ? "the destination is out of space: " : "destination I/O failed: ") + m;
+                    refuse(out, full ? Frame.REFUSE_NO_SPACE : Frame.REFUSE_IO, reason);
+                    s.abortReason = reason;
                     return;
                 }
                 if (f instanceof Frame.ControllerStateBlob c) s.state = c.state();
@@ -526,7 +541,8 @@ public final class DestinationAgent implements AutoCloseable {
             boolean wholeCheck = !Arrays.equals(c.sha256(), new byte[32]);
             byte[] sha = wholeCheck ? sha256(target.data(), s.sizeBytes) : c.sha256();
             if (!Arrays.equals(sha, c.sha256())) {
-                refuse(out, Frame.REFUSE_VERIFY, "the destination namespace does not match the source's SHA-256 after all frames were applied");
+                s.abortReason = "the destination namespace does not match the source's SHA-256 after all frames were applied";
+                refuse(out, Frame.REFUSE_VERIFY, s.abortReason);
                 return;
             }
             try {
@@ -534,7 +550,9 @@ public final class DestinationAgent implements AutoCloseable {
                 target.resume();
             } catch (IOException e) {
                 // permanent: a resent commit would fail the same way, so the source must stop retrying
-                refuse(out, Frame.REFUSE_IO, "switchover failed at the destination: " + e.getMessage());
+                s.abortReason = "switchover failed at the destination: " + e.getMessage();
+                refuse(out, Frame.REFUSE_IO, s.abortReason);
+                s.release("its switchover failed", true);   // reopened from its files if its source ever comes back
                 return;
             }
             s.committed = true;
@@ -546,7 +564,7 @@ public final class DestinationAgent implements AutoCloseable {
         out.flush();
     }
 
-    static byte[] sha256(BlockDevice d, long size) throws IOException {
+    public static byte[] sha256(BlockDevice d, long size) throws IOException {
         try (Arena a = Arena.ofShared()) {   // shared: a backend may complete the read on its own thread
             MessageDigest md = MessageDigest.getInstance("SHA-256");
             MemorySegment buf = a.allocate(1 << 20, 4096);
@@ -563,6 +581,64 @@ public final class DestinationAgent implements AutoCloseable {
         }
     }
 
+    /** What this agent knows of migration {@code id}, if it knows it. */
+    public java.util.Optional<MigrationStatus> status(UUID id) {
+        Session s = sessions.get(id);
+        return s == null ? java.util.Optional.empty() : java.util.Optional.of(status(s));
+    }
+
+    /** Every migration this agent knows, committed or not. */
+    public java.util.List<MigrationStatus> migrations() {
+        return sessions.values().stream().map(this::status).toList();
+    }
+
+    private MigrationStatus status(Session s) {
+        String aborted = s.abortReason;
+        synchronized (s) {
+            MigrationStatus.Phase p = aborted != null ? MigrationStatus.Phase.ABORTED
+                    : !s.committed ? MigrationStatus.Phase.OPEN
+                    : s.target != null && s.target.serving() ? MigrationStatus.Phase.SERVED : MigrationStatus.Phase.COMMITTED;
+            String why = switch (p) {
+                case ABORTED -> aborted;
+                case COMMITTED -> "it was committed before this agent restarted; the controller state is not kept across a restart";
+                default -> "";
+            };
+            return new MigrationStatus(s.id, s.sizeBytes, s.lbaSizeBytes, p, why);
+        }
+    }
+
+    /** Something a local user of a migration's namespace does with its target. */
+    public interface TargetUse<T> {
+        T apply(DestinationTarget target) throws IOException;
+    }
+
+    /**
+     * Runs {@code use} on the target of a live migration (receiving, or committed and served),
+     * opening it from its files if it was released; the target is not closed meanwhile, and a
+     * use counts as activity that keeps it open. Refused for an unknown, aborted or unserved
+     * committed migration. Waits while a frame (or the commit) is being applied.
+     */
+    public <T> T withTarget(UUID id, TargetUse<T> use) throws IOException {
+        Session s = sessions.get(id);
+        if (s == null) throw new IOException("no migration " + id + " on this agent");
+        DestinationTarget t;
+        synchronized (s) {
+            MigrationStatus st = status(s);
+            if (st.phase() == MigrationStatus.Phase.ABORTED) throw new IOException("migration " + id + " aborted: " + st.reason());
+            if (st.phase() == MigrationStatus.Phase.COMMITTED) throw new IOException("migration " + id + " is not served here: " + st.reason());
+            t = s.target();
+            s.pins++;
+        }
+        try {
+            return use.apply(t);
+        } finally {
+            synchronized (s) {
+                s.pins--;
+                s.detachedNanos = System.nanoTime();
+            }
+        }
+    }
+
     @Override
     public void close() throws IOException {
         closed = true;
@@ -572,7 +648,7 @@ public final class DestinationAgent implements AutoCloseable {
             Socket c = s.connection;
             if (c != null) c.close();
             s.connection = null;
-            s.release("agent closing");
+            s.release("agent closing", true);
         }
         sessions.clear();
     }

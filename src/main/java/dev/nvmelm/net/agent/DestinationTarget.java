@@ -18,6 +18,19 @@ public interface DestinationTarget extends AutoCloseable {
     /** Resumes the MC: the guest runs here from now on. */
     void resume() throws IOException;
 
+    /**
+     * True once committed if the target serves the migrated controller and namespace to local
+     * hosts from then on: the agent then keeps it open for its life instead of closing it.
+     */
+    default boolean serving() {
+        return false;
+    }
+
+    /** Disk space a serving target may take beyond its namespace (a host memory file, say). */
+    default long servingBytes() {
+        return 0;
+    }
+
     @Override
     void close() throws IOException;
 

@@ -51,6 +51,8 @@ public final class RemoteDestination implements BlockDevice {
     private final AtomicLong retainedBytes = new AtomicLong();
     private volatile long acked, durable, committed = -1;
     private volatile String refused;
+    /** Set when a reconnect gave up after the whole window: every later send fails at once with it. */
+    private volatile IOException lost;
     private volatile int generation;
     private volatile boolean connected;
     private long seq;
@@ -276,6 +278,9 @@ public final class RemoteDestination implements BlockDevice {
     /** Reconnects within the window, or gives up with the reason. Holds sendLock. */
     private void reconnect(IOException cause) throws IOException {
         if (refused != null) throw new IOException(refused);
+        // the copier's other senders queue on sendLock behind the one that gave up: without this each
+        // waited out its own window (64 requests x 60 s with the source suspended and its guests held)
+        if (lost != null) throw new IOException(lost.getMessage(), lost);
         connected = false;
         try {
             if (socket != null) socket.close();
@@ -305,8 +310,9 @@ public final class RemoteDestination implements BlockDevice {
             }
             backoffMs = Math.min(100, backoffMs * 2);   // a link back up is found within a tenth of a second (a refused attempt costs one SYN)
         }
-        throw new IOException("lost the destination " + address + " and could not reconnect within " + reconnectWindow.toSeconds() + " s"
+        lost = new IOException("lost the destination " + address + " and could not reconnect within " + reconnectWindow.toSeconds() + " s"
                 + (last == null ? "" : ": " + last.getMessage()), last);
+        throw lost;
     }
 
     /** Waits until the agent has applied (and, if asked, made durable) frame {@code n}, reconnecting as needed. */

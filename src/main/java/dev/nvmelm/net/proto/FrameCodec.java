@@ -259,8 +259,12 @@ public final class FrameCodec {
         return (int) c.getValue();
     }
 
+    /** The reason's UTF-8 bytes, cut to at most {@link #MAX_REASON_BYTES} at a character boundary (never inside one). */
     private static byte[] truncate(String s) {
         byte[] b = s.getBytes(StandardCharsets.UTF_8);
-        return b.length <= MAX_REASON_BYTES ? b : java.util.Arrays.copyOf(b, MAX_REASON_BYTES);
+        if (b.length <= MAX_REASON_BYTES) return b;
+        int n = MAX_REASON_BYTES;
+        while (n > 0 && (b[n] & 0xc0) == 0x80) n--;   // b[n] continues the character that starts before it
+        return java.util.Arrays.copyOf(b, n);
     }
 }

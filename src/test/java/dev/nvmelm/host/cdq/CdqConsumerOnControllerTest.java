@@ -1,5 +1,6 @@
 package dev.nvmelm.host.cdq;
 
+import dev.nvmelm.Await;
 import dev.nvmelm.host.AsyncEventInfo;
 import dev.nvmelm.host.CdqQueue;
 import dev.nvmelm.host.Completion;
@@ -211,10 +212,11 @@ class CdqConsumerOnControllerTest {
             // The migration side suspends and resumes MC 1 twice while the writers run.
             var rnd = new SplittableRandom(seed ^ 0x5eed);
             for (int cycle = 0; cycle < 2; cycle++) {
+                // random real-time pauses: where in the writers' stream the suspensions land is the variable under test
                 Thread.sleep(1 + rnd.nextInt(20));
                 pacer.reserve(1);
                 rig.suspend();
-                Thread.sleep(rnd.nextInt(5));
+                Thread.sleep(rnd.nextInt(5));   // how long the MC stays suspended, likewise
                 pacer.reserve(1);
                 rig.resume();
             }
@@ -406,9 +408,8 @@ class CdqConsumerOnControllerTest {
             Thread writer = Thread.ofPlatform().start(() -> {
                 try {
                     MemorySegment buf = rig.mmc.allocateBuffer(CdqFeature.CdqFeatureData.SIZE);
-                    while (dev.arms < 2 || rig.mmc.admin(new CdqFeature.GetCdq(cdq.cdqid()).toSqe(), buf).dw0() >>> 31 == 0) {
-                        Thread.sleep(1);
-                    }
+                    Await.until("the controller holds ETPT", Duration.ofSeconds(30),
+                            () -> dev.arms >= 2 && rig.mmc.admin(new CdqFeature.GetCdq(cdq.cdqid()).toSqe(), buf).dw0() >>> 31 != 0);
                     rig.write(1, 500, 1);
                 } catch (Exception e) {
                     throw new RuntimeException(e);
@@ -539,12 +540,11 @@ class CdqConsumerOnControllerTest {
         return b;
     }
 
-    static void awaitAcknowledged(CdqConsumer c, long entries) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (c.acknowledgedEntries() < entries) {
-            if (System.nanoTime() > deadline) throw new AssertionError("head report of " + entries + " entries not acknowledged");
+    static void awaitAcknowledged(CdqConsumer c, long entries) throws Exception {
+        Await.until("the head report of " + entries + " entries was acknowledged", Duration.ofSeconds(30), () -> {
+            if (c.acknowledgedEntries() >= entries) return true;
             c.pollOnce();   // retries a failed report at the caller's pace
-            Thread.sleep(1);
-        }
+            return false;
+        });
     }
 }

@@ -1,5 +1,6 @@
 package dev.nvmelm.host.cdq;
 
+import dev.nvmelm.Await;
 import dev.nvmelm.spec.TailPointerTrigger;
 
 import dev.nvmelm.spec.Status;
@@ -446,8 +447,7 @@ class CdqConsumerTest {
             lba += 3;
             if (rnd.nextInt(100) == 0) Thread.yield();
         }
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (c.counters().entries() < 20_000 && System.nanoTime() < deadline) Thread.sleep(1);
+        Await.until("the consumer took all 20000 entries", Duration.ofSeconds(60), () -> c.counters().entries() >= 20_000);
         c.close();
         String why = "seed " + seed;
         assertThat(c.failure()).as(why).isEmpty();

@@ -138,7 +138,7 @@ class LibcTest {
                             assertThat(ex.errno()).isEqualTo(Libc.ENOTTY);
                             assertThat(ex.call()).isEqualTo("ioctl(NVME_IOCTL_ADMIN64_CMD)");
                         });
-                assertThat(LinuxNvmeDevice.answersPassthrough(fd, NvmeIoctl.NVME_IOCTL_ADMIN64_CMD, true)).isFalse();
+                assertThat(NodeOpener.answersPassthrough(fd, NvmeIoctl.NVME_IOCTL_ADMIN64_CMD, true)).isFalse();
                 assertThat(CdqIoctl.probe(fd)).as("CDQ probe on %s", path).isEqualTo(CdqSupport.NONE);
             } finally {
                 Libc.close(fd);

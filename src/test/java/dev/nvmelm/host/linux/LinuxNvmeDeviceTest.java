@@ -110,19 +110,19 @@ class LinuxNvmeDeviceTest {
         for (String name : new String[] {"nvme0n1", "nvme0n1p2", "nvme1c0n3", "loop0", "nvme0", "sda"}) {
             link(sys, "dev/block/259:" + Math.floorMod(name.hashCode(), 1000), Files.createDirectories(sys.resolve("devices/virtual/block/" + name)));
         }
-        LinuxNvmeDevice.checkSysfsIdentity("/dev/nvme0", new Libc.Stat(Libc.S_IFCHR | 0600, 240, 0), sys);
-        LinuxNvmeDevice.checkSysfsIdentity("/dev/ng0n1", new Libc.Stat(Libc.S_IFCHR | 0600, 241, 0), sys);
-        assertThatThrownBy(() -> LinuxNvmeDevice.checkSysfsIdentity("/dev/watchdog", new Libc.Stat(Libc.S_IFCHR | 0600, 10, 130), sys))
+        NodeOpener.checkSysfsIdentity("/dev/nvme0", new Libc.Stat(Libc.S_IFCHR | 0600, 240, 0), sys);
+        NodeOpener.checkSysfsIdentity("/dev/ng0n1", new Libc.Stat(Libc.S_IFCHR | 0600, 241, 0), sys);
+        assertThatThrownBy(() -> NodeOpener.checkSysfsIdentity("/dev/watchdog", new Libc.Stat(Libc.S_IFCHR | 0600, 10, 130), sys))
                 .hasMessageStartingWith("/dev/watchdog: is not an NVMe device (it is a 'misc' character device 10:130)");
         for (String ok : new String[] {"nvme0n1", "nvme0n1p2", "nvme1c0n3"}) {
-            LinuxNvmeDevice.checkSysfsIdentity("/dev/" + ok, new Libc.Stat(Libc.S_IFBLK | 0600, 259, Math.floorMod(ok.hashCode(), 1000)), sys);
+            NodeOpener.checkSysfsIdentity("/dev/" + ok, new Libc.Stat(Libc.S_IFBLK | 0600, 259, Math.floorMod(ok.hashCode(), 1000)), sys);
         }
         for (String bad : new String[] {"loop0", "nvme0", "sda"}) {
-            assertThatThrownBy(() -> LinuxNvmeDevice.checkSysfsIdentity("/dev/" + bad, new Libc.Stat(Libc.S_IFBLK | 0600, 259, Math.floorMod(bad.hashCode(), 1000)), sys))
+            assertThatThrownBy(() -> NodeOpener.checkSysfsIdentity("/dev/" + bad, new Libc.Stat(Libc.S_IFBLK | 0600, 259, Math.floorMod(bad.hashCode(), 1000)), sys))
                     .hasMessageContaining("(it is the block device '" + bad + "'");
         }
         // A node sysfs does not show is left to the ioctl probes
-        LinuxNvmeDevice.checkSysfsIdentity("/dev/x", new Libc.Stat(Libc.S_IFCHR | 0600, 99, 99), sys);
+        NodeOpener.checkSysfsIdentity("/dev/x", new Libc.Stat(Libc.S_IFCHR | 0600, 99, 99), sys);
     }
 
     private static void link(Path sys, String rel, Path target) throws Exception {
@@ -143,14 +143,14 @@ class LinuxNvmeDeviceTest {
     /** Root bypasses file permissions (these tests may run as root), so the errno mapping is checked directly. */
     @Test
     void permissionAndVanishedDeviceErrnosMapToOneLineWithWhatToDo() {
-        NvmeException acc = LinuxNvmeDevice.openFailure("/dev/nvme0", new LibcException("open(/dev/nvme0)", Libc.EACCES));
+        NvmeException acc = NodeOpener.openFailure("/dev/nvme0", new LibcException("open(/dev/nvme0)", Libc.EACCES));
         assertThat(acc.getMessage()).isEqualTo("/dev/nvme0: permission denied (EACCES); NVMe passthrough needs root or"
                 + " CAP_SYS_ADMIN: run nvme-lm as root");
-        assertThat(LinuxNvmeDevice.openFailure("/dev/nvme0", new LibcException("open", Libc.EPERM)).getMessage())
+        assertThat(NodeOpener.openFailure("/dev/nvme0", new LibcException("open", Libc.EPERM)).getMessage())
                 .contains("needs root or CAP_SYS_ADMIN");
-        assertThat(LinuxNvmeDevice.openFailure("/dev/nvme0", new LibcException("open", Libc.ENXIO)).getMessage())
+        assertThat(NodeOpener.openFailure("/dev/nvme0", new LibcException("open", Libc.ENXIO)).getMessage())
                 .contains("no device answers it (ENXIO)");
-        assertThat(LinuxNvmeDevice.openFailure("/dev/nvme0", new LibcException("open", Libc.EIO)).getMessage())
+        assertThat(NodeOpener.openFailure("/dev/nvme0", new LibcException("open", Libc.EIO)).getMessage())
                 .isEqualTo("/dev/nvme0: cannot open: open: Input/output error (EIO)");
     }
 

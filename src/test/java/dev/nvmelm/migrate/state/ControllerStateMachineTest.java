@@ -42,7 +42,9 @@ class ControllerStateMachineTest {
             // suspended: a guest command is not fetched
             var buf = rig.guest().allocateBuffer(4096);
             CompletableFuture<Completion> read = rig.guest().submitIo(IoCommands.read(LiveMigrationRig.NSID, 0, 1).toSqe(), buf);
-            Thread.sleep(100);
+            // the controller has it (its SQ tail moved past the head) and does not fetch it
+            ControllerState held = ControllerState.decode(src.peekState());
+            assertThat(held.sqs()).as("an SQ holding the unfetched read").anyMatch(q -> q.tail() != q.head());
             assertThat(read).isNotDone();
 
             assertThatThrownBy(() -> src.transition(PRE_COPY)).isInstanceOf(IllegalTransitionException.class)
