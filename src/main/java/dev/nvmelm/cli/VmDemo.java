@@ -115,7 +115,9 @@ final class VmDemo {
             StringWriter mo = new StringWriter(), me = new StringWriter();
             int rc = Main.run(new String[]{"migrate", "--source", server.deviceString() + "#1", "--dest", server.deviceString() + "#2",
                     "--vm-qmp", src.qmpSocket().toString(), "--vm-to", uri, "--vm-dest-qmp", dst.qmpSocket().toString(),
-                    "--on-stall", "force", "--verify", "none", "-o", "json"}, new PrintWriter(mo, true), new PrintWriter(me, true));
+                    // not --on-stall force: a forced stop skips the wait for QEMU's pre-switchover (the storage
+                    // would commit before QEMU migrates); abort leaves the VM writing on host A, intact
+                    "--verify", "none", "-o", "json"}, new PrintWriter(mo, true), new PrintWriter(me, true));
             boolean migrated = rc == 0;
             Map<String, Object> m = migrated ? (Map<String, Object>) Json.parse(mo.toString()) : Map.of();
             QemuVm on = migrated ? dst : src;
