@@ -438,6 +438,19 @@ public final class BenchReport {
         } else {
             md.append("\nNo result yet: run `./nvme-lm bench cdq`.\n");
         }
+        Optional<Path> vm = newest(resultsDir, "vm");
+        md.append("\n## A real guest, side by side: nvme-lm vs the libvirt way (`bench vm`)\n\n").append(VmReport.intro());
+        if (vm.isPresent()) {
+            Map<String, Object> r = load(vm.get());
+            md.append("\nSource `").append(resultsDir.relativize(vm.get())).append("`; ").append(machine(r)).append("\n");
+            md.append("\n```").append(VmReport.table(r)).append("```\n");
+            for (Path p : VmReport.plots(r, img)) {
+                written.add(p);
+                md.append("\n![").append(p.getFileName()).append("](img/").append(p.getFileName()).append(")\n");
+            }
+        } else {
+            md.append("\nNo result yet: run `./nvme-lm bench vm`.\n");
+        }
         // every goal line of the sections above, gathered after the introduction
         StringBuilder goals = new StringBuilder("\n## Goals at a glance\n\nEvery goal line below, as measured in the newest result of its scenario:\n\n```\n");
         int n = 0;

@@ -24,7 +24,7 @@ import java.util.Map;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks side by side with the tools users would otherwise pick; results go to bench/results/",
         subcommands = {BenchCommand.Copy.class, BenchCommand.Migrate.class, BenchCommand.Live.class, BenchCommand.Served.class, BenchCommand.Sparse.class, BenchCommand.Cdq.class,
-                BenchCommand.Nbd.class, BenchCommand.Net.class, BenchCommand.All.class, BenchCommand.Report.class})
+                BenchCommand.Nbd.class, BenchCommand.Net.class, BenchCommand.Vm.class, BenchCommand.All.class, BenchCommand.Report.class})
 final class BenchCommand {
 
     /** Options every scenario shares. */
@@ -371,6 +371,43 @@ final class BenchCommand {
         public Integer call() throws Exception {
             return c.run(this, 32L << 20, (dir, size, runs) ->
                     new NetScenario(dir, size / (1 << 20) * (1 << 20), runs, spec.commandLine().getErr()).run(), BenchReport::netTable);
+        }
+    }
+
+    @Command(name = "vm", mixinStandardHelpOptions = true,
+            description = {"A real guest (QEMU, TCG) writing verifiable 4 KiB blocks, migrated live with its RAM at each --iops rate:",
+                    "the libvirt way between two hosts (network namespaces; blockdev-mirror background and write-blocking to the",
+                    "destination QEMU's NBD export, pause-before-switchover) and by nvme-lm migrate --vm-qmp (a LOCAL served migration",
+                    "MC 1 -> MC 2, labelled so). Total time, bytes, VM downtime, guest latency and IOPS, the guest's own verify."})
+    static final class Vm extends CliCommand {
+        @Option(names = "--size", converter = Numbers.Size.class, defaultValue = "64M", description = "Guest disk size (default: ${DEFAULT-VALUE})")
+        long sizeBytes;
+
+        @Option(names = "--iops", split = ",", defaultValue = "200,2000", description = "Guest write rates (default: ${DEFAULT-VALUE})")
+        List<Integer> iops;
+
+        @Option(names = "--guest-cache", paramLabel = "DIR", defaultValue = "target/guest",
+                description = "Where scripts/guest-build.sh keeps the guest (default: ${DEFAULT-VALUE})")
+        Path guestCache;
+
+        @Option(names = "--quick", description = "16 MiB, 100 IOPS, every mode once: checks that the harness works, measures nothing")
+        boolean quick;
+
+        @Mixin
+        Place place;
+
+        @Override
+        public Integer call() throws Exception {
+            if (sizeBytes < 1 << 20 || sizeBytes % 4096 != 0) throw new CliException("--size must be a multiple of 4 KiB of at least 1M");
+            if (iops.isEmpty() || iops.stream().anyMatch(i -> i < 1)) throw new CliException("--iops must be positive rates");
+            Path root = Path.of("").toAbsolutePath();
+            if (!Files.isExecutable(root.resolve("scripts/guest-build.sh"))) throw new CliException("bench vm runs from the repository's top directory (it builds the guest with scripts/guest-build.sh)");
+            Path cache = guestCache.toAbsolutePath();
+            var settings = quick ? dev.nvmelm.bench.VmScenario.Settings.quick(root, cache)
+                    : new dev.nvmelm.bench.VmScenario.Settings(sizeBytes, iops, List.of(dev.nvmelm.bench.VmScenario.Mode.values()), 256,
+                    java.time.Duration.ofSeconds(4), cache, root);
+            return place.run(this, quick, dir -> new dev.nvmelm.bench.VmScenario(dir, settings,
+                    dev.nvmelm.bench.ProcessCopies.launcher(Main.class), spec.commandLine().getErr()).run(), dev.nvmelm.bench.VmReport::table);
         }
     }
 

@@ -50,12 +50,13 @@ public final class QemuVm implements AutoCloseable {
     private int cursor;
     private Qmp qmp;
 
-    private QemuVm(Config c) throws IOException {
+    private QemuVm(Config c, List<String> prefix) throws IOException {
         String id = c.name() + "-" + ProcessHandle.current().pid() + "-" + SEQ.incrementAndGet();
         Files.createDirectories(c.dir());
         qmpSocket = c.dir().resolve(id + ".qmp");
         log = c.dir().resolve(id + ".log");
-        List<String> cmd = new ArrayList<>(List.of(QEMU));
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.add(QEMU);
         cmd.addAll(accelerator());
         cmd.addAll(List.of("-m", Integer.toString(c.memMiB()), "-smp", "1", "-nodefaults", "-no-user-config",
                 "-display", "none", "-no-reboot",
@@ -74,7 +75,15 @@ public final class QemuVm implements AutoCloseable {
 
     /** Starts QEMU; the guest boots at once (or waits for the migration, with -incoming). */
     public static QemuVm start(Config c) throws IOException {
-        return new QemuVm(c);
+        return new QemuVm(c, List.of());
+    }
+
+    /**
+     * Starts QEMU on one of {@link TwoHosts}' hosts (inside its network namespace). {@code ip netns
+     * exec} execs QEMU, so the process and PID are still QEMU's own.
+     */
+    public static QemuVm startOn(TwoHosts.Host host, Config c) throws IOException {
+        return new QemuVm(c, host.command(List.of()));
     }
 
     /** Why QEMU cannot run here, or null when it can (tests skip with this reason). */
