@@ -599,7 +599,7 @@ public final class MediaMigration {
                         bytes(backlog), st.extentCount(), predictedNs / 1e6, options.maxDowntime().toMillis());
                 if (throttleIops > 0) text += String.format("; guest throttled to %d writes/s (it wrote %.0f/s before)", throttleIops, report.guestWriteIopsBeforeThrottle);
                 decide(true, text, backlog, st.extentCount(), predictedNs);
-                if (gate != StopGate.OPEN) passUntilGateOpens(track, copier, lbaSize);
+                if (gate != StopGate.OPEN) passUntilGateOpens(track, copier, lbaSize, t0 + options.maxTime().toNanos());
                 return;
             }
             flushedSinceLastPass = false;
@@ -628,6 +628,11 @@ public final class MediaMigration {
                         decide(false, text + "; forced switchover (--on-stall force): expect a stop of about " + Math.round(predictedNs / 1e6) + " ms",
                                 backlog, st.extentCount(), predictedNs);
                         report.forced = true;
+                        // a forced stop still waits for the gate (a VM's RAM pre-copy must reach its
+                        // pause first); out of time already, it gets one more --max-time for that
+                        if (gate != StopGate.OPEN) {
+                            passUntilGateOpens(track, copier, lbaSize, (outOfTime ? clock.getAsLong() : t0) + options.maxTime().toNanos());
+                        }
                         return;
                     }
                     case THROTTLE -> {
@@ -704,14 +709,14 @@ public final class MediaMigration {
      * Converged, but the stop must wait for the gate (a VM's RAM pre-copy): keep the backlog small
      * with passes that judge nothing, so the stop copies what was dirtied since the last of them.
      */
-    private void passUntilGateOpens(Tracking track, Copier copier, int lbaSize) throws Exception {
+    private void passUntilGateOpens(Tracking track, Copier copier, int lbaSize, long deadlineNanos) throws Exception {
         gate.converged();
         while (true) {
             checkCancelled();
             checkAsync();
             recoverTracking(track);
             absorb();
-            if (clock.getAsLong() - t0 > options.maxTime().toNanos()) {
+            if (clock.getAsLong() - deadlineNanos > 0) {
                 throw new MigrationException("out of time (" + options.maxTime().toSeconds() + " s) waiting for the stop gate", null, report);
             }
             List<LbaRange> batch = dirty.takeBatch(MIN_PASS_BYTES);

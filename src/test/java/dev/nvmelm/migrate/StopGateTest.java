@@ -108,4 +108,31 @@ class StopGateTest {
             assertThat(g.check(rig.sourceData()).badBlocks()).isZero();
         }
     }
+
+    @Test
+    void aForcedStopStillWaitsForTheGate() throws Exception {
+        // a budget nothing can meet and two passes: not converging, then --on-stall force. The stop
+        // must still wait for the gate (a VM's RAM pre-copy), or the storage commits before QEMU
+        // was ever asked to migrate (it was returned without asking before)
+        Path src = dir.resolve("src.img"), dst = dir.resolve("dst.img");
+        Images.dense(src, 16 << 20, 23);
+        try (LiveMigrationRig rig = new LiveMigrationRig(src, dst, dir.resolve("work"), 16 << 20, 4096)) {
+            Workload g = guest(rig);
+            g.start();
+            CountingGate gate = new CountingGate(5, null);
+            MediaMigration m = new MediaMigration(rig.sourceSide(), rig.destinationSide(), rig.handover(),
+                    MediaMigration.Options.defaults().withOnStall(MediaMigration.OnStall.FORCE).withMaxDowntime(java.time.Duration.ofNanos(1))
+                            .withMaxPasses(2), System::nanoTime, null).withStopGate(gate);
+            gate.m = m;
+            try (MediaMigration.Outcome out = m.run()) {
+                g.stop();
+                assertThat(out.report().forced).isTrue();
+                assertThat(gate.converged.get()).isEqualTo(1);
+                assertThat(gate.asked.get()).isEqualTo(5);
+                assertThat(gate.committed.get()).isEqualTo(1);
+                assertThat(g.errors.get()).isZero();
+                assertThat(g.check(rig.destinationData()).badBlocks()).isZero();
+            }
+        }
+    }
 }
