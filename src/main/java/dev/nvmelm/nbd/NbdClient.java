@@ -411,17 +411,18 @@ public final class NbdClient implements AutoCloseable {
             case Nbd.REPLY_TYPE_OFFSET_DATA -> {
                 long off = read(8).getLong();
                 int n = len - 8;
-                int at = (int) (off - p.offset);
-                if (p.readBuffer == null || at < 0 || n < 0 || at + n > p.readBuffer.length) throw new IOException("OFFSET_DATA outside the request");
-                readInto(ByteBuffer.wrap(p.readBuffer, at, n));
+                long at = off - p.offset;   // in 64 bits: an int 'at + n' wrapped past the check
+                if (p.readBuffer == null || at < 0 || n < 0 || at > p.readBuffer.length - n) throw new IOException("OFFSET_DATA outside the request");
+                readInto(ByteBuffer.wrap(p.readBuffer, (int) at, n));
             }
             case Nbd.REPLY_TYPE_OFFSET_HOLE -> {
+                if (len != 12) throw new IOException("OFFSET_HOLE chunk of " + len + " bytes, not 12");
                 ByteBuffer b = read(12);
                 long off = b.getLong();
                 int n = b.getInt();
-                int at = (int) (off - p.offset);
-                if (p.readBuffer == null || at < 0 || at + n > p.readBuffer.length) throw new IOException("OFFSET_HOLE outside the request");
-                java.util.Arrays.fill(p.readBuffer, at, at + n, (byte) 0);
+                long at = off - p.offset;
+                if (p.readBuffer == null || at < 0 || n < 0 || at > p.readBuffer.length - n) throw new IOException("OFFSET_HOLE outside the request");
+                java.util.Arrays.fill(p.readBuffer, (int) at, (int) at + n, (byte) 0);
             }
             case Nbd.REPLY_TYPE_BLOCK_STATUS -> {
                 ByteBuffer b = read(len);
@@ -450,6 +451,7 @@ public final class NbdClient implements AutoCloseable {
             }
             case Nbd.REPLY_TYPE_ERROR, Nbd.REPLY_TYPE_ERROR_OFFSET -> {
                 ByteBuffer b = read(len);
+                if (len < 6) throw new IOException("error chunk of " + len + " bytes, shorter than its errno and message length");
                 int err = b.getInt();
                 int ml = Short.toUnsignedInt(b.getShort());
                 String msg = ml <= b.remaining() ? StandardCharsets.UTF_8.decode(b.slice(b.position(), ml)).toString() : "";
