@@ -16,7 +16,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * hand turns it into a committed regression input.
  */
 class FuzzShortRunTest {
-    static final int SECONDS = Integer.getInteger("nvmelm.fuzzSeconds", 30);
+    static final int SECONDS = Integer.getInteger("nvmelm.fuzzSeconds", 20);
 
     @Test
     void everyTargetRunsCleanForAShortWhile() throws Exception {

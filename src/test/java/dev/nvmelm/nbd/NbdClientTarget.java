@@ -23,7 +23,8 @@ import static dev.nvmelm.fuzz.Fuzz.check;
 /**
  * Our NBD client against a hostile server on a real Unix socket: the server writes the fuzz
  * input (after, if the first byte says so, an honest handshake that hands out a 1 MiB export with
- * base:allocation as context 1, with or without extended headers) and closes. The client must
+ * base:allocation as context 1, with or without extended headers; the replies after the client's
+ * requests are pending, or at once) and closes. The client must
  * connect or fail with an IOException, then complete a READ, a BLOCK_STATUS and another READ (cookies
  * 1, 2, 3) or fail them with an IOException that no runtime exception caused; every extent it
  * returns is non-empty; nothing waits forever.
@@ -45,14 +46,27 @@ public final class NbdClientTarget implements AutoCloseable {
 
     private void runInterruptibly(byte[] input) throws Exception {
         BytesProvider d = new BytesProvider(input);
-        int mode = d.consumeByte() % 3;
+        int mode = d.consumeByte() % 4;
         byte[] hostile = d.consumeRemainingAsBytes();
-        ByteBuffer out = ByteBuffer.allocate(4096 + hostile.length);
-        if (mode > 0) honestHandshake(out, mode == 2);
-        out.put(hostile).flip();
+        ByteBuffer first = ByteBuffer.allocate(4096 + hostile.length);
+        if (mode > 0) honestHandshake(first, mode >= 2);
+        else first.put(hostile);
+        first.flip();
+        // modes 1 and 2: after an honest handshake the hostile replies go out once the three requests
+        // are pending, so an input replays the same way every time; mode 3 sends them at once, racing
+        // the client's submits (a request that meets a reader failing the connection)
+        CompletableFuture<Void> requestsSent = new CompletableFuture<>();
         CompletableFuture<Void> server = CompletableFuture.runAsync(() -> {
             try (SocketChannel ch = listener.accept()) {
-                while (out.hasRemaining()) ch.write(out);
+                while (first.hasRemaining()) ch.write(first);
+                if (mode == 3) {
+                    ByteBuffer replies = ByteBuffer.wrap(hostile);
+                    while (replies.hasRemaining()) ch.write(replies);
+                } else if (mode > 0) {
+                    requestsSent.get(BOUND_MS, TimeUnit.MILLISECONDS);
+                    ByteBuffer replies = ByteBuffer.wrap(hostile);
+                    while (replies.hasRemaining()) ch.write(replies);
+                }
                 ch.shutdownOutput();
                 ByteBuffer sink = ByteBuffer.allocate(64 << 10);
                 while (ch.read(sink.clear()) >= 0) {
@@ -60,6 +74,8 @@ public final class NbdClientTarget implements AutoCloseable {
                 }
             } catch (IOException e) {
                 // the client hung up first
+            } catch (InterruptedException | ExecutionException | TimeoutException e) {
+                throw new IllegalStateException("the hostile server was not told the requests went out", e);
             }
         }, r -> Thread.ofVirtual().start(r));
         NbdClient client;
@@ -74,6 +90,7 @@ public final class NbdClientTarget implements AutoCloseable {
         } catch (ExecutionException e) {
             throw rethrow(e);
         }
+        if (client == null) requestsSent.complete(null);
         if (client != null) {
             try (client) {
                 byte[] a = new byte[4096], b = new byte[100];
@@ -81,6 +98,7 @@ public final class NbdClientTarget implements AutoCloseable {
                 requests.add(client.read(0, a));
                 requests.add(client.blockStatus(0, 1 << 20));
                 requests.add(client.read(8192, b));
+                requestsSent.complete(null);
                 for (CompletableFuture<?> f : requests) {
                     try {
                         Object r = bounded(f, "a request");
