@@ -99,6 +99,9 @@ class RoundTripTest {
                 "--on-stall", "force", "--max-passes", "4", "-o", "json");
         assertThat(r.exit()).as(r.out() + r.err()).isZero();
         assertThat(r.out()).contains("\"verified\": true").contains("\"quiesce\"").contains("detached");
+        var downtime = java.util.regex.Pattern.compile("\"downtime_ms\": ([0-9.]+)").matcher(r.out());
+        assertThat(downtime.find()).as(r.out()).isTrue();
+        System.out.println("round trip hop " + source + " -> agent " + to.address().getPort() + ": downtime_ms " + downtime.group(1));   // docs/network.md's numbers
         return r;
     }
 
