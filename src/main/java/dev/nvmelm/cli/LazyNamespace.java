@@ -25,6 +25,7 @@ final class LazyNamespace implements BlockDevice {
     private final DeviceServer server;
     private final int cntlid, nsid;
     private volatile NvmeBlockDevice device;
+    private volatile PciNvmeDevice driver;               // device's driver
     private volatile NvmeBlockDevice throughMmc;
 
     LazyNamespace(DeviceServer server, int cntlid, int nsid) {
@@ -36,11 +37,20 @@ final class LazyNamespace implements BlockDevice {
     /** The guest's driver, enabled now if there is none (the controller then has I/O queues). */
     private NvmeBlockDevice device() throws IOException {
         NvmeBlockDevice d = device;
-        if (d != null) return d;
+        if (d != null && driver.detachedTo() == null) return d;
         synchronized (this) {
+            if (device != null && driver.detachedTo() != null) {
+                // the guest moved to another host; once a Resume made the controller usable
+                // afresh the server has a new driver for it, else the detached one fails the request
+                try {
+                    attach(server.guestDevice(cntlid));
+                } catch (NvmeException stillSuspended) {
+                    return device;
+                }
+            }
             if (device == null) {
                 try {
-                    device = new NvmeBlockDevice(server.guestDevice(cntlid), nsid);   // after a switchover: where the guest went
+                    attach(server.guestDevice(cntlid));   // after a switchover: where the guest went
                 } catch (NvmeException e) {
                     throw new IOException(e.getMessage(), e);
                 }
@@ -49,10 +59,15 @@ final class LazyNamespace implements BlockDevice {
         }
     }
 
+    private void attach(PciNvmeDevice d) throws NvmeException {
+        if (d == driver) return;
+        device = new NvmeBlockDevice(d, nsid);
+        driver = d;
+    }
+
     /** For a read: the guest's driver if one exists (attached from now on), else the MMC's view of this namespace. */
     private NvmeBlockDevice reader() throws IOException {
-        NvmeBlockDevice d = device;
-        if (d != null) return d;
+        if (device != null) return device();
         Optional<PciNvmeDevice> guest = server.existingGuestDevice(cntlid);
         if (guest.isPresent()) return device();
         NvmeBlockDevice m = throughMmc;

@@ -50,7 +50,21 @@ final class VerifiableWriters implements AutoCloseable {
     }
 
     static VerifiableWriters start(String uri, int blocks, int writers) throws Exception {
-        VerifiableWriters w = new VerifiableWriters(blocks);
+        return start(uri, new VerifiableWriters(blocks), writers);
+    }
+
+    /**
+     * New writers on {@code uri} that continue from the versions {@code before} saw acknowledged
+     * (the guest moved to another export); {@link #checkAgainst} then checks both.
+     */
+    static VerifiableWriters continuing(String uri, VerifiableWriters before, int writers) throws Exception {
+        VerifiableWriters w = new VerifiableWriters(before.blocks);
+        for (int b = 0; b < before.blocks; b++) w.acked.set(b, before.acked.get(b));
+        w.acks.set(before.acks());
+        return start(uri, w, writers);
+    }
+
+    private static VerifiableWriters start(String uri, VerifiableWriters w, int writers) throws Exception {
         try {
             for (int i = 0; i < writers; i++) w.clients.add(NbdClient.connect(NbdUri.parse(uri)));
         } catch (IOException e) {

@@ -264,6 +264,11 @@ public final class PciNvmeDevice implements NvmeDevice {
         for (IoGate.Held h : gate.detach(where)) h.result().complete(IoGate.afterDetach(h.sqe()));
     }
 
+    /** Where the guest went if {@link #detachIo} detached this driver, else null. */
+    public String detachedTo() {
+        return gate.detachedTo();
+    }
+
     /** I/O commands waiting in the gate (for tests and logs). */
     public int heldIo() {
         return gate.heldCount();
