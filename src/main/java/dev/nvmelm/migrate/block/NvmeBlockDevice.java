@@ -41,6 +41,8 @@ public final class NvmeBlockDevice implements BlockDevice {
             ic = IdentifyController.decode(buf);
             dev.admin(new AdminCommands.Identify(AdminCommands.CNS_NAMESPACE, 0, nsid, 0).toSqe(), buf).orThrow(dev.name() + ": Identify Namespace " + nsid);
             ns = IdentifyNamespace.decode(buf);
+        } catch (IllegalArgumentException e) {   // a controller whose Identify data makes no sense is refused, not trusted
+            throw new NvmeException(dev.name() + ": Identify Namespace " + nsid + " is malformed: " + e.getMessage(), e);
         } finally {
             dev.freeBuffer(buf);
         }
