@@ -22,14 +22,14 @@ import javax.net.ssl.SSLSocket;
  * One client connection of an {@link NbdServer}: the handshake (options, STARTTLS), then
  * transmission. Every message goes through {@link NbdCodec}; this class decides what to answer.
  */
-/** One client connection: handshake, then transmission. */
 final class NbdConnection implements Watchdog.Guarded {
+    private static final int MAX_OPTION_BYTES = 64 << 10;
+    private static final int MAX_EXTENTS_PER_CHUNK = 1 << 16;
+
     private volatile Wire wire;
     /** The accepted transport under any TLS layer: closing it wakes every blocked reader and writer. */
     private final Wire raw;
     private final SSLContext tls;
-    private static final int MAX_OPTION_BYTES = 64 << 10;
-    private static final int MAX_EXTENTS_PER_CHUNK = 1 << 16;
 
     private final NbdExportCatalog exports;
     private final NbdLimits limits;
