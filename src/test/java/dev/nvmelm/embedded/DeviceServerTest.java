@@ -12,15 +12,10 @@ import dev.nvmelm.spec.CdqFeature;
 import dev.nvmelm.spec.ControllerDataQueueCommand;
 import dev.nvmelm.spec.IoCommands;
 import dev.nvmelm.spec.LbaMigrationEntry;
-import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.StatusCodes;
 import dev.nvmelm.spec.TrackSendCommand;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.net.StandardProtocolFamily;
@@ -29,36 +24,14 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The served subsystem seen through sim: clients, as separate CLI invocations would see it. */
-class DeviceServerTest {
-    private static final Duration TIMEOUT = Duration.ofSeconds(10);
-
-    @TempDir
-    Path dir;
-    DeviceServer server;
-
-    @BeforeEach
-    void start() throws Exception {
-        server = DeviceServer.start(new Subsystem.Config(dir, 16 << 20, 1, 2, 4096), 32 << 20, null);
-    }
-
-    @AfterEach
-    void stop() throws IOException {
-        server.close();
-    }
-
-    SimNvmeDevice open(int cntlid) throws NvmeException {
-        return SimNvmeDevice.open(server.deviceString() + (cntlid == 0 ? "" : "#" + cntlid), TIMEOUT);
-    }
-
+class DeviceServerTest extends ServedSubsystemFixture {
     static Completion write(SimNvmeDevice mc, long slba, int blocks, byte pattern) throws NvmeException {
         MemorySegment buf = mc.allocateBuffer(blocks * 4096L).fill(pattern);
         return mc.io(IoCommands.write(1, slba, blocks, false).toSqe(), buf);

@@ -1,6 +1,5 @@
 package dev.nvmelm.embedded;
 
-import dev.nvmelm.device.Subsystem;
 import dev.nvmelm.host.Completion;
 import dev.nvmelm.host.NvmeException;
 import dev.nvmelm.host.sim.SimMessage.GateStep;
@@ -8,14 +7,9 @@ import dev.nvmelm.host.sim.SimNvmeDevice;
 import dev.nvmelm.spec.IoCommands;
 import dev.nvmelm.spec.MigrationSendCommand;
 import dev.nvmelm.spec.StatusCodes;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -27,27 +21,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * released in full; failed with an NVMe status after the detach; and only the client migrating
  * the controller may do any of it (docs/device.md, "Who may send what").
  */
-class GuestQuiesceTest {
-    private static final Duration TIMEOUT = Duration.ofSeconds(10);
-
-    @TempDir
-    Path dir;
-    DeviceServer server;
-
-    @BeforeEach
-    void start() throws Exception {
-        server = DeviceServer.start(new Subsystem.Config(dir, 16 << 20, 1, 2, 4096), 32 << 20, null);
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        server.close();
-    }
-
-    SimNvmeDevice open(int cntlid) throws NvmeException {
-        return SimNvmeDevice.open(server.deviceString() + (cntlid == 0 ? "" : "#" + cntlid), TIMEOUT);
-    }
-
+class GuestQuiesceTest extends ServedSubsystemFixture {
     static CompletableFuture<Completion> write(SimNvmeDevice mc, long slba, byte pattern) {
         MemorySegment buf = mc.allocateBuffer(4096).fill(pattern);
         return mc.submitIo(IoCommands.write(1, slba, 1, false).toSqe(), buf);

@@ -1,6 +1,5 @@
 package dev.nvmelm.embedded;
 
-import dev.nvmelm.device.Subsystem;
 import dev.nvmelm.host.CdqQueue;
 import dev.nvmelm.host.NvmeException;
 import dev.nvmelm.host.sim.SimNvmeDevice;
@@ -9,15 +8,10 @@ import dev.nvmelm.spec.ControllerDataQueueCommand;
 import dev.nvmelm.spec.IoCommands;
 import dev.nvmelm.spec.MigrationSendCommand;
 import dev.nvmelm.spec.TrackSendCommand;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -28,27 +22,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * CDQ: raw frames over the socket (RawSimClient), each answered with a refusal, never a hang,
  * while the owners keep being served (docs/device.md, "Who may send what").
  */
-class SessionOwnershipTest {
-    private static final Duration TIMEOUT = Duration.ofSeconds(10);
-
-    @TempDir
-    Path dir;
-    DeviceServer server;
-
-    @BeforeEach
-    void start() throws Exception {
-        server = DeviceServer.start(new Subsystem.Config(dir, 16 << 20, 1, 2, 4096), 32 << 20, null);
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        server.close();
-    }
-
-    SimNvmeDevice open(int cntlid) throws NvmeException {
-        return SimNvmeDevice.open(server.deviceString() + (cntlid == 0 ? "" : "#" + cntlid), TIMEOUT);
-    }
-
+class SessionOwnershipTest extends ServedSubsystemFixture {
     RawSimClient hostile(int cntlid) throws Exception {
         RawSimClient c = new RawSimClient(server.socketPath(), TIMEOUT);
         assertThat(c.hello(cntlid).type()).isEqualTo(RawSimClient.WELCOME);
