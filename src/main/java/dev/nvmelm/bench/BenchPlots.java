@@ -64,8 +64,9 @@ final class BenchPlots {
         return out;
     }
 
+    /** A report's [x, y] points (JSON lists) as pairs, y times {@code scale}; none if absent. */
     @SuppressWarnings("unchecked")
-    private static List<double[]> series(Object pts, double scale) {
+    static List<double[]> series(Object pts, double scale) {
         List<double[]> out = new ArrayList<>();
         if (!(pts instanceof List<?> l)) return out;
         for (Object p : l) {

@@ -1,6 +1,5 @@
 package dev.nvmelm.bench;
 
-import dev.nvmelm.util.Json;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -47,10 +46,10 @@ public final class ColdStops {
                 cmd.addAll(List.of("migrate", "--source-image", src.toString(), "--dest-image", dst.toString(), "--workload", workload,
                         "--verify", "none", "--max-downtime", Long.toString(budget), "-o", "json"));
                 Tools.Result r = Tools.run(cmd, Duration.ofMinutes(5));
-                Map<String, Object> m = r.exit() == 0 ? parse(r.output()) : null;
+                Map<String, Object> m = r.exit() == 0 ? CliOutput.report(r.output()) : null;
                 if (m == null) {
                     failed.merge(budget, 1, Integer::sum);
-                    log.printf("  cold stop run %d/%d budget %d ms: exit %d: %s%n", run + 1, s.runs(), budget, r.exit(), lastLine(r.output()));
+                    log.printf("  cold stop run %d/%d budget %d ms: exit %d: %s%n", run + 1, s.runs(), budget, r.exit(), CliOutput.lastLine(r.output()));
                 } else {
                     byBudget.get(budget).add(m);
                     log.printf("  cold stop run %d/%d budget %d ms: downtime %s ms, predicted %s ms%n", run + 1, s.runs(), budget,
@@ -113,21 +112,5 @@ public final class ColdStops {
     static double percentile(List<Double> xs, double p) {
         List<Double> s = xs.stream().sorted().toList();
         return s.get(Math.max(0, (int) Math.ceil(p * s.size()) - 1));
-    }
-
-    @SuppressWarnings("unchecked")
-    private static Map<String, Object> parse(String output) {
-        // stdout and stderr together: the launcher may print a line first (building, the start-up cache)
-        int at = output.indexOf('{'), end = output.lastIndexOf('}');
-        if (at < 0 || end < at) return null;
-        try {
-            return Json.parse(output.substring(at, end + 1)) instanceof Map<?, ?> m ? (Map<String, Object>) m : null;
-        } catch (RuntimeException e) {
-            return null;
-        }
-    }
-
-    private static String lastLine(String s) {
-        return s.strip().lines().reduce((a, b) -> b).orElse("");
     }
 }

@@ -1,6 +1,5 @@
 package dev.nvmelm.bench;
 
-import dev.nvmelm.util.Json;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -105,10 +104,10 @@ public final class ServedScenario {
                 m.put("guest_write_iops", Math.round(fio.stopAndReportIops()));
                 m.put("guest_max_write_latency_ms", LiveScenario.round3(fio.maxWriteLatencyMs()));
                 m.put("exit", r.exit());
-                Map<String, Object> j = r.exit() == 0 ? parse(r.output()) : null;
+                Map<String, Object> j = r.exit() == 0 ? CliOutput.report(r.output()) : null;
                 if (j == null) {
                     m.put("converged", false);
-                    m.put("error", lastLine(r.output()));
+                    m.put("error", CliOutput.lastLine(r.output()));
                 } else {
                     m.put("converged", true);
                     for (String k : List.of("verified", "verdict", "passes", "dirty_pass_ranges", "dirty_pass_copy_ms", "dirty_pass_copy_bytes_per_s",
@@ -212,21 +211,5 @@ public final class ServedScenario {
         }
         b.append("goal: dirty passes >= 50 MB/s with the guest running; downtime median < 50 ms at 200 IOPS\n");
         return b.toString();
-    }
-
-    @SuppressWarnings("unchecked")
-    private static Map<String, Object> parse(String output) {
-        // stdout and stderr together: the launcher may print a line first (building, the start-up cache)
-        int at = output.indexOf('{'), end = output.lastIndexOf('}');
-        if (at < 0 || end < at) return null;
-        try {
-            return Json.parse(output.substring(at, end + 1)) instanceof Map<?, ?> m ? (Map<String, Object>) m : null;
-        } catch (RuntimeException e) {
-            return null;
-        }
-    }
-
-    private static String lastLine(String s) {
-        return s.strip().lines().reduce((a, b) -> b).orElse("");
     }
 }

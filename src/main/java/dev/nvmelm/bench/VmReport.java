@@ -119,7 +119,7 @@ public final class VmReport {
             for (Map<String, Object> x : runs(r)) {
                 if (!Objects.equals(iops, x.get("iops_requested"))) continue;
                 String name = (String) x.get("mode");
-                List<double[]> pl = series(x.get("timeline_latency_ms"), 1), pr = series(x.get("timeline_remaining_bytes"), 1.0 / (1 << 20));
+                List<double[]> pl = BenchPlots.series(x.get("timeline_latency_ms"), 1), pr = BenchPlots.series(x.get("timeline_remaining_bytes"), 1.0 / (1 << 20));
                 if (!pl.isEmpty()) {
                     lat.addSeries(name, pl.stream().mapToDouble(p -> p[0]).toArray(), pl.stream().mapToDouble(p -> p[1]).toArray());
                     maxLat = Math.max(maxLat, pl.stream().mapToDouble(p -> p[1]).max().orElse(1));
@@ -146,17 +146,6 @@ public final class VmReport {
                 BitmapEncoder.saveBitmap(rem, pr.toString(), BitmapEncoder.BitmapFormat.PNG);
                 out.add(pr);
             }
-        }
-        return out;
-    }
-
-    @SuppressWarnings("unchecked")
-    private static List<double[]> series(Object pts, double scale) {
-        List<double[]> out = new ArrayList<>();
-        if (!(pts instanceof List<?> l)) return out;
-        for (Object p : l) {
-            List<Object> xy = (List<Object>) p;
-            out.add(new double[]{((Number) xy.get(0)).doubleValue(), ((Number) xy.get(1)).doubleValue() * scale});
         }
         return out;
     }
