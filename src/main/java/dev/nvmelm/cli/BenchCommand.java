@@ -253,9 +253,10 @@ final class BenchCommand {
     }
 
     @Command(name = "served", mixinStandardHelpOptions = true,
-            description = {"The dirty passes and the stop of a served controller, as a user runs them: device serve --nbd in its own process,",
-                    "fio writing random 4 KiB blocks at each --iops rate through MC 1's export, and migrate --source sim:D#1 --dest sim:D#2",
-                    "as a new process per run. Records the dirty passes' MB/s and ranges/s, passes, downtime and its breakdown."})
+            description = {"The dirty passes and the stop of a served controller, measured as a user runs them.",
+                    "device serve --nbd runs in its own process, fio writes random 4 KiB blocks at each --iops rate through MC 1's export,",
+                    "and migrate --source sim:D#1 --dest sim:D#2 runs as a new process per run. Records the dirty passes' MB/s and",
+                    "ranges/s, passes, downtime and its breakdown."})
     static final class Served extends CliCommand {
         @Option(names = "--size", converter = Numbers.Size.class, defaultValue = "64M", description = "Namespace size, random data (default: ${DEFAULT-VALUE})")
         long sizeBytes;
