@@ -35,8 +35,8 @@ public final class VmReport {
                     Objects.requireNonNullElse(x.get("guest_verify"), "-")));
         }
         for (Map<String, Object> x : runs(result)) {
-            if ("nvme-lm-local".equals(x.get("mode")) && x.get("engine_total_ms") != null) {
-                b.append(String.format(Locale.ROOT, "nvme-lm-local at %s: engine total %s ms, vm_total_ms %s, storage stop %s ms, %s passes (total s above: the whole process)%n",
+            if (isNvmeLm(x) && x.get("engine_total_ms") != null) {
+                b.append(String.format(Locale.ROOT, x.get("mode") + " at %s: engine total %s ms, vm_total_ms %s, storage stop %s ms, %s passes (total s above: the whole process)%n",
                         x.get("iops_requested"), x.get("engine_total_ms"), x.get("vm_total_ms"), x.get("storage_stop_ms"), x.get("passes")));
             }
         }
@@ -71,11 +71,16 @@ public final class VmReport {
         return ok ? "met" : "NOT met";
     }
 
+    /** An nvme-lm row: {@code nvme-lm} (cross-host), or {@code nvme-lm-local} in results of before it. */
+    private static boolean isNvmeLm(Map<String, Object> run) {
+        return "nvme-lm".equals(run.get("mode")) || "nvme-lm-local".equals(run.get("mode"));
+    }
+
     /** The goals, each as measured (a missing number is "not measured", never met). */
     static List<String> goals(Map<String, Object> r) {
         List<String> out = new ArrayList<>();
         for (Map<String, Object> n : runs(r)) {
-            if (!"nvme-lm-local".equals(n.get("mode"))) continue;
+            if (!isNvmeLm(n)) continue;
             Object iops = n.get("iops_requested");
             Map<String, Object> bg = find(r, "mirror-background", iops), wb = find(r, "mirror-write-blocking", iops);
             // the rate each guest reached before its migration: under TCG on a busy machine they differ
@@ -160,15 +165,15 @@ public final class VmReport {
                 + `block-export-add` over its disk file, the source QEMU on host A `blockdev-add`s an nbd node to it and
                 `blockdev-mirror sync=full` (background copy, then `copy-mode=write-blocking`), waits for BLOCK_JOB_READY,
                 migrates with `pause-before-switchover`, ends the job with `block-job-cancel` in the pause (as libvirt does
-                after READY), `migrate-continue`. nvme-lm: the disk is MC 1's export of `device serve --nbd`, the destination
-                QEMU is on MC 2's export, and `nvme-lm migrate --source sim:D#1 --dest sim:D#2 --vm-qmp --vm-to` drives both
-                (storage stop inside QEMU's pause); the destination QEMU runs on host B (RAM over the link, as the mirror's),
-                but the storage move is a LOCAL served migration (the subsystem served on host A, its Unix socket reached
-                from both), labelled so, until the cross-host flow (`--to HOST:PORT` to `serve --nbd`) is in the tree.
+                after READY), `migrate-continue`. nvme-lm: the disk is MC 1's export of `device serve --nbd` on host A, the agent `nvme-lm serve --nbd` (TLS,
+                certificates from `nvme-lm tls gen`) runs on host B, the destination QEMU there on the agent's export of the
+                migration, and `nvme-lm migrate --source sim:D#1 --to B:PORT --vm-qmp --vm-to --max-downtime 500` on host A
+                drives both (storage stop inside QEMU's pause); storage and RAM cross the link. Results of before the
+                cross-host flow are labelled `nvme-lm-local` (the storage moved MC 1 -> MC 2 on host A, only the RAM crossed).
                 Both sides: max-bandwidth 10 GiB/s, downtime-limit 50 ms. Total time: the mirror's from `nbd-server-start` to
                 MIGRATION completed; nvme-lm's the whole `nvme-lm migrate` process (JVM start included). Downtime: QEMU's
                 `query-migrate`. Link bytes: veth tx+rx on host A. Storage bytes: the mirror's are the link bytes minus QEMU's
-                RAM bytes; nvme-lm's its own `bytes_copied` (local, so its link bytes are the RAM only). Guest latency and IOPS: the guest's own WRITER-PROGRESS
+                RAM bytes; nvme-lm's its own `bytes_copied` (its link bytes are storage, RAM and TLS framing). Guest latency and IOPS: the guest's own WRITER-PROGRESS
                 lines (every 250 ms), cut on the host's clock from the migration's start to the first report after its end.
                 Verified: the guest, now on the destination, read back every block it ever wrote ("VERIFY ok"); a run
                 that did not migrate is not verified (its guest_verify is the guest's check on the source). "guest before"

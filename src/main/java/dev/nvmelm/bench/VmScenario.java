@@ -32,10 +32,10 @@ import java.util.concurrent.TimeUnit;
  *       background or {@code copy-mode=write-blocking}), waits for BLOCK_JOB_READY, migrates with
  *       {@code pause-before-switchover} and in the pause ends the job ({@code block-job-cancel}
  *       after READY, as libvirt does), then {@code migrate-continue};</li>
- *   <li>nvme-lm: the disk on {@code device serve --nbd} on host A (MC 1's export), the destination
- *       QEMU on host B on MC 2's export (RAM over the link), {@code nvme-lm migrate --source
- *       sim:..#1 --dest sim:..#2 --vm-qmp}: the storage move a LOCAL served migration (labelled so)
- *       until the cross-host flow is in the tree.</li>
+ *   <li>nvme-lm across the same two hosts: the disk on {@code device serve --nbd} on host A (MC
+ *       1's export), the agent {@code nvme-lm serve --nbd} with TLS on host B, the destination QEMU
+ *       there on the agent's export of the migration (started once the agent admitted it, as in
+ *       demo --vm), {@code nvme-lm migrate --source sim:..#1 --to B:PORT --vm-qmp} on host A.</li>
  * </ul>
  * The guest itself judges every run: on the destination it reads back every block it ever wrote.
  */
@@ -43,7 +43,7 @@ public final class VmScenario {
     public enum Mode {
         MIRROR_BACKGROUND("libvirt way: blockdev-mirror (background), two hosts"),
         MIRROR_WRITE_BLOCKING("libvirt way: blockdev-mirror copy-mode=write-blocking, two hosts"),
-        NVME_LM_LOCAL("nvme-lm migrate --vm-qmp: storage a LOCAL served migration MC 1 -> MC 2 (served on host A), RAM to host B");
+        NVME_LM("nvme-lm migrate --to --vm-qmp: device serve on host A -> serve --nbd agent (TLS) on host B, two hosts");
 
         final String label;
 
@@ -69,8 +69,10 @@ public final class VmScenario {
     }
 
     static final Duration WAIT = Duration.ofSeconds(120);
-    static final int REPORT_MS = 250, NBD_PORT = 10809, MIG_PORT = 4444;
+    static final int REPORT_MS = 250, NBD_PORT = 10809, MIG_PORT = 4444, AGENT_PORT = 7070;
     static final long MAX_BANDWIDTH = 10L << 30, DOWNTIME_LIMIT_MS = 50;
+    /** nvme-lm's stop budget: across hosts the stop ends with the agent's flush (about 60 ms here), over the default 50. */
+    static final long NVME_LM_MAX_DOWNTIME_MS = 500;
 
     private final Path dir;
     private final Settings s;
@@ -100,6 +102,7 @@ public final class VmScenario {
         set.put("iops_requested", s.iops());
         set.put("max_bandwidth_bytes_per_s", MAX_BANDWIDTH);
         set.put("downtime_limit_ms", DOWNTIME_LIMIT_MS);
+        set.put("nvme_lm_max_downtime_ms", NVME_LM_MAX_DOWNTIME_MS);
         result.put("settings", set);
         List<Object> runs = new ArrayList<>();
         try (TwoHosts hosts = TwoHosts.create("nlmbv")) {
@@ -108,7 +111,7 @@ public final class VmScenario {
                     Path rd = Files.createDirectories(dir.resolve(m.key() + "-" + iops));
                     log.printf("bench vm: %s at %d guest write IOPS%n", m.label, iops);
                     log.flush();
-                    Run run = m == Mode.NVME_LM_LOCAL ? new NvmeLmRun(rd, hosts, guest, iops) : new MirrorRun(rd, hosts, guest, iops, m);
+                    Run run = m == Mode.NVME_LM ? new NvmeLmRun(rd, hosts, guest, iops) : new MirrorRun(rd, hosts, guest, iops, m);
                     Map<String, Object> r;
                     try {
                         r = run.run();
@@ -360,88 +363,141 @@ public final class VmScenario {
         }
     }
 
-    /** nvme-lm: device serve --nbd and the source QEMU on host A, the destination QEMU on host B, migrate --vm-qmp MC 1 -> MC 2 (storage local). */
+    /** nvme-lm: device serve --nbd and the source QEMU on host A, the agent serve --nbd and the destination QEMU on host B. */
     private final class NvmeLmRun extends Run {
-        Process serve;
+        final List<Process> procs = new ArrayList<>();
 
         NvmeLmRun(Path rd, TwoHosts hosts, GuestImage guest, int iops) {
             super(rd, hosts, guest, iops);
         }
 
+        /** nvme-lm on one host; its first {@code lines} stdout lines, the rest drained. */
+        private List<String> start(TwoHosts.Host on, List<String> args, int lines) throws IOException {
+            List<String> cmd = new ArrayList<>(launcher);
+            cmd.addAll(args);
+            Process p = on.process(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            procs.add(p);
+            var out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+            List<String> first = new ArrayList<>();
+            for (int i = 0; i < lines; i++) {
+                String l = out.readLine();
+                if (l == null) throw new IOException("nvme-lm " + String.join(" ", args) + " exited before it was ready");
+                first.add(l);
+            }
+            Thread.ofVirtual().start(() -> out.lines().forEach(l -> {}));
+            return first;
+        }
+
+        /** The agent exports the migration from its HELLO on; opening it is harmless before the commit. */
+        private void awaitExport(Path sock, java.util.UUID id, Process migrate) throws IOException, InterruptedException {
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            IOException last = null;
+            while (System.nanoTime() < deadline && migrate.isAlive()) {
+                try (var c = dev.nvmelm.nbd.NbdClient.connect(dev.nvmelm.nbd.NbdUri.parse("nbd+unix:///" + id + "?socket=" + sock))) {
+                    return;
+                } catch (IOException e) {
+                    last = e;
+                }
+                TimeUnit.MILLISECONDS.sleep(20);   // the agent's admission has no event this process could wait on
+            }
+            throw new IOException("the agent did not export migration " + id + (last == null ? "" : ": " + last.getMessage()));
+        }
+
         @Override
         @SuppressWarnings("unchecked")
         void migrate() throws Exception {
+            TwoHosts.Host ha = hosts.a(), hb = hosts.b();
+            Path tls = rd.resolve("tls");
+            List<String> gen = new ArrayList<>(launcher);
+            gen.addAll(List.of("tls", "gen", "--dir", tls.toString(), "--san", hb.address()));
+            Process g = new ProcessBuilder(gen).redirectErrorStream(true).start();
+            String genOut = new String(g.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (g.waitFor() != 0) throw new IOException("tls gen: " + genOut.strip());
             Path sd = Files.createDirectories(rd.resolve("serve"));
-            Path sock = sd.resolve("nbd.sock");
-            List<String> serveCmd = new ArrayList<>(launcher);
-            serveCmd.addAll(List.of("device", "serve", "--dir", sd.toString(), "--ns-size", Long.toString(s.diskBytes()), "--migratable", "2",
-                    "--nbd", "unix:" + sock));
-            serve = hosts.a().process(serveCmd).redirectErrorStream(true).start();
-            {
-                var out = new BufferedReader(new InputStreamReader(serve.getInputStream(), StandardCharsets.UTF_8));
-                String device = out.readLine();
-                if (device == null || !device.startsWith("sim:")) throw new IOException("device serve did not start: " + device);
-                String nbdLine = out.readLine();   // its NBD address: listening from here on
-                if (nbdLine == null) throw new IOException("device serve printed no NBD address");
-                Thread.ofVirtual().start(() -> out.lines().forEach(l -> {}));
-                QemuVm a = vm(hosts.a(), "src", QemuVm.virtioBlkOnNbd(sock, "c1n1", s.diskBytes()));
-                src = new GuestConsole(a, "source");
-                // the destination QEMU on host B: its RAM crosses the link as the mirror's does; its disk is
-                // MC 2's export on the Unix socket of the subsystem served on host A (the storage stays local)
-                String uri = "tcp:" + hosts.b().address() + ":" + MIG_PORT;
-                List<String> dArgs = new ArrayList<>(QemuVm.virtioBlkOnNbd(sock, "c2n1", s.diskBytes()));
-                dArgs.addAll(List.of("-incoming", uri));
-                QemuVm b = vm(hosts.b(), "dst", dArgs);
-                dst = new GuestConsole(b, "destination");
-                warmUp();
-                List<String> cmd = new ArrayList<>(launcher);
-                cmd.addAll(List.of("migrate", "--source", device + "#1", "--dest", device + "#2", "--vm-qmp", a.qmpSocket().toString(),
-                        "--vm-to", uri, "--vm-dest-qmp", b.qmpSocket().toString(),
-                        "--vm-max-bandwidth", Long.toString(MAX_BANDWIDTH), "--vm-downtime-limit", Long.toString(DOWNTIME_LIMIT_MS),
-                        "--verify", "none", "-o", "json"));
-                r.put("command", "nvme-lm " + String.join(" ", cmd.subList(launcher.size(), cmd.size())));
-                long link0 = linkBytes();
-                tStart = System.nanoTime();
-                Process m = hosts.a().process(cmd).start();
-                CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> {
-                    try {
-                        return new String(m.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-                    } catch (IOException e) {
-                        return e.getMessage();
-                    }
-                });
-                String json = new String(m.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-                int rc = m.waitFor();
-                tEnd = System.nanoTime();
-                r.put("total_ms", Math.round((tEnd - tStart) / 1e6));
-                r.put("total_ms_counts", "the whole nvme-lm migrate process, its JVM start included");
-                if (rc != 0) {
-                    r.put("converged", false);
-                    r.put("failure", err.join().strip());
-                    return;
+            Path sock = sd.resolve("nbd.sock"), agentSock = rd.resolve("agent-nbd.sock");
+            String device = start(ha, List.of("device", "serve", "--dir", sd.toString(), "--ns-size", Long.toString(s.diskBytes()),
+                    "--migratable", "2", "--nbd", "unix:" + sock), 2).getFirst();
+            if (!device.startsWith("sim:")) throw new IOException("device serve did not start: " + device);
+            String to = hb.address() + ":" + AGENT_PORT;
+            start(hb, List.of("serve", "--listen", to, "--dir", rd.resolve("agent").toString(), "--nbd", "unix:" + agentSock,
+                    "--tls-cert", tls.resolve("server.crt").toString(), "--tls-key", tls.resolve("server.key").toString(),
+                    "--tls-ca", tls.resolve("ca.crt").toString()), 2);
+            QemuVm a = vm(ha, "src", QemuVm.virtioBlkOnNbd(sock, "c1n1", s.diskBytes()));
+            src = new GuestConsole(a, "source");
+            warmUp();
+            java.util.UUID id = java.util.UUID.randomUUID();
+            String uri = "tcp:" + hb.address() + ":" + MIG_PORT;
+            Path dstQmp = rd.resolve("dst.qmp");
+            List<String> cmd = new ArrayList<>(launcher);
+            cmd.addAll(List.of("migrate", "--source", device + "#1", "--to", to, "--migration-id", id.toString(),
+                    "--tls-cert", tls.resolve("client.crt").toString(), "--tls-key", tls.resolve("client.key").toString(),
+                    "--tls-ca", tls.resolve("ca.crt").toString(), "--vm-qmp", a.qmpSocket().toString(),
+                    "--vm-to", uri, "--vm-dest-qmp", dstQmp.toString(),
+                    "--vm-max-bandwidth", Long.toString(MAX_BANDWIDTH), "--vm-downtime-limit", Long.toString(DOWNTIME_LIMIT_MS),
+                    "--max-downtime", Long.toString(NVME_LM_MAX_DOWNTIME_MS), "--verify", "none", "-o", "json"));
+            r.put("command", "nvme-lm " + String.join(" ", cmd.subList(launcher.size(), cmd.size())));
+            long link0 = linkBytes();
+            tStart = System.nanoTime();
+            Process m = ha.process(cmd).start();
+            procs.add(m);
+            CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return new String(m.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+                } catch (IOException e) {
+                    return e.getMessage();
                 }
-                Map<String, Object> rep = (Map<String, Object>) Json.parse(json);
-                r.put("converged", true);
-                for (String k : List.of("vm_downtime_ms", "storage_stop_ms", "vm_total_ms", "downtime_ms", "total_ms", "passes", "verdict")) {
-                    if (rep.containsKey(k)) r.put(k.equals("total_ms") ? "engine_total_ms" : k, rep.get(k));
+            });
+            CompletableFuture<String> json = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return new String(m.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                } catch (IOException e) {
+                    return e.getMessage();
                 }
-                long storage = ((Number) rep.get("bytes_copied")).longValue();
-                r.put("bytes_storage", storage);
-                long link = linkBytes() - link0;
-                r.put("bytes_link", link);
-                r.put("link_over_disk", Math.round(link * 1000.0 / s.diskBytes()) / 1000.0);
-                r.put("bytes_counted_as", "storage: nvme-lm's bytes_copied (local, not on the link); link: veth tx+rx on host A (the RAM)");
-                r.put("storage_over_disk", Math.round(storage * 1000.0 / s.diskBytes()) / 1000.0);
-                r.put("vm_timeline", rep.get("vm_timeline"));
-                ramBytes(a.qmp());
+            });
+            // the destination's disk is the agent's export of this migration: it exists once the agent admitted it;
+            // migrate waits for the destination's QMP at the convergence, before QEMU's RAM migration
+            try {
+                awaitExport(agentSock, id, m);
+            } catch (IOException e) {
+                m.waitFor(30, TimeUnit.SECONDS);
+                throw new IOException(e.getMessage() + (m.isAlive() ? "" : "; migrate: " + err.join().strip()), e);
             }
+            List<String> dArgs = new ArrayList<>(QemuVm.virtioBlkOnNbd(agentSock, id.toString(), s.diskBytes()));
+            dArgs.addAll(List.of("-incoming", uri));
+            QemuVm b = vm(hb, "dst", dArgs);
+            Files.createSymbolicLink(dstQmp, b.qmpSocket());   // the path migrate was given; QEMU's own is known only now
+            dst = new GuestConsole(b, "destination");
+            int rc = m.waitFor();
+            tEnd = System.nanoTime();
+            r.put("total_ms", Math.round((tEnd - tStart) / 1e6));
+            r.put("total_ms_counts", "the whole nvme-lm migrate process, its JVM start included");
+            if (rc != 0) {
+                r.put("converged", false);
+                r.put("failure", err.join().strip());
+                return;
+            }
+            Map<String, Object> rep = (Map<String, Object>) Json.parse(json.join());
+            r.put("converged", true);
+            for (String k : List.of("vm_downtime_ms", "storage_stop_ms", "vm_total_ms", "downtime_ms", "total_ms", "passes", "verdict")) {
+                if (rep.containsKey(k)) r.put(k.equals("total_ms") ? "engine_total_ms" : k, rep.get(k));
+            }
+            long storage = ((Number) rep.get("bytes_copied")).longValue();
+            r.put("bytes_storage", storage);
+            long link = linkBytes() - link0;
+            r.put("bytes_link", link);
+            r.put("link_over_disk", Math.round(link * 1000.0 / s.diskBytes()) / 1000.0);
+            r.put("bytes_counted_as", "storage: nvme-lm's bytes_copied (over the link, TLS); link: veth tx+rx on host A (storage, RAM and TLS framing)");
+            r.put("storage_over_disk", Math.round(storage * 1000.0 / s.diskBytes()) / 1000.0);
+            r.put("vm_timeline", rep.get("vm_timeline"));
+            ramBytes(a.qmp());
         }
 
         @Override
         void cleanUp() throws Exception {
-            if (serve == null) return;
-            serve.destroy();   // SIGTERM to its PID: device serve flushes and exits
-            if (!serve.waitFor(30, TimeUnit.SECONDS)) serve.destroyForcibly();
+            for (Process p : procs.reversed()) {
+                p.destroy();   // SIGTERM to its own PID: the servers flush and exit
+                if (!p.waitFor(30, TimeUnit.SECONDS)) p.destroyForcibly();
+            }
         }
     }
 }

@@ -103,20 +103,31 @@ public final class VmMigration implements AutoCloseable {
         // QEMU's default max-bandwidth is 32 MiB/s: RAM pre-copy would outlast the storage's passes
         src("migrate-set-parameters", Map.of("max-bandwidth", maxBandwidthBytes, "downtime-limit", downtimeLimitMs));
         step("capabilities events, pause-before-switchover; max-bandwidth " + maxBandwidthBytes + ", downtime-limit " + downtimeLimitMs + " ms");
-        if (destinationQmp != null) {
-            try {
-                dst = new Qmp(destinationQmp);
-                Map<String, Object> d = (Map<String, Object>) dst.command("query-status", Map.of());
-                if (!"inmigrate".equals(d.get("status"))) {
-                    throw new VmMigrationException(VmMigrationException.Kind.NOT_READY,
-                            "the destination QEMU is not waiting for a migration (status " + d.get("status") + "; start it with -incoming)", null);
-                }
-            } catch (IOException e) {
-                if (e instanceof VmMigrationException v) throw v;
-                throw new VmMigrationException(VmMigrationException.Kind.QMP, "--vm-dest-qmp " + destinationQmp + ": " + e.getMessage(), e);
+    }
+
+    /**
+     * The destination QEMU, checked at the convergence rather than up front: across hosts its disk
+     * is the agent's export of this migration, which exists only once the agent admitted the
+     * migration, so that QEMU may start after this process did (docs/vm.md). Waits for its QMP
+     * socket up to the timeout; a QEMU not started with -incoming is refused before {@code migrate}.
+     */
+    @SuppressWarnings("unchecked")
+    private void checkDestination() throws VmMigrationException {
+        try {
+            dst = Qmp.connect(destinationQmp, timeout, () -> true);
+            Map<String, Object> d = (Map<String, Object>) dst.command("query-status", Map.of());
+            if (!"inmigrate".equals(d.get("status"))) {
+                throw new VmMigrationException(VmMigrationException.Kind.NOT_READY,
+                        "the destination QEMU is not waiting for a migration (status " + d.get("status") + "; start it with -incoming)", null);
             }
-            step("destination inmigrate");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VmMigrationException(VmMigrationException.Kind.QMP, "interrupted", e);
+        } catch (IOException e) {
+            if (e instanceof VmMigrationException v) throw v;
+            throw new VmMigrationException(VmMigrationException.Kind.QMP, "--vm-dest-qmp " + destinationQmp + ": " + e.getMessage(), e);
         }
+        step("destination inmigrate");
     }
 
     /** Adds a step of the caller's (the storage side) to the timeline. */
@@ -126,6 +137,7 @@ public final class VmMigration implements AutoCloseable {
 
     /** Starts the RAM pre-copy. */
     public void start() throws VmMigrationException {
+        if (destinationQmp != null && dst == null) checkDestination();
         startNanos = System.nanoTime();
         src("migrate", Map.of("uri", uri));
         started = true;

@@ -41,7 +41,7 @@ class BenchVmQuickTest {
         assertThat(r.exit()).as(r.out() + r.err()).isZero();
         Map<String, Object> result = (Map<String, Object>) Json.parse(r.out());
         List<Map<String, Object>> runs = (List<Map<String, Object>>) result.get("runs");
-        assertThat(runs).extracting(m -> m.get("mode")).containsExactly("mirror-background", "mirror-write-blocking", "nvme-lm-local");
+        assertThat(runs).extracting(m -> m.get("mode")).containsExactly("mirror-background", "mirror-write-blocking", "nvme-lm");
         for (Map<String, Object> run : runs) {
             assertThat(run.get("guest_verify")).as(run.toString()).isEqualTo("ok");
             assertThat(run).containsKeys("total_ms", "guest_max_write_latency_ms", "guest_iops_during", "storage_over_disk", "timeline_latency_ms");
