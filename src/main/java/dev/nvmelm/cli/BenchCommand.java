@@ -376,9 +376,9 @@ final class BenchCommand {
     }
 
     @Command(name = "vm", mixinStandardHelpOptions = true,
-            description = {"A real guest (QEMU, TCG) writing verifiable 4 KiB blocks, migrated live with its RAM at each --iops rate:",
-                    "the libvirt way between two hosts (network namespaces; blockdev-mirror background and write-blocking to the",
-                    "destination QEMU's NBD export, pause-before-switchover) and by nvme-lm migrate --to --vm-qmp (device serve on",
+            description = {"A real guest (QEMU, TCG) writing verifiable 4 KiB blocks, migrated live with its RAM at each --iops rate.",
+                    "It moves the libvirt way between two hosts (network namespaces; blockdev-mirror background and write-blocking to",
+                    "the destination QEMU's NBD export, pause-before-switchover) and by nvme-lm migrate --to --vm-qmp (device serve on",
                     "host A to the serve --nbd agent on host B, TLS). Total time, bytes, VM downtime, guest latency and IOPS, the guest's own verify."})
     static final class Vm extends CliCommand {
         @Option(names = "--size", converter = Numbers.Size.class, defaultValue = "64M", description = "Guest disk size (default: ${DEFAULT-VALUE})")
