@@ -116,9 +116,11 @@ class CrossHostServedTest {
         try (VerifiableWriters w = VerifiableWriters.start(nbdUri, BLOCKS, 2)) {
             w.awaitAcks(100);
             long before = w.acks();
-            CliRunner r = CliRunner.run(migrate("127.0.0.1:" + agent.address().getPort(), id));
+            // --verify full: the agent compares its copy with the SHA-256 of the source read through the MMC during the stop
+            CliRunner r = CliRunner.run(migrate("127.0.0.1:" + agent.address().getPort(), id, "--verify", "full"));
             assertThat(r.exit()).as(r.out() + r.err()).isZero();
-            assertThat(r.out()).contains("\"verified\": true").contains("\"quiesce\"").contains("detached");
+            assertThat(r.out()).contains("\"verified\": true").contains("\"quiesce\"").contains("detached")
+                    .contains("SHA-256 of the whole namespace matches");
             // the writers ran through the copy, then met the detach: an error, never a silent loss
             w.awaitEnd(Duration.ofSeconds(60));
             assertThat(w.acks()).isGreaterThan(before);
