@@ -258,12 +258,13 @@ class CrossHostServedTest {
             w.awaitAcks(100);
             CompletableFuture<Void> outage = CompletableFuture.runAsync(() -> {
                 try {
-                    while (proxy.forwardedBytes() < NS_BYTES + (256 << 10)) Thread.sleep(5);   // the bulk has sent the whole namespace
+                    dev.nvmelm.Await.until("the bulk has sent the whole namespace", Duration.ofSeconds(60),
+                            () -> proxy.forwardedBytes() >= NS_BYTES + (256 << 10));
                     proxy.cut();
                     Thread.sleep(1000);   // the outage itself
                     proxy.up();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
+                } catch (Exception e) {
+                    throw new java.util.concurrent.CompletionException(e);
                 }
             });
             CliRunner r = CliRunner.run(migrate("127.0.0.1:" + proxy.port(), id));

@@ -93,6 +93,9 @@ final class VerifiableWriters implements AutoCloseable {
             }
             acked.set(b, v);
             acks.incrementAndGet();
+            synchronized (acks) {
+                acks.notifyAll();   // awaitAcks waits on this, not on a timer
+            }
             try {
                 Thread.sleep(1);   // pacing (about 500 writes/s per writer), not synchronisation
             } catch (InterruptedException e) {
@@ -112,10 +115,13 @@ final class VerifiableWriters implements AutoCloseable {
     /** Waits until {@code n} writes were acknowledged in all; fails if every writer stopped first. */
     void awaitAcks(long n) throws InterruptedException {
         long deadline = System.nanoTime() + 60_000_000_000L;
-        while (acks.get() < n) {
-            assertThat(running.stream().allMatch(CompletableFuture::isDone)).as("the writers stopped at %d acks: %s", acks.get(), errors).isFalse();
-            assertThat(System.nanoTime()).as("%d acknowledged writes within 60 s", n).isLessThan(deadline);
-            Thread.sleep(5);
+        synchronized (acks) {
+            while (acks.get() < n) {
+                assertThat(running.stream().allMatch(CompletableFuture::isDone)).as("the writers stopped at %d acks: %s", acks.get(), errors).isFalse();
+                long left = deadline - System.nanoTime();
+                assertThat(left).as("%d acknowledged writes within 60 s", n).isPositive();
+                acks.wait(Math.max(1, Math.min(left / 1_000_000, 100)));   // woken by each acknowledgement; 100 ms bounds noticing that every writer stopped
+            }
         }
     }
 

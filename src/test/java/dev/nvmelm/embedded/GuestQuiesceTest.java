@@ -29,11 +29,7 @@ class GuestQuiesceTest extends ServedSubsystemFixture {
 
     /** Waits until the server's driver of MC 1 holds {@code n} guest commands. */
     void awaitHeld(int n) throws Exception {
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (server.device(1).heldIo() < n) {
-            assertThat(System.nanoTime()).as("%d commands held", n).isLessThan(deadline);
-            Thread.sleep(2);
-        }
+        dev.nvmelm.Await.until(n + " guest commands held", TIMEOUT, () -> server.device(1).heldIo() >= n);
     }
 
     @Test
