@@ -9,7 +9,7 @@ import java.util.Optional;
  * compiler keeps an admin opcode out of an I/O command. The wire form is the byte {@link #value()}
  * in SQE CDW0 bits 7:0.
  */
-public enum AdminOpcode {
+public enum AdminOpcode implements Opcode {
     DELETE_IO_SQ(0x00, "Delete I/O Submission Queue"),
     CREATE_IO_SQ(0x01, "Create I/O Submission Queue"),
     GET_LOG_PAGE(0x02, "Get Log Page"),
@@ -30,10 +30,7 @@ public enum AdminOpcode {
     SANITIZE(0x84, "Sanitize"),
     GET_LBA_STATUS(0x86, "Get LBA Status");
 
-    private static final AdminOpcode[] BY_VALUE = new AdminOpcode[256];
-    static {
-        for (AdminOpcode o : values()) BY_VALUE[o.value] = o;
-    }
+    private static final Object[] BY_VALUE = Opcode.table(values());
 
     private final int value;
     private final String specName;
@@ -43,22 +40,17 @@ public enum AdminOpcode {
         this.specName = specName;
     }
 
-    /** The opcode byte, SQE CDW0 bits 7:0. */
+    @Override
     public int value() { return value; }
 
-    /** The command's name as the specification writes it. */
+    @Override
     public String specName() { return specName; }
-
-    public DataDirection direction() { return DataDirection.ofOpcodeByte(value); }
-
-    /** True if this SQE carries this opcode (the SQE's queue decides that it is an admin command). */
-    public boolean isOpcodeOf(Sqe s) { return s.opcode() == value; }
 
     /**
      * The admin opcode a raw byte from the wire names; empty for one nvme-lm does not know, which a
      * controller answers with Invalid Command Opcode (NVMe Base 2.1, generic status 01h).
      */
     public static Optional<AdminOpcode> of(int value) {
-        return value >= 0 && value < BY_VALUE.length ? Optional.ofNullable(BY_VALUE[value]) : Optional.empty();
+        return Opcode.lookup(BY_VALUE, value);
     }
 }

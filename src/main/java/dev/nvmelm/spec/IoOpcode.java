@@ -8,7 +8,7 @@ import java.util.Optional;
  * overlap (Flush 00h is Delete I/O Submission Queue on the admin queue). The wire form is the byte
  * {@link #value()} in SQE CDW0 bits 7:0.
  */
-public enum IoOpcode {
+public enum IoOpcode implements Opcode {
     FLUSH(0x00, "Flush"),
     WRITE(0x01, "Write"),
     READ(0x02, "Read"),
@@ -18,10 +18,7 @@ public enum IoOpcode {
     DATASET_MANAGEMENT(0x09, "Dataset Management"),
     COPY(0x19, "Copy");
 
-    private static final IoOpcode[] BY_VALUE = new IoOpcode[256];
-    static {
-        for (IoOpcode o : values()) BY_VALUE[o.value] = o;
-    }
+    private static final Object[] BY_VALUE = Opcode.table(values());
 
     private final int value;
     private final String specName;
@@ -31,22 +28,17 @@ public enum IoOpcode {
         this.specName = specName;
     }
 
-    /** The opcode byte, SQE CDW0 bits 7:0. */
+    @Override
     public int value() { return value; }
 
-    /** The command's name as the specification writes it. */
+    @Override
     public String specName() { return specName; }
-
-    public DataDirection direction() { return DataDirection.ofOpcodeByte(value); }
-
-    /** True if this SQE carries this opcode (the SQE's queue decides that it is an I/O command). */
-    public boolean isOpcodeOf(Sqe s) { return s.opcode() == value; }
 
     /**
      * The I/O opcode a raw byte from the wire names; empty for one nvme-lm does not know, which a
      * controller answers with Invalid Command Opcode (NVMe Base 2.1, generic status 01h).
      */
     public static Optional<IoOpcode> of(int value) {
-        return value >= 0 && value < BY_VALUE.length ? Optional.ofNullable(BY_VALUE[value]) : Optional.empty();
+        return Opcode.lookup(BY_VALUE, value);
     }
 }
