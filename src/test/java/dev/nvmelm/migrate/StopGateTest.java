@@ -57,6 +57,15 @@ class StopGateTest {
         }
     }
 
+    static final MediaMigration.Options FORCED = MediaMigration.Options.defaults().withOnStall(MediaMigration.OnStall.FORCE);
+
+    /** The rig's migration behind {@code gate}, which learns the engine it watches. */
+    private static MediaMigration gated(LiveMigrationRig rig, CountingGate gate, MediaMigration.Options options) {
+        MediaMigration m = new MediaMigration(rig.sourceSide(), rig.destinationSide(), rig.handover(), options, System::nanoTime, null).withStopGate(gate);
+        gate.m = m;
+        return m;
+    }
+
     private Workload guest(LiveMigrationRig rig) {
         return new Workload(rig.guest(), LiveMigrationRig.NSID, 16 << 20, 4096,
                 WorkloadSpec.parse("random-write:iops=500,bs=4k,seconds=0,seed=9"), System::nanoTime);
@@ -70,9 +79,7 @@ class StopGateTest {
             Workload g = guest(rig);
             g.start();
             CountingGate gate = new CountingGate(40, null);
-            MediaMigration m = new MediaMigration(rig.sourceSide(), rig.destinationSide(), rig.handover(),
-                    MediaMigration.Options.defaults().withOnStall(MediaMigration.OnStall.FORCE), System::nanoTime, null).withStopGate(gate);
-            gate.m = m;
+            MediaMigration m = gated(rig, gate, FORCED);
             try (MediaMigration.Outcome out = m.run()) {
                 g.stop();
                 assertThat(gate.converged.get()).isEqualTo(1);
@@ -96,9 +103,7 @@ class StopGateTest {
             Workload g = guest(rig);
             g.start();
             CountingGate gate = new CountingGate(3, new IllegalStateException("QEMU's migration failed"));
-            MediaMigration m = new MediaMigration(rig.sourceSide(), rig.destinationSide(), rig.handover(),
-                    MediaMigration.Options.defaults().withOnStall(MediaMigration.OnStall.FORCE), System::nanoTime, null).withStopGate(gate);
-            gate.m = m;
+            MediaMigration m = gated(rig, gate, FORCED);
             assertThatThrownBy(m::run).isInstanceOf(MigrationException.class).hasMessageContaining("QEMU's migration failed")
                     .satisfies(e -> assertThat(((MigrationException) e).report().sourceStates.state()).isEqualTo(MigState.RUNNING));
             assertThat(gate.committed.get()).isZero();
@@ -120,10 +125,7 @@ class StopGateTest {
             Workload g = guest(rig);
             g.start();
             CountingGate gate = new CountingGate(5, null);
-            MediaMigration m = new MediaMigration(rig.sourceSide(), rig.destinationSide(), rig.handover(),
-                    MediaMigration.Options.defaults().withOnStall(MediaMigration.OnStall.FORCE).withMaxDowntime(java.time.Duration.ofNanos(1))
-                            .withMaxPasses(2), System::nanoTime, null).withStopGate(gate);
-            gate.m = m;
+            MediaMigration m = gated(rig, gate, FORCED.withMaxDowntime(java.time.Duration.ofNanos(1)).withMaxPasses(2));
             try (MediaMigration.Outcome out = m.run()) {
                 g.stop();
                 assertThat(out.report().forced).isTrue();
