@@ -3,6 +3,7 @@ package dev.nvmelm.device;
 import dev.nvmelm.device.Queues.CompletionQueue;
 import dev.nvmelm.device.Queues.SubmissionQueue;
 import dev.nvmelm.spec.AdminCommands;
+import dev.nvmelm.spec.AsyncEvent;
 import dev.nvmelm.spec.CdqFeature;
 import dev.nvmelm.spec.ControllerDataQueueCommand;
 import dev.nvmelm.spec.Disagreements;
@@ -13,6 +14,7 @@ import dev.nvmelm.spec.IdentifyNamespace;
 import dev.nvmelm.spec.LbaMigrationEntry;
 import dev.nvmelm.spec.AdminOpcode;
 import dev.nvmelm.spec.IoOpcode;
+import dev.nvmelm.spec.PendingTailPointerEvent;
 import dev.nvmelm.spec.Prp;
 import dev.nvmelm.spec.Sqe;
 import dev.nvmelm.spec.Status;
@@ -224,6 +226,10 @@ final class AdminHandler {
      * at once (the Sanitize Status log is not modelled). Exit Failure Mode has nothing to exit.
      */
     private Result sanitize(AdminCommands.Sanitize s) {
+        // NVMe Base 2.1, section 5.1.22 (page 388) and Figure 374: "If one or more controllers in
+        // the NVM subsystem is suspended ..., then the controller shall abort the command with a
+        // status code of Controller Suspended" — a sanitize would change a migrating MC's data
+        if (c.subsystem.anySuspended()) return Result.error(StatusCodes.CTRL_SUSPENDED);
         return switch (s.sanact()) {
             case AdminCommands.Sanitize.EXIT_FAILURE -> Result.ok();
             case AdminCommands.Sanitize.BLOCK_ERASE, AdminCommands.Sanitize.CRYPTO_ERASE -> erase(c.subsystem.namespacesOf(c.cntlid));
@@ -316,7 +322,12 @@ final class AdminHandler {
                 if (q == null) yield Result.error(StatusCodes.INVALID_CDQ);
                 if (set) {
                     var cmd = CdqFeature.SetCdq.decode(s);
-                    yield q.setHeadAndTrigger(cmd.headPointer(), cmd.etpt(), cmd.tailPointerTrigger()) ? Result.ok() : Result.invalidField();
+                    if (!q.setHeadAndTrigger(cmd.headPointer(), cmd.etpt(), cmd.tailPointerTrigger())) yield Result.invalidField();
+                    // Figure 424 was not found: whether this withdraws an undelivered event is a choice
+                    if (c.subsystem.choices().pendingTailPointerEvent() == PendingTailPointerEvent.DISCARDED) {
+                        c.withdrawQueuedEvents(AsyncEvent.cdqTailPointer(cdqid));
+                    }
+                    yield Result.ok();
                 }
                 byte[] d = new byte[CdqFeature.CdqFeatureData.SIZE];
                 new CdqFeature.CdqFeatureData(q.head(), q.tptValue()).encode(MemorySegment.ofArray(d), 0);
@@ -390,7 +401,7 @@ final class AdminHandler {
             return Result.invalidField();
         }
         Controller mmc = c;
-        c.subsystem.cdqs.put(new Cdq(cdqid, cr.cntlid(), entries, pages, Dma.PAGE_SIZE, mmc::postAsyncEvent, c.subsystem.choices().tailPointerTrigger()));
+        c.subsystem.cdqs.put(new Cdq(cdqid, cr.cntlid(), entries, pages, Dma.PAGE_SIZE, mmc::postAsyncEvent, c.subsystem.choices()));
         return Result.ok(cdqid);
     }
 

@@ -1,10 +1,11 @@
 package dev.nvmelm.device;
 
 import dev.nvmelm.spec.AsyncEvent;
+import dev.nvmelm.spec.ControllerChoices;
 import dev.nvmelm.spec.LbaMigrationEntry;
+import dev.nvmelm.spec.StartWhileLogging;
 import dev.nvmelm.spec.Status;
 import dev.nvmelm.spec.StatusCodes;
-import dev.nvmelm.spec.TailPointerTrigger;
 
 import java.lang.foreign.MemorySegment;
 import java.util.function.Consumer;
@@ -14,8 +15,10 @@ import java.util.function.Consumer;
  * NVM Command Set, section 5.6 and Figure 177; docs/spec.md), correct where
  * QEMU's emulation is not: the phase starts at 1 and flips on wrap; bytes 0-30 are written before
  * byte 31; the entry that fills the ring gets ESA 7 and a one-shot CDQ Full event, after which
- * logging stays broken until Track Send starts it again; a marker never takes the last free
- * slot; the Tail Pointer Trigger fires once and disarms. The ring memory was resolved and bounds
+ * logging stays broken until Track Send starts it again; a Track Send marker never takes the
+ * last free slot, nor does a Suspend or Resume marker unless {@link ControllerChoices#markerWithoutRoom()}
+ * is the spec's, under which it goes out as that ESA 7 entry; the Tail Pointer Trigger fires
+ * once and disarms. The ring memory was resolved and bounds
  * checked at creation, so nothing here can write outside it.
  */
 final class Cdq {
@@ -27,7 +30,7 @@ final class Cdq {
     private final MemorySegment[] pages;   // PC=1: one segment; PC=0: one per 4 KiB page
     private final int pageSize;
     private final Consumer<AsyncEvent> events;
-    private final TailPointerTrigger trigger;
+    private final ControllerChoices choices;
     private int head, tail;
     private boolean phase = true;
     private boolean etpt;
@@ -37,14 +40,14 @@ final class Cdq {
     private boolean deleted;
     private long entriesPosted;
 
-    Cdq(int cdqid, int cntlid, int entries, MemorySegment[] pages, int pageSize, Consumer<AsyncEvent> events, TailPointerTrigger trigger) {
+    Cdq(int cdqid, int cntlid, int entries, MemorySegment[] pages, int pageSize, Consumer<AsyncEvent> events, ControllerChoices choices) {
         this.cdqid = cdqid;
         this.cntlid = cntlid;
         this.entries = entries;
         this.pages = pages;
         this.pageSize = pageSize;
         this.events = events;
-        this.trigger = trigger;
+        this.choices = choices;
     }
 
     synchronized boolean logging() { return logging; }
@@ -90,12 +93,15 @@ final class Cdq {
 
     /**
      * Track Send start/stop: SUCCESS (marker posted, or no change), Controller Data Queue Full
-     * when the marker has no room (it never takes the last free slot), or Invalid Controller
-     * Data Queue if the queue was deleted before the command reached the MC.
+     * when the marker has no room (it never takes the last free slot; 3Bh is Track Send's,
+     * NVMe Base 2.1, Figure 103), or Invalid Controller Data Queue if the queue was deleted
+     * before the command reached the MC. A start while logging posts nothing or a new ESA 1
+     * ({@link ControllerChoices#startWhileLogging()}); a stop while stopped posts nothing.
      */
     synchronized Status setLogging(boolean start) {
         if (deleted) return INVALID_CDQ;
-        if (start == logging && !(start && broken)) return Status.SUCCESS;   // no change: success, no marker
+        boolean restart = start && logging && !broken && choices.startWhileLogging() == StartWhileLogging.RESTART;
+        if (start == logging && !(start && broken) && !restart) return Status.SUCCESS;   // no change: success, no marker
         if (free() < 2) return CDQ_FULL;
         post(LbaMigrationEntry.marker(start ? LbaMigrationEntry.ESA_FIRST : LbaMigrationEntry.ESA_STOPPED, phase));
         logging = start;
@@ -111,8 +117,18 @@ final class Cdq {
      */
     synchronized Status suspendedMarker() {
         if (deleted) return INVALID_CDQ;
-        if (free() < 2) return CDQ_FULL;
-        post(LbaMigrationEntry.marker(LbaMigrationEntry.ESA_SUSPENDED, phase));
+        return suspendOrResumeMarker(LbaMigrationEntry.ESA_SUSPENDED);
+    }
+
+    /**
+     * A Suspend or Resume marker: posted when two slots are free. Otherwise 3Bh, or, with the
+     * spec's {@link dev.nvmelm.spec.MarkerWithoutRoom#POST_QUEUE_FULL}, success: in the last free
+     * slot the marker becomes the ESA 7 entry ({@link #post} marks the entry that fills the ring),
+     * and a ring with no free slot already ends with one.
+     */
+    private Status suspendOrResumeMarker(int esa) {
+        if (free() < 2 && choices.markerWithoutRoom().refuses()) return CDQ_FULL;
+        if (free() > 0) post(LbaMigrationEntry.marker(esa, phase));
         return Status.SUCCESS;
     }
 
@@ -124,9 +140,7 @@ final class Cdq {
     synchronized Status resumedMarker() {
         if (deleted) return INVALID_CDQ;
         if (!logging || broken) return Status.SUCCESS;
-        if (free() < 2) return CDQ_FULL;
-        post(LbaMigrationEntry.marker(LbaMigrationEntry.ESA_FIRST, phase));
-        return Status.SUCCESS;
+        return suspendOrResumeMarker(LbaMigrationEntry.ESA_FIRST);
     }
 
     /**
@@ -176,7 +190,7 @@ final class Cdq {
             broken = true;
             events.accept(AsyncEvent.cdqFull(cdqid));
         }
-        if (etpt && trigger.fires(slot, tpt, entries)) {
+        if (etpt && choices.tailPointerTrigger().fires(slot, tpt, entries)) {
             etpt = false;
             events.accept(AsyncEvent.cdqTailPointer(cdqid));
         }

@@ -404,6 +404,14 @@ public final class Controller implements ControllerBar {
         });
     }
 
+    /**
+     * Withdraws the queued (generated, not yet delivered) events equal to {@code e}. Called on
+     * this controller's thread; an event whose posting task has not run yet is not withdrawn.
+     */
+    void withdrawQueuedEvents(AsyncEvent e) {
+        queuedEvents.removeIf(e::equals);
+    }
+
     private Result delivered(AsyncEvent e) {
         if (e.type() == AsyncEvent.AET_ONE_SHOT && subsystem.choices().maskOneShotAfterDelivery()) maskedTypes |= 1 << e.type();
         return new Result(Status.SUCCESS, e.dw0(), e.dw1());

@@ -53,7 +53,9 @@ final class Migration {
      * Suspend (STYPE 1): fetching stops at once; on the MC's thread, after what it was executing
      * (whose completions are then in host memory), the MC becomes SUSPENDED, posts ESA 3 and
      * deletes its UDMQ when DUDMQ=1; only then does this command complete. No room for the ESA 3
-     * marker: 3Bh and the MC runs on. Already suspended: success (a DUDMQ still deletes).
+     * marker: 3Bh and the MC runs on, or, with the spec's {@link dev.nvmelm.spec.MarkerWithoutRoom#POST_QUEUE_FULL},
+     * the MC suspends and the marker is the ESA 7 entry (see {@link Cdq#suspendedMarker}).
+     * Already suspended: success (a DUDMQ still deletes).
      */
     private Result suspend(Sqe s, MigrationSendCommand.Suspend su, Controller mc) {
         if (su.uidx() != 0 || su.stype() > MigrationSendCommand.STYPE_SUSPEND) return Result.invalidField();
@@ -98,7 +100,11 @@ final class Migration {
         }
     }
 
-    /** Resume: checked on the MC's thread, so two Resumes in a row cannot both succeed. */
+    /**
+     * Resume: checked on the MC's thread, so two Resumes in a row cannot both succeed. No room
+     * for the ESA 1 marker: 3Bh and the MC stays suspended, or it resumes with the marker as the
+     * ESA 7 entry under the spec's choice ({@link Cdq#resumedMarker}).
+     */
     private Result resume(Sqe s, Controller mc) {
         Controller.Deferred done = mmc.defer(0, s.cid());
         mc.run(() -> {

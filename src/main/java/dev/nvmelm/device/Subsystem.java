@@ -120,6 +120,11 @@ public final class Subsystem implements AutoCloseable {
         return controllers.size();
     }
 
+    /** Whether a Migration Send Suspend has suspended (or is suspending) any controller. */
+    boolean anySuspended() {
+        return controllers.stream().anyMatch(c -> c.migrationState() != Controller.State.ACTIVE);
+    }
+
     /** The namespaces a controller sees, indexed by NSID - 1. */
     public List<Namespace> namespacesOf(int cntlid) {
         if (cntlid == 0) return namespaces.stream().flatMap(List::stream).toList();

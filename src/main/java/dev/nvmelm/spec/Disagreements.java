@@ -116,6 +116,33 @@ public final class Disagreements {
     public static final Status UNKNOWN_CNTLID = Status.dnr(StatusCodes.INVALID_CTRL_ID);
 
     /**
+     * Suspend and Resume with no room in the UDMQ for their marker: 3Bh, nothing changes
+     * ({@link MarkerWithoutRoom#REFUSE_CDQ_FULL}). The ratified text completes the command and
+     * the marker goes out as ESA 111b ({@link MarkerWithoutRoom#POST_QUEUE_FULL}; NVMe Base 2.1,
+     * section 5.1.17.1.1 and Figures 103 and 362; NVM Command Set, Figure 177). nvme-lm keeps 3Bh
+     * until the migration engine's final drain also ends on an ESA 7 (docs/spec.md, "Status
+     * codes"). QEMU writes the marker into the last free slot. Read by the controller through
+     * {@link ControllerChoices#markerWithoutRoom()}.
+     */
+    public static final MarkerWithoutRoom MARKER_WITHOUT_ROOM = MarkerWithoutRoom.REFUSE_CDQ_FULL;
+
+    /**
+     * Track Send start on a UDMQ already logging: success, nothing posted (QEMU's). Alternative:
+     * {@link StartWhileLogging#RESTART}, a new ESA 1. Not settled: Base 2.1's Log User Data Changes
+     * figures (page 437) are not in the searchable text. Read by the controller through
+     * {@link ControllerChoices#startWhileLogging()}.
+     */
+    public static final StartWhileLogging START_WHILE_LOGGING = StartWhileLogging.NO_CHANGE;
+
+    /**
+     * Set Features FID 21h leaves an undelivered CDQ Tail Pointer event of that CDQ queued.
+     * Alternative: {@link PendingTailPointerEvent#DISCARDED}. Not settled: Base 2.1, Figure 424
+     * (page 415) is not in the searchable text. Read by the controller through
+     * {@link ControllerChoices#pendingTailPointerEvent()}.
+     */
+    public static final PendingTailPointerEvent PENDING_TAIL_POINTER_EVENT = PendingTailPointerEvent.KEPT;
+
+    /**
      * Get LBA Status descriptor NLB: 0's based as QEMU writes it. Alternative: a count. TP4165 is
      * not in the ratified text searched (docs/spec.md). Read by {@link GetLbaStatus}.
      */

@@ -108,6 +108,27 @@ class StatusCodesTest {
         }
     }
 
+    /**
+     * NVMe Base 2.1, section 5.1.22 (page 388): "If one or more controllers in the NVM subsystem
+     * is suspended ..., then the controller shall abort the command with a status code of
+     * Controller Suspended" (39h, Figure 374). Whoever sends it; nothing is erased.
+     */
+    @Test
+    void sanitizeWhileAControllerIsSuspended(@TempDir Path dir) throws Exception {
+        try (Fx fx = new Fx(dir, 2)) {
+            Sqe erase = new AdminCommands.Sanitize(AdminCommands.Sanitize.BLOCK_ERASE, false, 0, false, false, 0).toSqe();
+            assertThat(field(fx.write(1, 3, 1))).isEqualTo(SUCCESS);
+            Sim.Host mc2 = fx.sim.host(2);
+            assertThat(field(fx.mmc.admin(suspend(1)))).isEqualTo(SUCCESS);
+            assertThat(field(fx.mmc.admin(erase))).as("from the MMC").isEqualTo(CTRL_SUSPENDED);
+            assertThat(field(mc2.admin(erase))).as("from another MC").isEqualTo(CTRL_SUSPENDED);
+            assertThat(fx.sim.subsystem.namespacesOf(1).getFirst().allocatedRuns(0, 8)).as("LBA 3 still written").isNotEmpty();
+            assertThat(field(fx.mmc.admin(new MigrationSendCommand.Resume(1, 0).toSqe()))).isEqualTo(SUCCESS);
+            assertThat(field(mc2.admin(erase))).as("no controller suspended").isEqualTo(SUCCESS);
+            healthy(fx);
+        }
+    }
+
     /** A chunk of state carried by a Set Controller State command to MC {@code cntlid}. */
     static Cqe setState(Fx fx, int cntlid, int seqind, byte[] state, int offset, int length) {
         Sim.Buf buf = fx.sim.alloc(Math.max(4, length));
