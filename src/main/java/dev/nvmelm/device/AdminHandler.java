@@ -132,13 +132,17 @@ final class AdminHandler {
     IdentifyController identifyController() {
         boolean mmc = c.isMigrationManagement();
         int oacs = IdentifyController.OACS_FORMAT_NVM | IdentifyController.OACS_GET_LBA_STATUS | (mmc ? IdentifyController.OACS_HMLMS : 0);
-        int k = c.subsystem.config().migratable();
+        // MCUDMQ is what "the controller" (the MMC, which holds every UDMQ) supports and MNSUDMQ
+        // the subsystem's (NVMe Base 2.1, section 5.1.4.1.1.1, page 209); one MMC, so both are
+        // the table's size, bounded by one UDMQ per MC. NMCMR bounds the PRP1 memory ranges of
+        // all CDQs together (section 5.1.4.1.1, page 207): every queue may use MCMR of them.
+        int udmqs = Math.min(c.subsystem.config().migratable(), c.subsystem.cdqs.capacity());
         return new IdentifyController(0x1d1d, 0x1d1d, "NVMELM" + String.format("%04d", c.cntlid), "nvme-lm software controller",
                 "0.1", 8 /* MDTS 2^8 * 4 KiB = 1 MiB */, c.cntlid, 0x00020100, 0, oacs, Controller.AERL, 0x0c,
                 0x66, 0x44, 1024, c.subsystem.namespacesOf(c.cntlid).size(),
                 IdentifyController.ONCS_DSM | IdentifyController.ONCS_WRITE_ZEROES | IdentifyController.ONCS_COPY,
-                0, 0, 0, 0, mmc ? IdentifyController.TRATTR_TUDCS : 0, mmc ? 1 : 0, mmc ? Math.min(k, c.subsystem.cdqs.capacity()) : 0,
-                mmc ? MCDQPC : 0, mmc ? MCDQPC : 0, mmc ? MCDQPC : 0, "nqn.2026-11.dev.nvmelm:subsys");
+                0, 0, 0, 0, mmc ? IdentifyController.TRATTR_TUDCS : 0, mmc ? udmqs : 0, mmc ? udmqs : 0,
+                mmc ? MCDQPC : 0, mmc ? c.subsystem.cdqs.capacity() * MCDQPC : 0, mmc ? MCDQPC : 0, "nqn.2026-11.dev.nvmelm:subsys");
     }
 
     // ---- queues ----

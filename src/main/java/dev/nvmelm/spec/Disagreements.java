@@ -104,8 +104,11 @@ public final class Disagreements {
     public static final boolean MASK_ONE_SHOT_AFTER_DELIVERY = false;
 
     /**
-     * No free UDMQ: Not Enough Resources (SCT 1h/38h, NVMe Base 2.1, section 5.1.4.1.1.1).
-     * Alternative: QEMU's bare DNR. Read through {@link ControllerChoices#cdqTableFull()}.
+     * No free UDMQ (MCUDMQ or MNSUDMQ reached): Not Enough Resources (SCT 1h/38h, NVMe Base 2.1,
+     * section 5.1.4.1.1.1, page 209, the User Data Migration Queue's own rule). The text
+     * contradicts itself: section 5.1.4.1.1 (page 207) says Invalid Field in Command for the same
+     * two conditions. Alternatives: that Invalid Field, QEMU's bare DNR. Read through
+     * {@link ControllerChoices#cdqTableFull()}.
      */
     public static final Status CDQ_TABLE_FULL = Status.dnr(StatusCodes.NOT_ENOUGH_RESOURCES);
 

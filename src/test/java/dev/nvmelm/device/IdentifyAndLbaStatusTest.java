@@ -41,9 +41,15 @@ class IdentifyAndLbaStatusTest {
             assertThat(mmc.hmlms()).isTrue();
             assertThat(mc.hmlms()).isFalse();
             assertThat(mmc.trattr()).isEqualTo(IdentifyController.TRATTR_TUDCS);
-            assertThat(mmc.mcudmq()).isEqualTo(1);
+            // NVMe Base 2.1, section 5.1.4.1.1.1 (page 209): MCUDMQ counts the UDMQs that exist in
+            // the controller that creates them, the MMC; it holds one per MC, so 3, not 1
+            assertThat(mmc.mcudmq()).isEqualTo(3);
             assertThat(mmc.mnsudmq()).isEqualTo(3);
+            for (int cntlid = 1; cntlid <= mmc.mcudmq(); cntlid++) fx.createCdq(cntlid, 16);
             assertThat(mmc.mcdqpc()).isEqualTo(AdminHandler.MCDQPC);
+            assertThat(mmc.mcmr()).isEqualTo(AdminHandler.MCDQPC);
+            assertThat(mmc.nmcmr()).as("section 5.1.4.1.1: all CDQs' ranges together").isEqualTo(16 * AdminHandler.MCDQPC);
+            assertThat(mc.mcudmq()).isZero();
             assertThat(mmc.oacs() & IdentifyController.OACS_GET_LBA_STATUS).isNotZero();
 
             IdentifyControllerNvm nvm = IdentifyControllerNvm.decode(identify(fx.sim, fx.mmc, AdminCommands.CNS_CS_CONTROLLER).seg());
