@@ -7,26 +7,55 @@ import javax.net.ssl.TrustManagerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
 import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * TLS 1.3 with mutual authentication from PEM files: our certificate and key, and the CA that
  * must have signed the peer's certificate. Both sides verify the other; the client also checks
  * the server's name (SAN) against the address it dialled.
+ *
+ * <p>{@link #context()} hands out one context per set of files while they are unchanged. A
+ * context's session caches are what let a reconnect resume the session (TLS 1.3 PSK, RFC 8446
+ * section 2.2) instead of running a full handshake with both certificates checked again; and
+ * loading the files (a PKCS12 store, the key wrapped and unwrapped) is itself most of the cost
+ * of a reconnect on a loaded machine (docs/network.md, "Reconnects").
  */
 public record TlsConfig(Path certFile, Path keyFile, Path caFile) {
 
     public static final String PROTOCOL = "TLSv1.3";
 
-    /** Builds the context, failing with a one-line reason naming the bad file. */
+    /** What a set of files last loaded into, and when they were last changed (a renewed certificate makes a new context). */
+    private record Loaded(List<Object> stamp, SSLContext context) {}
+
+    private static final ConcurrentHashMap<TlsConfig, Loaded> LOADED = new ConcurrentHashMap<>();
+
+    /**
+     * The context for these files, failing with a one-line reason naming the bad file: the one
+     * loaded before while no file has changed since (size and modification time), else a new one.
+     */
     public SSLContext context() throws IOException {
+        List<Object> stamp = new java.util.ArrayList<>();
         for (Path p : List.of(certFile, keyFile, caFile)) {
             if (!Files.isReadable(p)) throw new IOException("TLS file " + p + " is missing or unreadable");
+            BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
+            stamp.add(a.lastModifiedTime());
+            stamp.add(a.size());
+            stamp.add(String.valueOf(a.fileKey()));   // a file replaced by rename has a new inode
         }
+        Loaded known = LOADED.get(this);
+        if (known != null && known.stamp().equals(stamp)) return known.context();
+        SSLContext fresh = load();
+        LOADED.put(this, new Loaded(List.copyOf(stamp), fresh));
+        return fresh;
+    }
+
+    private SSLContext load() throws IOException {
         try {
             List<X509Certificate> chain = Pem.readCertificates(certFile);
             PrivateKey key = Pem.readPrivateKey(keyFile);

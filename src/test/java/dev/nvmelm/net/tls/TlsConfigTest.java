@@ -101,6 +101,22 @@ class TlsConfigTest {
     }
 
     @Test
+    void theSameUnchangedFilesGiveTheSameContextSoAReconnectCanResume() throws Exception {
+        assertThat(client(good).context()).isSameAs(client(good).context());
+        assertThat(server(good).context()).isNotSameAs(client(good).context());
+    }
+
+    @Test
+    void aRenewedCertificateGivesANewContext() throws Exception {
+        Path renewed = dir.resolve("renewed");
+        CertificateGenerator.generate(renewed, "nvme-lm-test", List.of(), 30);
+        SSLContext before = client(renewed).context();
+        Files.move(renewed.resolve("client.crt"), renewed.resolve("client.old"));
+        Files.copy(renewed.resolve("client.old"), renewed.resolve("client.crt"));   // a new inode, as a rotation by rename leaves
+        assertThat(client(renewed).context()).isNotSameAs(before);
+    }
+
+    @Test
     void missingFilesGiveAClearReason() {
         assertThatThrownBy(() -> new TlsConfig(dir.resolve("nope.crt"), good.resolve("server.key"), good.resolve("ca.crt")).context())
                 .hasMessageContaining("nope.crt").hasMessageContaining("missing");
