@@ -31,7 +31,10 @@ public record TlsConfig(Path certFile, Path keyFile, Path caFile) {
     public static final String PROTOCOL = "TLSv1.3";
 
     /** What a set of files last loaded into, and when they were last changed (a renewed certificate makes a new context). */
-    private record Loaded(List<Object> stamp, SSLContext context) {}
+    private record Loaded(List<FileStamp> stamp, SSLContext context) {}
+
+    /** One file as last seen: a file replaced by rename has a new key (inode) even at the same size and time. */
+    private record FileStamp(java.nio.file.attribute.FileTime modified, long sizeBytes, Object fileKey) {}
 
     private static final ConcurrentHashMap<TlsConfig, Loaded> LOADED = new ConcurrentHashMap<>();
 
@@ -40,13 +43,11 @@ public record TlsConfig(Path certFile, Path keyFile, Path caFile) {
      * loaded before while no file has changed since (size and modification time), else a new one.
      */
     public SSLContext context() throws IOException {
-        List<Object> stamp = new java.util.ArrayList<>();
+        List<FileStamp> stamp = new java.util.ArrayList<>();
         for (Path p : List.of(certFile, keyFile, caFile)) {
             if (!Files.isReadable(p)) throw new IOException("TLS file " + p + " is missing or unreadable");
             BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
-            stamp.add(a.lastModifiedTime());
-            stamp.add(a.size());
-            stamp.add(String.valueOf(a.fileKey()));   // a file replaced by rename has a new inode
+            stamp.add(new FileStamp(a.lastModifiedTime(), a.size(), a.fileKey()));
         }
         Loaded known = LOADED.get(this);
         if (known != null && known.stamp().equals(stamp)) return known.context();
