@@ -8,7 +8,7 @@ import dev.nvmelm.migrate.MediaMigration;
 import dev.nvmelm.migrate.MigrationException;
 import dev.nvmelm.migrate.copy.Copier;
 import dev.nvmelm.migrate.copy.Verifier;
-import dev.nvmelm.migrate.block.NvmeBlockDevice;
+import dev.nvmelm.block.NvmeBlockDevice;
 import dev.nvmelm.migrate.state.MigState;
 import dev.nvmelm.nbd.BlockDeviceExport;
 import dev.nvmelm.nbd.NbdServer;

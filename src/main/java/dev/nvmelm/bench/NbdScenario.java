@@ -2,7 +2,7 @@ package dev.nvmelm.bench;
 
 import dev.nvmelm.device.Subsystem;
 import dev.nvmelm.embedded.DeviceServer;
-import dev.nvmelm.migrate.block.NvmeBlockDevice;
+import dev.nvmelm.block.NvmeBlockDevice;
 import dev.nvmelm.nbd.BlockDeviceExport;
 import dev.nvmelm.nbd.FileExport;
 import dev.nvmelm.nbd.NbdServer;

@@ -1,7 +1,7 @@
 package dev.nvmelm.bench;
 
-import dev.nvmelm.migrate.block.BlockDevice;
-import dev.nvmelm.migrate.block.FileBlockDevice;
+import dev.nvmelm.block.BlockDevice;
+import dev.nvmelm.block.FileBlockDevice;
 import dev.nvmelm.net.agent.DestinationAgent;
 import dev.nvmelm.net.agent.DestinationTarget;
 import dev.nvmelm.net.agent.RemoteDestination;

@@ -1,6 +1,6 @@
 package dev.nvmelm.bench;
 
-import dev.nvmelm.migrate.block.FileBlockDevice;
+import dev.nvmelm.block.FileBlockDevice;
 import dev.nvmelm.migrate.copy.Copier;
 import dev.nvmelm.nbd.FileExport;
 import dev.nvmelm.nbd.NbdServer;

@@ -5,7 +5,7 @@ import dev.nvmelm.host.NvmeException;
 import dev.nvmelm.host.cdq.DirtyExtents;
 import dev.nvmelm.host.cdq.LbaRange;
 import dev.nvmelm.migrate.Tracking;
-import dev.nvmelm.migrate.block.BlockDevice;
+import dev.nvmelm.block.BlockDevice;
 import dev.nvmelm.nbd.BlockDeviceExport;
 
 import java.util.ArrayList;

@@ -3,8 +3,8 @@ package dev.nvmelm.cli;
 import dev.nvmelm.embedded.DeviceServer;
 import dev.nvmelm.host.NvmeException;
 import dev.nvmelm.host.pci.PciNvmeDevice;
-import dev.nvmelm.migrate.block.BlockDevice;
-import dev.nvmelm.migrate.block.NvmeBlockDevice;
+import dev.nvmelm.block.BlockDevice;
+import dev.nvmelm.block.NvmeBlockDevice;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;

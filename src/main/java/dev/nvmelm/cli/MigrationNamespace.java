@@ -1,6 +1,6 @@
 package dev.nvmelm.cli;
 
-import dev.nvmelm.migrate.block.BlockDevice;
+import dev.nvmelm.block.BlockDevice;
 import dev.nvmelm.net.agent.DestinationAgent;
 import dev.nvmelm.net.agent.DestinationTarget;
 import dev.nvmelm.net.agent.MigrationStatus;

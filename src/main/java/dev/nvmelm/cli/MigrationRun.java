@@ -362,7 +362,7 @@ final class MigrationRun {
             if (guest != null) guest.stop();
             Signals.Received sig = signals.received();
             String why = sig != null ? "stopped by " + sig.name() : e.getMessage();
-            if (sig == null && incomplete != null && dev.nvmelm.migrate.block.OutOfSpace.is(e)) {
+            if (sig == null && incomplete != null && dev.nvmelm.block.OutOfSpace.is(e)) {
                 // an image namespace is thin: Capacity Exceeded on its writes is its filesystem running out
                 // (generic status 81h); the partial copy would keep that filesystem full
                 long free = usable(s.destination());

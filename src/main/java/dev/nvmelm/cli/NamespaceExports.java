@@ -2,7 +2,7 @@ package dev.nvmelm.cli;
 
 import dev.nvmelm.embedded.DeviceServer;
 import dev.nvmelm.host.NvmeException;
-import dev.nvmelm.migrate.block.NvmeBlockDevice;
+import dev.nvmelm.block.NvmeBlockDevice;
 import dev.nvmelm.nbd.BlockDeviceExport;
 import dev.nvmelm.nbd.NbdExport;
 import dev.nvmelm.nbd.NbdServer;

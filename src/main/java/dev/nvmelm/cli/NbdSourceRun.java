@@ -1,7 +1,7 @@
 package dev.nvmelm.cli;
 
-import dev.nvmelm.migrate.block.BlockDevice;
-import dev.nvmelm.migrate.block.FileBlockDevice;
+import dev.nvmelm.block.BlockDevice;
+import dev.nvmelm.block.FileBlockDevice;
 import dev.nvmelm.migrate.copy.Copier;
 import dev.nvmelm.migrate.copy.Verifier;
 import dev.nvmelm.nbd.Nbd;

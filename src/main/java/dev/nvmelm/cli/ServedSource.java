@@ -5,7 +5,7 @@ import dev.nvmelm.host.NvmeException;
 import dev.nvmelm.host.sim.SimMessage;
 import dev.nvmelm.host.sim.SimNvmeDevice;
 import dev.nvmelm.migrate.MediaMigration;
-import dev.nvmelm.migrate.block.NvmeBlockDevice;
+import dev.nvmelm.block.NvmeBlockDevice;
 import dev.nvmelm.spec.MigrationSendCommand;
 import dev.nvmelm.spec.StatusCodes;
 

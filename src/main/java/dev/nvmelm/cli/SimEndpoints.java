@@ -4,7 +4,7 @@ import dev.nvmelm.host.NvmeDevice;
 import dev.nvmelm.host.NvmeException;
 import dev.nvmelm.host.sim.SimNvmeDevice;
 import dev.nvmelm.migrate.MediaMigration;
-import dev.nvmelm.migrate.block.NvmeBlockDevice;
+import dev.nvmelm.block.NvmeBlockDevice;
 
 import java.time.Duration;
 

@@ -5,7 +5,7 @@ import dev.nvmelm.host.NvmeException;
 import dev.nvmelm.host.pci.HostMemory;
 import dev.nvmelm.host.pci.PciNvmeDevice;
 import dev.nvmelm.migrate.MediaMigration;
-import dev.nvmelm.migrate.block.NvmeBlockDevice;
+import dev.nvmelm.block.NvmeBlockDevice;
 
 import java.io.IOException;
 import java.nio.file.Path;

@@ -5,7 +5,7 @@ import dev.nvmelm.host.NvmeException;
 import dev.nvmelm.host.cdq.CdqMarker;
 import dev.nvmelm.host.cdq.DirtyExtents;
 import dev.nvmelm.host.cdq.LbaRange;
-import dev.nvmelm.migrate.block.BlockDevice;
+import dev.nvmelm.block.BlockDevice;
 import dev.nvmelm.migrate.copy.Copier;
 import dev.nvmelm.migrate.copy.Verifier;
 import dev.nvmelm.migrate.copy.WriteLedger;

@@ -1,6 +1,6 @@
 package dev.nvmelm.nbd;
 
-import dev.nvmelm.migrate.block.OutOfSpace;
+import dev.nvmelm.block.OutOfSpace;
 
 import java.io.EOFException;
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package dev.nvmelm.nbd;
 
-import dev.nvmelm.migrate.block.BlockDevice;
+import dev.nvmelm.block.BlockDevice;
 import dev.nvmelm.migrate.copy.Copier;
 import dev.nvmelm.migrate.copy.Verifier;
 

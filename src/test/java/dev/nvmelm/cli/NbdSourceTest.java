@@ -2,7 +2,7 @@ package dev.nvmelm.cli;
 
 import dev.nvmelm.device.Subsystem;
 import dev.nvmelm.embedded.DeviceServer;
-import dev.nvmelm.migrate.block.FileBlockDevice;
+import dev.nvmelm.block.FileBlockDevice;
 import dev.nvmelm.migrate.copy.Copier;
 import dev.nvmelm.migrate.copy.Verifier;
 import dev.nvmelm.nbd.Nbd;

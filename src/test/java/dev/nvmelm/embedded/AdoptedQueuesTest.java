@@ -3,7 +3,7 @@ package dev.nvmelm.embedded;
 import dev.nvmelm.device.Subsystem;
 import dev.nvmelm.host.pci.HostMemory;
 import dev.nvmelm.host.pci.PciNvmeDevice;
-import dev.nvmelm.migrate.block.NvmeBlockDevice;
+import dev.nvmelm.block.NvmeBlockDevice;
 import dev.nvmelm.migrate.state.ControllerStateMachine;
 import dev.nvmelm.migrate.state.MigState;
 import dev.nvmelm.spec.ControllerState;

@@ -2,7 +2,7 @@ package dev.nvmelm.embedded;
 
 import dev.nvmelm.device.Subsystem;
 import dev.nvmelm.host.sim.SimNvmeDevice;
-import dev.nvmelm.migrate.block.NvmeBlockDevice;
+import dev.nvmelm.block.NvmeBlockDevice;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

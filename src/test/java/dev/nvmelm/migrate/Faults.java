@@ -5,7 +5,7 @@ import dev.nvmelm.host.CdqQueue;
 import dev.nvmelm.host.Completion;
 import dev.nvmelm.host.NvmeDevice;
 import dev.nvmelm.host.NvmeException;
-import dev.nvmelm.migrate.block.BlockDevice;
+import dev.nvmelm.block.BlockDevice;
 import dev.nvmelm.spec.CdqFeature;
 import dev.nvmelm.spec.AdminOpcode;
 import dev.nvmelm.spec.Sqe;

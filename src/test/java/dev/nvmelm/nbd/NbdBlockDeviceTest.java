@@ -1,7 +1,7 @@
 package dev.nvmelm.nbd;
 
-import dev.nvmelm.migrate.block.BlockDevice;
-import dev.nvmelm.migrate.block.FileBlockDevice;
+import dev.nvmelm.block.BlockDevice;
+import dev.nvmelm.block.FileBlockDevice;
 import dev.nvmelm.migrate.copy.Copier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,6 +1,6 @@
 package dev.nvmelm.nbd;
 
-import dev.nvmelm.migrate.block.FileBlockDevice;
+import dev.nvmelm.block.FileBlockDevice;
 import dev.nvmelm.migrate.copy.Copier;
 import dev.nvmelm.migrate.copy.Verifier;
 import org.junit.jupiter.api.Test;

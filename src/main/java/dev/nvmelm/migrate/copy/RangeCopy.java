@@ -1,7 +1,7 @@
 package dev.nvmelm.migrate.copy;
 
-import dev.nvmelm.migrate.block.BlockDevice;
-import dev.nvmelm.migrate.block.BlockDevices;
+import dev.nvmelm.block.BlockDevice;
+import dev.nvmelm.block.BlockDevices;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;

@@ -1,6 +1,6 @@
 package dev.nvmelm.migrate.copy;
 
-import dev.nvmelm.migrate.block.BlockDevice;
+import dev.nvmelm.block.BlockDevice;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;

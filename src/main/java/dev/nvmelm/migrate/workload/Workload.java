@@ -2,7 +2,7 @@ package dev.nvmelm.migrate.workload;
 
 import dev.nvmelm.host.Completion;
 import dev.nvmelm.host.NvmeDevice;
-import dev.nvmelm.migrate.block.BlockDevice;
+import dev.nvmelm.block.BlockDevice;
 import dev.nvmelm.spec.IoCommands;
 
 import java.io.IOException;

@@ -1,7 +1,7 @@
 package dev.nvmelm.net.agent;
 
-import dev.nvmelm.migrate.block.BlockDevice;
-import dev.nvmelm.migrate.block.OutOfSpace;
+import dev.nvmelm.block.BlockDevice;
+import dev.nvmelm.block.OutOfSpace;
 import dev.nvmelm.net.proto.Compression;
 import dev.nvmelm.net.proto.Frame;
 import dev.nvmelm.net.proto.FrameCodec;

@@ -1,6 +1,6 @@
 package dev.nvmelm.net.agent;
 
-import dev.nvmelm.migrate.block.BlockDevice;
+import dev.nvmelm.block.BlockDevice;
 import dev.nvmelm.migrate.copy.Copier;
 
 import java.io.IOException;

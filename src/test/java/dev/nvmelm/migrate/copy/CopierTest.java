@@ -1,8 +1,8 @@
 package dev.nvmelm.migrate.copy;
 
 import dev.nvmelm.bench.Images;
-import dev.nvmelm.migrate.block.BlockDevice;
-import dev.nvmelm.migrate.block.FileBlockDevice;
+import dev.nvmelm.block.BlockDevice;
+import dev.nvmelm.block.FileBlockDevice;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

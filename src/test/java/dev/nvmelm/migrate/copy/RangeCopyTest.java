@@ -1,6 +1,6 @@
 package dev.nvmelm.migrate.copy;
 
-import dev.nvmelm.migrate.block.BlockDevice;
+import dev.nvmelm.block.BlockDevice;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -91,7 +91,7 @@ class RangeCopyTest {
             data.asSlice(offset, length).fill((byte) 0);
         }
 
-        private CompletableFuture<Void> later(dev.nvmelm.migrate.block.BlockDevices.Call call) {
+        private CompletableFuture<Void> later(dev.nvmelm.block.BlockDevices.Call call) {
             int n = inFlight.incrementAndGet();
             maxInFlight.accumulateAndGet(n, Math::max);
             CompletableFuture<Void> f = new CompletableFuture<>();

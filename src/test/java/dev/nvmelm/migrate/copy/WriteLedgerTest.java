@@ -1,6 +1,6 @@
 package dev.nvmelm.migrate.copy;
 
-import dev.nvmelm.migrate.block.FileBlockDevice;
+import dev.nvmelm.block.FileBlockDevice;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,4 +1,4 @@
-package dev.nvmelm.migrate.block;
+package dev.nvmelm.block;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;

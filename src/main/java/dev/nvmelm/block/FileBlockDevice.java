@@ -1,4 +1,4 @@
-package dev.nvmelm.migrate.block;
+package dev.nvmelm.block;
 
 import dev.nvmelm.util.FileHoles;
 import dev.nvmelm.util.FileWrites;

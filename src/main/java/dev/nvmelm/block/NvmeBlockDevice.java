@@ -1,4 +1,4 @@
-package dev.nvmelm.migrate.block;
+package dev.nvmelm.block;
 
 import dev.nvmelm.host.Completion;
 import dev.nvmelm.host.NvmeDevice;
